@@ -1,0 +1,413 @@
+//! Confidence scoring: context words near a number raise it, look-alikes common in shop data lower it.
+
+use crate::finder::{Candidate, TextEncoding};
+use crate::luhn::ean13_valid;
+use serde::Serialize;
+
+/// Bytes before a number searched for context words (doubled for UTF-16).
+pub const CTX_BEFORE: usize = 64;
+/// Bytes after a number searched for context words (doubled for UTF-16).
+const CTX_AFTER_SEARCH: usize = 40;
+
+/// Confidence that a finding is a real card number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Valid Luhn and issuer range, but it looks like something else (JAN code, phone, order number ...).
+    Low,
+    /// Valid Luhn and issuer range, no context either way.
+    Medium,
+    /// Card context nearby, card-style grouping or magnetic-stripe framing.
+    High,
+}
+
+impl Confidence {
+    /// Maps a numeric score to a level.
+    pub fn from_score(score: i32) -> Self {
+        if score >= 75 {
+            Confidence::High
+        } else if score >= 45 {
+            Confidence::Medium
+        } else {
+            Confidence::Low
+        }
+    }
+}
+
+/// What kind of card data a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A primary account number on its own.
+    Pan,
+    /// Magnetic-stripe track 1 (`%B<pan>^NAME^...`).
+    Track1,
+    /// Magnetic-stripe track 2 (`;<pan>=YYMM...`).
+    Track2,
+}
+
+/// The result of judging one candidate in its surroundings.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// Numeric score (higher is more likely a card).
+    pub score: i32,
+    /// The level derived from the score.
+    pub confidence: Confidence,
+    /// PAN or track data.
+    pub kind: FindingKind,
+    /// Whether the number is a well-known public test card number.
+    pub test_card: bool,
+    /// Short reasons that moved the score, for reports.
+    pub reasons: Vec<&'static str>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Polarity {
+    Card,
+    NotCard,
+}
+
+/// Context words. `bounded` words must not touch other ASCII letters (so `pan` does not match `japan`).
+const KEYWORDS: &[(&str, Polarity, bool)] = &[
+    ("card", Polarity::Card, false),
+    ("カード", Polarity::Card, false),
+    ("クレジット", Polarity::Card, false),
+    ("credit", Polarity::Card, false),
+    ("有効期限", Polarity::Card, false),
+    ("セキュリティコード", Polarity::Card, false),
+    ("exp", Polarity::Card, true),
+    ("expiry", Polarity::Card, false),
+    ("expir", Polarity::Card, false),
+    ("cvv", Polarity::Card, false),
+    ("cvc", Polarity::Card, false),
+    ("pan", Polarity::Card, true),
+    ("ccnum", Polarity::Card, false),
+    ("cc_num", Polarity::Card, false),
+    ("visa", Polarity::Card, false),
+    ("mastercard", Polarity::Card, false),
+    ("amex", Polarity::Card, false),
+    ("jcb", Polarity::Card, true),
+    ("tel", Polarity::NotCard, true),
+    ("phone", Polarity::NotCard, false),
+    ("電話", Polarity::NotCard, false),
+    ("fax", Polarity::NotCard, true),
+    ("携帯", Polarity::NotCard, false),
+    ("order", Polarity::NotCard, false),
+    ("注文", Polarity::NotCard, false),
+    ("受注", Polarity::NotCard, false),
+    ("tracking", Polarity::NotCard, false),
+    ("追跡", Polarity::NotCard, false),
+    ("伝票", Polarity::NotCard, false),
+    ("問い合わせ", Polarity::NotCard, false),
+    ("jan", Polarity::NotCard, true),
+    ("ean", Polarity::NotCard, true),
+    ("isbn", Polarity::NotCard, false),
+    ("barcode", Polarity::NotCard, false),
+    ("バーコード", Polarity::NotCard, false),
+    ("sku", Polarity::NotCard, true),
+    ("商品", Polarity::NotCard, false),
+    ("timestamp", Polarity::NotCard, false),
+    ("invoice", Polarity::NotCard, false),
+    ("請求", Polarity::NotCard, false),
+    ("session", Polarity::NotCard, false),
+    ("token", Polarity::NotCard, false),
+    ("uuid", Polarity::NotCard, false),
+    ("hash", Polarity::NotCard, false),
+    ("ref", Polarity::NotCard, true),
+];
+
+/// Well-known public test card numbers (documented by payment providers; not real accounts).
+const TEST_CARDS: &[&str] = &[
+    "4111111111111111",
+    "4012888888881881",
+    "4222222222222",
+    "4242424242424242",
+    "4000056655665556",
+    "4000000000000002",
+    "4000000000000077",
+    "4012000033330026",
+    "5555555555554444",
+    "5105105105105100",
+    "5200828282828210",
+    "2223003122003222",
+    "378282246310005",
+    "371449635398431",
+    "378734493671000",
+    "6011111111111117",
+    "6011000990139424",
+    "3530111333300000",
+    "3566002020360505",
+    "30569309025904",
+    "38520000023237",
+    "36227206271667",
+    "6200000000000005",
+];
+
+/// Whether the digit values are one of the well-known test card numbers.
+pub fn is_test_card(digits: &[u8]) -> bool {
+    TEST_CARDS
+        .iter()
+        .any(|t| t.len() == digits.len() && t.bytes().zip(digits).all(|(a, &b)| a - b'0' == b))
+}
+
+/// Decodes a window of the haystack into lower-cased text for keyword search.
+fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding) -> String {
+    let w = &hay[from.min(hay.len())..to.min(hay.len())];
+    let s = match enc {
+        TextEncoding::Ascii | TextEncoding::FullWidth => String::from_utf8_lossy(w).into_owned(),
+        TextEncoding::Utf16le | TextEncoding::Utf16be => {
+            let units = w.chunks_exact(2).map(|c| {
+                if enc == TextEncoding::Utf16be {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                }
+            });
+            char::decode_utf16(units)
+                .map(|r| r.unwrap_or('\u{FFFD}'))
+                .collect()
+        }
+    };
+    s.to_lowercase()
+}
+
+/// Finds the keyword nearest to the end (`from_end`) or the start of `text`.
+fn nearest_keyword(text: &str, from_end: bool) -> Option<Polarity> {
+    let bytes = text.as_bytes();
+    let mut best: Option<(usize, usize, Polarity)> = None;
+    for &(kw, pol, bounded) in KEYWORDS {
+        let hits: Box<dyn Iterator<Item = (usize, &str)>> = if from_end {
+            Box::new(text.rmatch_indices(kw))
+        } else {
+            Box::new(text.match_indices(kw))
+        };
+        for (pos, _) in hits {
+            let end = pos + kw.len();
+            if bounded {
+                let before_ok = pos == 0 || !bytes[pos - 1].is_ascii_alphabetic();
+                let after_ok = end >= bytes.len() || !bytes[end].is_ascii_alphabetic();
+                if !(before_ok && after_ok) {
+                    continue;
+                }
+            }
+            // Nearest to the number wins; on a tie the longer word.
+            let key = if from_end { end } else { usize::MAX - pos };
+            if best.is_none_or(|(k, l, _)| key > k || (key == k && kw.len() > l)) {
+                best = Some((key, kw.len(), pol));
+            }
+            break;
+        }
+    }
+    best.map(|(_, _, p)| p)
+}
+
+/// Whether 13+ digits look like a YYYYMMDD... timestamp.
+fn looks_like_timestamp(d: &[u8]) -> bool {
+    if d.len() < 8 {
+        return false;
+    }
+    let year =
+        u32::from(d[0]) * 1000 + u32::from(d[1]) * 100 + u32::from(d[2]) * 10 + u32::from(d[3]);
+    let month = u32::from(d[4]) * 10 + u32::from(d[5]);
+    let day = u32::from(d[6]) * 10 + u32::from(d[7]);
+    (1970..=2099).contains(&year) && (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// Scores a candidate found in `hay`. `label` is a column or field name when known.
+pub fn assess(c: &Candidate, hay: &[u8], label: Option<&str>) -> Assessment {
+    assess_in(c, hay, label, false)
+}
+
+/// Like [`assess`]; `raw_db_page` marks data read from the raw pages of a database whose rows
+/// were scanned too: a number found there but in no row is deleted data, or an artefact of
+/// adjacent column values (a JAN code followed by a phone number), so it scores lower.
+pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bool) -> Assessment {
+    let mut score = 50i32;
+    let mut reasons = Vec::new();
+    if raw_db_page {
+        score -= 15;
+        reasons.push("raw database page, in no row");
+    }
+    let wide = matches!(c.encoding, TextEncoding::Utf16le | TextEncoding::Utf16be);
+    let unit = if wide { 2 } else { 1 };
+    let d = c.digits();
+
+    // Magnetic-stripe framing (ASCII only: card readers emit ASCII).
+    let mut kind = FindingKind::Pan;
+    if c.encoding == TextEncoding::Ascii && !c.separated {
+        let before = &hay[c.start.saturating_sub(2)..c.start];
+        let after = hay.get(c.end).copied();
+        if before.ends_with(b"%B") && after == Some(b'^') {
+            kind = FindingKind::Track1;
+        } else if after == Some(b'=')
+            && hay
+                .get(c.end + 1..c.end + 5)
+                .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+        {
+            kind = FindingKind::Track2;
+        }
+    }
+    if kind != FindingKind::Pan {
+        score += 40;
+        reasons.push("magnetic-stripe track data");
+    }
+
+    let before = window_text(
+        hay,
+        c.start.saturating_sub(CTX_BEFORE * unit),
+        c.start,
+        c.encoding,
+    );
+    let after = window_text(hay, c.end, c.end + CTX_AFTER_SEARCH * unit, c.encoding);
+    // Context belongs to the same line; a label alone on the line before also counts.
+    let before = match before.rfind('\n') {
+        Some(i) if before[i..].trim().is_empty() => {
+            let prev = &before[..i];
+            prev.rfind('\n')
+                .map_or(prev, |j| &prev[j + 1..])
+                .to_string()
+        }
+        Some(i) => before[i + 1..].to_string(),
+        None => before,
+    };
+    let after = after.split('\n').next().unwrap_or_default().to_string();
+    let mut context_set = false;
+    match nearest_keyword(&before, true) {
+        Some(Polarity::Card) => {
+            score += 30;
+            reasons.push("card words nearby");
+            context_set = true;
+        }
+        Some(Polarity::NotCard) => {
+            score -= 25;
+            reasons.push("label of a non-card number nearby");
+            context_set = true;
+        }
+        None => {}
+    }
+    if let Some(label) = label {
+        match nearest_keyword(&label.to_lowercase(), true) {
+            Some(Polarity::Card) if !context_set => {
+                score += 30;
+                reasons.push("card column or field name");
+                context_set = true;
+            }
+            Some(Polarity::NotCard) if !context_set => {
+                score -= 25;
+                reasons.push("non-card column or field name");
+                context_set = true;
+            }
+            _ => {}
+        }
+    }
+    if !context_set && nearest_keyword(&after, false) == Some(Polarity::Card) {
+        score += 15;
+        reasons.push("card words after the number");
+    }
+
+    if c.separated {
+        if c.standard_grouping {
+            score += 10;
+            reasons.push("card-style grouping");
+        } else {
+            score -= 15;
+            reasons.push("unusual grouping");
+        }
+    }
+    if d.len() == 13 && ean13_valid(d) {
+        score -= if d.starts_with(&[4, 5]) || d.starts_with(&[4, 9]) {
+            35
+        } else {
+            20
+        };
+        reasons.push("looks like a JAN/EAN-13 code");
+    }
+    if looks_like_timestamp(d) {
+        score -= 25;
+        reasons.push("looks like a timestamp");
+    }
+    if c.encoding == TextEncoding::Ascii && kind == FindingKind::Pan {
+        let prev = c.start.checked_sub(1).and_then(|i| hay.get(i)).copied();
+        let next = hay.get(c.end).copied();
+        if prev.is_some_and(|b| b.is_ascii_alphabetic())
+            || next.is_some_and(|b| b.is_ascii_alphabetic())
+        {
+            score -= 20;
+            reasons.push("part of a longer token");
+        }
+    }
+    let distinct = {
+        let mut seen = [false; 10];
+        d.iter().for_each(|&v| seen[usize::from(v)] = true);
+        seen.iter().filter(|&&s| s).count()
+    };
+    if distinct <= 2 {
+        score -= 20;
+        reasons.push("too few distinct digits");
+    }
+    Assessment {
+        score,
+        confidence: Confidence::from_score(score),
+        kind,
+        test_card: is_test_card(d),
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finder::find_all;
+
+    fn judge(s: &str) -> Assessment {
+        let c = find_all(s.as_bytes());
+        assert_eq!(c.len(), 1);
+        assess(&c[0], s.as_bytes(), None)
+    }
+
+    #[test]
+    fn context_raises_and_lowers() {
+        assert_eq!(
+            judge("カード番号: 4556737586899855").confidence,
+            Confidence::High
+        );
+        assert_eq!(
+            judge("cc exp 12/27 4556737586899855").confidence,
+            Confidence::High
+        );
+        assert_eq!(judge("x 4556737586899855 y").confidence, Confidence::Medium);
+        assert_eq!(judge("tel: 4556737586899855").confidence, Confidence::Low);
+        assert_eq!(
+            judge("japan 4556737586899855").confidence,
+            Confidence::Medium
+        );
+    }
+
+    #[test]
+    fn track_data() {
+        let a = judge("%B4556737586899855^YAMADA/TARO^2712101000000?");
+        assert_eq!(a.kind, FindingKind::Track1);
+        assert_eq!(a.confidence, Confidence::High);
+        let a = judge(";4556737586899855=27121010000000?");
+        assert_eq!(a.kind, FindingKind::Track2);
+    }
+
+    #[test]
+    fn jan_code_is_low() {
+        // 13 digits, Visa prefix, valid EAN-13 and valid Luhn.
+        let d = "4901234567894";
+        let c = find_all(d.as_bytes());
+        if let Some(c) = c.first() {
+            assert_eq!(assess(c, d.as_bytes(), None).confidence, Confidence::Low);
+        }
+        assert!(crate::luhn::ean13_valid(
+            &d.bytes().map(|b| b - b'0').collect::<Vec<_>>()
+        ));
+    }
+
+    #[test]
+    fn test_cards_flagged() {
+        assert!(judge("4111111111111111").test_card);
+        assert!(!judge("4556737586899855").test_card);
+    }
+}

@@ -1,0 +1,722 @@
+//! The digit-run finder: the hot loop that turns bytes into card-number candidates.
+//!
+//! Three passes look at the same buffer, each with its own fast path:
+//! * ASCII digits (also UTF-8 text), skipping ahead 13 bytes at a time while no digit can start a run;
+//! * full-width digits (`０`-`９`, U+FF10-FF19) and separators, found by their `EF BC` lead bytes;
+//! * UTF-16 (both byte orders), only for buffers that contain a NUL byte.
+//!
+//! Every pass works on a slice that may end in the middle of a run. It then returns a resume
+//! point (the start of the unfinished run) so that the caller can carry those bytes over to the
+//! next read; runs split across read buffers are found whole.
+
+use crate::issuer::{brand_of, Brand};
+use crate::luhn::luhn_valid;
+use serde::Serialize;
+
+/// Fewest digits in a card number.
+pub const MIN_DIGITS: usize = 13;
+/// Most digits in a card number.
+pub const MAX_DIGITS: usize = 19;
+/// Bytes after a run that must be in the buffer before the run is judged (for context).
+pub const CTX_AFTER: usize = 48;
+/// Consecutive separator characters that still join two digit groups.
+const MAX_JOINING_SEPARATORS: u8 = 2;
+
+/// How the digits of a finding were encoded in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    /// ASCII digits (plain text, UTF-8, Latin-1, Shift_JIS ...).
+    Ascii,
+    /// UTF-8 with full-width digits or separators.
+    FullWidth,
+    /// UTF-16 little-endian.
+    Utf16le,
+    /// UTF-16 big-endian.
+    Utf16be,
+}
+
+/// A digit run that passed the Luhn check and matches an issuer range.
+///
+/// `Debug` shows the masked form only: the full number must never reach a log line.
+#[derive(Clone, Copy)]
+pub struct Candidate {
+    /// Byte offset of the first digit in the scanned slice.
+    pub start: usize,
+    /// Byte offset just after the last digit.
+    pub end: usize,
+    digits: [u8; MAX_DIGITS],
+    len: u8,
+    /// The issuer brand.
+    pub brand: Brand,
+    /// How the digits were encoded.
+    pub encoding: TextEncoding,
+    /// Whether separators stood between digit groups.
+    pub separated: bool,
+    /// Whether the grouping is the one the brand prints (or there was none).
+    pub standard_grouping: bool,
+}
+
+impl Candidate {
+    /// The digit values (0..=9). Keep them in memory only; never print them.
+    pub fn digits(&self) -> &[u8] {
+        &self.digits[..usize::from(self.len)]
+    }
+
+    /// First six and last four digits, the rest masked: `411111******1111`.
+    pub fn masked(&self) -> String {
+        mask_digits(self.digits())
+    }
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("masked", &self.masked())
+            .field("brand", &self.brand)
+            .field("encoding", &self.encoding)
+            .finish()
+    }
+}
+
+/// Masks digit values to first six and last four.
+pub fn mask_digits(d: &[u8]) -> String {
+    let n = d.len();
+    d.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if i < 6 || i + 4 >= n {
+                char::from(b'0' + v)
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// Byte classes for the ASCII pass: 0 other, 1 digit, 2 separator.
+const OTHER: u8 = 0;
+const DIGIT: u8 = 1;
+const SEP: u8 = 2;
+
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = DIGIT;
+        c += 1;
+    }
+    t[b' ' as usize] = SEP;
+    t[b'-' as usize] = SEP;
+    t
+};
+
+#[derive(Clone, Copy)]
+struct Group {
+    dstart: u32,
+    dlen: u32,
+    bstart: usize,
+    bend: usize,
+    joined: bool,
+}
+
+/// Reusable scratch space that splits one run into digit groups and picks the card-shaped spans.
+#[derive(Default)]
+pub struct RunBuilder {
+    digits: Vec<u8>,
+    groups: Vec<Group>,
+    pending_sep: u8,
+    spans: Vec<(usize, usize, u8, Brand)>,
+    taken: Vec<bool>,
+}
+
+impl RunBuilder {
+    fn clear(&mut self) {
+        self.digits.clear();
+        self.groups.clear();
+        self.pending_sep = 0;
+    }
+
+    #[inline]
+    fn digit(&mut self, v: u8, bstart: usize, bend: usize) {
+        if self.pending_sep == 0 {
+            if let Some(g) = self.groups.last_mut() {
+                g.dlen += 1;
+                g.bend = bend;
+                self.digits.push(v);
+                return;
+            }
+        }
+        let joined = !self.groups.is_empty() && self.pending_sep <= MAX_JOINING_SEPARATORS;
+        self.groups.push(Group {
+            dstart: self.digits.len() as u32,
+            dlen: 1,
+            bstart,
+            bend,
+            joined,
+        });
+        self.digits.push(v);
+        self.pending_sep = 0;
+    }
+
+    #[inline]
+    fn sep(&mut self) {
+        self.pending_sep = self.pending_sep.saturating_add(1);
+    }
+
+    /// Evaluates the groups gathered so far and appends the chosen candidates to `out`.
+    fn finish(
+        &mut self,
+        hay: &[u8],
+        encoding: TextEncoding,
+        require_wide: bool,
+        out: &mut Vec<Candidate>,
+    ) {
+        if self.digits.len() < MIN_DIGITS {
+            return;
+        }
+        self.spans.clear();
+        let m = self.groups.len();
+        for i in 0..m {
+            let gi = self.groups[i];
+            if gi.dlen as usize > MAX_DIGITS {
+                continue;
+            }
+            let mut total = 0usize;
+            for j in i..m {
+                let gj = self.groups[j];
+                if j > i && !gj.joined {
+                    break;
+                }
+                total += gj.dlen as usize;
+                if total > MAX_DIGITS {
+                    break;
+                }
+                if total < MIN_DIGITS {
+                    continue;
+                }
+                let ds = gi.dstart as usize;
+                let d = &self.digits[ds..ds + total];
+                if !luhn_valid(d) {
+                    continue;
+                }
+                let Some(brand) = brand_of(d) else { continue };
+                if require_wide && hay[gi.bstart..gj.bend].is_ascii() {
+                    // Pure ASCII spans belong to the ASCII pass.
+                    continue;
+                }
+                let mut lens = [0u8; MAX_DIGITS];
+                for (k, g) in self.groups[i..=j].iter().enumerate() {
+                    lens[k] = g.dlen as u8;
+                }
+                let standard = brand.is_standard_grouping(&lens[..=j - i]);
+                // Rank: standard grouping first, then longer numbers.
+                let rank = (u8::from(standard) << 5) | total as u8;
+                self.spans.push((i, j, rank, brand));
+            }
+        }
+        if self.spans.is_empty() {
+            return;
+        }
+        self.spans.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        self.taken.clear();
+        self.taken.resize(m, false);
+        for &(i, j, rank, brand) in &self.spans {
+            if self.taken[i..=j].iter().any(|&t| t) {
+                continue;
+            }
+            self.taken[i..=j].iter_mut().for_each(|t| *t = true);
+            let (gi, gj) = (self.groups[i], self.groups[j]);
+            let ds = gi.dstart as usize;
+            let total = (gj.dstart + gj.dlen) as usize - ds;
+            let mut digits = [0u8; MAX_DIGITS];
+            digits[..total].copy_from_slice(&self.digits[ds..ds + total]);
+            out.push(Candidate {
+                start: gi.bstart,
+                end: gj.bend,
+                digits,
+                len: total as u8,
+                brand,
+                encoding,
+                separated: i != j,
+                standard_grouping: rank & (1 << 5) != 0,
+            });
+        }
+    }
+}
+
+/// ASCII pass over `hay[from..]`. Returns where the next call (with more data appended) must resume.
+///
+/// Hand-written rather than a regex: the skip-ahead probe looks at one byte in 13 while no run
+/// can be long enough, which is what makes the scan faster than a general regex engine.
+pub fn ascii_pass(
+    hay: &[u8],
+    from: usize,
+    eof: bool,
+    rb: &mut RunBuilder,
+    out: &mut Vec<Candidate>,
+) -> usize {
+    let n = hay.len();
+    let mut i = from;
+    loop {
+        let p = i + MIN_DIGITS - 1;
+        if p >= n {
+            return if eof { n } else { i };
+        }
+        if ASCII_CLASS[usize::from(hay[p])] == OTHER {
+            i = p + 1;
+            continue;
+        }
+        let mut s = p;
+        while s > i && ASCII_CLASS[usize::from(hay[s - 1])] != OTHER {
+            s -= 1;
+        }
+        let mut e = p + 1;
+        while e < n && ASCII_CLASS[usize::from(hay[e])] != OTHER {
+            e += 1;
+        }
+        if !eof && e + CTX_AFTER > n {
+            return s;
+        }
+        if e - s >= MIN_DIGITS {
+            rb.clear();
+            for (k, &b) in hay[s..e].iter().enumerate() {
+                if ASCII_CLASS[usize::from(b)] == DIGIT {
+                    rb.digit(b - b'0', s + k, s + k + 1);
+                } else {
+                    rb.sep();
+                }
+            }
+            rb.finish(hay, TextEncoding::Ascii, false, out);
+        }
+        i = e + 1;
+    }
+}
+
+/// Class of the (possibly multi-byte UTF-8) character starting at `k`: (class, digit value, width).
+#[inline]
+fn wide_class_at(hay: &[u8], k: usize) -> (u8, u8, usize) {
+    let b = hay[k];
+    if b < 0x80 {
+        let c = ASCII_CLASS[usize::from(b)];
+        return (c, b.wrapping_sub(b'0'), 1);
+    }
+    if k + 2 >= hay.len() {
+        return (OTHER, 0, 1);
+    }
+    let (b1, b2) = (hay[k + 1], hay[k + 2]);
+    match (b, b1, b2) {
+        (0xEF, 0xBC, 0x90..=0x99) => (DIGIT, b2 - 0x90, 3),
+        // Full-width hyphen-minus, ideographic space, katakana long vowel mark (often typed as a
+        // hyphen in Japanese forms), hyphens and dashes, minus sign.
+        (0xEF, 0xBC, 0x8D)
+        | (0xE3, 0x80, 0x80)
+        | (0xE3, 0x83, 0xBC)
+        | (0xE2, 0x80, 0x90..=0x95)
+        | (0xE2, 0x88, 0x92) => (SEP, 0, 3),
+        _ => (OTHER, 0, 1),
+    }
+}
+
+/// Class and width of the character ending just before `k`, if it is a digit or separator.
+#[inline]
+fn wide_class_before(hay: &[u8], k: usize) -> Option<usize> {
+    if k == 0 {
+        return None;
+    }
+    let b = hay[k - 1];
+    if b < 0x80 {
+        return (ASCII_CLASS[usize::from(b)] != OTHER).then_some(1);
+    }
+    if k >= 3 {
+        let (c, _, w) = wide_class_at(hay, k - 3);
+        if c != OTHER && w == 3 {
+            return Some(3);
+        }
+    }
+    None
+}
+
+/// Full-width pass: runs that contain at least one full-width digit or full-width hyphen.
+pub fn fullwidth_pass(
+    hay: &[u8],
+    from: usize,
+    eof: bool,
+    rb: &mut RunBuilder,
+    out: &mut Vec<Candidate>,
+) -> usize {
+    let n = hay.len();
+    let mut next_allowed = from;
+    for t in memchr::memmem::find_iter(&hay[from..], b"\xEF\xBC") {
+        let t = t + from;
+        if t < next_allowed {
+            continue;
+        }
+        if t + 2 >= n {
+            if eof {
+                break;
+            }
+            return run_start(hay, t, next_allowed);
+        }
+        if wide_class_at(hay, t).0 == OTHER {
+            continue;
+        }
+        let mut s = t;
+        while let Some(w) = wide_class_before(hay, s) {
+            s -= w;
+        }
+        let mut e = t;
+        while e < n {
+            let (c, _, w) = wide_class_at(hay, e);
+            if c == OTHER {
+                break;
+            }
+            e += w;
+        }
+        if !eof && e + CTX_AFTER > n {
+            return s;
+        }
+        rb.clear();
+        let mut k = s;
+        while k < e {
+            let (c, v, w) = wide_class_at(hay, k);
+            if c == DIGIT {
+                rb.digit(v, k, k + w);
+            } else {
+                rb.sep();
+            }
+            k += w;
+        }
+        rb.finish(hay, TextEncoding::FullWidth, true, out);
+        next_allowed = e;
+    }
+    if eof {
+        n
+    } else {
+        // Digits and separators at the end may join a full-width character in the next read.
+        run_start(
+            hay,
+            n.saturating_sub(2).max(next_allowed).max(from),
+            next_allowed,
+        )
+    }
+}
+
+/// Start of the run of digit and separator characters that ends at `k`, not before `floor`.
+fn run_start(hay: &[u8], k: usize, floor: usize) -> usize {
+    let mut s = k;
+    while let Some(w) = wide_class_before(hay, s) {
+        if s - w < floor {
+            break;
+        }
+        s -= w;
+    }
+    s
+}
+
+#[inline]
+fn utf16_class(u: u16) -> (u8, u8) {
+    match u {
+        0x30..=0x39 => (DIGIT, (u - 0x30) as u8),
+        0xFF10..=0xFF19 => (DIGIT, (u - 0xFF10) as u8),
+        0x20 | 0x2D | 0xFF0D | 0x3000 | 0x30FC | 0x2010..=0x2015 | 0x2212 => (SEP, 0),
+        _ => (OTHER, 0),
+    }
+}
+
+#[inline]
+fn unit_at(hay: &[u8], j: usize, big_endian: bool) -> u16 {
+    let (a, b) = (hay[j], hay[j + 1]);
+    if big_endian {
+        u16::from_be_bytes([a, b])
+    } else {
+        u16::from_le_bytes([a, b])
+    }
+}
+
+/// UTF-16 pass over the code units starting at `from` (which fixes the alignment).
+pub fn utf16_pass(
+    hay: &[u8],
+    from: usize,
+    eof: bool,
+    big_endian: bool,
+    rb: &mut RunBuilder,
+    out: &mut Vec<Candidate>,
+) -> usize {
+    let n = hay.len();
+    let class = |j: usize| utf16_class(unit_at(hay, j, big_endian)).0;
+    let encoding = if big_endian {
+        TextEncoding::Utf16be
+    } else {
+        TextEncoding::Utf16le
+    };
+    let mut i = from;
+    loop {
+        let p = i + 2 * (MIN_DIGITS - 1);
+        if p + 1 >= n {
+            return if eof { n } else { i };
+        }
+        if class(p) == OTHER {
+            i = p + 2;
+            continue;
+        }
+        let mut s = p;
+        while s >= i + 2 && class(s - 2) != OTHER {
+            s -= 2;
+        }
+        let mut e = p + 2;
+        while e + 1 < n && class(e) != OTHER {
+            e += 2;
+        }
+        if !eof && e + 2 * CTX_AFTER + 1 >= n {
+            return s;
+        }
+        if (e - s) / 2 >= MIN_DIGITS {
+            rb.clear();
+            let mut k = s;
+            while k < e {
+                let (c, v) = utf16_class(unit_at(hay, k, big_endian));
+                if c == DIGIT {
+                    rb.digit(v, k, k + 2);
+                } else {
+                    rb.sep();
+                }
+                k += 2;
+            }
+            rb.finish(hay, encoding, false, out);
+        }
+        i = e + 2;
+    }
+}
+
+/// Finds all candidates in a complete in-memory slice (every pass, end of data included).
+pub fn find_all(hay: &[u8]) -> Vec<Candidate> {
+    let mut rb = RunBuilder::default();
+    let mut out = Vec::new();
+    ascii_pass(hay, 0, true, &mut rb, &mut out);
+    fullwidth_pass(hay, 0, true, &mut rb, &mut out);
+    if memchr::memchr(0, hay).is_some() {
+        for be in [false, true] {
+            for parity in 0..2 {
+                utf16_pass(hay, parity, true, be, &mut rb, &mut out);
+            }
+        }
+    }
+    dedupe_overlaps(&mut out, 0);
+    out
+}
+
+/// Sorts candidates by position and drops any that overlaps an earlier one. The UTF-16 pass sees
+/// the same text at both alignments and byte orders; ASCII-range UTF-16 is ambiguous between
+/// little-endian and big-endian read one byte apart, so the reading that starts at an even
+/// stream offset (`base` is the stream offset of the slice) wins, as UTF-16 text is aligned.
+pub fn dedupe_overlaps(c: &mut Vec<Candidate>, base: u64) {
+    c.sort_by_key(|x| (x.start, x.end));
+    let is16 = |x: &Candidate| matches!(x.encoding, TextEncoding::Utf16le | TextEncoding::Utf16be);
+    let even = |x: &Candidate| (base + x.start as u64) % 2 == 0;
+    let mut kept: Vec<Candidate> = Vec::with_capacity(c.len());
+    for x in c.drain(..) {
+        match kept.last_mut() {
+            Some(last) if x.start < last.end => {
+                if is16(last) && is16(&x) && !even(last) && even(&x) {
+                    *last = x;
+                }
+            }
+            _ => kept.push(x),
+        }
+    }
+    *c = kept;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::luhn::luhn_check_digit;
+    use proptest::prelude::*;
+
+    fn masks(hay: &[u8]) -> Vec<String> {
+        find_all(hay).iter().map(|c| c.masked()).collect()
+    }
+
+    fn fw(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(0xFF10 + (c as u32 - 0x30)).unwrap_or(c),
+                '-' => '－',
+                _ => c,
+            })
+            .collect()
+    }
+
+    fn utf16(s: &str, be: bool) -> Vec<u8> {
+        s.encode_utf16()
+            .flat_map(|u| if be { u.to_be_bytes() } else { u.to_le_bytes() })
+            .collect()
+    }
+
+    #[test]
+    fn ascii_plain_and_grouped() {
+        assert_eq!(masks(b"card 4111111111111111 ok"), ["411111******1111"]);
+        assert_eq!(masks(b"4111-1111-1111-1111"), ["411111******1111"]);
+        assert_eq!(masks(b"x 4111 1111 1111 1111\n"), ["411111******1111"]);
+        assert_eq!(masks(b"amex 3782 822463 10005."), ["378282*****0005"]);
+        assert!(masks(b"4111111111111112").is_empty());
+        assert!(
+            masks(b"41111111111111110000").is_empty(),
+            "overlong runs are not cards"
+        );
+        assert!(masks(b"4111 1111 1111").is_empty());
+    }
+
+    #[test]
+    fn neighbouring_digits_do_not_hide_the_card() {
+        assert_eq!(
+            masks(b"order 12345 4111 1111 1111 1111 qty 2"),
+            ["411111******1111"]
+        );
+        assert_eq!(masks(b"2024-05-01 4111111111111111"), ["411111******1111"]);
+        let c = find_all(b"2024-05-01 4111111111111111");
+        assert_eq!(c[0].start, 11);
+        assert_eq!(c[0].end, 27);
+    }
+
+    #[test]
+    fn fullwidth_digits() {
+        let s = fw("カード番号：4111-1111-1111-1111 です");
+        let c = find_all(s.as_bytes());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].masked(), "411111******1111");
+        assert_eq!(c[0].encoding, TextEncoding::FullWidth);
+        // ASCII digits with full-width hyphens.
+        let s = "4111－1111－1111－1111";
+        assert_eq!(masks(s.as_bytes()), ["411111******1111"]);
+        // Katakana long vowel marks as separators, with full-width digits.
+        let s = "４１１１ー１１１１ー１１１１ー１１１１";
+        assert_eq!(masks(s.as_bytes()), ["411111******1111"]);
+    }
+
+    #[test]
+    fn ascii_number_next_to_fullwidth_text_is_reported_once() {
+        let s = "４ 4111111111111111 －";
+        assert_eq!(masks(s.as_bytes()), ["411111******1111"]);
+    }
+
+    #[test]
+    fn utf16_both_orders() {
+        for be in [false, true] {
+            let mut data = vec![0xAAu8, 0xBB];
+            data.extend(utf16(
+                "card: 4111 1111 1111 1111 and ５５５５５５５５５５５５４４４４",
+                be,
+            ));
+            let c = find_all(&data);
+            let m: Vec<_> = c.iter().map(|c| c.masked()).collect();
+            assert_eq!(m, ["411111******1111", "555555******4444"], "be={be}");
+            let want = if be {
+                TextEncoding::Utf16be
+            } else {
+                TextEncoding::Utf16le
+            };
+            assert!(c.iter().all(|c| c.encoding == want));
+        }
+    }
+
+    #[test]
+    fn masked_debug_never_shows_the_number() {
+        let c = find_all(b"4111111111111111");
+        let dbg = format!("{:?}", c[0]);
+        assert!(dbg.contains("411111******1111"));
+        assert!(!dbg.contains("4111111111111111"));
+    }
+
+    /// Runs the streaming passes the way the stream scanner does, with a given read size.
+    fn streamed(data: &[u8], chunk: usize) -> Vec<(usize, String)> {
+        let mut rb = RunBuilder::default();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut base = 0usize;
+        let mut res = [0usize; 2];
+        let mut found = Vec::new();
+        let mut pos = 0;
+        loop {
+            let take = chunk.min(data.len() - pos);
+            buf.extend_from_slice(&data[pos..pos + take]);
+            pos += take;
+            let eof = pos == data.len();
+            let mut out = Vec::new();
+            res[0] = ascii_pass(&buf, res[0], eof, &mut rb, &mut out);
+            res[1] = fullwidth_pass(&buf, res[1], eof, &mut rb, &mut out);
+            found.extend(out.iter().map(|c| (c.start + base, c.masked())));
+            if eof {
+                break;
+            }
+            let keep = res[0].min(res[1]);
+            buf.drain(..keep);
+            base += keep;
+            res[0] -= keep;
+            res[1] -= keep;
+        }
+        found.sort();
+        found
+    }
+
+    fn card(prefix: &[u8], len: usize, seed: &[u8]) -> Vec<u8> {
+        let mut d = prefix.to_vec();
+        let mut k = 0;
+        while d.len() < len - 1 {
+            d.push(seed[k % seed.len()] % 10);
+            k += 1;
+        }
+        d.push(luhn_check_digit(&d));
+        d
+    }
+
+    proptest! {
+        #[test]
+        fn split_across_buffers_is_found(
+            filler in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b' '), Just(b'\n'), Just(b'7'), Just(b'-')], 0..300),
+            seed in proptest::collection::vec(0u8..10, 1..20),
+            sep in prop_oneof![Just(""), Just(" "), Just("-"), Just("－")],
+            wide in any::<bool>(),
+            chunk in 1usize..64,
+        ) {
+            let d = card(&[4], 16, &seed);
+            let mut text = String::new();
+            for (i, v) in d.iter().enumerate() {
+                if i > 0 && i % 4 == 0 { text.push_str(sep); }
+                let c = char::from(b'0' + v);
+                text.push(if wide { char::from_u32(0xFF10 + u32::from(*v)).unwrap_or(c) } else { c });
+            }
+            let mut data = filler.clone();
+            data.extend_from_slice(b" card=");
+            let at = data.len();
+            data.extend_from_slice(text.as_bytes());
+            data.extend_from_slice(b";\n");
+            data.extend_from_slice(&filler);
+            let whole = streamed(&data, data.len());
+            let split = streamed(&data, chunk);
+            prop_assert_eq!(&whole, &split);
+            prop_assert!(whole.iter().any(|(s, m)| *s == at && *m == mask_digits(&d)));
+        }
+
+        #[test]
+        fn any_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400), chunk in 1usize..50) {
+            let _ = streamed(&data, chunk);
+            let _ = find_all(&data);
+        }
+
+        #[test]
+        fn planted_card_always_found(
+            prefix in prop_oneof![Just(vec![4u8]), Just(vec![5u8, 3]), Just(vec![3u8, 5, 4, 0]), Just(vec![3u8, 7]), Just(vec![6u8, 0, 1, 1])],
+            seed in proptest::collection::vec(0u8..10, 1..20),
+        ) {
+            let len = if prefix == [3, 7] { 15 } else { 16 };
+            let d = card(&prefix, len, &seed);
+            let s: String = d.iter().map(|v| char::from(b'0' + v)).collect();
+            let text = format!("x,{s},y");
+            let found = masks(text.as_bytes());
+            prop_assert_eq!(found, vec![mask_digits(&d)]);
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! The two database backends. Their SQL is the same text wherever the dialects agree (both accept
+//! `$n` placeholders, `ON CONFLICT`, partial indexes), so the shared statements are written once in
+//! [`shared_store_methods`] and expanded for each backend's own typed driver; what differs (opening,
+//! migrations, how the ledger's end is locked) lives in each backend's file.
+//!
+//! A macro rather than generic code over `sqlx::Database`: the trait bounds sqlx needs for generic
+//! executors are long and fragile, and a macro keeps each backend on its native, typed driver.
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::error::StoreError;
+
+/// Maps a unique-constraint failure to a domain error and passes the rest on.
+pub(crate) fn unique_violation_as(err: sqlx::Error, as_err: StoreError) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => as_err,
+        _ => StoreError::Database(err),
+    }
+}
+
+pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Malformed {
+        table: "ledger_entries",
+        column: "leaf_hash",
+    })
+}
+
+/// Rows per multi-row INSERT: well under both SQLite's and PostgreSQL's bind-parameter limits.
+pub(crate) const INSERT_CHUNK: usize = 1000;
+
+/// Emits `impl Store for $store` with the backend's own methods (`$own`) and the shared ones.
+/// (`#[async_trait]` must see the methods already expanded, so the macro emits the whole impl.)
+macro_rules! impl_store {
+    ($store:ty, $db:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl Store for $store {
+        $($own)*
+        async fn insert_customer(&self, row: &CustomerRow, key: &CustomerKeyRow) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO customers (id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, \
+                 gender_ct, password_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&row.id)
+            .bind(&row.kind)
+            .bind(&row.email_bidx)
+            .bind(&row.name_ct)
+            .bind(&row.email_ct)
+            .bind(&row.phone_ct)
+            .bind(&row.birth_date_ct)
+            .bind(&row.gender_ct)
+            .bind(&row.password_hash)
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| $crate::backend::unique_violation_as(e, StoreError::DuplicateMember))?;
+            sqlx::query(
+                "INSERT INTO customer_keys (customer_id, master_key_id, wrapped, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&key.customer_id)
+            .bind(&key.master_key_id)
+            .bind(&key.wrapped)
+            .bind(row.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn customer(&self, id: &str) -> Result<Option<CustomerRow>> {
+            let row = sqlx::query_as::<_, CustomerRow>(
+                "SELECT id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, gender_ct, \
+                 password_hash, created_at, updated_at, erased_at FROM customers WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row)
+        }
+
+        async fn update_customer(&self, row: &CustomerRow) -> Result<()> {
+            let done = sqlx::query(
+                "UPDATE customers SET email_bidx = $2, name_ct = $3, email_ct = $4, phone_ct = $5, \
+                 birth_date_ct = $6, gender_ct = $7, password_hash = $8, updated_at = $9 \
+                 WHERE id = $1 AND erased_at IS NULL",
+            )
+            .bind(&row.id)
+            .bind(&row.email_bidx)
+            .bind(&row.name_ct)
+            .bind(&row.email_ct)
+            .bind(&row.phone_ct)
+            .bind(&row.birth_date_ct)
+            .bind(&row.gender_ct)
+            .bind(&row.password_hash)
+            .bind(row.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| $crate::backend::unique_violation_as(e, StoreError::DuplicateMember))?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "customer" });
+            }
+            Ok(())
+        }
+
+        async fn member_by_email_bidx(&self, bidx: &[u8]) -> Result<Option<String>> {
+            let id: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM customers WHERE kind = 'member' AND erased_at IS NULL AND email_bidx = $1",
+            )
+            .bind(bidx)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(id)
+        }
+
+        async fn customer_key(&self, customer_id: &str) -> Result<Option<CustomerKeyRow>> {
+            let row = sqlx::query_as::<_, CustomerKeyRow>(
+                "SELECT customer_id, master_key_id, wrapped FROM customer_keys WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row)
+        }
+
+        async fn keys_not_wrapped_by(&self, master_key_id: &str, limit: i64) -> Result<Vec<CustomerKeyRow>> {
+            let rows = sqlx::query_as::<_, CustomerKeyRow>(
+                "SELECT customer_id, master_key_id, wrapped FROM customer_keys \
+                 WHERE master_key_id <> $1 ORDER BY customer_id LIMIT $2",
+            )
+            .bind(master_key_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        }
+
+        async fn update_wrapped_keys(&self, rows: &[CustomerKeyRow]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            let now = now_us();
+            for r in rows {
+                sqlx::query(
+                    "UPDATE customer_keys SET master_key_id = $2, wrapped = $3, rotated_at = $4 \
+                     WHERE customer_id = $1",
+                )
+                .bind(&r.customer_id)
+                .bind(&r.master_key_id)
+                .bind(&r.wrapped)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn key_counts(&self) -> Result<Vec<(String, i64)>> {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT master_key_id, COUNT(*) FROM customer_keys GROUP BY master_key_id ORDER BY master_key_id",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        }
+
+        async fn erase_customer(&self, customer_id: &str, at: i64) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            let gone = sqlx::query("DELETE FROM customer_keys WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+            let found = sqlx::query(
+                "UPDATE customers SET name_ct = NULL, email_ct = NULL, phone_ct = NULL, birth_date_ct = NULL, \
+                 gender_ct = NULL, email_bidx = NULL, password_hash = NULL, erased_at = $2, updated_at = $2 \
+                 WHERE id = $1",
+            )
+            .bind(customer_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if found.rows_affected() == 0 && gone.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "customer" });
+            }
+            // The ciphertexts are unreadable without the key already; clearing them as well keeps
+            // them out of future backups. Orders keep their amounts (tax records), not their people.
+            sqlx::query("UPDATE addresses SET name_ct = NULL, address_ct = NULL, phone_ct = NULL WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE orders SET buyer_name_ct = NULL, buyer_email_ct = NULL, buyer_phone_ct = NULL, \
+                 buyer_address_ct = NULL WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE order_items SET personalisation_ct = NULL, noshi_ct = NULL \
+                 WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)",
+            )
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE shipments SET name_ct = NULL, address_ct = NULL, phone_ct = NULL \
+                 WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)",
+            )
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn insert_address(&self, row: &AddressRow) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO addresses (id, customer_id, name_ct, address_ct, phone_ct, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&row.id)
+            .bind(&row.customer_id)
+            .bind(&row.name_ct)
+            .bind(&row.address_ct)
+            .bind(&row.phone_ct)
+            .bind(row.created_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn addresses(&self, customer_id: &str) -> Result<Vec<AddressRow>> {
+            let rows = sqlx::query_as::<_, AddressRow>(
+                "SELECT id, customer_id, name_ct, address_ct, phone_ct, created_at FROM addresses \
+                 WHERE customer_id = $1 ORDER BY created_at, id",
+            )
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        }
+
+        async fn insert_order(&self, bundle: &OrderBundle) -> Result<OrderInsert> {
+            let o = &bundle.order;
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_key = $1")
+                    .bind(&o.idempotency_key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(order_id) = existing {
+                return Ok(OrderInsert::Existing { order_id });
+            }
+            let mut tx = self.pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO orders (id, order_number, customer_id, idempotency_key, state, payment_method, \
+                 items_total, cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, \
+                 buyer_email_ct, buyer_phone_ct, buyer_address_ct, placed_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            )
+            .bind(&o.id)
+            .bind(&o.order_number)
+            .bind(&o.customer_id)
+            .bind(&o.idempotency_key)
+            .bind(&o.state)
+            .bind(&o.payment_method)
+            .bind(o.items_total)
+            .bind(o.cod_fee)
+            .bind(o.shipping_fee)
+            .bind(o.total)
+            .bind(o.tax_standard)
+            .bind(o.tax_reduced)
+            .bind(&o.buyer_name_ct)
+            .bind(&o.buyer_email_ct)
+            .bind(&o.buyer_phone_ct)
+            .bind(&o.buyer_address_ct)
+            .bind(o.placed_at)
+            .bind(o.updated_at)
+            .execute(&mut *tx)
+            .await;
+            if let Err(e) = inserted {
+                let unique = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+                drop(tx);
+                if unique {
+                    // A concurrent submission with the same key won the race: return its order.
+                    let order_id: Option<String> =
+                        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_key = $1")
+                            .bind(&o.idempotency_key)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    if let Some(order_id) = order_id {
+                        return Ok(OrderInsert::Existing { order_id });
+                    }
+                }
+                return Err(StoreError::Database(e));
+            }
+            for it in &bundle.items {
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, line_no, sku, product_name, unit_price, tax_rate, \
+                     quantity, personalisation_ct, noshi_ct) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&o.id)
+                .bind(it.line_no)
+                .bind(&it.sku)
+                .bind(&it.product_name)
+                .bind(it.unit_price)
+                .bind(&it.tax_rate)
+                .bind(it.quantity)
+                .bind(&it.personalisation_ct)
+                .bind(&it.noshi_ct)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for s in &bundle.shipments {
+                sqlx::query(
+                    "INSERT INTO shipments (order_id, shipment_no, name_ct, address_ct, phone_ct, \
+                     delivery_date, delivery_slot) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&o.id)
+                .bind(s.shipment_no)
+                .bind(&s.name_ct)
+                .bind(&s.address_ct)
+                .bind(&s.phone_ct)
+                .bind(&s.delivery_date)
+                .bind(&s.delivery_slot)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(OrderInsert::Inserted)
+        }
+
+        async fn order(&self, order_id: &str) -> Result<Option<OrderBundle>> {
+            let order = sqlx::query_as::<_, OrderRow>(
+                "SELECT id, order_number, customer_id, idempotency_key, state, payment_method, items_total, \
+                 cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, buyer_email_ct, \
+                 buyer_phone_ct, buyer_address_ct, placed_at, updated_at FROM orders WHERE id = $1",
+            )
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(order) = order else { return Ok(None) };
+            let items = sqlx::query_as::<_, OrderItemRow>(
+                "SELECT order_id, line_no, sku, product_name, unit_price, tax_rate, quantity, \
+                 personalisation_ct, noshi_ct FROM order_items WHERE order_id = $1 ORDER BY line_no",
+            )
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+            let shipments = sqlx::query_as::<_, ShipmentRow>(
+                "SELECT order_id, shipment_no, name_ct, address_ct, phone_ct, delivery_date, delivery_slot \
+                 FROM shipments WHERE order_id = $1 ORDER BY shipment_no",
+            )
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(Some(OrderBundle { order, items, shipments }))
+        }
+
+        async fn orders_of(&self, customer_id: &str) -> Result<Vec<OrderRow>> {
+            let rows = sqlx::query_as::<_, OrderRow>(
+                "SELECT id, order_number, customer_id, idempotency_key, state, payment_method, items_total, \
+                 cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, buyer_email_ct, \
+                 buyer_phone_ct, buyer_address_ct, placed_at, updated_at FROM orders \
+                 WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC",
+            )
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        }
+
+        async fn ledger_size(&self) -> Result<u64> {
+            let size: Option<i64> = sqlx::query_scalar("SELECT size FROM ledger_state WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(size.unwrap_or(0).max(0) as u64)
+        }
+
+        async fn ledger_entries(&self, from: u64, limit: u64) -> Result<Vec<LedgerEntryRow>> {
+            let rows = sqlx::query_as::<_, LedgerEntryRow>(
+                "SELECT seq, leaf_hash, event FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(from as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows)
+        }
+
+        async fn ledger_leaf_hashes(&self, upto: u64) -> Result<Vec<[u8; 32]>> {
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT seq, leaf_hash FROM ledger_entries WHERE seq < $1 ORDER BY seq",
+            )
+            .bind(upto as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, (seq, h)) in rows.into_iter().enumerate() {
+                if seq != i as i64 {
+                    return Err(StoreError::Invalid(format!(
+                        "the ledger has a gap at entry {i}: run `mamori ledger verify`"
+                    )));
+                }
+                out.push($crate::backend::hash32(&h)?);
+            }
+            Ok(out)
+        }
+
+        async fn ledger_checkpoints(&self) -> Result<Vec<String>> {
+            let notes: Vec<String> = sqlx::query_scalar("SELECT note FROM ledger_checkpoints ORDER BY size")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(notes)
+        }
+
+        async fn ledger_events_of(&self, customer_id: &str) -> Result<Vec<u64>> {
+            let seqs: Vec<i64> = sqlx::query_scalar(
+                "SELECT seq FROM ledger_subjects WHERE customer_id = $1 ORDER BY seq",
+            )
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(seqs.into_iter().map(|s| s.max(0) as u64).collect())
+        }
+        }
+    };
+}
+pub(crate) use impl_store;
+
+/// The part of a ledger append that runs inside the backend's locked transaction: reads the end of
+/// the log, inserts the batch after it, advances the frontier and optionally signs a checkpoint.
+macro_rules! ledger_append_in_tx {
+    ($db:ty, $conn:expr, $state_sql:expr, $events:expr, $signer:expr) => {{
+        let conn = $conn;
+        let events: &[PendingEvent] = $events;
+        let (size, frontier): (i64, Vec<u8>) =
+            sqlx::query_as($state_sql).fetch_one(&mut *conn).await?;
+        let mut frontier = mamori_ledger::Frontier::from_bytes(&frontier)?;
+        if frontier.size() != size as u64 {
+            return Err(StoreError::Invalid(
+                "ledger state is inconsistent: run `mamori ledger verify`".into(),
+            ));
+        }
+        let first = size as u64;
+        let now = now_us();
+        for (ci, chunk) in events.chunks($crate::backend::INSERT_CHUNK).enumerate() {
+            let base = first + (ci * $crate::backend::INSERT_CHUNK) as u64;
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO ledger_entries (seq, leaf_hash, event, recorded_at) ",
+            );
+            qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+                b.push_bind((base + i as u64) as i64)
+                    .push_bind(&e.leaf_hash[..])
+                    .push_bind(&e.event[..])
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut *conn).await?;
+            let subjects: Vec<(i64, &str)> = chunk
+                .iter()
+                .enumerate()
+                .flat_map(|(i, e)| {
+                    e.subjects
+                        .iter()
+                        .map(move |s| ((base + i as u64) as i64, s.as_str()))
+                })
+                .collect();
+            for sub in subjects.chunks($crate::backend::INSERT_CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO ledger_subjects (seq, customer_id) ",
+                );
+                qb.push_values(sub.iter(), |mut b, (seq, c)| {
+                    b.push_bind(*seq).push_bind(*c);
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+        for e in events {
+            frontier.push(e.leaf_hash);
+        }
+        let new_size = frontier.size();
+        let root = frontier.root();
+        sqlx::query("UPDATE ledger_state SET size = $1, frontier = $2 WHERE id = 1")
+            .bind(new_size as i64)
+            .bind(frontier.to_bytes())
+            .execute(&mut *conn)
+            .await?;
+        let mut note = None;
+        if let Some(signer) = $signer {
+            let signed = signer.sign(new_size, root);
+            sqlx::query(
+                "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (size) DO NOTHING",
+            )
+            .bind(new_size as i64)
+            .bind(&signed)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            note = Some(signed);
+        }
+        Ok::<_, StoreError>((
+            AppendOutcome {
+                first_seq: first,
+                size: new_size,
+                root,
+            },
+            note,
+        ))
+    }};
+}
+pub(crate) use ledger_append_in_tx;

@@ -1,0 +1,55 @@
+//! Errors of the store, the ledger and the gateway. No variant carries a personal value.
+
+use thiserror::Error;
+
+/// Everything that can go wrong below the web layer.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A key could not be used (wrong master key, erased customer, corrupt ciphertext).
+    #[error("{0}")]
+    Vault(#[from] mamori_vault::VaultError),
+    /// Ledger structure or signature problem.
+    #[error("ledger: {0}")]
+    Ledger(#[from] mamori_ledger::LedgerError),
+    /// The ledger could not record an access, so the access was refused.
+    #[error("the access ledger could not record this access, so it was refused: {0}")]
+    LedgerUnavailable(String),
+    /// The database URL is not one we understand.
+    #[error("unsupported database URL (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+    /// No row with that id.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for ("customer", "order", ...).
+        what: &'static str,
+    },
+    /// The customer's data key was destroyed: their personal data is gone for good.
+    #[error("customer {0} has been erased")]
+    Erased(String),
+    /// A member with the same email already exists.
+    #[error("a member with this email address already exists")]
+    DuplicateMember,
+    /// A stored value did not decode (corruption or a bug).
+    #[error("stored value in {table}.{column} is malformed")]
+    Malformed {
+        /// Table name.
+        table: &'static str,
+        /// Column name.
+        column: &'static str,
+    },
+    /// File system problem (witness file, key files).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Input the caller gave does not make sense (e.g. a proof for an entry beyond the log).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,327 @@
+//! The access ledger as a service: a writer task that appends events with group commit, signs
+//! checkpoints into the database and the witness file, and the verifier and prover over a store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use mamori_ledger::{Break, LedgerSigner, LedgerVerifier, LogVerifier, VerifyReport, WitnessFile};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::access::AccessEvent;
+use crate::backend::hash32;
+use crate::error::{Result, StoreError};
+use crate::model::PendingEvent;
+use crate::store::{CheckpointSigner, Store};
+
+/// How the ledger writer behaves.
+#[derive(Clone, Debug)]
+pub struct LedgerConfig {
+    /// Origin line of the checkpoints (the log's name), e.g. `mamori.example/ledger`.
+    pub origin: String,
+    /// The witness file outside the database that every checkpoint is appended to.
+    pub witness_path: PathBuf,
+    /// At most one checkpoint per interval while events arrive.
+    pub checkpoint_interval: Duration,
+    /// Largest number of events committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl LedgerConfig {
+    /// Defaults with the given witness file.
+    pub fn new(witness_path: PathBuf) -> Self {
+        Self {
+            origin: "mamori/access-ledger".into(),
+            witness_path,
+            checkpoint_interval: Duration::from_secs(1),
+            max_batch: 8192,
+        }
+    }
+}
+
+enum Job {
+    Append(
+        PendingEvent,
+        oneshot::Sender<std::result::Result<u64, String>>,
+    ),
+    Checkpoint(oneshot::Sender<std::result::Result<(u64, Option<String>), String>>),
+}
+
+/// Handle to the ledger writer. Cheap to clone; the writer stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct Ledger {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ledger")
+    }
+}
+
+impl Ledger {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn start(store: Arc<dyn Store>, signer: LedgerSigner, config: LedgerConfig) -> Self {
+        let (tx, rx) = mpsc::channel(config.max_batch * 4);
+        let writer = Writer {
+            store,
+            signer: CheckpointSigner {
+                origin: config.origin.clone(),
+                signer,
+            },
+            witness: Arc::new(WitnessFile::open(&config.witness_path)),
+            config,
+            last_checkpoint: None,
+            unsigned: 0,
+        };
+        tokio::spawn(writer.run(rx));
+        Self { jobs: tx }
+    }
+
+    /// Appends an event and waits until it is durable; returns its leaf index.
+    /// An error here means the access must not happen.
+    pub async fn record(&self, event: &AccessEvent) -> Result<u64> {
+        let bytes = event.to_bytes();
+        let pending = PendingEvent {
+            leaf_hash: mamori_ledger::leaf_hash(&bytes),
+            event: bytes,
+            subjects: event.customers.clone(),
+        };
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append(pending, tx))
+            .await
+            .map_err(|_| StoreError::LedgerUnavailable("the ledger writer has stopped".into()))?;
+        match rx.await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(e)) => Err(StoreError::LedgerUnavailable(e)),
+            Err(_) => Err(StoreError::LedgerUnavailable(
+                "the ledger writer has stopped".into(),
+            )),
+        }
+    }
+
+    /// Signs a checkpoint of the current tree head now (also written to the witness file).
+    pub async fn checkpoint(&self) -> Result<(u64, Option<String>)> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Checkpoint(tx))
+            .await
+            .map_err(|_| StoreError::LedgerUnavailable("the ledger writer has stopped".into()))?;
+        match rx.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::LedgerUnavailable(e)),
+            Err(_) => Err(StoreError::LedgerUnavailable(
+                "the ledger writer has stopped".into(),
+            )),
+        }
+    }
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    signer: CheckpointSigner,
+    witness: Arc<WitnessFile>,
+    config: LedgerConfig,
+    last_checkpoint: Option<Instant>,
+    unsigned: usize,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut appends = Vec::new();
+        let mut checkpoints = Vec::new();
+        // Group commit: take everything that queued up while the previous batch was committing.
+        while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Append(e, reply) => appends.push((e, reply)),
+                    Job::Checkpoint(reply) => checkpoints.push(reply),
+                }
+                if appends.len() < self.config.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit(&mut appends, &mut checkpoints).await;
+        }
+        // Last handle dropped: sign what is not signed yet, so a clean shutdown leaves a checkpoint.
+        if self.unsigned > 0 {
+            let _ = self.checkpoint_now().await;
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        appends: &mut Vec<(
+            PendingEvent,
+            oneshot::Sender<std::result::Result<u64, String>>,
+        )>,
+        checkpoints: &mut Vec<oneshot::Sender<std::result::Result<(u64, Option<String>), String>>>,
+    ) {
+        if !appends.is_empty() {
+            let due = !checkpoints.is_empty()
+                || self
+                    .last_checkpoint
+                    .is_none_or(|t| t.elapsed() >= self.config.checkpoint_interval);
+            let events: Vec<PendingEvent> = appends.iter().map(|(e, _)| e.clone()).collect();
+            let signer = due.then_some(&self.signer);
+            match self.store.ledger_append(&events, signer).await {
+                Ok((outcome, note)) => {
+                    self.unsigned += events.len();
+                    if let Some(note) = note {
+                        self.after_checkpoint(&note).await;
+                    }
+                    for (i, (_, reply)) in appends.drain(..).enumerate() {
+                        let _ = reply.send(Ok(outcome.first_seq + i as u64));
+                    }
+                    for reply in checkpoints.drain(..) {
+                        let _ = reply.send(Ok((outcome.size, None)));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events = events.len(), "ledger append failed");
+                    let msg = e.to_string();
+                    for (_, reply) in appends.drain(..) {
+                        let _ = reply.send(Err(msg.clone()));
+                    }
+                    for reply in checkpoints.drain(..) {
+                        let _ = reply.send(Err(msg.clone()));
+                    }
+                }
+            }
+        } else if !checkpoints.is_empty() {
+            let res = self.checkpoint_now().await.map_err(|e| e.to_string());
+            for reply in checkpoints.drain(..) {
+                let _ = reply.send(res.clone());
+            }
+        }
+    }
+
+    async fn checkpoint_now(&mut self) -> Result<(u64, Option<String>)> {
+        let (size, note) = self.store.ledger_checkpoint(&self.signer).await?;
+        if let Some(n) = &note {
+            self.after_checkpoint(n).await;
+        }
+        Ok((size, note))
+    }
+
+    async fn after_checkpoint(&mut self, note: &str) {
+        self.last_checkpoint = Some(Instant::now());
+        self.unsigned = 0;
+        let witness = self.witness.clone();
+        let note = note.to_owned();
+        // The witness is a second copy: if it cannot be written the log is still durable in the
+        // database, so the access goes on, but loudly: verification will name the missing checkpoint.
+        match tokio::task::spawn_blocking(move || witness.append(&note)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not append the checkpoint to the witness file")
+            }
+            Err(e) => tracing::error!(error = %e, "witness writer failed"),
+        }
+    }
+}
+
+/// Checks the whole log in the store against its database checkpoints and the witness file.
+/// The outer error is an I/O or database problem; the inner one says where the log breaks.
+pub async fn verify(
+    store: &dyn Store,
+    verifier: &LedgerVerifier,
+    witness_path: &std::path::Path,
+) -> Result<std::result::Result<VerifyReport, Break>> {
+    let db_checkpoints = store.ledger_checkpoints().await?;
+    let witness = WitnessFile::open(witness_path).read_all()?;
+    let mut v = LogVerifier::new(verifier.clone(), &db_checkpoints, &witness)?;
+    const CHUNK: u64 = 50_000;
+    let mut from = 0u64;
+    // Reads the next chunk while the current one is being hashed.
+    let mut next = store.ledger_entries(from, CHUNK).await?;
+    while !next.is_empty() {
+        let rows = next;
+        from = rows.last().map(|r| r.seq.max(0) as u64 + 1).unwrap_or(from);
+        let (fetched, checked) = tokio::join!(store.ledger_entries(from, CHUNK), async {
+            for r in &rows {
+                let leaf = hash32(&r.leaf_hash)?;
+                if let Err(b) = v.push(r.seq.max(0) as u64, &r.event, Some(&leaf)) {
+                    return Ok::<_, StoreError>(Some(b));
+                }
+            }
+            Ok(None)
+        });
+        if let Some(b) = checked? {
+            return Ok(Err(b));
+        }
+        next = fetched?;
+    }
+    Ok(v.finish())
+}
+
+/// An inclusion proof of one event against a signed checkpoint, as printed by `mamori ledger prove`.
+#[derive(Debug, Serialize)]
+pub struct InclusionProof {
+    /// Leaf index.
+    pub index: u64,
+    /// Tree size of the checkpoint the proof is against.
+    pub tree_size: u64,
+    /// The event (JSON), as stored.
+    pub event: serde_json::Value,
+    /// Leaf hash, base64.
+    pub leaf_hash: String,
+    /// Audit path, base64 hashes.
+    pub proof: Vec<String>,
+    /// Root of the checkpoint, base64.
+    pub root: String,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+}
+
+/// Builds an inclusion proof of entry `index` against the newest checkpoint covering it.
+pub async fn prove(
+    store: &dyn Store,
+    verifier: &LedgerVerifier,
+    index: u64,
+) -> Result<InclusionProof> {
+    let notes = store.ledger_checkpoints().await?;
+    let mut best: Option<(mamori_ledger::Checkpoint, String)> = None;
+    for n in notes {
+        let cp = mamori_ledger::Checkpoint::open(&n, verifier)?;
+        if cp.size > index && best.as_ref().is_none_or(|(b, _)| cp.size > b.size) {
+            best = Some((cp, n));
+        }
+    }
+    let Some((cp, note)) = best else {
+        return Err(StoreError::Invalid(format!(
+            "no checkpoint covers entry {index} yet (run `mamori ledger checkpoint`)"
+        )));
+    };
+    let leaves = store.ledger_leaf_hashes(cp.size).await?;
+    let leaf = *leaves
+        .get(index as usize)
+        .ok_or_else(|| StoreError::Invalid(format!("entry {index} is not in the log")))?;
+    let path = mamori_ledger::inclusion_proof(&leaves, index, cp.size)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    mamori_ledger::verify_inclusion(index, cp.size, &leaf, &path, &cp.root).map_err(|_| {
+        StoreError::Invalid(format!(
+            "entry {index} does not match the signed checkpoint: run `mamori ledger verify`"
+        ))
+    })?;
+    let entry = store
+        .ledger_entries(index, 1)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Invalid(format!("entry {index} is not in the log")))?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ok(InclusionProof {
+        index,
+        tree_size: cp.size,
+        event: serde_json::from_slice(&entry.event).unwrap_or(serde_json::Value::Null),
+        leaf_hash: b64.encode(leaf),
+        proof: path.iter().map(|h| b64.encode(h)).collect(),
+        root: b64.encode(cp.root),
+        checkpoint: note,
+    })
+}

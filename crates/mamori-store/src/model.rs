@@ -1,0 +1,194 @@
+//! Rows as the database holds them: ids, amounts and states in the clear, personal values sealed.
+//! Only the gateway turns these into domain types.
+
+/// Sealed bytes of one personal field (AEAD output of the vault), or nothing.
+pub type Sealed = Option<Vec<u8>>;
+
+/// A customer row (member or guest).
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct CustomerRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// "member" or "guest".
+    pub kind: String,
+    /// Blind index of the normalised email (members; used for login and uniqueness).
+    pub email_bidx: Option<Vec<u8>>,
+    /// Sealed name.
+    pub name_ct: Sealed,
+    /// Sealed email.
+    pub email_ct: Sealed,
+    /// Sealed phone.
+    pub phone_ct: Sealed,
+    /// Sealed birth date.
+    pub birth_date_ct: Sealed,
+    /// Sealed gender.
+    pub gender_ct: Sealed,
+    /// Argon2id PHC string (members).
+    pub password_hash: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+    /// Set once the customer's data key was destroyed.
+    pub erased_at: Option<i64>,
+}
+
+/// A wrapped per-customer data key.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CustomerKeyRow {
+    /// Owner.
+    pub customer_id: String,
+    /// Which master key wraps it.
+    pub master_key_id: String,
+    /// `mamori_vault::WrappedKey::to_bytes`.
+    pub wrapped: Vec<u8>,
+}
+
+/// A saved address (address book entry or delivery recipient).
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct AddressRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// Owner.
+    pub customer_id: String,
+    /// Sealed recipient name.
+    pub name_ct: Sealed,
+    /// Sealed postal address.
+    pub address_ct: Sealed,
+    /// Sealed phone.
+    pub phone_ct: Sealed,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// An order header.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct OrderRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// Shown to the customer, e.g. `20261121-483920`.
+    pub order_number: String,
+    /// Buyer.
+    pub customer_id: String,
+    /// Makes a resubmitted checkout return the first order instead of a second one.
+    pub idempotency_key: String,
+    /// `mamori_domain::OrderState::as_str`.
+    pub state: String,
+    /// Payment method code.
+    pub payment_method: String,
+    /// Sum of the lines, tax included.
+    pub items_total: i64,
+    /// 代引き fee, tax included.
+    pub cod_fee: i64,
+    /// Shipping, tax included.
+    pub shipping_fee: i64,
+    /// Grand total, tax included.
+    pub total: i64,
+    /// Tax within the 10% part.
+    pub tax_standard: i64,
+    /// Tax within the 8% part.
+    pub tax_reduced: i64,
+    /// Sealed buyer name (snapshot at order time).
+    pub buyer_name_ct: Sealed,
+    /// Sealed buyer email.
+    pub buyer_email_ct: Sealed,
+    /// Sealed buyer phone.
+    pub buyer_phone_ct: Sealed,
+    /// Sealed buyer address.
+    pub buyer_address_ct: Sealed,
+    /// Microseconds since the epoch.
+    pub placed_at: i64,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// One order line.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct OrderItemRow {
+    /// Order.
+    pub order_id: String,
+    /// 1-based.
+    pub line_no: i64,
+    /// Product code.
+    pub sku: String,
+    /// Product name at order time.
+    pub product_name: String,
+    /// Unit price, tax included.
+    pub unit_price: i64,
+    /// "standard" or "reduced".
+    pub tax_rate: String,
+    /// Quantity.
+    pub quantity: i64,
+    /// Sealed 名入れ (name and birth date to print).
+    pub personalisation_ct: Sealed,
+    /// Sealed のし.
+    pub noshi_ct: Sealed,
+}
+
+/// One delivery (お届け先) of an order.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct ShipmentRow {
+    /// Order.
+    pub order_id: String,
+    /// 1-based.
+    pub shipment_no: i64,
+    /// Sealed recipient name.
+    pub name_ct: Sealed,
+    /// Sealed recipient address.
+    pub address_ct: Sealed,
+    /// Sealed recipient phone.
+    pub phone_ct: Sealed,
+    /// Requested delivery date (YYYY-MM-DD), not personal.
+    pub delivery_date: Option<String>,
+    /// Delivery slot code.
+    pub delivery_slot: String,
+}
+
+/// An order with its lines and shipments, as one unit of writing and reading.
+#[derive(Clone, Debug, Default)]
+pub struct OrderBundle {
+    /// Header.
+    pub order: OrderRow,
+    /// Lines.
+    pub items: Vec<OrderItemRow>,
+    /// Deliveries.
+    pub shipments: Vec<ShipmentRow>,
+}
+
+/// A stored ledger entry.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LedgerEntryRow {
+    /// Leaf index.
+    pub seq: i64,
+    /// Stored leaf hash.
+    pub leaf_hash: Vec<u8>,
+    /// Event bytes (the leaf data).
+    pub event: Vec<u8>,
+}
+
+/// An event waiting to be appended, with the customers it names (for the subject index).
+#[derive(Clone, Debug)]
+pub struct PendingEvent {
+    /// Event bytes.
+    pub event: Vec<u8>,
+    /// Precomputed leaf hash.
+    pub leaf_hash: [u8; 32],
+    /// Customer ids named by the event.
+    pub subjects: Vec<String>,
+}
+
+/// Where an appended batch landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Leaf index of the batch's first event.
+    pub first_seq: u64,
+    /// Tree size after the batch.
+    pub size: u64,
+    /// Root after the batch.
+    pub root: [u8; 32],
+}
+
+/// Current time in microseconds since the epoch.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,309 @@
+//! `mamori`: the one program a shop owner runs.
+//!
+//! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `scan` found card
+//! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database).
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use mamori_ledger::LedgerSigner;
+use mamori_store::{open_store, Accessor, Gateway, Ledger, LedgerConfig, Store};
+use mamori_vault::KeyRing;
+
+use crate::config::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mamori",
+    version,
+    about = "mamori (守り): an online shop that keeps its customers' data safe"
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: $MAMORI_CONFIG, else ./mamori.toml when present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (embedded database, keys, witness). Overrides the configuration.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Master key and ledger key management.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// The access ledger.
+    Ledger {
+        #[command(subcommand)]
+        cmd: LedgerCmd,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
+    },
+    /// Find card numbers in files, archives, databases and mail (exit 0 none, 1 found, 2 error).
+    Scan(mamori_scan::ScanArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Create the master key file and the ledger key file (mode 0600). Refuses to overwrite.
+    Init,
+    /// Add a new master key, make it active, and re-wrap every customer's data key under it while
+    /// the shop keeps running. With --retire, drop the old master keys once nothing uses them.
+    Rotate {
+        /// Remove the previous master keys from the key file after re-wrapping.
+        #[arg(long)]
+        retire: bool,
+    },
+    /// Show the master key ids, how many data keys each wraps, and the ledger's public key.
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCmd {
+    /// Verify the whole log against its checkpoints and the witness file; says where it breaks.
+    Verify,
+    /// Sign a checkpoint of the current tree head (database and witness file).
+    Checkpoint,
+    /// Print an inclusion proof of one event as JSON.
+    Prove {
+        /// Leaf index (0-based) of the event.
+        index: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCmd {
+    /// Apply pending migrations.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAMORI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Command::Scan(args) = cli.command {
+        return ExitCode::from(mamori_scan::run_cli(args).clamp(0, 255) as u8);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        cfg.data_dir = d;
+    }
+    match cli.command {
+        Command::Keys { cmd: KeysCmd::Init } => keys_init(&cfg),
+        Command::Keys {
+            cmd: KeysCmd::Rotate { retire },
+        } => keys_rotate(&cfg, retire).await,
+        Command::Keys { cmd: KeysCmd::Show } => keys_show(&cfg).await,
+        Command::Db {
+            cmd: DbCmd::Migrate,
+        } => {
+            let store = open_migrated(&cfg).await?;
+            println!("database is up to date ({:?})", store.backend());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger { cmd } => ledger_cmd(&cfg, cmd).await,
+        Command::Scan(_) => Ok(ExitCode::from(2)),
+    }
+}
+
+fn keys_init(cfg: &Config) -> Result<ExitCode> {
+    let key_file = cfg.key_file();
+    let ledger_file = cfg.ledger_key_file();
+    if key_file.exists() {
+        bail!(
+            "{} exists already; `mamori keys rotate` adds a new master key",
+            key_file.display()
+        );
+    }
+    if ledger_file.exists() {
+        bail!("{} exists already", ledger_file.display());
+    }
+    let ring = KeyRing::init(&key_file)?;
+    let signer = LedgerSigner::create_key_file(&ledger_file, "mamori-ledger")?;
+    println!(
+        "master key {} written to {}",
+        ring.active_master_key_id(),
+        key_file.display()
+    );
+    println!("ledger key written to {}", ledger_file.display());
+    println!("ledger public key: {}", signer.verifier().to_vkey());
+    println!(
+        "Keep both files off the database server's backups; keep a copy of the master key offline."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the master key from `MAMORI_MASTER_KEY`/`MAMORI_MASTER_KEY_FILE`, else the key file.
+fn load_keys(cfg: &Config) -> Result<KeyRing> {
+    if let Some(ring) = KeyRing::from_env("MAMORI_MASTER_KEY")? {
+        return Ok(ring);
+    }
+    let path = cfg.key_file();
+    KeyRing::load(&path).with_context(|| {
+        format!(
+            "loading the master key (run `mamori keys init` to create {})",
+            path.display()
+        )
+    })
+}
+
+fn load_signer(cfg: &Config) -> Result<LedgerSigner> {
+    let path = cfg.ledger_key_file();
+    LedgerSigner::load_key_file(&path).with_context(|| {
+        format!(
+            "loading the ledger key (run `mamori keys init` to create {})",
+            path.display()
+        )
+    })
+}
+
+async fn open_migrated(cfg: &Config) -> Result<Arc<dyn Store>> {
+    let store = open_store(&cfg.database_url())
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+fn ledger_config(cfg: &Config) -> LedgerConfig {
+    let mut lc = LedgerConfig::new(cfg.witness_file());
+    lc.origin = cfg.ledger_origin.clone();
+    lc
+}
+
+async fn keys_rotate(cfg: &Config, retire: bool) -> Result<ExitCode> {
+    let path = cfg.key_file();
+    let before = load_keys(cfg)?;
+    let old_ids: Vec<String> = before.master_key_ids();
+    let ring = KeyRing::rotate(&path)?;
+    println!("new active master key: {}", ring.active_master_key_id());
+    let store = open_migrated(cfg).await?;
+    let ledger = Ledger::start(store.clone(), load_signer(cfg)?, ledger_config(cfg));
+    let gateway = Gateway::new(store.clone(), Arc::new(ring), ledger.clone());
+    let acc = Accessor::system("cli:keys-rotate", "keys.rotate");
+    let moved = gateway.rotate_data_keys(&acc, 1000).await?;
+    ledger.checkpoint().await?;
+    println!("re-wrapped {moved} customer data keys");
+    if retire {
+        let counts = store.key_counts().await?;
+        for id in old_ids {
+            if counts.iter().any(|(k, n)| *k == id && *n > 0) {
+                bail!("master key {id} still wraps data keys; not retired");
+            }
+            KeyRing::retire(&path, &id)?;
+            println!("retired master key {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys_show(cfg: &Config) -> Result<ExitCode> {
+    let ring = load_keys(cfg)?;
+    let signer = load_signer(cfg)?;
+    let store = open_migrated(cfg).await?;
+    let counts = store.key_counts().await?;
+    for id in ring.master_key_ids() {
+        let n = counts
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let active = if id == ring.active_master_key_id() {
+            " (active)"
+        } else {
+            ""
+        };
+        println!("master key {id}{active}: wraps {n} data keys");
+    }
+    for (id, n) in counts
+        .iter()
+        .filter(|(k, _)| !ring.master_key_ids().contains(k))
+    {
+        println!("master key {id} (NOT in the key file): wraps {n} data keys");
+    }
+    println!("ledger public key: {}", signer.verifier().to_vkey());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ledger_cmd(cfg: &Config, cmd: LedgerCmd) -> Result<ExitCode> {
+    let signer = load_signer(cfg)?;
+    let verifier = signer.verifier();
+    let store = open_migrated(cfg).await?;
+    match cmd {
+        LedgerCmd::Verify => {
+            let started = std::time::Instant::now();
+            match mamori_store::ledger::verify(store.as_ref(), &verifier, &cfg.witness_file())
+                .await?
+            {
+                Ok(report) => {
+                    println!(
+                        "ledger OK: {} entries, {} database checkpoints and {} witness checkpoints verified in {:.2?}",
+                        report.size,
+                        report.checkpoints_checked,
+                        report.witness_checkpoints_checked,
+                        started.elapsed()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(brk) => {
+                    println!("ledger BROKEN: {brk}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        LedgerCmd::Checkpoint => {
+            let ledger = Ledger::start(store, signer, ledger_config(cfg));
+            let (size, _) = ledger.checkpoint().await?;
+            println!("checkpoint signed at tree size {size}");
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Prove { index } => {
+            let size = store.ledger_size().await?;
+            if index >= size {
+                bail!("entry {index} does not exist: the log holds {size} entries");
+            }
+            let ledger = Ledger::start(store.clone(), signer, ledger_config(cfg));
+            ledger.checkpoint().await?;
+            let proof = mamori_store::ledger::prove(store.as_ref(), &verifier, index).await?;
+            println!("{}", serde_json::to_string_pretty(&proof)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

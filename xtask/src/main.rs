@@ -1,0 +1,119 @@
+//! Project tasks. `cargo xtask test` is the one test command: it installs what the tests need
+//! (Debian packages, when missing), starts a throwaway PostgreSQL for the whole run, runs clippy and
+//! every test on both databases, and stops what it started.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the system packages the tests need (apt-get, as root).
+    Setup,
+    /// Everything CI runs: setup, clippy, and all tests on SQLite and PostgreSQL.
+    Test {
+        /// Extra arguments passed to `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Run the criterion benchmarks (see BENCHMARKS.md for the figures).
+    Bench {
+        /// Extra arguments passed to `cargo bench`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Debian packages the test suite needs, with a file that shows each is installed.
+const PACKAGES: &[(&str, &str)] = &[("postgresql", "/usr/lib/postgresql")];
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Setup => setup(),
+        Cmd::Test { args } => test(&args),
+        Cmd::Bench { args } => bench(&args),
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn setup() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, probe)| !std::path::Path::new(probe).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "missing packages {missing:?}: run `sudo apt-get install {}`",
+            missing.join(" ")
+        );
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    setup()?;
+    let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
+    eprintln!("xtask: throwaway PostgreSQL on port {}", cluster.port);
+    let result = (|| {
+        run(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        run(Command::new("cargo")
+            .args(["test", "--workspace"])
+            .args(args)
+            .env(mamori_testkit::PG_URL_VAR, &cluster.url))
+    })();
+    mamori_testkit::stop_cluster(&cluster)?;
+    result
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    setup()?;
+    let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
+    let result = run(Command::new("cargo")
+        .args(["bench", "--workspace"])
+        .args(args)
+        .env(mamori_testkit::PG_URL_VAR, &cluster.url));
+    mamori_testkit::stop_cluster(&cluster)?;
+    result
+}
