@@ -234,7 +234,12 @@ pub async fn verify(
 ) -> Result<std::result::Result<VerifyReport, Break>> {
     let db_checkpoints = store.ledger_checkpoints().await?;
     let witness = WitnessFile::open(witness_path).read_all()?;
-    let mut v = LogVerifier::new(verifier.clone(), &db_checkpoints, &witness)?;
+    let mut v = match LogVerifier::new(verifier.clone(), &db_checkpoints, &witness) {
+        Ok(v) => v,
+        // The checkpoints alone already show the break (bad signature, conflicting roots).
+        Err(mamori_ledger::LedgerError::Broken(b)) => return Ok(Err(b)),
+        Err(e) => return Err(e.into()),
+    };
     const CHUNK: u64 = 50_000;
     let mut from = 0u64;
     // Reads the next chunk while the current one is being hashed.
