@@ -150,11 +150,12 @@ pub fn is_test_card(digits: &[u8]) -> bool {
         .any(|t| t.len() == digits.len() && t.bytes().zip(digits).all(|(a, &b)| a - b'0' == b))
 }
 
-/// Decodes a window of the haystack into lower-cased text for keyword search.
-fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding) -> String {
+/// Copies a window of the haystack as lower-cased UTF-8 bytes into `out` (UTF-16 is decoded).
+fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding, out: &mut Vec<u8>) {
+    out.clear();
     let w = &hay[from.min(hay.len())..to.min(hay.len())];
-    let s = match enc {
-        TextEncoding::Ascii | TextEncoding::FullWidth => String::from_utf8_lossy(w).into_owned(),
+    match enc {
+        TextEncoding::Ascii | TextEncoding::FullWidth => out.extend(w.iter().map(u8::to_ascii_lowercase)),
         TextEncoding::Utf16le | TextEncoding::Utf16be => {
             let units = w.chunks_exact(2).map(|c| {
                 if enc == TextEncoding::Utf16be {
@@ -163,39 +164,40 @@ fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding) -> String 
                     u16::from_le_bytes([c[0], c[1]])
                 }
             });
-            char::decode_utf16(units)
-                .map(|r| r.unwrap_or('\u{FFFD}'))
-                .collect()
+            let s: String = char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')).collect();
+            out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
         }
-    };
-    s.to_lowercase()
+    }
 }
 
 /// Finds the keyword nearest to the end (`from_end`) or the start of `text`.
-fn nearest_keyword(text: &str, from_end: bool) -> Option<Polarity> {
-    let bytes = text.as_bytes();
+/// Byte search without allocation: this runs for every candidate, most of which are look-alikes.
+fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
     let mut best: Option<(usize, usize, Polarity)> = None;
     for &(kw, pol, bounded) in KEYWORDS {
-        let hits: Box<dyn Iterator<Item = (usize, &str)>> = if from_end {
-            Box::new(text.rmatch_indices(kw))
-        } else {
-            Box::new(text.match_indices(kw))
-        };
-        for (pos, _) in hits {
+        let kw = kw.as_bytes();
+        let mut hay = text;
+        loop {
+            let found = if from_end { memchr::memmem::rfind(hay, kw) } else { memchr::memmem::find(hay, kw) };
+            let Some(pos) = found else { break };
             let end = pos + kw.len();
-            if bounded {
-                let before_ok = pos == 0 || !bytes[pos - 1].is_ascii_alphabetic();
-                let after_ok = end >= bytes.len() || !bytes[end].is_ascii_alphabetic();
-                if !(before_ok && after_ok) {
-                    continue;
+            let ok = !bounded
+                || ((pos == 0 || !text[pos - 1].is_ascii_alphabetic())
+                    && (end >= text.len() || !text[end].is_ascii_alphabetic()));
+            if ok {
+                // Nearest to the number wins; on a tie the longer word.
+                let key = if from_end { end } else { usize::MAX - pos };
+                if best.is_none_or(|(k, l, _)| key > k || (key == k && kw.len() > l)) {
+                    best = Some((key, kw.len(), pol));
                 }
+                break;
             }
-            // Nearest to the number wins; on a tie the longer word.
-            let key = if from_end { end } else { usize::MAX - pos };
-            if best.is_none_or(|(k, l, _)| key > k || (key == k && kw.len() > l)) {
-                best = Some((key, kw.len(), pol));
+            // A bounded word inside a longer word: look further back.
+            if from_end {
+                hay = &text[..pos];
+            } else {
+                break;
             }
-            break;
         }
     }
     best.map(|(_, _, p)| p)
@@ -252,27 +254,22 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
         reasons.push("magnetic-stripe track data");
     }
 
-    let before = window_text(
-        hay,
-        c.start.saturating_sub(CTX_BEFORE * unit),
-        c.start,
-        c.encoding,
-    );
-    let after = window_text(hay, c.end, c.end + CTX_AFTER_SEARCH * unit, c.encoding);
+    let mut before = Vec::with_capacity(CTX_BEFORE * 2);
+    let mut after = Vec::with_capacity(CTX_AFTER_SEARCH * 2);
+    window_text(hay, c.start.saturating_sub(CTX_BEFORE * unit), c.start, c.encoding, &mut before);
+    window_text(hay, c.end, c.end + CTX_AFTER_SEARCH * unit, c.encoding, &mut after);
     // Context belongs to the same line; a label alone on the line before also counts.
-    let before = match before.rfind('\n') {
-        Some(i) if before[i..].trim().is_empty() => {
+    let before: &[u8] = match memchr::memrchr(b'\n', &before) {
+        Some(i) if before[i..].iter().all(u8::is_ascii_whitespace) => {
             let prev = &before[..i];
-            prev.rfind('\n')
-                .map_or(prev, |j| &prev[j + 1..])
-                .to_string()
+            memchr::memrchr(b'\n', prev).map_or(prev, |j| &prev[j + 1..])
         }
-        Some(i) => before[i + 1..].to_string(),
-        None => before,
+        Some(i) => &before[i + 1..],
+        None => &before,
     };
-    let after = after.split('\n').next().unwrap_or_default().to_string();
+    let after: &[u8] = memchr::memchr(b'\n', &after).map_or(&after, |i| &after[..i]);
     let mut context_set = false;
-    match nearest_keyword(&before, true) {
+    match nearest_keyword(before, true) {
         Some(Polarity::Card) => {
             score += 30;
             reasons.push("card words nearby");
@@ -286,7 +283,7 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
         None => {}
     }
     if let Some(label) = label {
-        match nearest_keyword(&label.to_lowercase(), true) {
+        match nearest_keyword(label.to_lowercase().as_bytes(), true) {
             Some(Polarity::Card) if !context_set => {
                 score += 30;
                 reasons.push("card column or field name");
@@ -300,7 +297,7 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
             _ => {}
         }
     }
-    if !context_set && nearest_keyword(&after, false) == Some(Polarity::Card) {
+    if !context_set && nearest_keyword(after, false) == Some(Polarity::Card) {
         score += 15;
         reasons.push("card words after the number");
     }

@@ -130,6 +130,7 @@ pub struct RunBuilder {
     pending_sep: u8,
     spans: Vec<(usize, usize, u8, Brand)>,
     taken: Vec<bool>,
+    class_bits: Vec<(u64, u64)>,
 }
 
 impl RunBuilder {
@@ -199,10 +200,10 @@ impl RunBuilder {
                 }
                 let ds = gi.dstart as usize;
                 let d = &self.digits[ds..ds + total];
+                let Some(brand) = brand_of(d) else { continue };
                 if !luhn_valid(d) {
                     continue;
                 }
-                let Some(brand) = brand_of(d) else { continue };
                 if require_wide && hay[gi.bstart..gj.bend].is_ascii() {
                     // Pure ASCII spans belong to the ASCII pass.
                     continue;
@@ -249,50 +250,215 @@ impl RunBuilder {
 
 /// ASCII pass over `hay[from..]`. Returns where the next call (with more data appended) must resume.
 ///
-/// Hand-written rather than a regex: the skip-ahead probe looks at one byte in 13 while no run
-/// can be long enough, which is what makes the scan faster than a general regex engine.
-pub fn ascii_pass(
+/// Hand-written rather than a regex: bytes are classified 64 at a time into bitmaps, and only
+/// places where 13 digit-or-separator bytes follow each other are looked at byte by byte.
+pub fn ascii_pass(hay: &[u8], from: usize, eof: bool, rb: &mut RunBuilder, out: &mut Vec<Candidate>) -> usize {
+    let mut cm = std::mem::take(&mut rb.class_bits);
+    let r = ascii_pass_inner(hay, from, eof, rb, out, &mut cm);
+    rb.class_bits = cm;
+    r
+}
+
+fn ascii_pass_inner(
     hay: &[u8],
     from: usize,
     eof: bool,
     rb: &mut RunBuilder,
     out: &mut Vec<Candidate>,
+    bits: &mut Vec<(u64, u64)>,
 ) -> usize {
     let n = hay.len();
-    let mut i = from;
-    loop {
-        let p = i + MIN_DIGITS - 1;
-        if p >= n {
-            return if eof { n } else { i };
+    if from >= n {
+        return n;
+    }
+    let base = from;
+    let len = n - from;
+    bits.clear();
+    bits.extend(hay[from..].chunks(64).map(block_masks));
+    bits.push((0, 0));
+    let bits = &bits[..];
+    // First position at or after p that is not a digit or separator (the sentinel word stops it).
+    let run_end = |p: usize| {
+        let mut w = p >> 6;
+        let mut word = !bits[w].0 & (u64::MAX << (p & 63));
+        while word == 0 {
+            w += 1;
+            word = !bits[w].0;
         }
-        if ASCII_CLASS[usize::from(hay[p])] == OTHER {
-            i = p + 1;
+        (w << 6) + word.trailing_zeros() as usize
+    };
+    // Start of the run that contains q, not before `floor`.
+    let run_start = |q: usize, floor: usize| {
+        let mut w = q >> 6;
+        let mut word = !bits[w].0 & ((1u64 << (q & 63)) - 1);
+        loop {
+            if word != 0 {
+                return ((w << 6) + 64 - word.leading_zeros() as usize).max(floor);
+            }
+            if w == 0 || (w << 6) <= floor {
+                return floor;
+            }
+            w -= 1;
+            word = !bits[w].0;
+        }
+    };
+    let digits_in = |s: usize, e: usize| {
+        let (ws, we) = (s >> 6, (e - 1) >> 6);
+        let mut total = 0u32;
+        for w in ws..=we {
+            let mut m = u64::MAX;
+            if w == ws {
+                m &= u64::MAX << (s & 63);
+            }
+            if w == we && (e & 63) != 0 {
+                m &= (1u64 << (e & 63)) - 1;
+            }
+            total += (bits[w].1 & m).count_ones();
+        }
+        total as usize
+    };
+    let words = bits.len() - 1;
+    let mut next = 0usize;
+    for w in 0..words {
+        let wstart = w << 6;
+        if wstart + 64 <= next {
             continue;
         }
-        let mut s = p;
-        while s > i && ASCII_CLASS[usize::from(hay[s - 1])] != OTHER {
-            s -= 1;
+        // Bit k set: bytes k..k+13 (relative to this word) are all digits or separators.
+        let x = u128::from(bits[w].0) | (u128::from(bits[w + 1].0) << 64);
+        let mut r = x & (x >> 1);
+        r &= r >> 2;
+        r &= r >> 4;
+        r &= r >> 5;
+        let mut starts = r as u64;
+        if next > wstart {
+            starts &= u64::MAX << (next - wstart);
         }
-        let mut e = p + 1;
-        while e < n && ASCII_CLASS[usize::from(hay[e])] != OTHER {
-            e += 1;
-        }
-        if !eof && e + CTX_AFTER > n {
-            return s;
-        }
-        if e - s >= MIN_DIGITS {
-            rb.clear();
-            for (k, &b) in hay[s..e].iter().enumerate() {
-                if ASCII_CLASS[usize::from(b)] == DIGIT {
-                    rb.digit(b - b'0', s + k, s + k + 1);
-                } else {
-                    rb.sep();
-                }
+        while starts != 0 {
+            let q = wstart + starts.trailing_zeros() as usize;
+            let s = run_start(q, next);
+            let e = run_end(q + MIN_DIGITS).min(len);
+            let (abs_s, abs_e) = (base + s, base + e);
+            if !eof && abs_e + CTX_AFTER > n {
+                return abs_s;
             }
-            rb.finish(hay, TextEncoding::Ascii, false, out);
+            if digits_in(s, e) >= MIN_DIGITS && !ascii_fast_path(hay, abs_s, abs_e, out) {
+                rb.clear();
+                for (j, &b) in hay[abs_s..abs_e].iter().enumerate() {
+                    if b.is_ascii_digit() {
+                        rb.digit(b - b'0', abs_s + j, abs_s + j + 1);
+                    } else {
+                        rb.sep();
+                    }
+                }
+                rb.finish(hay, TextEncoding::Ascii, false, out);
+            }
+            next = e + 1;
+            if next >= wstart + 64 {
+                break;
+            }
+            starts &= u64::MAX << (next - wstart);
         }
-        i = e + 1;
     }
+    if eof {
+        return n;
+    }
+    // A short run at the very end may grow with the next read.
+    base + run_start(len, next)
+}
+
+/// Bitmaps of up to 64 bytes: (digit or separator, digit); bit k is byte k.
+#[inline(always)]
+fn block_masks(block: &[u8]) -> (u64, u64) {
+    let mut cm = 0u64;
+    let mut dm = 0u64;
+    let mut shift = 0;
+    let mut chunks = block.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let (cl, d) = class_hi(u64::from_le_bytes(w));
+        cm |= pack_hi(cl) << shift;
+        dm |= pack_hi(d) << shift;
+        shift += 8;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        let valid = u64::MAX >> (64 - 8 * rest.len() as u32);
+        let (cl, d) = class_hi(u64::from_le_bytes(w));
+        cm |= pack_hi(cl & valid) << shift;
+        dm |= pack_hi(d & valid) << shift;
+    }
+    (cm, dm)
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `x` that is (an ASCII digit, space or hyphen; an ASCII digit).
+///
+/// Hand-written SWAR (eight bytes per step in a `u64`): the crate forbids `unsafe` and so
+/// cannot use SIMD intrinsics.
+#[inline(always)]
+fn class_hi(x: u64) -> (u64, u64) {
+    let a = (x | HI) - LO * 0x30;
+    let b = (x | HI) - LO * 0x3A;
+    let digit = a & !b & !x & HI;
+    (digit | eq_hi(x, b' ') | eq_hi(x, b'-'), digit)
+}
+
+/// High bit set in each byte of `x` equal to `b`.
+#[inline(always)]
+fn eq_hi(x: u64, b: u8) -> u64 {
+    let y = x ^ (LO * u64::from(b));
+    !((((y & !HI) + !HI) | y) | !HI)
+}
+
+/// Packs the high bits of the eight bytes into eight bits (byte i to bit i).
+#[inline(always)]
+fn pack_hi(hi: u64) -> u64 {
+    ((hi >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Settles the common runs without the group machinery: fewer than 13 digits, or one plain
+/// group of digits. Returns false when the run has separators and needs the full treatment.
+#[inline]
+fn ascii_fast_path(hay: &[u8], s: usize, e: usize, out: &mut Vec<Candidate>) -> bool {
+    let run = &hay[s..e];
+    let ndig = run.iter().filter(|&&b| b.is_ascii_digit()).count();
+    if ndig < MIN_DIGITS {
+        return true;
+    }
+    // Trim leading and trailing separators; a plain group is then all digits.
+    let Some(a) = run.iter().position(u8::is_ascii_digit) else { return true };
+    let Some(z) = run.iter().rposition(u8::is_ascii_digit) else { return true };
+    if z + 1 - a != ndig {
+        return false;
+    }
+    if ndig > MAX_DIGITS {
+        return true;
+    }
+    let mut digits = [0u8; MAX_DIGITS];
+    for (d, &b) in digits.iter_mut().zip(&run[a..=z]) {
+        *d = b - b'0';
+    }
+    let d = &digits[..ndig];
+    let Some(brand) = brand_of(d) else { return true };
+    if luhn_valid(d) {
+        out.push(Candidate {
+            start: s + a,
+            end: s + z + 1,
+            digits,
+            len: ndig as u8,
+            brand,
+            encoding: TextEncoding::Ascii,
+            separated: false,
+            standard_grouping: true,
+        });
+    }
+    true
 }
 
 /// Class of the (possibly multi-byte UTF-8) character starting at `k`: (class, digit value, width).
@@ -620,6 +786,22 @@ mod tests {
                 TextEncoding::Utf16le
             };
             assert!(c.iter().all(|c| c.encoding == want));
+        }
+    }
+
+    #[test]
+    fn swar_masks_match_naive() {
+        let data: Vec<u8> = (0..=255u8).chain(b"0123456789 -/:".iter().copied()).cycle().take(3000).collect();
+        for start in 0..70 {
+            for len in [0usize, 1, 7, 8, 9, 63, 64] {
+                let block = &data[start..start + len];
+                let (cm, dm) = block_masks(block);
+                for (k, &b) in block.iter().enumerate() {
+                    assert_eq!(dm >> k & 1 == 1, b.is_ascii_digit(), "byte {b}");
+                    assert_eq!(cm >> k & 1 == 1, b.is_ascii_digit() || b == b' ' || b == b'-', "byte {b}");
+                }
+                assert_eq!(cm >> len.min(63) >> u32::from(len == 64), 0);
+            }
         }
     }
 

@@ -135,10 +135,10 @@ pub enum Event {
     FileDone,
     /// More bytes were read (for progress).
     Bytes(u64),
-    /// A candidate below the threshold.
-    BelowThreshold,
-    /// A test card number dropped on request.
-    TestCardIgnored,
+    /// Candidates below the threshold (counted per file, not reported).
+    BelowThreshold(u64),
+    /// Test card numbers dropped on request (counted per file).
+    TestCardIgnored(u64),
 }
 
 impl Summary {
@@ -158,8 +158,8 @@ impl Summary {
             }
             Event::FileDone => self.files += 1,
             Event::Bytes(n) => self.bytes += n,
-            Event::BelowThreshold => self.below_threshold += 1,
-            Event::TestCardIgnored => self.test_cards_ignored += 1,
+            Event::BelowThreshold(n) => self.below_threshold += n,
+            Event::TestCardIgnored(n) => self.test_cards_ignored += n,
         }
     }
 

@@ -366,6 +366,8 @@ impl Scanner {
                 budget: Rc::new(Cell::new(self.opts.max_expanded)),
                 row_seen: HashSet::new(),
                 dedupe_raw: false,
+                below_threshold: 0,
+                test_cards_ignored: 0,
             },
         }
     }
@@ -454,6 +456,9 @@ struct JobState {
     /// report them again. Only hashes are kept, never the digits.
     row_seen: HashSet<u64>,
     dedupe_raw: bool,
+    /// Counted here and sent once per file: look-alikes can number millions.
+    below_threshold: u64,
+    test_cards_ignored: u64,
 }
 
 /// Where a hit came from, beyond the member chain.
@@ -483,11 +488,11 @@ impl JobCtx<'_> {
         }
         let a = hit.assessment;
         if a.test_card && self.opts.ignore_test_cards {
-            (self.sink)(Event::TestCardIgnored);
+            state.test_cards_ignored += 1;
             return;
         }
         if a.confidence < self.opts.min_confidence {
-            (self.sink)(Event::BelowThreshold);
+            state.below_threshold += 1;
             return;
         }
         (self.sink)(Event::Finding(Finding {
@@ -522,6 +527,12 @@ impl JobCtx<'_> {
 
 impl Job<'_> {
     fn finish(self) {
+        if self.state.below_threshold > 0 {
+            (self.ctx.sink)(Event::BelowThreshold(self.state.below_threshold));
+        }
+        if self.state.test_cards_ignored > 0 {
+            (self.ctx.sink)(Event::TestCardIgnored(self.state.test_cards_ignored));
+        }
         let stream = self.stream;
         STREAM.with(|s| *s.borrow_mut() = Some(stream));
     }
