@@ -155,7 +155,9 @@ fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding, out: &mut 
     out.clear();
     let w = &hay[from.min(hay.len())..to.min(hay.len())];
     match enc {
-        TextEncoding::Ascii | TextEncoding::FullWidth => out.extend(w.iter().map(u8::to_ascii_lowercase)),
+        TextEncoding::Ascii | TextEncoding::FullWidth => {
+            out.extend(w.iter().map(u8::to_ascii_lowercase))
+        }
         TextEncoding::Utf16le | TextEncoding::Utf16be => {
             let units = w.chunks_exact(2).map(|c| {
                 if enc == TextEncoding::Utf16be {
@@ -164,39 +166,84 @@ fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding, out: &mut 
                     u16::from_le_bytes([c[0], c[1]])
                 }
             });
-            let s: String = char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')).collect();
+            let s: String = char::decode_utf16(units)
+                .map(|r| r.unwrap_or('\u{FFFD}'))
+                .collect();
             out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
         }
     }
 }
 
+/// For each byte, the indices of the keywords that start with it (up to 8), so that most
+/// window positions are rejected by one lookup and the rest try only a few keywords.
+static KEYWORD_BY_FIRST: [([u8; 8], u8); 256] = {
+    let mut t = [([0u8; 8], 0u8); 256];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let b = KEYWORDS[i].0.as_bytes()[0] as usize;
+        let n = t[b].1 as usize;
+        if n < 8 {
+            t[b].0[n] = i as u8;
+            t[b].1 += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Finds the keyword nearest to the end (`from_end`) or the start of `text`.
-/// Byte search without allocation: this runs for every candidate, most of which are look-alikes.
+///
+/// One pass over the (short) window with a first-byte table instead of one substring search
+/// per keyword: this runs for every candidate, and most candidates are look-alikes.
 fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
+    let n = text.len();
     let mut best: Option<(usize, usize, Polarity)> = None;
-    for &(kw, pol, bounded) in KEYWORDS {
-        let kw = kw.as_bytes();
-        let mut hay = text;
-        loop {
-            let found = if from_end { memchr::memmem::rfind(hay, kw) } else { memchr::memmem::find(hay, kw) };
-            let Some(pos) = found else { break };
-            let end = pos + kw.len();
-            let ok = !bounded
-                || ((pos == 0 || !text[pos - 1].is_ascii_alphabetic())
-                    && (end >= text.len() || !text[end].is_ascii_alphabetic()));
-            if ok {
-                // Nearest to the number wins; on a tie the longer word.
-                let key = if from_end { end } else { usize::MAX - pos };
-                if best.is_none_or(|(k, l, _)| key > k || (key == k && kw.len() > l)) {
-                    best = Some((key, kw.len(), pol));
-                }
-                break;
+    let check = |p: usize| -> Option<(usize, usize, Polarity)> {
+        let mut found: Option<(usize, usize, Polarity)> = None;
+        let (idx, count) = &KEYWORD_BY_FIRST[usize::from(text[p])];
+        for &i in &idx[..usize::from(*count)] {
+            let (kw, pol, bounded) = KEYWORDS[usize::from(i)];
+            let kw = kw.as_bytes();
+            if !text[p..].starts_with(kw) {
+                continue;
             }
-            // A bounded word inside a longer word: look further back.
-            if from_end {
-                hay = &text[..pos];
-            } else {
-                break;
+            let end = p + kw.len();
+            if bounded
+                && ((p > 0 && text[p - 1].is_ascii_alphabetic())
+                    || (end < n && text[end].is_ascii_alphabetic()))
+            {
+                continue;
+            }
+            if found.is_none_or(|(e, l, _)| end > e || (end == e && kw.len() > l)) {
+                found = Some((end, kw.len(), pol));
+            }
+        }
+        found
+    };
+    if from_end {
+        // Nearest to the number: the largest end. Keywords are at most 27 bytes long.
+        for p in (0..n).rev() {
+            if let Some((e, _, _)) = best {
+                if p + 27 < e {
+                    break;
+                }
+            }
+            if KEYWORD_BY_FIRST[usize::from(text[p])].1 == 0 {
+                continue;
+            }
+            if let Some(f) = check(p) {
+                if best.is_none_or(|(e, l, _)| f.0 > e || (f.0 == e && f.1 > l)) {
+                    best = Some(f);
+                }
+            }
+        }
+    } else {
+        for p in 0..n {
+            if KEYWORD_BY_FIRST[usize::from(text[p])].1 != 0 {
+                if let Some(f) = check(p) {
+                    best = Some(f);
+                    break;
+                }
             }
         }
     }
@@ -256,8 +303,20 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
 
     let mut before = Vec::with_capacity(CTX_BEFORE * 2);
     let mut after = Vec::with_capacity(CTX_AFTER_SEARCH * 2);
-    window_text(hay, c.start.saturating_sub(CTX_BEFORE * unit), c.start, c.encoding, &mut before);
-    window_text(hay, c.end, c.end + CTX_AFTER_SEARCH * unit, c.encoding, &mut after);
+    window_text(
+        hay,
+        c.start.saturating_sub(CTX_BEFORE * unit),
+        c.start,
+        c.encoding,
+        &mut before,
+    );
+    window_text(
+        hay,
+        c.end,
+        c.end + CTX_AFTER_SEARCH * unit,
+        c.encoding,
+        &mut after,
+    );
     // Context belongs to the same line; a label alone on the line before also counts.
     let before: &[u8] = match memchr::memrchr(b'\n', &before) {
         Some(i) if before[i..].iter().all(u8::is_ascii_whitespace) => {
@@ -400,6 +459,23 @@ mod tests {
         assert!(crate::luhn::ean13_valid(
             &d.bytes().map(|b| b - b'0').collect::<Vec<_>>()
         ));
+    }
+
+    #[test]
+    fn keyword_index_covers_every_keyword() {
+        for (i, (kw, _, _)) in KEYWORDS.iter().enumerate() {
+            let (idx, n) = &KEYWORD_BY_FIRST[usize::from(kw.as_bytes()[0])];
+            assert!(idx[..usize::from(*n)].contains(&(i as u8)), "{kw}");
+        }
+    }
+
+    #[test]
+    fn nearest_keyword_wins() {
+        assert!(nearest_keyword(b"order 1 card ", true) == Some(Polarity::Card));
+        assert!(nearest_keyword(b"card x tel ", true) == Some(Polarity::NotCard));
+        assert!(nearest_keyword(b"japan ", true).is_none());
+        assert!(nearest_keyword(" カード番号：".as_bytes(), true) == Some(Polarity::Card));
+        assert!(nearest_keyword(b" exp 12/27 tel", false) == Some(Polarity::Card));
     }
 
     #[test]

@@ -252,7 +252,13 @@ impl RunBuilder {
 ///
 /// Hand-written rather than a regex: bytes are classified 64 at a time into bitmaps, and only
 /// places where 13 digit-or-separator bytes follow each other are looked at byte by byte.
-pub fn ascii_pass(hay: &[u8], from: usize, eof: bool, rb: &mut RunBuilder, out: &mut Vec<Candidate>) -> usize {
+pub fn ascii_pass(
+    hay: &[u8],
+    from: usize,
+    eof: bool,
+    rb: &mut RunBuilder,
+    out: &mut Vec<Candidate>,
+) -> usize {
     let mut cm = std::mem::take(&mut rb.class_bits);
     let r = ascii_pass_inner(hay, from, eof, rb, out, &mut cm);
     rb.class_bits = cm;
@@ -305,7 +311,7 @@ fn ascii_pass_inner(
     let digits_in = |s: usize, e: usize| {
         let (ws, we) = (s >> 6, (e - 1) >> 6);
         let mut total = 0u32;
-        for w in ws..=we {
+        for (w, &(_, digits)) in bits.iter().enumerate().take(we + 1).skip(ws) {
             let mut m = u64::MAX;
             if w == ws {
                 m &= u64::MAX << (s & 63);
@@ -313,7 +319,7 @@ fn ascii_pass_inner(
             if w == we && (e & 63) != 0 {
                 m &= (1u64 << (e & 63)) - 1;
             }
-            total += (bits[w].1 & m).count_ones();
+            total += (digits & m).count_ones();
         }
         total as usize
     };
@@ -432,8 +438,12 @@ fn ascii_fast_path(hay: &[u8], s: usize, e: usize, out: &mut Vec<Candidate>) -> 
         return true;
     }
     // Trim leading and trailing separators; a plain group is then all digits.
-    let Some(a) = run.iter().position(u8::is_ascii_digit) else { return true };
-    let Some(z) = run.iter().rposition(u8::is_ascii_digit) else { return true };
+    let Some(a) = run.iter().position(u8::is_ascii_digit) else {
+        return true;
+    };
+    let Some(z) = run.iter().rposition(u8::is_ascii_digit) else {
+        return true;
+    };
     if z + 1 - a != ndig {
         return false;
     }
@@ -445,7 +455,9 @@ fn ascii_fast_path(hay: &[u8], s: usize, e: usize, out: &mut Vec<Candidate>) -> 
         *d = b - b'0';
     }
     let d = &digits[..ndig];
-    let Some(brand) = brand_of(d) else { return true };
+    let Some(brand) = brand_of(d) else {
+        return true;
+    };
     if luhn_valid(d) {
         out.push(Candidate {
             start: s + a,
@@ -791,14 +803,22 @@ mod tests {
 
     #[test]
     fn swar_masks_match_naive() {
-        let data: Vec<u8> = (0..=255u8).chain(b"0123456789 -/:".iter().copied()).cycle().take(3000).collect();
+        let data: Vec<u8> = (0..=255u8)
+            .chain(b"0123456789 -/:".iter().copied())
+            .cycle()
+            .take(3000)
+            .collect();
         for start in 0..70 {
             for len in [0usize, 1, 7, 8, 9, 63, 64] {
                 let block = &data[start..start + len];
                 let (cm, dm) = block_masks(block);
                 for (k, &b) in block.iter().enumerate() {
                     assert_eq!(dm >> k & 1 == 1, b.is_ascii_digit(), "byte {b}");
-                    assert_eq!(cm >> k & 1 == 1, b.is_ascii_digit() || b == b' ' || b == b'-', "byte {b}");
+                    assert_eq!(
+                        cm >> k & 1 == 1,
+                        b.is_ascii_digit() || b == b' ' || b == b'-',
+                        "byte {b}"
+                    );
                 }
                 assert_eq!(cm >> len.min(63) >> u32::from(len == 64), 0);
             }

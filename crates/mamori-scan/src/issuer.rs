@@ -196,7 +196,10 @@ pub fn brand_of(digits: &[u8]) -> Option<Brand> {
     if !(13..=19).contains(&len) || !(2..=6).contains(&digits[0]) {
         return None;
     }
-    let p4 = u32::from(digits[0]) * 1000 + u32::from(digits[1]) * 100 + u32::from(digits[2]) * 10 + u32::from(digits[3]);
+    let p4 = u32::from(digits[0]) * 1000
+        + u32::from(digits[1]) * 100
+        + u32::from(digits[2]) * 10
+        + u32::from(digits[3]);
     let (brand, ok) = match p4 {
         4000..=4999 => (Brand::Visa, len == 13 || len == 16 || len == 19),
         5100..=5599 | 2221..=2720 => (Brand::Mastercard, len == 16),

@@ -807,14 +807,9 @@ impl Job<'_> {
                 Ok(X::End(e)) => {
                     if matches!(
                         e.local_name().as_ref(),
-                        b"p" | b"si" | b"c" | b"row" | b"tr" | b"tc" | b"t" | b"v"
+                        b"p" | b"si" | b"c" | b"row" | b"tr" | b"tc"
                     ) {
-                        if matches!(
-                            e.local_name().as_ref(),
-                            b"p" | b"si" | b"c" | b"row" | b"tr" | b"tc"
-                        ) {
-                            text.push('\n');
-                        }
+                        text.push('\n');
                     }
                 }
                 Ok(X::Empty(e)) => {
@@ -882,7 +877,7 @@ impl Job<'_> {
         let header_end = msg
             .parts
             .first()
-            .map_or(0, |p| p.offset_body as usize)
+            .map_or(0, |p| p.offset_body)
             .min(data.len());
         chain.push("headers".into());
         self.scan_slice(chain, &data[..header_end]);

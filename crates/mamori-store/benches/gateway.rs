@@ -32,25 +32,52 @@ fn profile(i: usize) -> CustomerProfile {
 async fn plain_read(store: &dyn Store, keys: &KeyRing, id: &str) -> usize {
     let row = store.customer(id).await.unwrap().unwrap();
     let key_row = store.customer_key(id).await.unwrap().unwrap();
-    let key = keys.unwrap_data_key(&format!("customer:{id}"), &WrappedKey::from_bytes(&key_row.wrapped).unwrap()).unwrap();
+    let key = keys
+        .unwrap_data_key(
+            &format!("customer:{id}"),
+            &WrappedKey::from_bytes(&key_row.wrapped).unwrap(),
+        )
+        .unwrap();
     let mut n = 0;
-    for (col, ct) in [("name", &row.name_ct), ("email", &row.email_ct), ("phone", &row.phone_ct), ("gender", &row.gender_ct)] {
+    for (col, ct) in [
+        ("name", &row.name_ct),
+        ("email", &row.email_ct),
+        ("phone", &row.phone_ct),
+        ("gender", &row.gender_ct),
+    ] {
         if let Some(ct) = ct {
-            n += key.open(&FieldPlace { table: "customers", column: col, row_id: id }, ct).unwrap().len();
+            n += key
+                .open(
+                    &FieldPlace {
+                        table: "customers",
+                        column: col,
+                        row_id: id,
+                    },
+                    ct,
+                )
+                .unwrap()
+                .len();
         }
     }
     n
 }
 
 fn reads(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let keys = Arc::new(KeyRing::generate().unwrap());
     let (store, gw, ids) = rt.block_on(async {
         let store = open_store(&url).await.unwrap();
         store.migrate().await.unwrap();
-        let ledger = Ledger::start(store.clone(), LedgerSigner::generate("bench"), LedgerConfig::new(dir.path().join("w.jsonl")));
+        let ledger = Ledger::start(
+            store.clone(),
+            LedgerSigner::generate("bench"),
+            LedgerConfig::new(dir.path().join("w.jsonl")),
+        );
         let gw = Gateway::new(store.clone(), keys.clone(), ledger);
         let acc = Accessor::system("bench", "populate");
         let mut ids = Vec::new();
@@ -60,9 +87,14 @@ fn reads(c: &mut Criterion) {
         (store, gw, Arc::new(ids))
     });
     let mut g = c.benchmark_group("profile_read");
-    g.sample_size(10).throughput(Throughput::Elements(READS_PER_ITER as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Elements(READS_PER_ITER as u64));
     for with_ledger in [true, false] {
-        let name = if with_ledger { "gateway_with_ledger" } else { "plain_no_ledger" };
+        let name = if with_ledger {
+            "gateway_with_ledger"
+        } else {
+            "plain_no_ledger"
+        };
         g.bench_function(format!("{name}_{READERS}_readers"), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -71,7 +103,8 @@ fn reads(c: &mut Criterion) {
                         let start = Instant::now();
                         let mut tasks = Vec::new();
                         for r in 0..READERS {
-                            let (gw, store, keys, ids) = (gw.clone(), store.clone(), keys.clone(), ids.clone());
+                            let (gw, store, keys, ids) =
+                                (gw.clone(), store.clone(), keys.clone(), ids.clone());
                             tasks.push(tokio::spawn(async move {
                                 let acc = Accessor::system("bench", "mypage.profile");
                                 for i in (r..READS_PER_ITER).step_by(READERS) {

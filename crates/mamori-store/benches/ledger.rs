@@ -30,7 +30,11 @@ async fn setup(url: &str, dir: &std::path::Path) -> (Arc<dyn Store>, Ledger) {
     let store = open_store(url).await.unwrap();
     store.migrate().await.unwrap();
     let signer = LedgerSigner::generate("bench");
-    let ledger = Ledger::start(store.clone(), signer, LedgerConfig::new(dir.join("witness.jsonl")));
+    let ledger = Ledger::start(
+        store.clone(),
+        signer,
+        LedgerConfig::new(dir.join("witness.jsonl")),
+    );
     (store, ledger)
 }
 
@@ -52,15 +56,25 @@ async fn append_many(ledger: &Ledger, n: usize) -> Duration {
 }
 
 fn appends(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut backends = vec![("sqlite", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+    let mut backends = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )];
     if let Ok(admin) = mamori_testkit::pg_admin_url() {
         let _ = admin;
-        backends.push(("postgres", rt.block_on(mamori_testkit::fresh_pg_database()).unwrap()));
+        backends.push((
+            "postgres",
+            rt.block_on(mamori_testkit::fresh_pg_database()).unwrap(),
+        ));
     }
     let mut g = c.benchmark_group("ledger_append");
-    g.sample_size(10).throughput(Throughput::Elements(EVENTS_PER_ITER as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Elements(EVENTS_PER_ITER as u64));
     for (name, url) in backends {
         let (_store, ledger) = rt.block_on(setup(&url, dir.path()));
         g.bench_function(format!("{name}_{WRITERS}_writers"), |b| {
@@ -81,13 +95,19 @@ fn appends(c: &mut Criterion) {
 const VERIFY_SIZE: usize = 1_000_000;
 
 fn verify(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("verify.db").display());
     let witness = dir.path().join("witness.jsonl");
     let signer = LedgerSigner::generate("bench");
     let verifier = signer.verifier();
-    let cs = CheckpointSigner { origin: "mamori/access-ledger".into(), signer };
+    let cs = CheckpointSigner {
+        origin: "mamori/access-ledger".into(),
+        signer,
+    };
     let store = rt.block_on(async {
         let store = open_store(&url).await.unwrap();
         store.migrate().await.unwrap();
@@ -98,23 +118,37 @@ fn verify(c: &mut Criterion) {
                 .map(|&i| {
                     let ev = event(i);
                     let bytes = ev.to_bytes();
-                    PendingEvent { leaf_hash: mamori_ledger::leaf_hash(&bytes), event: bytes, subjects: ev.customers }
+                    PendingEvent {
+                        leaf_hash: mamori_ledger::leaf_hash(&bytes),
+                        event: bytes,
+                        subjects: ev.customers,
+                    }
                 })
                 .collect();
             let sign = (chunk[0] + 10_000) % 100_000 == 0;
-            let (_, note) = store.ledger_append(&events, sign.then_some(&cs)).await.unwrap();
+            let (_, note) = store
+                .ledger_append(&events, sign.then_some(&cs))
+                .await
+                .unwrap();
             if let Some(n) = note {
-                mamori_ledger::WitnessFile::open(&witness).append(&n).unwrap();
+                mamori_ledger::WitnessFile::open(&witness)
+                    .append(&n)
+                    .unwrap();
             }
         }
         store
     });
     let mut g = c.benchmark_group("ledger_verify");
-    g.sample_size(10).throughput(Throughput::Elements(VERIFY_SIZE as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Elements(VERIFY_SIZE as u64));
     g.bench_function("sqlite_1M_entries", |b| {
         b.iter(|| {
             let r = rt
-                .block_on(mamori_store::ledger::verify(store.as_ref(), &verifier, &witness))
+                .block_on(mamori_store::ledger::verify(
+                    store.as_ref(),
+                    &verifier,
+                    &witness,
+                ))
                 .unwrap()
                 .unwrap();
             assert_eq!(r.size, VERIFY_SIZE as u64);

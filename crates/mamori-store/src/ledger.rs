@@ -41,12 +41,14 @@ impl LedgerConfig {
     }
 }
 
+/// Where the writer answers an append: the leaf index, or why the event could not be recorded.
+type AppendReply = oneshot::Sender<std::result::Result<u64, String>>;
+/// Where the writer answers a checkpoint request: the tree size and the new note, if any.
+type CheckpointReply = oneshot::Sender<std::result::Result<(u64, Option<String>), String>>;
+
 enum Job {
-    Append(
-        PendingEvent,
-        oneshot::Sender<std::result::Result<u64, String>>,
-    ),
-    Checkpoint(oneshot::Sender<std::result::Result<(u64, Option<String>), String>>),
+    Append(PendingEvent, AppendReply),
+    Checkpoint(CheckpointReply),
 }
 
 /// Handle to the ledger writer. Cheap to clone; the writer stops when the last handle is dropped.
@@ -131,21 +133,26 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut appends = Vec::new();
+        let mut events = Vec::new();
+        let mut replies = Vec::new();
         let mut checkpoints = Vec::new();
         // Group commit: take everything that queued up while the previous batch was committing.
         while let Some(first) = rx.recv().await {
             let mut next = Some(first);
             while let Some(job) = next.take() {
                 match job {
-                    Job::Append(e, reply) => appends.push((e, reply)),
+                    Job::Append(e, reply) => {
+                        events.push(e);
+                        replies.push(reply);
+                    }
                     Job::Checkpoint(reply) => checkpoints.push(reply),
                 }
-                if appends.len() < self.config.max_batch {
+                if events.len() < self.config.max_batch {
                     next = rx.try_recv().ok();
                 }
             }
-            self.commit(&mut appends, &mut checkpoints).await;
+            self.commit(&mut events, &mut replies, &mut checkpoints)
+                .await;
         }
         // Last handle dropped: sign what is not signed yet, so a clean shutdown leaves a checkpoint.
         if self.unsigned > 0 {
@@ -155,26 +162,26 @@ impl Writer {
 
     async fn commit(
         &mut self,
-        appends: &mut Vec<(
-            PendingEvent,
-            oneshot::Sender<std::result::Result<u64, String>>,
-        )>,
-        checkpoints: &mut Vec<oneshot::Sender<std::result::Result<(u64, Option<String>), String>>>,
+        events: &mut Vec<PendingEvent>,
+        replies: &mut Vec<AppendReply>,
+        checkpoints: &mut Vec<CheckpointReply>,
     ) {
-        if !appends.is_empty() {
+        if !events.is_empty() {
             let due = !checkpoints.is_empty()
                 || self
                     .last_checkpoint
                     .is_none_or(|t| t.elapsed() >= self.config.checkpoint_interval);
-            let events: Vec<PendingEvent> = appends.iter().map(|(e, _)| e.clone()).collect();
             let signer = due.then_some(&self.signer);
-            match self.store.ledger_append(&events, signer).await {
+            let result = self.store.ledger_append(events, signer).await;
+            let count = events.len();
+            events.clear();
+            match result {
                 Ok((outcome, note)) => {
-                    self.unsigned += events.len();
+                    self.unsigned += count;
                     if let Some(note) = note {
                         self.after_checkpoint(&note).await;
                     }
-                    for (i, (_, reply)) in appends.drain(..).enumerate() {
+                    for (i, reply) in replies.drain(..).enumerate() {
                         let _ = reply.send(Ok(outcome.first_seq + i as u64));
                     }
                     for reply in checkpoints.drain(..) {
@@ -182,9 +189,9 @@ impl Writer {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, events = events.len(), "ledger append failed");
+                    tracing::error!(error = %e, events = count, "ledger append failed");
                     let msg = e.to_string();
-                    for (_, reply) in appends.drain(..) {
+                    for reply in replies.drain(..) {
                         let _ = reply.send(Err(msg.clone()));
                     }
                     for reply in checkpoints.drain(..) {

@@ -15,7 +15,10 @@ const TASKS: usize = 24;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if args.get(1).map(String::as_str) == Some("--child") {
         rt.block_on(child(&args[2], Path::new(&args[3]), &args[4]));
         return ExitCode::SUCCESS;
@@ -44,7 +47,12 @@ async fn child(url: &str, dir: &Path, tag: &str) {
         tasks.push(tokio::spawn(async move {
             for i in (t..EVENTS_PER_PROCESS).step_by(TASKS) {
                 let acc = Accessor::system(&tag, &format!("{tag}-{i}"));
-                let ev = AccessEvent::new(&acc, Action::Read, vec![format!("c{i}")], &["customers.name"]);
+                let ev = AccessEvent::new(
+                    &acc,
+                    Action::Read,
+                    vec![format!("c{i}")],
+                    &["customers.name"],
+                );
                 ledger.record(&ev).await.unwrap();
             }
         }));
@@ -56,11 +64,14 @@ async fn child(url: &str, dir: &Path, tag: &str) {
 }
 
 async fn parent() -> Result<(), String> {
-    let url = mamori_testkit::fresh_pg_database().await.map_err(|e| e.to_string())?;
+    let url = mamori_testkit::fresh_pg_database()
+        .await
+        .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = open_store(&url).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    let signer = LedgerSigner::create_key_file(&dir.path().join("ledger.key"), "mamori-ledger").map_err(|e| e.to_string())?;
+    let signer = LedgerSigner::create_key_file(&dir.path().join("ledger.key"), "mamori-ledger")
+        .map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let spawn = |tag: &str| {
         Command::new(&exe)
@@ -72,22 +83,39 @@ async fn parent() -> Result<(), String> {
     };
     let mut a = spawn("proc-a")?;
     let mut b = spawn("proc-b")?;
-    let (sa, sb) = (a.wait().map_err(|e| e.to_string())?, b.wait().map_err(|e| e.to_string())?);
+    let (sa, sb) = (
+        a.wait().map_err(|e| e.to_string())?,
+        b.wait().map_err(|e| e.to_string())?,
+    );
     if !sa.success() || !sb.success() {
         return Err(format!("an appending process failed: {sa}, {sb}"));
     }
-    let report = mamori_store::ledger::verify(store.as_ref(), &signer.verifier(), &dir.path().join("witness.jsonl"))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|b| format!("the shared log does not verify: {b}"))?;
+    let report = mamori_store::ledger::verify(
+        store.as_ref(),
+        &signer.verifier(),
+        &dir.path().join("witness.jsonl"),
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|b| format!("the shared log does not verify: {b}"))?;
     if report.size != 2 * EVENTS_PER_PROCESS as u64 {
-        return Err(format!("log holds {} entries, expected {}", report.size, 2 * EVENTS_PER_PROCESS));
+        return Err(format!(
+            "log holds {} entries, expected {}",
+            report.size,
+            2 * EVENTS_PER_PROCESS
+        ));
     }
     if report.witness_checkpoints_checked < 2 {
         return Err("both processes should have written checkpoints to the witness".into());
     }
-    let rows = store.ledger_entries(0, 10_000).await.map_err(|e| e.to_string())?;
-    let purposes: HashSet<String> = rows.iter().map(|r| AccessEvent::from_bytes(&r.event).unwrap().purpose).collect();
+    let rows = store
+        .ledger_entries(0, 10_000)
+        .await
+        .map_err(|e| e.to_string())?;
+    let purposes: HashSet<String> = rows
+        .iter()
+        .map(|r| AccessEvent::from_bytes(&r.event).unwrap().purpose)
+        .collect();
     for tag in ["proc-a", "proc-b"] {
         for i in 0..EVENTS_PER_PROCESS {
             if !purposes.contains(&format!("{tag}-{i}")) {
@@ -104,6 +132,9 @@ async fn parent() -> Result<(), String> {
             a[..6] != b[..6]
         })
         .count();
-    println!("multiprocess: {} entries from 2 processes, {switches} switches between them, verified", report.size);
+    println!(
+        "multiprocess: {} entries from 2 processes, {switches} switches between them, verified",
+        report.size
+    );
     Ok(())
 }

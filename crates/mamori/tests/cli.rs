@@ -1,0 +1,231 @@
+//! The `mamori` command line as a shop owner uses it: exit codes and messages on good and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mamori_ledger::LedgerSigner;
+use mamori_store::access::{AccessEvent, Action};
+use mamori_store::{open_store, Accessor, Ledger, LedgerConfig};
+
+fn mamori(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("MAMORI_DATABASE_URL")
+        .env_remove("MAMORI_MASTER_KEY")
+        .env_remove("MAMORI_MASTER_KEY_FILE")
+        .env_remove("MAMORI_CONFIG")
+        .env_remove("MAMORI_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Appends `n` events through the library, as the shop would, into the data directory's store.
+async fn append_events(dir: &Path, url: &str, n: usize) {
+    let store = open_store(url).await.unwrap();
+    let signer = LedgerSigner::load_key_file(&dir.join("data/ledger.key")).unwrap();
+    let ledger = Ledger::start(
+        store,
+        signer,
+        LedgerConfig::new(dir.join("data/ledger-witness.jsonl")),
+    );
+    for i in 0..n {
+        let acc = Accessor::system("cli-test", &format!("p{i}"));
+        ledger
+            .record(&AccessEvent::new(
+                &acc,
+                Action::Read,
+                vec![format!("c{i}")],
+                &["customers.name"],
+            ))
+            .await
+            .unwrap();
+    }
+    ledger.checkpoint().await.unwrap();
+}
+
+#[test]
+fn keys_init_then_ledger_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mamori(dir.path(), &["keys", "init"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("ledger public key: mamori-ledger+"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("data/master.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let out = mamori(dir.path(), &["ledger", "verify"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("ledger OK: 0 entries"));
+    // A second init refuses to overwrite the keys.
+    let out = mamori(dir.path(), &["keys", "init"]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out).contains("exists already"), "{}", text(&out));
+}
+
+#[test]
+fn missing_key_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["ledger", "verify"][..],
+        &["keys", "show"][..],
+        &["keys", "rotate"][..],
+    ] {
+        let out = mamori(dir.path(), args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("mamori keys init"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn wrong_or_corrupt_key_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    let key = dir.path().join("data/master.key");
+    std::fs::write(&key, "this is not a key file").unwrap();
+    let out = mamori(dir.path(), &["keys", "show"]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out).contains("master.key"), "{}", text(&out));
+    assert!(
+        !text(&out).contains("this is not a key file"),
+        "the file's content is not echoed"
+    );
+    // Both ways of passing the key at once are ambiguous.
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .current_dir(dir.path())
+        .args(["keys", "show"])
+        .env("MAMORI_MASTER_KEY", "x")
+        .env("MAMORI_MASTER_KEY_FILE", "y")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(text(&out).contains("MAMORI_MASTER_KEY"), "{}", text(&out));
+}
+
+#[test]
+fn corrupt_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    std::fs::write(dir.path().join("data/mamori.db"), vec![0x5au8; 8192]).unwrap();
+    let out = mamori(dir.path(), &["db", "migrate"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("database"), "{}", text(&out));
+}
+
+#[test]
+fn verify_says_where_a_tampered_ledger_breaks_and_prove_gives_json() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    assert_eq!(code(&mamori(dir.path(), &["db", "migrate"])), 0);
+    let url = format!("sqlite://{}", dir.path().join("data/mamori.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(append_events(dir.path(), &url, 30));
+    let out = mamori(dir.path(), &["ledger", "verify"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("30 entries"));
+
+    let out = mamori(dir.path(), &["ledger", "prove", "7"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let proof: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(proof["index"], 7);
+    assert_eq!(proof["event"]["purpose"], "p7");
+    assert!(proof["checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("— mamori-ledger "));
+    let out = mamori(dir.path(), &["ledger", "prove", "30"]);
+    assert_eq!(code(&out), 2);
+
+    rt.block_on(async {
+        let s = mamori_store::SqliteStore::open(&url).await.unwrap();
+        sqlx::query("DELETE FROM ledger_entries WHERE seq = 12")
+            .execute(s.pool())
+            .await
+            .unwrap();
+    });
+    let out = mamori(dir.path(), &["ledger", "verify"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("BROKEN") && text(&out).contains("12"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn configuration_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mamori.toml"), "data_dir = \"shopdata\"\n").unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    assert!(
+        dir.path().join("shopdata/master.key").exists(),
+        "the TOML file's data_dir is used"
+    );
+    // The environment overrides the file, the flag overrides both.
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .current_dir(dir.path())
+        .args(["keys", "init"])
+        .env("MAMORI_DATA_DIR", "fromenv")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(dir.path().join("fromenv/master.key").exists());
+    assert_eq!(
+        code(&mamori(
+            dir.path(),
+            &["--data-dir", "fromflag", "keys", "init"]
+        )),
+        0
+    );
+    assert!(dir.path().join("fromflag/ledger.key").exists());
+    // A misspelt setting is an error, not silently ignored.
+    std::fs::write(dir.path().join("mamori.toml"), "data_dri = \"x\"\n").unwrap();
+    let out = mamori(dir.path(), &["ledger", "verify"]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out).contains("mamori.toml"), "{}", text(&out));
+}
+
+#[test]
+fn postgres_by_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(mamori_testkit::fresh_pg_database()).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("MAMORI_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run(&["keys", "init"])), 0);
+    let out = run(&["db", "migrate"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("Postgres"));
+    rt.block_on(append_events(dir.path(), &url, 10));
+    let out = run(&["ledger", "verify"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("10 entries"));
+    let out = run(&["keys", "rotate", "--retire"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("retired master key"));
+}
