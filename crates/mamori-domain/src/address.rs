@@ -72,7 +72,7 @@ pub struct Address {
 }
 
 /// Unvalidated address parts, as they arrive from a form or storage.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct AddressParts {
     /// 郵便番号 in any accepted form.
     pub postal_code: String,
@@ -301,5 +301,14 @@ mod tests {
         let a = Address::parse(&parts()).unwrap();
         let dbg = format!("{a:?}");
         assert!(!dbg.contains("千代田") && !dbg.contains("100"), "{dbg}");
+    }
+}
+
+// Unvalidated parts are as personal as the validated value: Debug must not print them either.
+impl fmt::Debug for AddressParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AddressParts(")?;
+        f.write_str(REDACTED)?;
+        f.write_str(")")
     }
 }

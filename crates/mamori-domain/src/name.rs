@@ -51,7 +51,7 @@ pub struct PersonName {
 }
 
 /// Unvalidated name parts, as they arrive from a form or storage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PersonNameParts {
     /// 姓.
     pub family: String,
@@ -286,5 +286,14 @@ mod tests {
         assert_eq!(n.given_kana(), Some("ハナコ"));
         assert!(serde_json::from_str::<PersonName>(r#"{"family":"","given":"花子"}"#).is_err());
         assert!(!format!("{n:?}").contains("花子"));
+    }
+}
+
+// Unvalidated parts are as personal as the validated value: Debug must not print them either.
+impl fmt::Debug for PersonNameParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersonNameParts(")?;
+        f.write_str(REDACTED)?;
+        f.write_str(")")
     }
 }

@@ -89,7 +89,13 @@ impl Ledger {
         let pending = PendingEvent {
             leaf_hash: mamori_ledger::leaf_hash(&bytes),
             event: bytes,
-            subjects: event.customers.clone(),
+            subjects: {
+                // One subject row per customer, however often the event names them.
+                let mut s = event.customers.clone();
+                s.sort_unstable();
+                s.dedup();
+                s
+            },
         };
         let (tx, rx) = oneshot::channel();
         self.jobs

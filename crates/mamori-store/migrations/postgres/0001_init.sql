@@ -95,10 +95,10 @@ CREATE TABLE ledger_entries (
 );
 -- Which customers each event touched: the scope of an incident is a query over this.
 CREATE TABLE ledger_subjects (
+    customer_id TEXT NOT NULL,
     seq         BIGINT NOT NULL,
-    customer_id TEXT NOT NULL
+    PRIMARY KEY (customer_id, seq)
 );
-CREATE INDEX ledger_subjects_customer ON ledger_subjects (customer_id, seq);
 
 CREATE TABLE ledger_state (
     id       SMALLINT PRIMARY KEY CHECK (id = 1),
