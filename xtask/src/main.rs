@@ -53,14 +53,6 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 fn setup() -> Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
@@ -70,7 +62,7 @@ fn setup() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    if !is_root() {
+    if !mamori_testkit::is_root() {
         bail!(
             "missing packages {missing:?}: run `sudo apt-get install {}`",
             missing.join(" ")

@@ -20,7 +20,14 @@ fn unvalidated_parts_do_not_print_their_values() {
         line2: Some("パークハイツ101".into()),
     };
     let printed = format!("{name:?} {address:?} {name:#?} {address:#?}");
-    for value in ["鳩山", "花子", "ハトヤマ", "100-0001", "千代田", "パークハイツ"] {
+    for value in [
+        "鳩山",
+        "花子",
+        "ハトヤマ",
+        "100-0001",
+        "千代田",
+        "パークハイツ",
+    ] {
         assert!(!printed.contains(value), "Debug printed a personal value");
     }
     assert!(printed.contains("[redacted]"));

@@ -72,7 +72,8 @@ pub fn pg_bin_dir() -> Result<PathBuf> {
     }
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (PostgreSQL must then be run as the `postgres` user).
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

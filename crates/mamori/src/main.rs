@@ -52,11 +52,13 @@ enum Command {
         cmd: DbCmd,
     },
     /// Find card numbers in files, archives, databases and mail (exit 0 none, 1 found, 2 error).
-    #[command(long_about = "Find card numbers wherever old card data may still lie: files and directory trees, \
+    #[command(
+        long_about = "Find card numbers wherever old card data may still lie: files and directory trees, \
 logs, CSV, JSON, SQL dumps, SQLite databases, gzip/bzip2/xz/zstd, zip and tar (nested), docx/xlsx, mbox and .eml. \
 Only the first six and last four digits are ever shown.\n\nExit status: 0 no card data found; 1 card data found \
 (even if some inputs could not be read); 2 errors and nothing found, so the scan is incomplete. In CI and cron, \
-treat any non-zero status as a reason to act.")]
+treat any non-zero status as a reason to act."
+    )]
     Scan(mamori_scan::ScanArgs),
 }
 

@@ -34,6 +34,16 @@ pub(crate) const INSERT_CHUNK: usize = 1000;
 
 /// Emits `impl Store for $store` with the backend's own methods (`$own`) and the shared ones.
 /// (`#[async_trait]` must see the methods already expanded, so the macro emits the whole impl.)
+/// The columns of [`crate::model::OrderRow`], in its field order.
+macro_rules! order_columns {
+    () => {
+        "id, order_number, customer_id, idempotency_key, state, payment_method, items_total, cod_fee, \
+         shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, buyer_email_ct, buyer_phone_ct, \
+         buyer_address_ct, placed_at, updated_at"
+    };
+}
+pub(crate) use order_columns;
+
 macro_rules! impl_store {
     ($store:ty, $db:ty, { $($own:tt)* }) => {
         #[async_trait::async_trait]
@@ -336,9 +346,7 @@ macro_rules! impl_store {
 
         async fn order(&self, order_id: &str) -> Result<Option<OrderBundle>> {
             let order = sqlx::query_as::<_, OrderRow>(
-                "SELECT id, order_number, customer_id, idempotency_key, state, payment_method, items_total, \
-                 cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, buyer_email_ct, \
-                 buyer_phone_ct, buyer_address_ct, placed_at, updated_at FROM orders WHERE id = $1",
+                concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
             )
             .bind(order_id)
             .fetch_optional(&self.pool)
@@ -363,10 +371,11 @@ macro_rules! impl_store {
 
         async fn orders_of(&self, customer_id: &str) -> Result<Vec<OrderRow>> {
             let rows = sqlx::query_as::<_, OrderRow>(
-                "SELECT id, order_number, customer_id, idempotency_key, state, payment_method, items_total, \
-                 cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, buyer_email_ct, \
-                 buyer_phone_ct, buyer_address_ct, placed_at, updated_at FROM orders \
-                 WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC",
+                concat!(
+                    "SELECT ",
+                    order_columns!(),
+                    " FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC"
+                ),
             )
             .bind(customer_id)
             .fetch_all(&self.pool)

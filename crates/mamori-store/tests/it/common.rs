@@ -13,6 +13,13 @@ use mamori_store::{
 };
 use mamori_vault::{KeyRing, PasswordParams, SecretString};
 
+/// A value bound to raw SQL in [`Env::sql`].
+pub enum Bind {
+    Bytes(Vec<u8>),
+    Text(String),
+    Int(i64),
+}
+
 pub struct Env {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
@@ -72,6 +79,44 @@ impl Env {
     /// A gateway with another key ring over the same store and ledger.
     pub fn gateway_with(&self, keys: KeyRing) -> Gateway {
         Gateway::new(self.store.clone(), Arc::new(keys), self.ledger.clone())
+    }
+
+    /// Runs raw SQL against the test database, as an attacker with database access would.
+    pub async fn sql(&self, sql: &str, binds: Vec<Bind>) {
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut q = sqlx::query(sql);
+                for b in binds {
+                    q = match b {
+                        Bind::Bytes(v) => q.bind(v),
+                        Bind::Text(v) => q.bind(v),
+                        Bind::Int(v) => q.bind(v),
+                    };
+                }
+                q.execute($pool).await.unwrap();
+            }};
+        }
+        match self.backend {
+            Backend::Sqlite => run!(mamori_store::SqliteStore::open(&self.url)
+                .await
+                .unwrap()
+                .pool()),
+            Backend::Postgres => run!(mamori_store::PgStore::open(&self.url).await.unwrap().pool()),
+        }
+    }
+
+    /// One integer from raw SQL.
+    pub async fn sql_i64(&self, sql: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => {
+                let s = mamori_store::SqliteStore::open(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(s.pool()).await.unwrap()
+            }
+            Backend::Postgres => {
+                let s = mamori_store::PgStore::open(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(s.pool()).await.unwrap()
+            }
+        }
     }
 
     pub async fn verify(&self) -> Result<mamori_ledger::VerifyReport, mamori_ledger::Break> {

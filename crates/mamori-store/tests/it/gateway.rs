@@ -281,17 +281,11 @@ async fn failing_ledger_refuses_the_read(backend: Backend) {
         .unwrap();
     let before = env.store.ledger_size().await.unwrap();
     // Break the ledger table underneath the running writer.
-    let sql = "ALTER TABLE ledger_entries RENAME TO ledger_entries_gone";
-    match backend {
-        Backend::Sqlite => {
-            let s = mamori_store::SqliteStore::open(&env.url).await.unwrap();
-            sqlx::query(sql).execute(s.pool()).await.unwrap();
-        }
-        Backend::Postgres => {
-            let s = mamori_store::PgStore::open(&env.url).await.unwrap();
-            sqlx::query(sql).execute(s.pool()).await.unwrap();
-        }
-    }
+    env.sql(
+        "ALTER TABLE ledger_entries RENAME TO ledger_entries_gone",
+        vec![],
+    )
+    .await;
     let err = env
         .gw
         .customer_profile(&staff("support"), &a)
@@ -300,22 +294,7 @@ async fn failing_ledger_refuses_the_read(backend: Backend) {
     assert!(matches!(err, StoreError::LedgerUnavailable(_)), "{err}");
     assert!(err.to_string().contains("refused"));
     // Nothing was half-written: the log did not move.
-    let state: i64 = match backend {
-        Backend::Sqlite => {
-            let s = mamori_store::SqliteStore::open(&env.url).await.unwrap();
-            sqlx::query_scalar("SELECT size FROM ledger_state")
-                .fetch_one(s.pool())
-                .await
-                .unwrap()
-        }
-        Backend::Postgres => {
-            let s = mamori_store::PgStore::open(&env.url).await.unwrap();
-            sqlx::query_scalar("SELECT size FROM ledger_state")
-                .fetch_one(s.pool())
-                .await
-                .unwrap()
-        }
-    };
+    let state = env.sql_i64("SELECT size FROM ledger_state").await;
     assert_eq!(state as u64, before);
 }
 

@@ -8,66 +8,6 @@ use mamori_store::{Accessor, Backend};
 use crate::both_backends;
 use crate::common::*;
 
-async fn exec(env: &Env, sql: &str) {
-    match env.backend {
-        Backend::Sqlite => {
-            let s = mamori_store::SqliteStore::open(&env.url).await.unwrap();
-            sqlx::query(sql).execute(s.pool()).await.unwrap();
-        }
-        Backend::Postgres => {
-            let s = mamori_store::PgStore::open(&env.url).await.unwrap();
-            sqlx::query(sql).execute(s.pool()).await.unwrap();
-        }
-    }
-}
-
-async fn exec_bytes(env: &Env, sql: &str, a: Vec<u8>, b: Vec<u8>) {
-    match env.backend {
-        Backend::Sqlite => {
-            let s = mamori_store::SqliteStore::open(&env.url).await.unwrap();
-            sqlx::query(sql)
-                .bind(a)
-                .bind(b)
-                .execute(s.pool())
-                .await
-                .unwrap();
-        }
-        Backend::Postgres => {
-            let s = mamori_store::PgStore::open(&env.url).await.unwrap();
-            sqlx::query(sql)
-                .bind(a)
-                .bind(b)
-                .execute(s.pool())
-                .await
-                .unwrap();
-        }
-    }
-}
-
-async fn insert_checkpoint(env: &Env, size: i64, note: String) {
-    let sql = "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, 0)";
-    match env.backend {
-        Backend::Sqlite => {
-            let s = mamori_store::SqliteStore::open(&env.url).await.unwrap();
-            sqlx::query(sql)
-                .bind(size)
-                .bind(note)
-                .execute(s.pool())
-                .await
-                .unwrap();
-        }
-        Backend::Postgres => {
-            let s = mamori_store::PgStore::open(&env.url).await.unwrap();
-            sqlx::query(sql)
-                .bind(size)
-                .bind(note)
-                .execute(s.pool())
-                .await
-                .unwrap();
-        }
-    }
-}
-
 fn event(i: usize) -> AccessEvent {
     let acc = Accessor::system("test", &format!("purpose-{i}"));
     AccessEvent::new(
@@ -184,11 +124,9 @@ fn assert_broken(res: Result<mamori_ledger::VerifyReport, Break>, expect: &str) 
 async fn changed_event_is_detected(backend: Backend) {
     let env = filled(backend).await;
     let forged = event(999).to_bytes();
-    exec_bytes(
-        &env,
-        "UPDATE ledger_entries SET event = $1 WHERE seq = 10 AND length($2) = 0",
-        forged,
-        vec![],
+    env.sql(
+        "UPDATE ledger_entries SET event = $1 WHERE seq = 10",
+        vec![Bind::Bytes(forged)],
     )
     .await;
     let b = assert_broken(env.verify().await, "changed event");
@@ -199,11 +137,9 @@ async fn changed_event_and_hash_is_detected(backend: Backend) {
     let env = filled(backend).await;
     let forged = event(999).to_bytes();
     let leaf = mamori_ledger::leaf_hash(&forged).to_vec();
-    exec_bytes(
-        &env,
+    env.sql(
         "UPDATE ledger_entries SET event = $1, leaf_hash = $2 WHERE seq = 10",
-        forged,
-        leaf,
+        vec![Bind::Bytes(forged), Bind::Bytes(leaf)],
     )
     .await;
     let b = assert_broken(env.verify().await, "changed event and leaf hash");
@@ -213,7 +149,8 @@ async fn changed_event_and_hash_is_detected(backend: Backend) {
 
 async fn deleted_event_is_detected(backend: Backend) {
     let env = filled(backend).await;
-    exec(&env, "DELETE FROM ledger_entries WHERE seq = 33").await;
+    env.sql("DELETE FROM ledger_entries WHERE seq = 33", vec![])
+        .await;
     let b = assert_broken(env.verify().await, "deleted event");
     assert!(matches!(b, Break::SequenceGap { .. }), "{b}");
     assert!(b.to_string().contains("33"), "{b}");
@@ -221,9 +158,18 @@ async fn deleted_event_is_detected(backend: Backend) {
 
 async fn reordered_events_are_detected(backend: Backend) {
     let env = filled(backend).await;
-    exec(&env, "UPDATE ledger_entries SET seq = 1000 WHERE seq = 30").await;
-    exec(&env, "UPDATE ledger_entries SET seq = 30 WHERE seq = 31").await;
-    exec(&env, "UPDATE ledger_entries SET seq = 31 WHERE seq = 1000").await;
+    env.sql(
+        "UPDATE ledger_entries SET seq = 1000 WHERE seq = 30",
+        vec![],
+    )
+    .await;
+    env.sql("UPDATE ledger_entries SET seq = 30 WHERE seq = 31", vec![])
+        .await;
+    env.sql(
+        "UPDATE ledger_entries SET seq = 31 WHERE seq = 1000",
+        vec![],
+    )
+    .await;
     let b = assert_broken(env.verify().await, "reordered events");
     assert!(
         matches!(
@@ -240,23 +186,21 @@ async fn reordered_events_are_detected(backend: Backend) {
 
 async fn inserted_event_is_detected(backend: Backend) {
     let env = filled(backend).await;
-    exec(
-        &env,
+    env.sql(
         "UPDATE ledger_entries SET seq = seq + 1000000 WHERE seq >= 40",
+        vec![],
     )
     .await;
-    exec(
-        &env,
+    env.sql(
         "UPDATE ledger_entries SET seq = seq - 999999 WHERE seq >= 1000000",
+        vec![],
     )
     .await;
     let forged = event(999).to_bytes();
     let leaf = mamori_ledger::leaf_hash(&forged).to_vec();
-    exec_bytes(
-        &env,
+    env.sql(
         "INSERT INTO ledger_entries (seq, leaf_hash, event, recorded_at) VALUES (40, $2, $1, 0)",
-        forged,
-        leaf,
+        vec![Bind::Bytes(forged), Bind::Bytes(leaf)],
     )
     .await;
     let b = assert_broken(env.verify().await, "inserted event");
@@ -268,19 +212,16 @@ async fn inserted_event_is_detected(backend: Backend) {
 async fn rewritten_tail_is_detected(backend: Backend) {
     for stolen_key in [false, true] {
         let env = filled(backend).await;
-        exec(&env, "DELETE FROM ledger_entries WHERE seq >= 40").await;
-        exec(&env, "DELETE FROM ledger_checkpoints WHERE size > 20").await;
+        env.sql("DELETE FROM ledger_entries WHERE seq >= 40", vec![])
+            .await;
+        env.sql("DELETE FROM ledger_checkpoints WHERE size > 20", vec![])
+            .await;
         let mut leaves = env.store.ledger_leaf_hashes(40).await.unwrap();
         for i in 0..10 {
             let forged = event(5000 + i).to_bytes();
             let leaf = mamori_ledger::leaf_hash(&forged);
             leaves.push(leaf);
-            exec_bytes(
-                &env,
-                &format!("INSERT INTO ledger_entries (seq, leaf_hash, event, recorded_at) VALUES ({}, $2, $1, 0)", 40 + i),
-                forged,
-                leaf.to_vec(),
-            )
+            env.sql(&format!("INSERT INTO ledger_entries (seq, leaf_hash, event, recorded_at) VALUES ({}, $2, $1, 0)", 40 + i), vec![Bind::Bytes(forged), Bind::Bytes(leaf.to_vec())])
             .await;
         }
         let signer = if stolen_key {
@@ -294,7 +235,11 @@ async fn rewritten_tail_is_detected(backend: Backend) {
             root: mamori_ledger::root_of(&leaves),
         }
         .sign(&signer);
-        insert_checkpoint(&env, 50, note).await;
+        env.sql(
+            "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, 0)",
+            vec![Bind::Int(50), Bind::Text(note)],
+        )
+        .await;
         let b = assert_broken(env.verify().await, "rewritten tail");
         if stolen_key {
             // Only the witness, outside the database, still holds the true head.
