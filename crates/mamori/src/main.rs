@@ -287,6 +287,13 @@ async fn ledger_cmd(cfg: &Config, cmd: LedgerCmd) -> Result<ExitCode> {
                         report.witness_checkpoints_checked,
                         started.elapsed()
                     );
+                    let unsigned = report.size - report.last_checkpoint_size.min(report.size);
+                    if unsigned > 0 {
+                        println!(
+                            "note: the last {unsigned} entries are not covered by a signed checkpoint yet \
+                             (`mamori ledger checkpoint` signs them)"
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(brk) => {
