@@ -8,6 +8,7 @@
 pub mod access;
 mod backend;
 mod codec;
+pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod ledger;

@@ -192,3 +192,62 @@ pub struct AppendOutcome {
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
+
+/// A product category.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct CategoryRow {
+    /// Stable id.
+    pub id: String,
+    /// URL part, e.g. `parts`.
+    pub slug: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Display order.
+    pub position: i64,
+}
+
+/// A product. Prices are stored tax-included (総額表示), with the rate that applies to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProductRow {
+    /// Stable id.
+    pub id: String,
+    /// Shop's product code.
+    pub sku: String,
+    /// Category id.
+    pub category_id: String,
+    /// Japanese name.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Japanese description.
+    pub description_ja: String,
+    /// English description.
+    pub description_en: String,
+    /// Unit price, tax included, in yen.
+    pub price_incl: i64,
+    /// "standard" (10%) or "reduced" (8%).
+    pub tax_rate: String,
+    /// Units in stock.
+    pub stock: i64,
+    /// Offers 名入れ (a name and birth date to print).
+    pub offers_personalisation: bool,
+    /// Offers のし.
+    pub offers_noshi: bool,
+    /// Shown in the shop.
+    pub active: bool,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// One page of a listing and the total count behind it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows in the whole listing.
+    pub total: i64,
+}

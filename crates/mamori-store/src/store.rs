@@ -93,6 +93,31 @@ pub trait Store: Send + Sync + 'static {
     /// A customer's orders, newest first.
     async fn orders_of(&self, customer_id: &str) -> Result<Vec<OrderRow>>;
 
+    /// Inserts or replaces a category (by id).
+    async fn upsert_category(&self, row: &CategoryRow) -> Result<()>;
+    /// Every category in display order.
+    async fn categories(&self) -> Result<Vec<CategoryRow>>;
+    /// Inserts or replaces a product (by id); the SKU must stay unique.
+    async fn upsert_product(&self, row: &ProductRow) -> Result<()>;
+    /// An active or inactive product by SKU.
+    async fn product_by_sku(&self, sku: &str) -> Result<Option<ProductRow>>;
+    /// Active products of a category, by SKU, one page.
+    async fn products_in_category(
+        &self,
+        category_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<ProductRow>>;
+    /// Active products whose Japanese or English name or description contains `text`, one page.
+    async fn search_products(
+        &self,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<ProductRow>>;
+    /// Takes `quantity` units out of stock if that many are there; false (and no change) otherwise.
+    async fn take_stock(&self, sku: &str, quantity: i64) -> Result<bool>;
+
     /// Appends events as one transaction (group commit) after the current end of the log, which is
     /// read under a lock so that several processes keep one linear history. When `signer` is given,
     /// the new tree head is signed and stored as a checkpoint in the same transaction.

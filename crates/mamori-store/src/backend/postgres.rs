@@ -5,7 +5,7 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use super::{impl_store, ledger_append_in_tx, order_columns};
+use super::{impl_store, ledger_append_in_tx, order_columns, product_columns};
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::store::{Backend, CheckpointSigner, OrderInsert, Store};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
-use super::{impl_store, ledger_append_in_tx, order_columns};
+use super::{impl_store, ledger_append_in_tx, order_columns, product_columns};
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::store::{Backend, CheckpointSigner, OrderInsert, Store};
