@@ -278,23 +278,19 @@ impl Gateway {
         acc: &Accessor,
         customer_id: &str,
     ) -> Result<CustomerProfile> {
-        let row = self
-            .store
-            .customer(customer_id)
-            .await?
-            .ok_or(StoreError::NotFound { what: "customer" })?;
+        // The sealed row and the wrapped key are fetched while the event is being committed;
+        // nothing is decrypted before the event is durable.
+        let (row, key, recorded) = tokio::join!(
+            self.store.customer(customer_id),
+            self.data_key(customer_id),
+            self.record(acc, Action::Read, vec![customer_id.to_owned()], fields::PROFILE),
+        );
+        recorded?;
+        let row = row?.ok_or(StoreError::NotFound { what: "customer" })?;
         if row.erased_at.is_some() {
             return Err(StoreError::Erased(customer_id.to_owned()));
         }
-        self.record(
-            acc,
-            Action::Read,
-            vec![customer_id.to_owned()],
-            fields::PROFILE,
-        )
-        .await?;
-        let key = self.data_key(customer_id).await?;
-        codec::open_profile(&key, &row)
+        codec::open_profile(&key?, &row)
     }
 
     /// Replaces a customer's profile (the email index follows the email).
