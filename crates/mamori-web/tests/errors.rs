@@ -1,0 +1,162 @@
+//! Request limits and error pages through the stack.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use common::{harness, open_form, req, send};
+use http::{Method, StatusCode};
+
+fn assert_error_page(body: &str, ja: &str, en: &str) {
+    let (j, e) = (body.find(ja), body.find(en));
+    assert!(j.is_some() && e.is_some(), "{ja} / {en} missing:\n{body}");
+    assert!(j < e, "Japanese comes first");
+    for leak in [
+        "panicked",
+        "Error",
+        "error:",
+        "SQL",
+        "serde",
+        "unknown field",
+        "Utf8",
+        "invalid",
+    ] {
+        assert!(!body.contains(leak), "{leak} leaked into:\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn oversize_malformed_and_unknown_bodies() {
+    let h = harness();
+    let (cookie, token) = open_form(&h.app).await;
+    let post = |body: Vec<u8>| req(Method::POST, "/contact").cookie(&cookie).form(body);
+
+    let mut big = format!("_csrf={token}&message=").into_bytes();
+    big.resize(70 * 1024, b'a');
+    let r = send(&h.app, post(big.clone())).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error_page(
+        &r.body,
+        "送信されたデータが大きすぎます",
+        "What you sent is too large",
+    );
+
+    // Over the limit with the token in a header too (the body is read by the handler then).
+    let r = send(
+        &h.app,
+        req(Method::POST, "/contact")
+            .cookie(&cookie)
+            .header("x-csrf-token", &token)
+            .form(big),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let cases: [(&str, Vec<u8>); 3] = [
+        (
+            "percent-encoded invalid UTF-8",
+            format!("_csrf={token}&message=%C3%28").into_bytes(),
+        ),
+        (
+            "unknown field",
+            format!("_csrf={token}&message=hi&admin=1").into_bytes(),
+        ),
+        ("missing field", format!("_csrf={token}").into_bytes()),
+    ];
+    for (what, body) in cases {
+        let r = send(&h.app, post(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+        assert_error_page(
+            &r.body,
+            "リクエストの内容に誤りがあります",
+            "could not be understood",
+        );
+    }
+    // Raw invalid UTF-8 (bytes, not text, so built by hand).
+    let mut raw = format!("_csrf={token}&message=").into_bytes();
+    raw.extend_from_slice(&[0xff, 0xfe]);
+    assert_eq!(
+        send(&h.app, post(raw)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_panic_is_a_500_page_without_its_text_in_body_or_log() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = harness();
+    let r = send(&h.app, req(Method::GET, "/panic")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_error_page(
+        &r.body,
+        "システムエラーが発生しました",
+        "Something went wrong",
+    );
+    assert!(!r.body.contains("taro"), "{}", r.body);
+    let id = r.header("x-request-id");
+    assert!(r.body.contains(id), "the page shows the request id");
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("a handler panicked"), "{logs}");
+    assert!(
+        logs.contains(id),
+        "the log line carries the request id: {logs}"
+    );
+    assert!(!logs.contains("taro"), "{logs}");
+    assert!(!logs.contains("example.jp"), "{logs}");
+}
+
+#[tokio::test]
+async fn not_found_and_wrong_method_pages() {
+    let h = harness();
+    let r = send(&h.app, req(Method::GET, "/nothing?email=a@b.jp")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_error_page(&r.body, "ページが見つかりません", "Page not found");
+    assert!(!r.body.contains("a@b.jp"));
+    assert!(r.body.contains(r.header("x-request-id")));
+
+    let r = send(&h.app, req(Method::PUT, "/webhook")).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error_page(
+        &r.body,
+        "リクエストを処理できませんでした",
+        "could not be processed",
+    );
+
+    let r = send(
+        &h.app,
+        req(Method::POST, "/contact")
+            .header("content-type", "text/plain")
+            .body("x"),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "no token: refused before parsing"
+    );
+}
