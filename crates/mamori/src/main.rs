@@ -60,6 +60,8 @@ Only the first six and last four digits are ever shown.\n\nExit status: 0 no car
 treat any non-zero status as a reason to act."
     )]
     Scan(mamori_scan::ScanArgs),
+    /// Run the sandbox payment provider (its own server and origin, hosted card page, signed webhooks).
+    PspSandbox(mamori_pay::SandboxArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,6 +130,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::PspSandbox(args) = cli.command {
+        mamori_pay::run_sandbox(args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut cfg = Config::load(cli.config.as_deref())?;
     if let Some(d) = cli.data_dir {
         cfg.data_dir = d;
@@ -147,6 +153,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Ledger { cmd } => ledger_cmd(&cfg, cmd).await,
         Command::Scan(_) => Ok(ExitCode::from(2)),
+        Command::PspSandbox(_) => Ok(ExitCode::from(2)),
     }
 }
 

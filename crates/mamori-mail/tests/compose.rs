@@ -1,0 +1,300 @@
+//! Composition, templates, DKIM and redaction.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use mail_auth::DkimResult;
+use mail_parser::MessageParser;
+use mamori_mail::template::order_confirmation;
+use mamori_mail::{
+    message_id_for, ComposeError, DkimAlgorithm, DkimSigner, OutgoingMail, Recipient,
+};
+
+fn mail() -> OutgoingMail {
+    OutgoingMail::new(
+        Recipient::new("taro.yamada@example.jp")
+            .unwrap()
+            .with_name("山田 太郎 様"),
+        "ご注文ありがとうございます（注文番号 MA-1）",
+        "山田 太郎 様\n\nご注文を承りました。\n\nThank you for your order.\n",
+    )
+    .with_reply_to(Recipient::new("support@mamori.example").unwrap())
+    .with_header("X-Mamori-Kind", "order-confirmation")
+}
+
+#[test]
+fn composed_message_has_headers_and_japanese_round_trips() {
+    let m = mail();
+    let prepared = common::composer().compose(&m).unwrap();
+    let raw = String::from_utf8(prepared.bytes.clone()).unwrap();
+
+    // The subject is RFC 2047-encoded on the wire, not raw UTF-8.
+    let subject_line = raw.lines().find(|l| l.starts_with("Subject:")).unwrap();
+    assert!(
+        subject_line.is_ascii(),
+        "subject must be encoded: {subject_line}"
+    );
+    assert!(subject_line.contains("=?utf-8?"), "{subject_line}");
+    assert!(raw.contains("Auto-Submitted: auto-generated\r\n"));
+    assert!(raw.contains("X-Mamori-Kind: order-confirmation\r\n"));
+    assert!(raw.contains("MIME-Version: 1.0\r\n"));
+
+    let parsed = MessageParser::default().parse(&prepared.bytes).unwrap();
+    assert_eq!(parsed.subject(), Some(m.subject.as_str()));
+    assert_eq!(parsed.body_text(0).unwrap().replace("\r\n", "\n"), m.text);
+    let to = parsed.to().unwrap().first().unwrap();
+    assert_eq!(to.address(), Some("taro.yamada@example.jp"));
+    assert_eq!(to.name(), Some("山田 太郎 様"));
+    let from = parsed.from().unwrap().first().unwrap();
+    assert_eq!(from.name(), Some("守り商店"));
+    assert_eq!(
+        parsed.reply_to().unwrap().first().unwrap().address(),
+        Some("support@mamori.example")
+    );
+    let expected_id = format!("{}@{}", m.id.as_hyphenated(), common::DOMAIN);
+    assert_eq!(parsed.message_id(), Some(expected_id.as_str()));
+    assert_eq!(prepared.message_id, format!("<{expected_id}>"));
+    assert_eq!(
+        parsed.date().unwrap().to_timestamp(),
+        m.created_at.timestamp()
+    );
+    assert_eq!(prepared.envelope.to().len(), 1);
+    assert_eq!(
+        prepared.envelope.to()[0].to_string(),
+        "taro.yamada@example.jp"
+    );
+    assert_eq!(
+        prepared.envelope.from().unwrap().to_string(),
+        "shop@mamori.example"
+    );
+}
+
+#[test]
+fn message_id_and_bytes_are_stable_for_the_same_mail() {
+    let m = mail();
+    let c = common::composer();
+    let a = c.compose(&m).unwrap();
+    let b = c.compose(&m).unwrap();
+    assert_eq!(a.message_id, b.message_id);
+    // Without DKIM the whole message is a function of the row (boundaries aside, none here).
+    assert_eq!(a.bytes, b.bytes);
+    assert_eq!(message_id_for(m.id, common::DOMAIN).unwrap(), a.message_id);
+
+    let other = OutgoingMail {
+        id: uuid::Uuid::now_v7(),
+        ..m
+    };
+    assert_ne!(c.compose(&other).unwrap().message_id, a.message_id);
+}
+
+#[test]
+fn html_alternative_is_multipart_and_both_parts_decode() {
+    let m = mail().with_html("<p>ご注文ありがとうございます。</p>");
+    let prepared = common::composer().compose(&m).unwrap();
+    let parsed = MessageParser::default().parse(&prepared.bytes).unwrap();
+    assert!(parsed
+        .body_html(0)
+        .unwrap()
+        .contains("ご注文ありがとうございます。"));
+    assert!(parsed
+        .body_text(0)
+        .unwrap()
+        .contains("ご注文を承りました。"));
+    assert!(String::from_utf8_lossy(&prepared.bytes).contains("multipart/alternative"));
+}
+
+#[test]
+fn header_injection_and_reserved_headers_are_refused() {
+    let c = common::composer();
+    let mut m = mail();
+    m.subject = "件名\r\nBcc: attacker@example.com".into();
+    assert!(matches!(
+        c.compose(&m),
+        Err(ComposeError::InvalidHeaderValue(_))
+    ));
+
+    let m = mail().with_header("Bcc", "attacker@example.com");
+    assert!(matches!(
+        c.compose(&m),
+        Err(ComposeError::HeaderNotAllowed(_))
+    ));
+    let m = mail().with_header("message-id", "<x@y>");
+    assert!(matches!(
+        c.compose(&m),
+        Err(ComposeError::HeaderNotAllowed(_))
+    ));
+    let m = mail().with_header("X-Ok", "a\nBcc: attacker@example.com");
+    assert!(matches!(
+        c.compose(&m),
+        Err(ComposeError::InvalidHeaderValue(_))
+    ));
+    let m = mail().with_header("Bad Name", "v");
+    assert!(matches!(
+        c.compose(&m),
+        Err(ComposeError::HeaderNotAllowed(_))
+    ));
+
+    // A display name with a line break is dropped rather than injected.
+    let r = Recipient::new("a@example.jp")
+        .unwrap()
+        .with_name("x\r\nBcc: b@example.com");
+    assert_eq!(r.expose_name(), None);
+    assert!(Recipient::new("not an address").is_err());
+}
+
+#[test]
+fn debug_of_mail_reveals_neither_address_nor_body() {
+    let m = mail().with_html("<p>秘密の本文</p>");
+    let shown = format!("{m:?}");
+    for secret in [
+        "taro.yamada",
+        "example.jp",
+        "山田",
+        "ご注文を承りました",
+        "Thank you",
+        "ご注文ありがとうございます",
+        "秘密の本文",
+        "support@mamori.example",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+    }
+    assert!(shown.contains(&m.id.to_string()));
+    assert!(shown.contains("[redacted]"));
+    assert_eq!(format!("{}", m.to), "[redacted]");
+
+    let prepared = common::composer().compose(&m).unwrap();
+    let shown = format!("{prepared:?}");
+    assert!(!shown.contains("taro.yamada") && !shown.contains("example.jp"));
+
+    let order = common::sample_order();
+    let shown = format!("{order:?} {:?}", order_confirmation(&order).unwrap());
+    for secret in ["山田", "千代田", "100-0001"] {
+        assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+    }
+}
+
+#[test]
+fn order_confirmation_is_japanese_first_with_tax_per_rate() {
+    let order = common::sample_order();
+    let content = order_confirmation(&order).unwrap();
+    assert!(content
+        .subject
+        .starts_with("【守り商店】ご注文ありがとうございます"));
+    assert!(content.subject.contains("MA-2025-000123"));
+    let t = &content.text;
+    let ja = t.find("以下の内容でご注文を承りました").unwrap();
+    let en = t.find("We have received your order").unwrap();
+    assert!(ja < en, "Japanese must come first");
+    // 3 × 1,080 = 3,240 at 8%; 5,500 + 880 shipping = 6,380 at 10%.
+    assert!(t.contains("有機緑茶 100g※"));
+    assert!(t.contains("1,080円 × 3 ＝ 3,240円"));
+    assert!(t.contains("※は軽減税率（8%）対象商品です。"));
+    assert!(t.contains("10%対象：6,380円（内消費税 580円）"), "{t}");
+    assert!(t.contains("8%※対象：3,240円（内消費税 240円）"), "{t}");
+    assert!(t.contains("お支払い合計：9,620円（内消費税 820円）"), "{t}");
+    assert!(t.contains("Total: ¥9,620 (incl. tax ¥820)"), "{t}");
+    assert!(t.contains("Subject to 8% (reduced rate): ¥3,240 (incl. tax ¥240)"));
+    assert!(t.contains("〒100-0001"));
+    assert!(t.contains("お届け時間帯：午前中"));
+    assert!(t.contains("2025年11月21日 15:04"));
+    assert!(t.contains("カード番号やパスワードをメールでお尋ねすることはありません"));
+
+    // And it survives composition and parsing.
+    let mail = OutgoingMail::from_content(Recipient::new("hanako@example.jp").unwrap(), content);
+    let prepared = common::composer().compose(&mail).unwrap();
+    let parsed = MessageParser::default().parse(&prepared.bytes).unwrap();
+    assert_eq!(parsed.subject(), Some(mail.subject.as_str()));
+    assert_eq!(
+        parsed.body_text(0).unwrap().replace("\r\n", "\n"),
+        mail.text
+    );
+}
+
+#[tokio::test]
+async fn dkim_ed25519_signature_covers_the_headers_and_verifies() {
+    let signer = common::ed25519_signer();
+    assert_eq!(signer.algorithm(), DkimAlgorithm::Ed25519);
+    let composer = common::composer().with_dkim(common::ed25519_signer());
+    let prepared = composer.compose(&mail()).unwrap();
+    let raw = String::from_utf8(prepared.bytes.clone()).unwrap();
+
+    let tags = common::dkim_tags(&raw);
+    assert_eq!(tags["a"], "ed25519-sha256");
+    assert_eq!(tags["d"], common::DOMAIN);
+    assert_eq!(tags["s"], "ed");
+    assert_eq!(tags["c"], "relaxed/relaxed");
+    let h: Vec<String> = tags["h"].split(':').map(str::to_ascii_lowercase).collect();
+    for needed in ["from", "to", "subject", "date", "message-id"] {
+        assert!(h.contains(&needed.to_owned()), "{needed} not signed: {h:?}");
+    }
+
+    let results = common::verify_dkim(&prepared.bytes, &[&signer]).await;
+    assert_eq!(results, vec![DkimResult::Pass]);
+    // Multipart (text + HTML) too.
+    let html = composer
+        .compose(&mail().with_html("<p>ご注文</p>"))
+        .unwrap();
+    assert_eq!(
+        common::verify_dkim(&html.bytes, &[&signer]).await,
+        vec![DkimResult::Pass]
+    );
+
+    // A changed subject must break the signature.
+    let tampered = raw.replacen("Subject: ", "Subject: Re: ", 1);
+    let results = common::verify_dkim(tampered.as_bytes(), &[&signer]).await;
+    assert!(
+        matches!(results.as_slice(), [DkimResult::Fail(_)]),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn dkim_rsa_pkcs8_key_signs_and_verifies_and_body_change_fails() {
+    let signer = common::rsa_signer();
+    assert_eq!(signer.algorithm(), DkimAlgorithm::Rsa);
+    assert!(signer.dns_record().starts_with("v=DKIM1; k=rsa; p=MII"));
+    let composer = common::composer().with_dkim(common::rsa_signer());
+    let prepared = composer.compose(&mail()).unwrap();
+    let raw = String::from_utf8(prepared.bytes.clone()).unwrap();
+    assert_eq!(common::dkim_tags(&raw)["a"], "rsa-sha256");
+    assert_eq!(
+        common::verify_dkim(&prepared.bytes, &[&signer]).await,
+        vec![DkimResult::Pass]
+    );
+
+    // Flip one base64 character of the body.
+    let body_start = raw.find("\r\n\r\n").unwrap() + 4;
+    let mut bytes = prepared.bytes.clone();
+    let i = body_start + 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let results = common::verify_dkim(&bytes, &[&signer]).await;
+    // mail-auth reports a body-hash mismatch as "neutral" with this specific error.
+    assert!(
+        matches!(
+            results.as_slice(),
+            [DkimResult::Neutral(mail_auth::Error::FailedBodyHashMatch)]
+        ),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn dkim_keys_in_other_formats_and_bad_keys() {
+    // lettre's own Ed25519 format: base64 of the seed.
+    let seed = [7u8; 32];
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(seed);
+    let s = DkimSigner::from_key_text("sel", "mamori.example", &b64).unwrap();
+    assert_eq!(s.algorithm(), DkimAlgorithm::Ed25519);
+    assert_eq!(s.public_key().len(), 32);
+    assert_eq!(s.dns_name(), "sel._domainkey.mamori.example");
+
+    assert!(DkimSigner::from_key_text("sel", "mamori.example", "not a key").is_err());
+    assert!(DkimSigner::from_key_text("bad selector", "mamori.example", &b64).is_err());
+    assert!(DkimSigner::from_key_file("sel", "mamori.example", "/nonexistent/key.pem").is_err());
+    // The error text never carries key material.
+    let err = DkimSigner::from_key_text("sel", "mamori.example", "c2VjcmV0LWtleQ==").unwrap_err();
+    assert!(!err.to_string().contains("c2VjcmV0"));
+    let shown = format!("{s:?}");
+    assert!(!shown.contains(&b64));
+}
