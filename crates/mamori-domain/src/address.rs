@@ -240,6 +240,15 @@ fn line(
     Ok(s)
 }
 
+// Unvalidated parts are as personal as the validated value: Debug must not print them either.
+impl fmt::Debug for AddressParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AddressParts(")?;
+        f.write_str(REDACTED)?;
+        f.write_str(")")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,14 +310,5 @@ mod tests {
         let a = Address::parse(&parts()).unwrap();
         let dbg = format!("{a:?}");
         assert!(!dbg.contains("千代田") && !dbg.contains("100"), "{dbg}");
-    }
-}
-
-// Unvalidated parts are as personal as the validated value: Debug must not print them either.
-impl fmt::Debug for AddressParts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AddressParts(")?;
-        f.write_str(REDACTED)?;
-        f.write_str(")")
     }
 }

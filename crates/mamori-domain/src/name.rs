@@ -216,6 +216,15 @@ fn is_katakana_reading_char(c: char) -> bool {
     matches!(c, '\u{30A1}'..='\u{30FA}' | '\u{30FB}'..='\u{30FE}' | ' ')
 }
 
+// Unvalidated parts are as personal as the validated value: Debug must not print them either.
+impl fmt::Debug for PersonNameParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersonNameParts(")?;
+        f.write_str(REDACTED)?;
+        f.write_str(")")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,14 +295,5 @@ mod tests {
         assert_eq!(n.given_kana(), Some("ハナコ"));
         assert!(serde_json::from_str::<PersonName>(r#"{"family":"","given":"花子"}"#).is_err());
         assert!(!format!("{n:?}").contains("花子"));
-    }
-}
-
-// Unvalidated parts are as personal as the validated value: Debug must not print them either.
-impl fmt::Debug for PersonNameParts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PersonNameParts(")?;
-        f.write_str(REDACTED)?;
-        f.write_str(")")
     }
 }
