@@ -1,20 +1,27 @@
 //! Writes benchmark corpora: a shop-like log file of a given size, a directory tree of logs,
 //! or the full test corpus (every format).
 //!
-//! `gen_corpus log FILE SIZE_MB`, `gen_corpus tree DIR FILES SIZE_MB_EACH`, `gen_corpus all DIR`.
+//! `gen_corpus log FILE SIZE_MB` writes the digit-dense order log (several look-alike numbers
+//! on every line); `gen_corpus access FILE SIZE_MB` writes web-server access logs mixed with
+//! JSON application logs, closer to what a shop keeps on disk;
+//! `gen_corpus tree DIR FILES SIZE_MB_EACH`, `gen_corpus all DIR`.
 
 use mamori_scan::corpus::{generate, ShopData};
 use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
-    let usage = "usage: gen_corpus log FILE SIZE_MB | tree DIR FILES SIZE_MB_EACH | all DIR";
+    let usage = "usage: gen_corpus log|access FILE SIZE_MB | tree DIR FILES SIZE_MB_EACH | all DIR";
     match a.get(1).map(String::as_str) {
-        Some("log") if a.len() == 4 => {
+        Some(kind @ ("log" | "access")) if a.len() == 4 => {
             let mb: usize = a[3].parse()?;
             let mut shop = ShopData::new(1);
             // A 64 MiB block repeated: generation stays fast for 10 GB files.
-            let (block, planted) = shop.log_block(64 << 20, 5000);
+            let (block, planted) = if kind == "log" {
+                shop.log_block(64 << 20, 5000)
+            } else {
+                shop.access_block(64 << 20, 5000)
+            };
             let mut f = std::io::BufWriter::new(std::fs::File::create(&a[2])?);
             let mut written = 0usize;
             let mut blocks = 0usize;

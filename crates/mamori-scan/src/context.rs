@@ -150,14 +150,19 @@ pub fn is_test_card(digits: &[u8]) -> bool {
         .any(|t| t.len() == digits.len() && t.bytes().zip(digits).all(|(a, &b)| a - b'0' == b))
 }
 
-/// Copies a window of the haystack as lower-cased UTF-8 bytes into `out` (UTF-16 is decoded).
-fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding, out: &mut Vec<u8>) {
-    out.clear();
+/// A window of the haystack as UTF-8 bytes: borrowed for ASCII-compatible text, decoded into
+/// `buf` for UTF-16. Keyword matching ignores ASCII case, so nothing is copied on the common path
+/// (this runs for every look-alike, and there can be millions).
+fn window_text<'a>(
+    hay: &'a [u8],
+    from: usize,
+    to: usize,
+    enc: TextEncoding,
+    buf: &'a mut Vec<u8>,
+) -> &'a [u8] {
     let w = &hay[from.min(hay.len())..to.min(hay.len())];
     match enc {
-        TextEncoding::Ascii | TextEncoding::FullWidth => {
-            out.extend(w.iter().map(u8::to_ascii_lowercase))
-        }
+        TextEncoding::Ascii | TextEncoding::FullWidth => w,
         TextEncoding::Utf16le | TextEncoding::Utf16be => {
             let units = w.chunks_exact(2).map(|c| {
                 if enc == TextEncoding::Utf16be {
@@ -166,30 +171,78 @@ fn window_text(hay: &[u8], from: usize, to: usize, enc: TextEncoding, out: &mut 
                     u16::from_le_bytes([c[0], c[1]])
                 }
             });
-            let s: String = char::decode_utf16(units)
-                .map(|r| r.unwrap_or('\u{FFFD}'))
-                .collect();
-            out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+            buf.clear();
+            let mut tmp = [0u8; 4];
+            for ch in char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')) {
+                buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+            }
+            buf
         }
     }
 }
 
 /// For each byte, the indices of the keywords that start with it (up to 8), so that most
 /// window positions are rejected by one lookup and the rest try only a few keywords.
+/// Upper-case ASCII letters share their lower-case letter's entry: matching ignores ASCII case.
 static KEYWORD_BY_FIRST: [([u8; 8], u8); 256] = {
     let mut t = [([0u8; 8], 0u8); 256];
     let mut i = 0;
     while i < KEYWORDS.len() {
-        let b = KEYWORDS[i].0.as_bytes()[0] as usize;
-        let n = t[b].1 as usize;
-        if n < 8 {
-            t[b].0[n] = i as u8;
-            t[b].1 += 1;
+        let b = KEYWORDS[i].0.as_bytes()[0];
+        let mut k = 0;
+        while k < 2 {
+            let slot = if k == 0 { b } else { b.to_ascii_uppercase() } as usize;
+            let n = t[slot].1 as usize;
+            if n < 8 && (k == 0 || slot != b as usize) {
+                t[slot].0[n] = i as u8;
+                t[slot].1 += 1;
+            }
+            k += 1;
         }
         i += 1;
     }
     t
 };
+
+/// Bit set for each pair of leading bytes of a keyword (both ASCII cases), so that a window
+/// position is rejected with one lookup unless a keyword could start there.
+static KEYWORD_PAIRS: [u64; 1024] = {
+    let mut t = [0u64; 1024];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let kw = KEYWORDS[i].0.as_bytes();
+        let mut k = 0;
+        while k < 4 {
+            let a = if k & 1 == 0 {
+                kw[0]
+            } else {
+                kw[0].to_ascii_uppercase()
+            } as usize;
+            let b = if k & 2 == 0 {
+                kw[1]
+            } else {
+                kw[1].to_ascii_uppercase()
+            } as usize;
+            let bit = (a << 8) | b;
+            t[bit >> 6] |= 1 << (bit & 63);
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether a keyword could start at `p` (checks its first two bytes).
+#[inline]
+fn keyword_may_start(text: &[u8], p: usize) -> bool {
+    match text.get(p..p + 2) {
+        Some(&[a, b]) => {
+            let bit = (usize::from(a) << 8) | usize::from(b);
+            KEYWORD_PAIRS[bit >> 6] >> (bit & 63) & 1 != 0
+        }
+        _ => false,
+    }
+}
 
 /// Finds the keyword nearest to the end (`from_end`) or the start of `text`.
 ///
@@ -204,7 +257,11 @@ fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
         for &i in &idx[..usize::from(*count)] {
             let (kw, pol, bounded) = KEYWORDS[usize::from(i)];
             let kw = kw.as_bytes();
-            if !text[p..].starts_with(kw) {
+            // Keywords are lower case; non-ASCII bytes compare as they are.
+            if !text
+                .get(p..p + kw.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(kw))
+            {
                 continue;
             }
             let end = p + kw.len();
@@ -228,7 +285,7 @@ fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
                     break;
                 }
             }
-            if KEYWORD_BY_FIRST[usize::from(text[p])].1 == 0 {
+            if !keyword_may_start(text, p) {
                 continue;
             }
             if let Some(f) = check(p) {
@@ -239,7 +296,7 @@ fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
         }
     } else {
         for p in 0..n {
-            if KEYWORD_BY_FIRST[usize::from(text[p])].1 != 0 {
+            if keyword_may_start(text, p) {
                 if let Some(f) = check(p) {
                     best = Some(f);
                     break;
@@ -301,32 +358,31 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
         reasons.push("magnetic-stripe track data");
     }
 
-    let mut before = Vec::with_capacity(CTX_BEFORE * 2);
-    let mut after = Vec::with_capacity(CTX_AFTER_SEARCH * 2);
-    window_text(
+    let (mut before_buf, mut after_buf) = (Vec::new(), Vec::new());
+    let before = window_text(
         hay,
         c.start.saturating_sub(CTX_BEFORE * unit),
         c.start,
         c.encoding,
-        &mut before,
+        &mut before_buf,
     );
-    window_text(
+    let after = window_text(
         hay,
         c.end,
         c.end + CTX_AFTER_SEARCH * unit,
         c.encoding,
-        &mut after,
+        &mut after_buf,
     );
     // Context belongs to the same line; a label alone on the line before also counts.
-    let before: &[u8] = match memchr::memrchr(b'\n', &before) {
+    let before: &[u8] = match memchr::memrchr(b'\n', before) {
         Some(i) if before[i..].iter().all(u8::is_ascii_whitespace) => {
             let prev = &before[..i];
             memchr::memrchr(b'\n', prev).map_or(prev, |j| &prev[j + 1..])
         }
         Some(i) => &before[i + 1..],
-        None => &before,
+        None => before,
     };
-    let after: &[u8] = memchr::memchr(b'\n', &after).map_or(&after, |i| &after[..i]);
+    let after: &[u8] = memchr::memchr(b'\n', after).map_or(after, |i| &after[..i]);
     let mut context_set = false;
     match nearest_keyword(before, true) {
         Some(Polarity::Card) => {
@@ -464,9 +520,25 @@ mod tests {
     #[test]
     fn keyword_index_covers_every_keyword() {
         for (i, (kw, _, _)) in KEYWORDS.iter().enumerate() {
-            let (idx, n) = &KEYWORD_BY_FIRST[usize::from(kw.as_bytes()[0])];
-            assert!(idx[..usize::from(*n)].contains(&(i as u8)), "{kw}");
+            let first = kw.as_bytes()[0];
+            for b in [first, first.to_ascii_uppercase()] {
+                let (idx, n) = &KEYWORD_BY_FIRST[usize::from(b)];
+                assert!(idx[..usize::from(*n)].contains(&(i as u8)), "{kw}");
+            }
         }
+    }
+
+    #[test]
+    fn keyword_pairs_cover_every_keyword() {
+        for (kw, _, _) in KEYWORDS {
+            assert!(kw.len() >= 2, "{kw}");
+            let upper = kw.to_ascii_uppercase();
+            for text in [kw.as_bytes(), upper.as_bytes()] {
+                assert!(keyword_may_start(text, 0), "{kw}");
+            }
+        }
+        assert!(!keyword_may_start(b"zz", 0));
+        assert!(!keyword_may_start(b"c", 0));
     }
 
     #[test]
@@ -476,6 +548,10 @@ mod tests {
         assert!(nearest_keyword(b"japan ", true).is_none());
         assert!(nearest_keyword(" カード番号：".as_bytes(), true) == Some(Polarity::Card));
         assert!(nearest_keyword(b" exp 12/27 tel", false) == Some(Polarity::Card));
+        // Case is ignored: the window is matched as it is in the data.
+        assert!(nearest_keyword(b"Card No. ", true) == Some(Polarity::Card));
+        assert!(nearest_keyword(b"ORDER ", true) == Some(Polarity::NotCard));
+        assert!(nearest_keyword(b"JAPAN ", true).is_none());
     }
 
     #[test]

@@ -234,6 +234,160 @@ impl ShopData {
     }
 }
 
+/// Request paths of a shop front end, with `{jan}` and `{n}` filled in per line.
+const PAGES: &[&str] = &[
+    "/",
+    "/products/{jan}",
+    "/products/{jan}?utm_source=line&utm_medium=social&utm_campaign=spring_sale",
+    "/category/tea?page={n}&sort=popular",
+    "/search?q=%E6%8A%B9%E8%8C%B6&page={n}",
+    "/cart",
+    "/checkout/confirm",
+    "/mypage/orders?page={n}",
+    "/api/v1/cart/items",
+    "/api/v1/stock?jan={jan}",
+    "/assets/application-3f9a2c81d4.js",
+    "/assets/application-77b0e1f5c2.css",
+    "/images/items/{jan}_main.webp",
+    "/favicon.ico",
+    "/robots.txt",
+    "/healthz",
+];
+const AGENTS: &[&str] = &[
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SO-51D) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "kube-probe/1.29",
+];
+const MONTHS: &[&str] = &[
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+impl ShopData {
+    fn hex(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[self.rng.gen_range(0..16usize)]))
+            .collect()
+    }
+
+    /// One line as a shop's web server and application write them: mostly access-log lines in
+    /// the combined format, some JSON application log lines (orders, payments, jobs).
+    pub fn access_line(&mut self) -> String {
+        let (mo, d, h, mi, s) = (
+            self.rng.gen_range(0..12usize),
+            self.rng.gen_range(1..29),
+            self.rng.gen_range(0..24),
+            self.rng.gen_range(0..60),
+            self.rng.gen_range(0..60),
+        );
+        let kind = self.rng.gen_range(0..100);
+        if kind < 78 {
+            let jan = self.jan();
+            let n = self.rng.gen_range(1..20).to_string();
+            let page = PAGES[self.rng.gen_range(0..PAGES.len())]
+                .replace("{jan}", &jan)
+                .replace("{n}", &n);
+            let method = if page.starts_with("/api/v1/cart") || page == "/checkout/confirm" {
+                "POST"
+            } else {
+                "GET"
+            };
+            let status = [200, 200, 200, 200, 200, 304, 302, 404][self.rng.gen_range(0..8)];
+            let referer = if self.rng.gen_bool(0.6) {
+                format!("https://shop.example.jp/category/tea?page={n}")
+            } else {
+                "-".to_string()
+            };
+            format!(
+                "{}.{}.{}.{} - - [{d:02}/{}/2024:{h:02}:{mi:02}:{s:02} +0900] \"{method} {page} HTTP/2.0\" {status} {} \"{referer}\" \"{}\" rt={}.{:03}\n",
+                self.rng.gen_range(1..224),
+                self.rng.gen_range(0..256),
+                self.rng.gen_range(0..256),
+                self.rng.gen_range(1..255),
+                MONTHS[mo],
+                self.rng.gen_range(0..90_000),
+                AGENTS[self.rng.gen_range(0..AGENTS.len())],
+                self.rng.gen_range(0..2),
+                self.rng.gen_range(0..1000),
+            )
+        } else if kind < 93 {
+            let ms = self.rng.gen_range(0..1000);
+            let req = format!("{}-{}-{}", self.hex(8), self.hex(4), self.hex(12));
+            let order = format!(
+                "ORD-2024{:02}{d:02}-{:06}",
+                mo + 1,
+                self.rng.gen_range(0..1_000_000)
+            );
+            match self.rng.gen_range(0..3) {
+                0 => format!(
+                    "{{\"ts\":\"2024-{:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}+09:00\",\"level\":\"info\",\"msg\":\"order created\",\"request_id\":\"{req}\",\"order_id\":\"{order}\",\"customer_id\":{},\"items\":[{{\"jan\":\"{}\",\"qty\":{},\"price\":{}}}],\"total\":{},\"payment_method\":\"credit_card\"}}\n",
+                    mo + 1,
+                    self.rng.gen_range(1000..900_000),
+                    self.jan(),
+                    self.rng.gen_range(1..4),
+                    self.rng.gen_range(300..9000),
+                    self.rng.gen_range(300..30000),
+                ),
+                1 => format!(
+                    "{{\"ts\":\"2024-{:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}+09:00\",\"level\":\"info\",\"msg\":\"payment authorized\",\"request_id\":\"{req}\",\"order_id\":\"{order}\",\"charge_id\":\"ch_{}\",\"amount\":{},\"currency\":\"jpy\",\"card_brand\":\"visa\",\"card_last4\":\"{}\"}}\n",
+                    mo + 1,
+                    self.hex(24),
+                    self.rng.gen_range(300..30000),
+                    self.digits(4),
+                ),
+                _ => format!(
+                    "{{\"ts\":\"2024-{:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}+09:00\",\"level\":\"info\",\"msg\":\"shipment registered\",\"order_id\":\"{order}\",\"tracking_no\":\"{}\",\"carrier\":\"yamato\",\"tel\":\"{}\"}}\n",
+                    mo + 1,
+                    self.tracking(),
+                    self.phone(),
+                ),
+            }
+        } else {
+            format!(
+                "I, [2024-{:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06} #{}]  INFO -- : [{}] Completed 200 OK in {}ms (Views: {}.{}ms | ActiveRecord: {}.{}ms | Allocations: {})\n",
+                mo + 1,
+                self.rng.gen_range(0..1_000_000),
+                self.rng.gen_range(1000..60000),
+                self.hex(8),
+                self.rng.gen_range(2..900),
+                self.rng.gen_range(0..300),
+                self.rng.gen_range(0..10),
+                self.rng.gen_range(0..100),
+                self.rng.gen_range(0..10),
+                self.rng.gen_range(1000..90000),
+            )
+        }
+    }
+
+    /// Like [`ShopData::log_block`], but with [`ShopData::access_line`] lines: web-server access
+    /// logs and JSON application logs, far less digit-dense than the order log. A card number
+    /// leaks every `plant_every` lines as a logged request body (0: none).
+    pub fn access_block(&mut self, bytes: usize, plant_every: usize) -> (Vec<u8>, usize) {
+        let mut out = Vec::with_capacity(bytes + 512);
+        let mut n = 0usize;
+        let mut planted = 0usize;
+        while out.len() < bytes {
+            n += 1;
+            if plant_every > 0 && n % plant_every == 0 {
+                let c = self.card();
+                out.extend_from_slice(
+                    format!(
+                        "{{\"ts\":\"2024-05-01T12:00:00.000+09:00\",\"level\":\"debug\",\"msg\":\"payment request\",\"body\":{{\"card_number\":\"{}\",\"exp\":\"12/27\"}}}}\n",
+                        fmt_card(&c, Style::Plain)
+                    )
+                    .as_bytes(),
+                );
+                planted += 1;
+            } else {
+                out.extend_from_slice(self.access_line().as_bytes());
+            }
+        }
+        (out, planted)
+    }
+}
+
 /// How a planted number is written.
 #[derive(Debug, Clone, Copy)]
 pub enum Style {
@@ -713,4 +867,31 @@ pub fn generate(root: &Path, seed: u64, scale: usize) -> Result<Vec<Planted>, Co
     drop(conn);
 
     Ok(b.planted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ScanOptions, Scanner};
+
+    /// Runs of 13 or more digits per line, a rough measure of how digit-dense a log is.
+    fn long_runs_per_line(text: &[u8]) -> f64 {
+        let runs = text
+            .split(|b| !b.is_ascii_digit())
+            .filter(|r| r.len() >= 13)
+            .count();
+        let lines = text.iter().filter(|&&b| b == b'\n').count().max(1);
+        runs as f64 / lines as f64
+    }
+
+    #[test]
+    fn access_log_plants_are_found_and_it_is_sparser_than_the_order_log() {
+        let (access, planted) = ShopData::new(5).access_block(1 << 20, 500);
+        let (orders, _) = ShopData::new(5).log_block(1 << 20, 500);
+        assert!(planted > 5);
+        assert!(long_runs_per_line(&access) < long_runs_per_line(&orders) / 2.0);
+        let report = Scanner::new(ScanOptions::default()).scan_bytes("access.log", &access);
+        assert_eq!(report.findings.len(), planted);
+        assert!(report.findings.iter().all(|f| f.line > 0));
+    }
 }

@@ -193,24 +193,35 @@ pub const ISSUER_TABLE: &[IssuerRange] = &[
 #[inline]
 pub fn brand_of(digits: &[u8]) -> Option<Brand> {
     let len = digits.len();
-    if !(13..=19).contains(&len) || !(2..=6).contains(&digits[0]) {
+    if !(13..=19).contains(&len) {
         return None;
     }
     let p4 = u32::from(digits[0]) * 1000
         + u32::from(digits[1]) * 100
         + u32::from(digits[2]) * 10
         + u32::from(digits[3]);
-    let (brand, ok) = match p4 {
-        4000..=4999 => (Brand::Visa, len == 13 || len == 16 || len == 19),
-        5100..=5599 | 2221..=2720 => (Brand::Mastercard, len == 16),
-        3400..=3499 | 3700..=3799 => (Brand::Amex, len == 15),
-        3528..=3589 => (Brand::Jcb, len >= 16),
-        3000..=3059 | 3095 | 3600..=3699 | 3800..=3999 => (Brand::Diners, len >= 14),
-        6011 | 6440..=6599 => (Brand::Discover, len >= 16),
-        6200..=6299 => (Brand::UnionPay, len >= 16),
+    let (brand, lengths) = brand_by_prefix(p4)?;
+    (lengths & (1 << len) != 0).then_some(brand)
+}
+
+/// The brand whose range holds the four-digit prefix `p4` (the first four digits as a number),
+/// with the lengths it issues as a bit mask (bit `n` set: `n` digits). `None` when no brand
+/// issues numbers starting so, whatever their length: the finder uses it to drop a digit run
+/// before looking at the rest of it.
+#[inline]
+pub fn brand_by_prefix(p4: u32) -> Option<(Brand, u32)> {
+    Some(match p4 {
+        4000..=4999 => (Brand::Visa, lens(&[13, 16, 19])),
+        5100..=5599 | 2221..=2720 => (Brand::Mastercard, lens(&[16])),
+        3400..=3499 | 3700..=3799 => (Brand::Amex, lens(&[15])),
+        3528..=3589 => (Brand::Jcb, R16_19),
+        3000..=3059 | 3095 | 3600..=3699 | 3800..=3999 => {
+            (Brand::Diners, lens(&[14, 15, 16, 17, 18, 19]))
+        }
+        6011 | 6440..=6599 => (Brand::Discover, R16_19),
+        6200..=6299 => (Brand::UnionPay, R16_19),
         _ => return None,
-    };
-    ok.then_some(brand)
+    })
 }
 
 /// Reference implementation over [`ISSUER_TABLE`] (used to test [`brand_of`]).
@@ -265,6 +276,25 @@ mod tests {
         assert_eq!(brand_of(&ds("55555555555544")), None);
         assert_eq!(brand_of(&ds("411111111111111")), None);
         assert_eq!(brand_of(&ds("1234567890123456")), None);
+    }
+
+    #[test]
+    fn prefix_lookup_agrees_with_table_for_every_prefix_and_length() {
+        for p4 in 0..10_000u32 {
+            let mut d = ds(&format!("{p4:04}"));
+            d.resize(19, 0);
+            let by_prefix = brand_by_prefix(p4);
+            for len in 13..=19 {
+                let want = brand_of_table(&d[..len]);
+                let got = by_prefix
+                    .filter(|(_, l)| l & (1 << len) != 0)
+                    .map(|(b, _)| b);
+                assert_eq!(got, want, "prefix {p4:04} length {len}");
+            }
+            if by_prefix.is_none() {
+                assert!((13..=19).all(|len| brand_of_table(&d[..len]).is_none()));
+            }
+        }
     }
 
     proptest! {

@@ -5,19 +5,37 @@
 /// Hand-written: it is a six-line loop on the hot path and must work on digit values
 /// gathered from ASCII, full-width and UTF-16 text without building a string.
 pub fn luhn_valid(digits: &[u8]) -> bool {
+    // Doubled digit with its digits summed; sixteen entries so that the index needs no check.
+    const DOUBLED: [u8; 16] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9, 0, 0, 0, 0, 0, 0];
     if digits.is_empty() {
         return false;
     }
+    // Pairs from the right: the right digit of each pair is taken as it is, the left one doubled.
+    let mut pairs = digits.rchunks_exact(2);
     let mut sum = 0u32;
-    for (i, &d) in digits.iter().rev().enumerate() {
-        let mut v = u32::from(d);
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
+    for p in &mut pairs {
+        sum += u32::from(p[1]) + u32::from(DOUBLED[usize::from(p[0] & 15)]);
+    }
+    if let [first] = pairs.remainder() {
+        sum += u32::from(*first);
+    }
+    sum % 10 == 0
+}
+
+/// Like [`luhn_valid`], on ASCII digits (`b'0'..=b'9'`) as they are in the data.
+pub fn luhn_valid_ascii(digits: &[u8]) -> bool {
+    const DOUBLED: [u8; 16] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9, 0, 0, 0, 0, 0, 0];
+    if digits.is_empty() {
+        return false;
+    }
+    let v = |b: u8| b.wrapping_sub(b'0') & 15;
+    let mut pairs = digits.rchunks_exact(2);
+    let mut sum = 0u32;
+    for p in &mut pairs {
+        sum += u32::from(v(p[1])) + u32::from(DOUBLED[usize::from(v(p[0]))]);
+    }
+    if let [first] = pairs.remainder() {
+        sum += u32::from(v(*first));
     }
     sum % 10 == 0
 }
@@ -78,7 +96,28 @@ mod tests {
         assert!(!ean13_valid(&ds("490123456789")));
     }
 
+    /// The textbook statement of the check, as a reference for the pairwise version.
+    fn luhn_textbook(digits: &[u8]) -> bool {
+        let sum: u32 = digits
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, &d)| {
+                let v = u32::from(d) * if i % 2 == 1 { 2 } else { 1 };
+                v / 10 + v % 10
+            })
+            .sum();
+        !digits.is_empty() && sum % 10 == 0
+    }
+
     proptest! {
+        #[test]
+        fn agrees_with_textbook(d in proptest::collection::vec(0u8..10, 0..25)) {
+            prop_assert_eq!(luhn_valid(&d), luhn_textbook(&d));
+            let ascii: Vec<u8> = d.iter().map(|v| b'0' + v).collect();
+            prop_assert_eq!(luhn_valid_ascii(&ascii), luhn_textbook(&d));
+        }
+
         #[test]
         fn check_digit_makes_valid(payload in proptest::collection::vec(0u8..10, 1..30)) {
             let mut full = payload.clone();

@@ -351,9 +351,11 @@ impl Scanner {
     }
 
     fn job<'a>(&'a self, path: &str, sink: &'a (dyn Fn(Event) + Sync)) -> Job<'a> {
-        let stream = STREAM
+        let mut stream = STREAM
             .with(|s| s.borrow_mut().take())
             .unwrap_or_else(|| StreamScanner::new(self.opts.buffer_size));
+        // Only reported findings need a line number (`emit` drops the rest).
+        stream.line_min_confidence = self.opts.min_confidence;
         Job {
             ctx: JobCtx {
                 opts: &self.opts,
@@ -478,12 +480,11 @@ struct Job<'a> {
 impl JobCtx<'_> {
     fn emit(&self, state: &mut JobState, chain: &[String], hit: Hit, row: Option<RowRef<'_>>) {
         let c = &hit.candidate;
-        let key = self.hasher.hash_one(c.digits());
+        // Hashed only where the raw-page dedupe needs it: plain text yields a hit per look-alike.
         if row.is_some() {
-            if !state.row_seen.insert(key) {
-                // Same number in another row is still reported; this only marks it for the raw pass.
-            }
-        } else if state.dedupe_raw && state.row_seen.contains(&key) {
+            // Same number in another row is still reported; this only marks it for the raw pass.
+            state.row_seen.insert(self.hasher.hash_one(c.digits()));
+        } else if state.dedupe_raw && state.row_seen.contains(&self.hasher.hash_one(c.digits())) {
             return;
         }
         let a = hit.assessment;

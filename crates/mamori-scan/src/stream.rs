@@ -1,7 +1,7 @@
 //! The streaming driver: big reads into one reusable buffer, the finder passes, carry-over of
 //! unfinished runs, lazy line counting and scoring. Memory is bounded by the buffer size.
 
-use crate::context::{assess_in, Assessment, CTX_BEFORE};
+use crate::context::{assess_in, Assessment, Confidence, CTX_BEFORE};
 use crate::finder::{
     ascii_pass, dedupe_overlaps, fullwidth_pass, utf16_pass, Candidate, RunBuilder,
 };
@@ -19,26 +19,18 @@ pub struct Hit {
     pub candidate: Candidate,
     /// Absolute byte offset of the first digit in the stream.
     pub offset: u64,
-    /// 1-based line number of the first digit.
+    /// 1-based line number of the first digit; 0 when the hit scored below
+    /// [`StreamScanner::line_min_confidence`].
     pub line: u64,
     /// The score and reasons.
     pub assessment: Assessment,
 }
 
-/// Counts newline bytes. Written so that the compiler vectorises it: line numbers need a count of
-/// every newline in the data, and this runs over every byte.
+/// Counts newline bytes. Line numbers need a count of every newline in the data, so this runs
+/// over every byte: `bytecount` picks SSE2 or AVX2 at run time, which the workspace's ban on
+/// `unsafe` does not allow here.
 fn count_newlines(s: &[u8]) -> u64 {
-    let mut total = 0u64;
-    for chunk in s.chunks(255 * 16) {
-        let mut acc = [0u8; 16];
-        for block in chunk.chunks(16) {
-            for (a, &b) in acc.iter_mut().zip(block) {
-                *a += u8::from(b == b'\n');
-            }
-        }
-        total += acc.iter().map(|&a| u64::from(a)).sum::<u64>();
-    }
-    total
+    bytecount::count(s, b'\n') as u64
 }
 
 /// A reusable scanner for byte streams. One per thread.
@@ -49,6 +41,9 @@ pub struct StreamScanner {
     cands: Vec<Candidate>,
     /// Set while scanning the raw pages of a database already scanned row by row.
     pub raw_db_page: bool,
+    /// Hits scored below this carry line number 0: nobody reports their line, and look-alikes
+    /// can number millions. The default, [`Confidence::Low`], numbers every hit.
+    pub line_min_confidence: Confidence,
 }
 
 impl Default for StreamScanner {
@@ -67,6 +62,7 @@ impl StreamScanner {
             rb: RunBuilder::default(),
             cands: Vec::new(),
             raw_db_page: false,
+            line_min_confidence: Confidence::Low,
         }
     }
 
@@ -86,13 +82,17 @@ impl StreamScanner {
         let mut line = 1u64;
         let mut line_pos = 0usize;
         for c in self.cands.drain(..) {
-            line += count_newlines(&data[line_pos..c.start]);
-            line_pos = c.start;
             let assessment = assess_in(&c, data, label, false);
+            let mut hit_line = 0;
+            if assessment.confidence >= self.line_min_confidence {
+                line += count_newlines(&data[line_pos..c.start]);
+                line_pos = c.start;
+                hit_line = line;
+            }
             on_hit(Hit {
                 candidate: c,
                 offset: c.start as u64,
-                line,
+                line: hit_line,
                 assessment,
             });
         }
@@ -239,15 +239,19 @@ impl StreamScanner {
         dedupe_overlaps(&mut self.cands, base);
         for c in self.cands.drain(..) {
             let abs = base + c.start as u64;
-            if abs > *line_pos {
-                *line += count_newlines(&hay[rel(*line_pos)..c.start]);
-                *line_pos = abs;
-            }
             let assessment = assess_in(&c, hay, label, self.raw_db_page);
+            let mut hit_line = 0;
+            if assessment.confidence >= self.line_min_confidence {
+                if abs > *line_pos {
+                    *line += count_newlines(&hay[rel(*line_pos)..c.start]);
+                    *line_pos = abs;
+                }
+                hit_line = *line;
+            }
             on_hit(Hit {
                 candidate: c,
                 offset: abs,
-                line: *line,
+                line: hit_line,
                 assessment,
             });
         }
@@ -338,6 +342,22 @@ mod tests {
         for (buf, step) in [(4096, 4096), (4096, 333), (5000, 17)] {
             assert_eq!(run(&data, buf, step), big, "buf={buf} step={step}");
         }
+    }
+
+    #[test]
+    fn only_hits_at_the_line_threshold_are_numbered() {
+        let data = b"a\njan 4901234567894\nb\ncard 4556737586899855\n";
+        let mut s = StreamScanner::new(4096);
+        s.line_min_confidence = Confidence::Medium;
+        let mut hits = Vec::new();
+        s.scan_read(
+            &mut &data[..],
+            None,
+            &mut |h| hits.push((h.line, h.assessment.confidence)),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(hits, [(0, Confidence::Low), (4, Confidence::High)]);
     }
 
     #[test]
