@@ -283,7 +283,12 @@ impl Gateway {
         let (row, key, recorded) = tokio::join!(
             self.store.customer(customer_id),
             self.data_key(customer_id),
-            self.record(acc, Action::Read, vec![customer_id.to_owned()], fields::PROFILE),
+            self.record(
+                acc,
+                Action::Read,
+                vec![customer_id.to_owned()],
+                fields::PROFILE
+            ),
         );
         recorded?;
         let row = row?.ok_or(StoreError::NotFound { what: "customer" })?;

@@ -145,16 +145,30 @@ impl Writer {
         // Group commit: take everything that queued up while the previous batch was committing.
         while let Some(first) = rx.recv().await {
             let mut next = Some(first);
-            while let Some(job) = next.take() {
-                match job {
-                    Job::Append(e, reply) => {
-                        events.push(e);
-                        replies.push(reply);
+            // The callers woken by the previous commit are still queuing their next events: give
+            // them a few scheduler turns, as long as each turn brings more, before committing.
+            let mut turns = 0;
+            loop {
+                while let Some(job) = next.take() {
+                    match job {
+                        Job::Append(e, reply) => {
+                            events.push(e);
+                            replies.push(reply);
+                        }
+                        Job::Checkpoint(reply) => checkpoints.push(reply),
                     }
-                    Job::Checkpoint(reply) => checkpoints.push(reply),
+                    if events.len() < self.config.max_batch {
+                        next = rx.try_recv().ok();
+                    }
                 }
-                if events.len() < self.config.max_batch {
-                    next = rx.try_recv().ok();
+                if turns >= 4 || events.len() >= self.config.max_batch {
+                    break;
+                }
+                turns += 1;
+                tokio::task::yield_now().await;
+                next = rx.try_recv().ok();
+                if next.is_none() {
+                    break;
                 }
             }
             self.commit(&mut events, &mut replies, &mut checkpoints)

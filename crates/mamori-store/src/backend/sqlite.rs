@@ -28,7 +28,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Fewer, larger WAL checkpoints: each one is a synchronous copy and fsync inside some
+            // commit, which stalls every ledger batch queued behind it.
+            .pragma("wal_autocheckpoint", "8000");
         if let Some(parent) = opts.get_filename().parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent)?;
