@@ -154,6 +154,16 @@ impl TaxRate {
         }
     }
 
+    /// The rate of a storage key (the inverse of [`TaxRate::as_str`]).
+    #[must_use]
+    pub fn from_storage(key: &str) -> Option<TaxRate> {
+        match key {
+            "standard" => Some(TaxRate::Standard),
+            "reduced" => Some(TaxRate::Reduced),
+            _ => None,
+        }
+    }
+
     /// Tax-included price of a tax-excluded amount, rounded down (the
     /// rounding most shops use for display prices).
     ///

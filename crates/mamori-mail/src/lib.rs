@@ -23,6 +23,33 @@
 //!   [`PreparedMail`] (envelope + RFC 5322 bytes), [`message_id_for`]`(id, domain)`.
 //! - [`template`]: [`template::order_confirmation`]`(&OrderConfirmation) -> MailContent`, then
 //!   [`OutgoingMail::from_content`]`(to, content)`.
+//! - [`account`]: the account mails, each `fn(&Input) -> MailContent`, same style (Japanese
+//!   first, English below, subject `【shop】件名 / English subject`, plain text only):
+//!   - link mails from a [`LinkMail`] `{ shop, name, link, expires_at }`:
+//!     [`registration_confirmation`] (会員登録のご確認), [`email_change_confirmation`] (to the
+//!     *new* address), [`password_reset`] (パスワード再設定; ignore if not asked, works once,
+//!     expires at …). The link stands alone on its line.
+//!   - notices from a [`NoticeMail`] `{ shop, name, context: ChangeContext }`:
+//!     [`password_changed`], [`email_changed`]`(m, new_address_masked)` (to the *old* address;
+//!     mask with `mamori_domain::Email::masked`), [`address_book_changed`]`(m, added)`,
+//!     [`profile_changed`]. Each prints when, from which IP and which browser, and what to do
+//!     if it was not the member (reset the password, contact support), in both languages.
+//!   - [`withdrawal_completed`]`(shop, name)`, [`payment_received`]`(shop, name, order_number,
+//!     amount)`, [`order_canceled`]`(shop, name, order_number, refunded)` (`None`: nothing was
+//!     charged).
+//!   - [`ChangeContext`] `{ at, ip, browser }` (or [`ChangeContext::new`]`(at, ip, user_agent)`),
+//!     whose `Debug` hides the IP; [`browser_summary`]`(user_agent)` gives `Chrome (Windows)`,
+//!     `Safari (iPhone)` … or `不明のブラウザ / unknown browser`, only ever from a fixed
+//!     vocabulary, never the raw User-Agent.
+//!
+//!   No template takes a password or a card number. Names and order numbers are printed on one
+//!   line (control and bidi characters become spaces, names cut at
+//!   [`account::MAX_NAME_CHARS`]), so a member's name cannot add lines to a mail the shop signs.
+//! - [`payload`]: the outbox's stored form. [`OutgoingMail::to_payload`]`() ->
+//!   Zeroizing<Vec<u8>>` (JSON, `"version": 1`) and [`OutgoingMail::from_payload`]`(&[u8]) ->
+//!   Result<OutgoingMail, PayloadError>`; the round trip is exact (id, created_at to the
+//!   nanosecond, headers, reply_to, auto_submitted). `OutgoingMail` itself has no `Serialize`;
+//!   [`PayloadError`] never quotes the payload. Seal the bytes before storing them.
 //! - [`dkim`]: [`DkimSigner::from_key_file`]`(selector, domain, path)`, [`DkimSigner::dns_record`];
 //!   attach with [`Composer::with_dkim`].
 //! - [`transport`]: the [`MailTransport`] trait (`async fn send(&PreparedMail)`),
@@ -40,7 +67,8 @@
 //!   and the store recording *sent* a crash causes a second delivery; the copy has the same
 //!   `Message-ID` (`<outbox-uuid@domain>`) and `Date`, so clients can drop it. See [`outbox`].
 //! - **No personal data in logs or errors.** [`Recipient`], [`OutgoingMail`], [`PreparedMail`],
-//!   the catcher's messages and the template data print `[redacted]` or sizes in `Debug`;
+//!   the catcher's messages and the template data ([`LinkMail`] hides its link too, a
+//!   one-time token) print `[redacted]` or sizes in `Debug`;
 //!   transport errors carry the SMTP code and a fixed text, never the server's reply (servers
 //!   echo addresses in them).
 //! - **No header injection.** Subjects and extra header values with CR/LF are refused, display
@@ -66,12 +94,20 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod account;
 pub mod catcher;
 pub mod dkim;
 pub mod message;
 pub mod outbox;
+pub mod payload;
 pub mod template;
 pub mod transport;
+
+pub use account::{
+    address_book_changed, browser_summary, email_change_confirmation, email_changed,
+    order_canceled, password_changed, password_reset, payment_received, profile_changed,
+    registration_confirmation, withdrawal_completed, ChangeContext, LinkMail, NoticeMail,
+};
 
 pub use dkim::{DkimAlgorithm, DkimError, DkimSigner};
 pub use message::{
@@ -82,6 +118,7 @@ pub use outbox::{
     run_worker, Backoff, Claim, ClaimedMail, FailureOutcome, FailureRecord, MailState,
     MemoryOutbox, OutboxError, OutboxStatus, OutboxStore, RoundReport, Worker, WorkerConfig,
 };
+pub use payload::{PayloadError, PAYLOAD_VERSION};
 pub use transport::{
     transport_from_config, FailureKind, MailTransport, MaildirTransport, SmtpSecurity,
     SmtpSettings, SmtpTransport, TransportConfig, TransportConfigError, TransportError,

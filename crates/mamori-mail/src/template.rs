@@ -95,7 +95,7 @@ impl std::fmt::Debug for OrderConfirmation {
 }
 
 /// `¥1,100` for the English part.
-fn yen_en(y: Yen) -> String {
+pub(crate) fn yen_en(y: Yen) -> String {
     if y.value() < 0 {
         format!("-¥{}", Yen(-y.value()).format_grouped())
     } else {

@@ -120,6 +120,48 @@ fn birth_text(b: &BirthDate) -> String {
     b.date().format("%Y-%m-%d").to_string()
 }
 
+/// Seals an opaque byte payload (a queued mail, a token's payload) at `table.column` of `row_id`.
+pub(crate) fn seal_bytes(
+    key: &DataKey,
+    table: &str,
+    column: &str,
+    row_id: &str,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
+    seal(key, table, column, row_id, plain)
+}
+
+/// Opens what [`seal_bytes`] sealed.
+pub(crate) fn open_bytes(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(key.open(
+        &FieldPlace {
+            table,
+            column,
+            row_id,
+        },
+        sealed,
+    )?)
+}
+
+/// Seals a new email into a customer row (its id must be set).
+pub(crate) fn seal_email(key: &DataKey, row: &mut CustomerRow, email: &Email) -> Result<()> {
+    let id = row.id.clone();
+    row.email_ct = Some(seal(
+        key,
+        "customers",
+        "email",
+        &id,
+        email.as_str().as_bytes(),
+    )?);
+    Ok(())
+}
+
 /// Seals every profile field into the row (its id must be set).
 pub(crate) fn seal_profile(
     key: &DataKey,

@@ -6,11 +6,17 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use mamori_domain::{
     Address, CustomerKind, CustomerProfile, DeliverySlot, Email, OrderItem, OrderState,
     PaymentMethod, PersonName, Personal, PhoneNumber, Recipient, Yen,
 };
-use mamori_vault::{DataKey, FieldPlace, KeyRing, PasswordCheck, SecretString, WrappedKey};
+use mamori_vault::{
+    DataKey, FieldPlace, KeyRing, PasswordCheck, SecretString, VaultError, WrappedKey, Zeroizing,
+};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
 
 use crate::access::{AccessEvent, Accessor, Action};
 use crate::codec;
@@ -54,7 +60,79 @@ pub mod fields {
     pub const ORDER_SUMMARY: &[&str] = &["orders.summary"];
     /// The data key itself.
     pub const DATA_KEY: &[&str] = &["customer_keys.wrapped"];
+    /// A queued mail's sealed payload (what the mail says: names, addresses, order lines).
+    pub const MAIL: &str = "mail_outbox.payload";
+    /// A single-use token's sealed payload (e.g. the new address of an email change).
+    pub const TOKEN_PAYLOAD: &str = "auth_tokens.payload";
+    /// A member's password (its Argon2id hash).
+    pub const PASSWORD: &str = "customers.password_hash";
+
+    /// `base` followed by [`MAIL`] when a mail is queued with the change.
+    pub fn with_mail(base: &[&'static str], mail: bool) -> Vec<&'static str> {
+        let mut out = base.to_vec();
+        if mail {
+            out.push(MAIL);
+        }
+        out
+    }
 }
+
+/// A mail to queue together with a change: its kind (not personal, stored in the clear) and its
+/// plaintext payload, which the shop serialises (e.g. `mamori_mail`'s storable mail) and the
+/// gateway seals with the customer's data key at `mail_outbox/payload/<row id>`. Erasing the
+/// customer therefore also makes their queued mail unreadable. `Debug` shows the kind only.
+#[derive(Clone)]
+pub struct MailDraft {
+    /// What kind of mail (`order_confirmation`, `email_confirm`, `password_changed`, ...).
+    pub kind: String,
+    /// The plaintext payload (zeroized when dropped).
+    pub payload: Zeroizing<Vec<u8>>,
+}
+
+impl MailDraft {
+    /// A draft of `kind` with `payload`.
+    pub fn new(kind: &str, payload: Vec<u8>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            payload: Zeroizing::new(payload),
+        }
+    }
+}
+
+impl std::fmt::Debug for MailDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailDraft")
+            .field("kind", &self.kind)
+            .field("payload", &mamori_domain::REDACTED)
+            .finish()
+    }
+}
+
+/// What [`Gateway::member_login`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Right password, email confirmed: the member may log in.
+    Ok {
+        /// The member.
+        customer_id: String,
+    },
+    /// Right password, but the email address is not confirmed yet (offer to resend the mail).
+    Unverified {
+        /// The member.
+        customer_id: String,
+    },
+    /// Unknown email or wrong password (deliberately not told apart).
+    Invalid,
+}
+
+/// Table a queued mail's payload is sealed at (with the row id).
+const MAIL_TABLE: &str = "mail_outbox";
+/// Table of single-use tokens.
+const TOKEN_TABLE: &str = "auth_tokens";
+/// Column of sealed payloads (mail and tokens).
+const PAYLOAD_COLUMN: &str = "payload";
+/// Random bytes in a single-use token.
+const TOKEN_BYTES: usize = 32;
 
 /// Buyer details copied onto an order at checkout.
 #[derive(Clone, Debug)]
@@ -138,6 +216,9 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     ledger: Ledger,
+    /// A hash of a random password made with the ring's parameters, verified against when a
+    /// login names an unknown email, so that it costs what a wrong password costs.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -154,6 +235,29 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Seals a mail draft for the outbox with the customer's key, at its own row id.
+fn mail_rows(key: &DataKey, customer_id: &str, mail: Option<&MailDraft>) -> Result<Vec<OutboxRow>> {
+    let Some(m) = mail else {
+        return Ok(Vec::new());
+    };
+    let id = new_id();
+    let payload_ct = codec::seal_bytes(key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &m.payload)?;
+    let at = now();
+    Ok(vec![OutboxRow {
+        id,
+        customer_id: Some(customer_id.to_owned()),
+        kind: m.kind.clone(),
+        payload_ct,
+        created_at: at,
+        next_attempt_at: at,
+    }])
+}
+
+/// SHA-256 of a token's random bytes: what the database keeps instead of the token.
+fn token_hash(raw: &[u8]) -> Vec<u8> {
+    Sha256::digest(raw).to_vec()
+}
+
 impl Gateway {
     /// A gateway over a store, a key ring and a running ledger.
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, ledger: Ledger) -> Self {
@@ -161,6 +265,7 @@ impl Gateway {
             store,
             keys,
             ledger,
+            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -305,6 +410,19 @@ impl Gateway {
         customer_id: &str,
         profile: &CustomerProfile,
     ) -> Result<()> {
+        self.update_profile_with_mail(acc, customer_id, profile, None)
+            .await
+    }
+
+    /// [`Gateway::update_profile`] that also queues `mail` (sealed with the customer's key) in the
+    /// same transaction. One event records the profile fields and the mail.
+    pub async fn update_profile_with_mail(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        profile: &CustomerProfile,
+        mail: Option<MailDraft>,
+    ) -> Result<()> {
         let mut row = self
             .store
             .customer(customer_id)
@@ -314,7 +432,7 @@ impl Gateway {
             acc,
             Action::Write,
             vec![customer_id.to_owned()],
-            fields::PROFILE,
+            &fields::with_mail(fields::PROFILE, mail.is_some()),
         )
         .await?;
         let key = self.data_key(customer_id).await?;
@@ -323,7 +441,8 @@ impl Gateway {
         }
         codec::seal_profile(&key, &mut row, profile)?;
         row.updated_at = now_us();
-        self.store.update_customer(&row).await
+        let mail = mail_rows(&key, customer_id, mail.as_ref())?;
+        self.store.update_customer_with_mail(&row, &mail).await
     }
 
     /// Adds an address-book entry.
@@ -333,6 +452,54 @@ impl Gateway {
         customer_id: &str,
         recipient: &Recipient,
     ) -> Result<String> {
+        self.add_address_with_mail(acc, customer_id, recipient, None)
+            .await
+    }
+
+    /// [`Gateway::add_address`] that also queues `mail` in the same transaction.
+    pub async fn add_address_with_mail(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        recipient: &Recipient,
+        mail: Option<MailDraft>,
+    ) -> Result<String> {
+        self.record(
+            acc,
+            Action::Write,
+            vec![customer_id.to_owned()],
+            &fields::with_mail(fields::ADDRESSES, mail.is_some()),
+        )
+        .await?;
+        let key = self.data_key(customer_id).await?;
+        let id = new_id();
+        let (name_ct, address_ct, phone_ct) =
+            codec::seal_recipient(&key, "addresses", &id, recipient)?;
+        let mail = mail_rows(&key, customer_id, mail.as_ref())?;
+        self.store
+            .insert_address_with_mail(
+                &AddressRow {
+                    id: id.clone(),
+                    customer_id: customer_id.to_owned(),
+                    name_ct,
+                    address_ct,
+                    phone_ct,
+                    created_at: now_us(),
+                },
+                &mail,
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Removes an address-book entry of the customer; false if they have none with that id.
+    /// Recorded as a write of the address-book fields.
+    pub async fn delete_address(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        address_id: &str,
+    ) -> Result<bool> {
         self.record(
             acc,
             Action::Write,
@@ -340,21 +507,7 @@ impl Gateway {
             fields::ADDRESSES,
         )
         .await?;
-        let key = self.data_key(customer_id).await?;
-        let id = new_id();
-        let (name_ct, address_ct, phone_ct) =
-            codec::seal_recipient(&key, "addresses", &id, recipient)?;
-        self.store
-            .insert_address(&AddressRow {
-                id: id.clone(),
-                customer_id: customer_id.to_owned(),
-                name_ct,
-                address_ct,
-                phone_ct,
-                created_at: now_us(),
-            })
-            .await?;
-        Ok(id)
+        self.store.delete_address(customer_id, address_id).await
     }
 
     /// A customer's address book.
@@ -397,6 +550,20 @@ impl Gateway {
         order: &NewOrder,
         order_number: &str,
     ) -> Result<PlacedOrder> {
+        self.place_order_with_mail(acc, order, order_number, None)
+            .await
+    }
+
+    /// [`Gateway::place_order`] that also queues `mail` (e.g. the order confirmation) in the
+    /// order's transaction: the mail exists if and only if the order was written. A resubmission
+    /// with a used idempotency key returns the earlier order and queues nothing.
+    pub async fn place_order_with_mail(
+        &self,
+        acc: &Accessor,
+        order: &NewOrder,
+        order_number: &str,
+        mail: Option<MailDraft>,
+    ) -> Result<PlacedOrder> {
         if order.shipments.is_empty() || order.items.is_empty() {
             return Err(StoreError::Invalid(
                 "an order needs at least one item and one delivery".into(),
@@ -406,13 +573,14 @@ impl Gateway {
             acc,
             Action::Write,
             vec![order.customer_id.clone()],
-            fields::ORDER,
+            &fields::with_mail(fields::ORDER, mail.is_some()),
         )
         .await?;
         let key = self.data_key(&order.customer_id).await?;
         let id = new_id();
         let bundle = codec::seal_order(&key, &id, order_number, order)?;
-        match self.store.insert_order(&bundle).await? {
+        let mail = mail_rows(&key, &order.customer_id, mail.as_ref())?;
+        match self.store.insert_order_with_mail(&bundle, &mail).await? {
             OrderInsert::Inserted => Ok(PlacedOrder {
                 order_id: id,
                 existing: false,
@@ -515,6 +683,369 @@ impl Gateway {
             moved += updated.len();
             self.store.update_wrapped_keys(&updated).await?;
         }
+    }
+
+    // ---- The shop: mail, orders' states, account changes, tokens, login. ----
+
+    /// Queues a mail to a customer on its own (no other change with it): seals the payload with
+    /// their data key and returns the outbox row id. Recorded as a write of
+    /// [`fields::MAIL`].
+    pub async fn queue_mail(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        mail: MailDraft,
+    ) -> Result<String> {
+        self.record(
+            acc,
+            Action::Write,
+            vec![customer_id.to_owned()],
+            &[fields::MAIL],
+        )
+        .await?;
+        let key = self.data_key(customer_id).await?;
+        let rows = mail_rows(&key, customer_id, Some(&mail))?;
+        self.store.outbox_enqueue(&rows).await?;
+        Ok(rows.into_iter().map(|r| r.id).next().unwrap_or_default())
+    }
+
+    /// Moves an order from one of the states `from` to `to` (compare-and-set, e.g. a payment
+    /// webhook moving `pending_payment` to `paid`), queueing `mail` to the order's customer in the
+    /// same transaction. False when the order is missing or not in one of `from`: then nothing
+    /// changed and no mail was queued, so a replayed webhook does not send a second mail.
+    ///
+    /// With a mail, the write of [`fields::MAIL`] is recorded first (the order's state itself is
+    /// not personal); an erased customer's order gives [`StoreError::Erased`] and stays as it was
+    /// (move it without a mail).
+    pub async fn transition_order_with_mail(
+        &self,
+        acc: &Accessor,
+        order_id: &str,
+        from: &[&str],
+        to: &str,
+        mail: Option<MailDraft>,
+    ) -> Result<bool> {
+        let rows = match mail {
+            None => Vec::new(),
+            Some(m) => {
+                let Some(header) = self.store.order_header(order_id).await? else {
+                    return Ok(false);
+                };
+                if !from.contains(&header.state.as_str()) {
+                    return Ok(false);
+                }
+                let customer_id = header.customer_id;
+                self.record(
+                    acc,
+                    Action::Write,
+                    vec![customer_id.clone()],
+                    &[fields::MAIL],
+                )
+                .await?;
+                let key = self.data_key(&customer_id).await?;
+                mail_rows(&key, &customer_id, Some(&m))?
+            }
+        };
+        self.store
+            .transition_order(order_id, from, to, now(), &rows)
+            .await
+    }
+
+    /// Opens a claimed outbox row's payload for the mail worker. The read of [`fields::MAIL`]
+    /// is recorded (one event) before anything is decrypted. [`StoreError::Erased`] once the
+    /// customer was erased; [`StoreError::Invalid`] for a row not sealed with a customer key.
+    pub async fn open_mail(
+        &self,
+        acc: &Accessor,
+        claim: &OutboxClaimRow,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let Some(customer_id) = claim.customer_id.as_deref() else {
+            return Err(StoreError::Invalid(
+                "this outbox row was not sealed with a customer key".into(),
+            ));
+        };
+        // The wrapped key is fetched while the event commits; nothing is opened before that.
+        let (key, recorded) = tokio::join!(
+            self.data_key(customer_id),
+            self.record(
+                acc,
+                Action::Read,
+                vec![customer_id.to_owned()],
+                &[fields::MAIL]
+            ),
+        );
+        recorded?;
+        let key = key?;
+        if claim.payload_ct.is_empty() {
+            return Err(StoreError::Erased(customer_id.to_owned()));
+        }
+        codec::open_bytes(
+            &key,
+            MAIL_TABLE,
+            PAYLOAD_COLUMN,
+            &claim.id,
+            &claim.payload_ct,
+        )
+    }
+
+    /// Sets a member's new password (Argon2id with the pepper, hashed off the async threads),
+    /// queueing `mail` (e.g. "your password was changed") in the same transaction. Recorded as a
+    /// write of [`fields::PASSWORD`] (and the mail).
+    pub async fn change_password(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        new_password: &SecretString,
+        mail: Option<MailDraft>,
+    ) -> Result<()> {
+        let mut row = self.live_customer(customer_id).await?;
+        if row.kind != "member" {
+            return Err(StoreError::Invalid("only members have a password".into()));
+        }
+        let hash = self.hash_password(new_password).await?;
+        self.record(
+            acc,
+            Action::Write,
+            vec![customer_id.to_owned()],
+            &fields::with_mail(&[fields::PASSWORD], mail.is_some()),
+        )
+        .await?;
+        let rows = match &mail {
+            Some(m) => mail_rows(&self.data_key(customer_id).await?, customer_id, Some(m))?,
+            None => Vec::new(),
+        };
+        row.password_hash = Some(hash);
+        row.updated_at = now_us();
+        self.store.update_customer_with_mail(&row, &rows).await
+    }
+
+    /// Replaces a customer's email address (sealed) and, for a member, its blind index, so
+    /// [`Gateway::find_member`] and login follow the new address at once.
+    /// [`StoreError::DuplicateMember`] when another member has it. Confirm the new address
+    /// first (an `email_change` token carrying it); `email_verified_at` is left as it is.
+    /// `mail` (e.g. a notice to the old address) is queued in the same transaction.
+    pub async fn change_email(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        new_email: &Personal<Email>,
+        mail: Option<MailDraft>,
+    ) -> Result<()> {
+        let mut row = self.live_customer(customer_id).await?;
+        let bidx = (row.kind == "member").then(|| self.email_index(new_email.expose()).to_vec());
+        if let Some(b) = &bidx {
+            if let Some(other) = self.store.member_by_email_bidx(b).await? {
+                if other != customer_id {
+                    return Err(StoreError::DuplicateMember);
+                }
+            }
+        }
+        self.record(
+            acc,
+            Action::Write,
+            vec![customer_id.to_owned()],
+            &fields::with_mail(&[fields::EMAIL], mail.is_some()),
+        )
+        .await?;
+        let key = self.data_key(customer_id).await?;
+        codec::seal_email(&key, &mut row, new_email.expose())?;
+        if bidx.is_some() {
+            row.email_bidx = bidx;
+        }
+        row.updated_at = now_us();
+        let rows = mail_rows(&key, customer_id, mail.as_ref())?;
+        self.store.update_customer_with_mail(&row, &rows).await
+    }
+
+    /// Issues a single-use token for `purpose` (`email_confirm`, `email_change`,
+    /// `password_reset`, ...), valid for `ttl_secs`: 32 random bytes, returned base64url without
+    /// padding (43 characters) to put in a link. Only its SHA-256 is stored. An optional
+    /// `payload` (e.g. the new address of an email change) is sealed with the customer's key at
+    /// `auth_tokens/payload/<hex of the hash>`, and that write is recorded; a token without a
+    /// payload holds nothing personal and records nothing. Earlier unused tokens of the same
+    /// purpose for the customer are revoked, so only the newest link works.
+    pub async fn issue_token(
+        &self,
+        acc: &Accessor,
+        customer_id: &str,
+        purpose: &str,
+        ttl_secs: i64,
+        payload: Option<&[u8]>,
+    ) -> Result<SecretString> {
+        self.live_customer(customer_id).await?;
+        let mut raw = Zeroizing::new([0u8; TOKEN_BYTES]);
+        rand::rngs::OsRng
+            .try_fill_bytes(raw.as_mut())
+            .map_err(|_| StoreError::Vault(VaultError::Random))?;
+        let hash = token_hash(raw.as_ref());
+        let payload_ct = match payload {
+            None => None,
+            Some(p) => {
+                self.record(
+                    acc,
+                    Action::Write,
+                    vec![customer_id.to_owned()],
+                    &[fields::TOKEN_PAYLOAD],
+                )
+                .await?;
+                let key = self.data_key(customer_id).await?;
+                Some(codec::seal_bytes(
+                    &key,
+                    TOKEN_TABLE,
+                    PAYLOAD_COLUMN,
+                    &hex::encode(&hash),
+                    p,
+                )?)
+            }
+        };
+        let at = now();
+        self.store.tokens_revoke(customer_id, purpose, at).await?;
+        self.store
+            .token_insert(&TokenRow {
+                token_hash: hash,
+                purpose: purpose.to_owned(),
+                customer_id: customer_id.to_owned(),
+                payload_ct,
+                created_at: at,
+                expires_at: at.saturating_add(ttl_secs),
+                used_at: None,
+            })
+            .await?;
+        Ok(SecretString::from(URL_SAFE_NO_PAD.encode(raw.as_ref())))
+    }
+
+    /// Uses a token: the customer id and the decrypted payload (if it has one) when the token is
+    /// known, of this `purpose`, unused and unexpired; it cannot be used again. None otherwise,
+    /// including for a malformed token (nothing tells the cases apart). Opening a payload is
+    /// recorded as a read of [`fields::TOKEN_PAYLOAD`].
+    pub async fn consume_token(
+        &self,
+        acc: &Accessor,
+        token: &str,
+        purpose: &str,
+    ) -> Result<Option<(String, Option<Zeroizing<Vec<u8>>>)>> {
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(token.as_bytes()) else {
+            return Ok(None);
+        };
+        let raw = Zeroizing::new(raw);
+        if raw.len() != TOKEN_BYTES {
+            return Ok(None);
+        }
+        let hash = token_hash(&raw);
+        let Some(row) = self.store.token_consume(&hash, purpose, now()).await? else {
+            return Ok(None);
+        };
+        let Some(ct) = row.payload_ct else {
+            return Ok(Some((row.customer_id, None)));
+        };
+        let (key, recorded) = tokio::join!(
+            self.data_key(&row.customer_id),
+            self.record(
+                acc,
+                Action::Read,
+                vec![row.customer_id.clone()],
+                &[fields::TOKEN_PAYLOAD]
+            ),
+        );
+        recorded?;
+        let plain = codec::open_bytes(
+            &key?,
+            TOKEN_TABLE,
+            PAYLOAD_COLUMN,
+            &hex::encode(&row.token_hash),
+            &ct,
+        )?;
+        Ok(Some((row.customer_id, Some(plain))))
+    }
+
+    /// Marks a member's email address as confirmed (after [`Gateway::consume_token`] of an
+    /// `email_confirm` token). Nothing personal is read or written, so nothing is recorded.
+    pub async fn verify_email(&self, acc: &Accessor, customer_id: &str) -> Result<()> {
+        let _ = acc;
+        self.store.mark_email_verified(customer_id, now()).await
+    }
+
+    /// Checks a member's login. An unknown email is verified against a dummy hash made with the
+    /// ring's own parameters, so it costs what a wrong password costs and the answer does not
+    /// reveal who is a member; [`LoginOutcome::Unverified`] is only told after the right password.
+    /// Upgrades the stored hash when the parameters changed. Hands out no personal value, so
+    /// nothing is recorded (the shop records the login itself).
+    pub async fn member_login(
+        &self,
+        acc: &Accessor,
+        email: &Email,
+        password: &SecretString,
+    ) -> Result<LoginOutcome> {
+        let _ = acc;
+        let dummy = self
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let random = SecretString::from(uuid::Uuid::new_v4().to_string());
+                self.hash_password(&random).await
+            })
+            .await?
+            .clone();
+        let id = self.find_member(email).await?;
+        // The same round trip for an unknown email, with an id no row has.
+        let row = self.store.customer(id.as_deref().unwrap_or("")).await?;
+        let member = row.filter(|r| r.erased_at.is_none() && r.kind == "member");
+        let stored = member.as_ref().and_then(|r| r.password_hash.clone());
+        let known = stored.is_some();
+        let check = self
+            .verify_password(password, stored.unwrap_or(dummy))
+            .await?;
+        let (Some(mut row), true) = (member, known) else {
+            return Ok(LoginOutcome::Invalid);
+        };
+        match check {
+            PasswordCheck::Invalid => Ok(LoginOutcome::Invalid),
+            PasswordCheck::Valid { needs_rehash } => {
+                if needs_rehash {
+                    row.password_hash = Some(self.hash_password(password).await?);
+                    row.updated_at = now_us();
+                    self.store.update_customer(&row).await?;
+                }
+                let customer_id = row.id;
+                Ok(if row.email_verified_at.is_some() {
+                    LoginOutcome::Ok { customer_id }
+                } else {
+                    LoginOutcome::Unverified { customer_id }
+                })
+            }
+        }
+    }
+
+    /// A customer row that exists and is not erased.
+    async fn live_customer(&self, customer_id: &str) -> Result<CustomerRow> {
+        let row = self
+            .store
+            .customer(customer_id)
+            .await?
+            .ok_or(StoreError::NotFound { what: "customer" })?;
+        if row.erased_at.is_some() {
+            return Err(StoreError::Erased(customer_id.to_owned()));
+        }
+        Ok(row)
+    }
+
+    /// Argon2id hashing on the blocking pool (it takes tens of milliseconds of CPU).
+    async fn hash_password(&self, password: &SecretString) -> Result<String> {
+        let keys = self.keys.clone();
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || keys.hash_password(&password))
+            .await
+            .map_err(|_| StoreError::Invalid("the password hashing task failed".into()))?
+            .map_err(StoreError::from)
+    }
+
+    /// Argon2id verification on the blocking pool.
+    async fn verify_password(&self, password: &SecretString, phc: String) -> Result<PasswordCheck> {
+        let keys = self.keys.clone();
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || keys.verify_password(&password, &phc))
+            .await
+            .map_err(|_| StoreError::Invalid("the password check task failed".into()))?
+            .map_err(StoreError::from)
     }
 
     /// Opens one sealed value at an explicit place with a customer's key (tools and tests that

@@ -31,6 +31,10 @@ pub struct CustomerRow {
     pub updated_at: i64,
     /// Set once the customer's data key was destroyed.
     pub erased_at: Option<i64>,
+    /// When the member confirmed their email address (Unix **seconds**; None: not yet, and always
+    /// None for guests). Written only by [`crate::Store::mark_email_verified`]; `insert_customer`
+    /// and `update_customer` leave it alone.
+    pub email_verified_at: Option<i64>,
 }
 
 /// A wrapped per-customer data key.
@@ -188,9 +192,16 @@ pub struct AppendOutcome {
     pub root: [u8; 32],
 }
 
-/// Current time in microseconds since the epoch.
+/// Current time in microseconds since the epoch (the unit of the older `created_at`, `updated_at`
+/// and `placed_at` columns of customers, addresses, orders and products).
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+/// Current time in Unix seconds (the unit of the shop tables: sessions, webhooks, payments, the
+/// mail outbox, tokens, carts, and `customers.email_verified_at`).
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 /// A product category.
@@ -250,4 +261,105 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Rows in the whole listing.
     pub total: i64,
+}
+
+/// The payment of an order at the payment provider. Of a card, only its brand and last four digits
+/// are kept; the number itself never reaches mamori. Times in Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentRow {
+    /// The order paid (one payment row per order).
+    pub order_id: String,
+    /// Provider code, e.g. `sandbox`.
+    pub provider: String,
+    /// The provider's payment id (unique).
+    pub payment_id: String,
+    /// The provider's status, as the shop maps it (e.g. `authorized`, `captured`, `refunded`).
+    pub status: String,
+    /// Amount in yen, tax included.
+    pub amount: i64,
+    /// Card brand (`visa`, `jcb`, ...), if paid by card.
+    pub brand: Option<String>,
+    /// Last four digits of the card, if paid by card.
+    pub last4: Option<String>,
+    /// First written.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+/// A mail to queue in the outbox. `payload_ct` is sealed by the gateway with the customer's data
+/// key at `mail_outbox/payload/<id>`. Times in Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// UUIDv7 text (also the mail's Message-ID seed, so it must not change).
+    pub id: String,
+    /// Whose key sealed the payload (None: not sealed by a customer key).
+    pub customer_id: Option<String>,
+    /// What kind of mail (`order_confirmation`, `email_confirm`, ...), not personal.
+    pub kind: String,
+    /// Sealed payload.
+    pub payload_ct: Vec<u8>,
+    /// Queued at.
+    pub created_at: i64,
+    /// Due at (usually `created_at`).
+    pub next_attempt_at: i64,
+}
+
+/// An outbox row claimed by a mail worker, with its lease. Times in Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxClaimRow {
+    /// Row (and mail) id.
+    pub id: String,
+    /// Whose key sealed the payload.
+    pub customer_id: Option<String>,
+    /// Kind of mail.
+    pub kind: String,
+    /// Sealed payload (open it with [`crate::Gateway::open_mail`]).
+    pub payload_ct: Vec<u8>,
+    /// This claim's token (UUIDv4 text); a later claim of the row gets another.
+    pub token: String,
+    /// Which attempt this is, from 1.
+    pub attempt: i64,
+    /// The lease's end.
+    pub lease_until: i64,
+    /// Queued at.
+    pub created_at: i64,
+}
+
+/// Where an outbox row stands. Times in Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxStatusRow {
+    /// Row id.
+    pub id: String,
+    /// `pending`, `sent` or `dead`.
+    pub state: String,
+    /// Claims made (a release gives one back).
+    pub attempts: i64,
+    /// Due at.
+    pub next_attempt_at: i64,
+    /// The last failure's fixed description (never server text or personal data).
+    pub last_error: Option<String>,
+    /// When it was handed to the transport.
+    pub sent_at: Option<i64>,
+}
+
+/// A single-use token (email confirmation, email change, password reset). Only the SHA-256 of the
+/// token is stored; the optional payload is sealed with the customer's data key at
+/// `auth_tokens/payload/<hex of token_hash>`. Times in Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenRow {
+    /// SHA-256 of the token's 32 random bytes.
+    pub token_hash: Vec<u8>,
+    /// What it may be used for (`email_confirm`, `email_change`, `password_reset`, ...).
+    pub purpose: String,
+    /// Whose token it is.
+    pub customer_id: String,
+    /// Sealed payload (e.g. the new email address of an email change).
+    pub payload_ct: Option<Vec<u8>>,
+    /// Issued at.
+    pub created_at: i64,
+    /// Valid while `now < expires_at`.
+    pub expires_at: i64,
+    /// Set when consumed or revoked.
+    pub used_at: Option<i64>,
 }

@@ -78,7 +78,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_wrapped_keys(&self, rows: &[CustomerKeyRow]) -> Result<()>;
     /// Number of data keys per master key id.
     async fn key_counts(&self) -> Result<Vec<(String, i64)>>;
-    /// Destroys a customer's data key and clears every sealed value of theirs, in one transaction.
+    /// Destroys a customer's data key and clears every sealed value of theirs, in one transaction:
+    /// profile, address book, the personal parts of their orders, their queued mails (pending
+    /// ones become `dead`; every payload of theirs is emptied), their single-use tokens and their
+    /// cart. Order amounts and payments stay (tax records).
     async fn erase_customer(&self, customer_id: &str, at: i64) -> Result<()>;
 
     /// Adds an address-book entry.
@@ -117,6 +120,134 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<ProductRow>>;
     /// Takes `quantity` units out of stock if that many are there; false (and no change) otherwise.
     async fn take_stock(&self, sku: &str, quantity: i64) -> Result<bool>;
+
+    // ---- The shop (migration 0003). Times are Unix seconds unless a doc says otherwise. ----
+
+    /// The opaque session record under `key` (the web layer's hashed storage key).
+    async fn session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Inserts or replaces the record under `key` with its times (which only
+    /// [`Store::session_purge`] reads; the web layer decides expiry from its own sealed record).
+    async fn session_save(
+        &self,
+        key: &[u8],
+        record: &[u8],
+        created_at: i64,
+        last_seen: i64,
+    ) -> Result<()>;
+    /// Removes the record under `key` (no error if absent).
+    async fn session_delete(&self, key: &[u8]) -> Result<()>;
+    /// Removes sessions last seen before `idle_before` or created before `created_before`;
+    /// returns how many went.
+    async fn session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64>;
+
+    /// Webhook replay guard: records `event_id` (kept until `keep_until`) and answers true the
+    /// first time it is seen, false after. Also forgets ids whose `keep_until` is before `now`.
+    /// Of two concurrent calls with the same new id, exactly one gets true.
+    async fn webhook_first_seen(&self, event_id: &str, keep_until: i64, now: i64) -> Result<bool>;
+
+    /// Inserts or replaces the payment of `row.order_id` (its `created_at` is kept on replace).
+    /// [`StoreError::Invalid`] when `payment_id` already belongs to another order.
+    async fn payment_upsert(&self, row: &PaymentRow) -> Result<()>;
+    /// The payment of an order.
+    async fn payment_of_order(&self, order_id: &str) -> Result<Option<PaymentRow>>;
+    /// The payment with this provider payment id.
+    async fn payment_by_provider_id(&self, payment_id: &str) -> Result<Option<PaymentRow>>;
+
+    /// An order's header, without lines and shipments.
+    async fn order_header(&self, order_id: &str) -> Result<Option<OrderRow>>;
+    /// An order's header by the number shown to the customer (order numbers are unique).
+    async fn order_by_number(&self, order_number: &str) -> Result<Option<OrderRow>>;
+    /// Compare-and-set of an order's state: moves it to `to` only if its current state is one of
+    /// `from`, and queues `mail` in the same transaction. False (nothing changed, no mail queued)
+    /// when the order is missing or its state is not in `from`. `at` is in seconds; the order's
+    /// `updated_at` (microseconds, like the rest of the row) becomes `at * 1_000_000`.
+    async fn transition_order(
+        &self,
+        order_id: &str,
+        from: &[&str],
+        to: &str,
+        at: i64,
+        mail: &[OutboxRow],
+    ) -> Result<bool>;
+    /// [`Store::insert_order`] that also queues `mail` in the same transaction. When the
+    /// idempotency key exists already ([`OrderInsert::Existing`]) no mail is queued.
+    async fn insert_order_with_mail(
+        &self,
+        bundle: &OrderBundle,
+        mail: &[OutboxRow],
+    ) -> Result<OrderInsert>;
+    /// Every order, newest first, one page (back office).
+    async fn orders_page(&self, offset: i64, limit: i64) -> Result<Page<OrderRow>>;
+
+    /// [`Store::update_customer`] that also queues `mail` in the same transaction.
+    async fn update_customer_with_mail(&self, row: &CustomerRow, mail: &[OutboxRow]) -> Result<()>;
+    /// [`Store::insert_address`] that also queues `mail` in the same transaction.
+    async fn insert_address_with_mail(&self, row: &AddressRow, mail: &[OutboxRow]) -> Result<()>;
+    /// Deletes an address-book entry of this customer; false if there was none.
+    async fn delete_address(&self, customer_id: &str, address_id: &str) -> Result<bool>;
+    /// Sets `email_verified_at` (seconds) of a customer that is not erased; the row's
+    /// `updated_at` (microseconds) becomes `at * 1_000_000`. [`StoreError::NotFound`] otherwise.
+    async fn mark_email_verified(&self, customer_id: &str, at: i64) -> Result<()>;
+
+    /// Queues mails (state `pending`, no attempts yet) in one transaction.
+    async fn outbox_enqueue(&self, rows: &[OutboxRow]) -> Result<()>;
+    /// Claims up to `limit` rows that are pending, due (`next_attempt_at <= now`) and not under a
+    /// live lease (`lease_until` unset or `<= now`), oldest due first: each gets a fresh claim
+    /// token (UUIDv4), `attempts + 1` and `lease_until = now + lease_secs`. Workers in several
+    /// tasks or processes never claim the same row at once (SQLite: `BEGIN IMMEDIATE`;
+    /// PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn outbox_claim(
+        &self,
+        limit: i64,
+        lease_secs: i64,
+        now: i64,
+    ) -> Result<Vec<OutboxClaimRow>>;
+    /// Records that the mail was handed over, whatever the token (the mail *was* sent) and
+    /// idempotently (a second call keeps the first `sent_at`). Clears the lease.
+    async fn outbox_mark_sent(&self, id: &str, at: i64) -> Result<()>;
+    /// Records a failed attempt of the current claim `token`: due again at `next_attempt_at`, or
+    /// `dead` when it is None; `reason` goes to `last_error`; the lease is cleared. Ignored when
+    /// `token` is not the row's current claim or the row is not pending.
+    async fn outbox_mark_failed(
+        &self,
+        id: &str,
+        token: &str,
+        next_attempt_at: Option<i64>,
+        reason: &str,
+        at: i64,
+    ) -> Result<()>;
+    /// Gives a claimed row back without counting the attempt (`attempts - 1`, lease cleared).
+    /// Ignored for a stale token.
+    async fn outbox_release(&self, id: &str, token: &str) -> Result<()>;
+    /// Where a row stands.
+    async fn outbox_status(&self, id: &str) -> Result<Option<OutboxStatusRow>>;
+    /// Deletes rows sent before `sent_before` (their sealed payloads need not be kept); returns
+    /// how many went.
+    async fn outbox_purge_sent(&self, sent_before: i64) -> Result<u64>;
+
+    /// Stores a new single-use token.
+    async fn token_insert(&self, row: &TokenRow) -> Result<()>;
+    /// Atomically uses a token: if one with this hash and purpose exists, is unused and
+    /// `expires_at > now`, sets `used_at = now` and returns it as it was (`used_at` None);
+    /// otherwise None. Of two concurrent consumes, one wins.
+    async fn token_consume(
+        &self,
+        token_hash: &[u8],
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<TokenRow>>;
+    /// Marks a customer's unused tokens of `purpose` as used; returns how many.
+    async fn tokens_revoke(&self, customer_id: &str, purpose: &str, at: i64) -> Result<u64>;
+    /// Deletes tokens that expired before `expired_before`; returns how many went.
+    async fn tokens_purge(&self, expired_before: i64) -> Result<u64>;
+
+    /// A member's cart lines `(sku, quantity)`, by SKU.
+    async fn cart_lines(&self, customer_id: &str) -> Result<Vec<(String, i64)>>;
+    /// Sets the quantity of one SKU in a member's cart; 0 removes the line. A negative quantity
+    /// is [`StoreError::Invalid`].
+    async fn cart_set(&self, customer_id: &str, sku: &str, quantity: i64, at: i64) -> Result<()>;
+    /// Empties a member's cart.
+    async fn cart_clear(&self, customer_id: &str) -> Result<()>;
 
     /// Appends events as one transaction (group commit) after the current end of the log, which is
     /// read under a lock so that several processes keep one linear history. When `signer` is given,

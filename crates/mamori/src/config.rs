@@ -22,6 +22,71 @@ pub struct Config {
     pub witness_file: Option<PathBuf>,
     /// Origin line of the ledger's checkpoints.
     pub ledger_origin: String,
+    /// The shop (`mamori serve`).
+    pub shop: ShopSection,
+}
+
+/// `[shop]`: what `mamori serve` needs beyond the data.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopSection {
+    /// Where the shop listens.
+    pub listen: std::net::SocketAddr,
+    /// Where customers reach it, if not `http://{listen}/` (behind a proxy, a real domain).
+    pub public_url: Option<String>,
+    /// Shop name on pages and mail.
+    pub name: String,
+    /// Operator name on receipts.
+    pub legal_name: String,
+    /// 適格請求書発行事業者登録番号 (`T` + 13 digits).
+    pub registration_number: String,
+    /// Support address.
+    pub support_email: String,
+    /// `From:` of the shop's mail.
+    pub mail_from: String,
+    /// Bank account shown for bank transfers.
+    pub bank_account: String,
+    /// Flat shipping fee, tax included.
+    pub shipping_fee: i64,
+    /// Free shipping from this items total.
+    pub free_shipping_from: i64,
+    /// Days from order to the earliest delivery.
+    pub delivery_lead_days: u32,
+    /// A real payment provider's API base URL; unset starts the sandbox provider. Its API key and
+    /// webhook secret come from `MAMORI_PSP_API_KEY(_FILE)` and `MAMORI_PSP_WEBHOOK_SECRET(_FILE)`.
+    pub psp_url: Option<String>,
+    /// Where the sandbox provider listens (its own origin).
+    pub psp_listen: std::net::SocketAddr,
+    /// SMTP relay; unset delivers into `<data_dir>/maildir`.
+    pub smtp: Option<mamori_mail::transport::SmtpSettings>,
+    /// TLS certificate chain (PEM); with `tls_key` the shop serves HTTPS with HSTS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for ShopSection {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            name: "守り商店".into(),
+            legal_name: "守り商店株式会社（デモ）".into(),
+            // A syntactically valid number (check digit 7) for the demo; a real shop sets its own.
+            registration_number: "T7123456789012".into(),
+            support_email: "support@shop.example.jp".into(),
+            mail_from: "守り商店 <shop@shop.example.jp>".into(),
+            bank_account: "守り銀行 本店 普通 1234567 モリシヨウテン（デモ）".into(),
+            shipping_fee: 770,
+            free_shipping_from: 11_000,
+            delivery_lead_days: 2,
+            psp_url: None,
+            psp_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
+            smtp: None,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
 }
 
 // The database URL may carry a password: Debug shows only which backend it is.
@@ -52,6 +117,7 @@ impl Default for Config {
             ledger_key_file: None,
             witness_file: None,
             ledger_origin: "mamori/access-ledger".into(),
+            shop: ShopSection::default(),
         }
     }
 }
@@ -136,5 +202,16 @@ impl Config {
         self.witness_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-witness.jsonl"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_registration_number_is_valid() {
+        let n = ShopSection::default().registration_number;
+        assert!(mamori_domain::RegistrationNumber::parse(&n).is_ok());
     }
 }

@@ -4,6 +4,8 @@
 //! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database).
 
 mod config;
+mod demo;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the shop: on an empty data directory, create keys, migrate, load the demo catalogue;
+    /// start the shop, the sandbox payment provider (second port) and the mail worker.
+    Serve(serve::ServeArgs),
+    /// Synthetic data for benchmarks and incident drills.
+    Demo {
+        #[command(subcommand)]
+        cmd: DemoCmd,
+    },
     /// Master key and ledger key management.
     Keys {
         #[command(subcommand)]
@@ -62,6 +72,12 @@ treat any non-zero status as a reason to act."
     Scan(mamori_scan::ScanArgs),
     /// Run the sandbox payment provider (its own server and origin, hosted card page, signed webhooks).
     PspSandbox(mamori_pay::SandboxArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum DemoCmd {
+    /// Create N customers and M orders through the gateway (sealed, on the ledger).
+    Populate(demo::PopulateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +155,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         cfg.data_dir = d;
     }
     match cli.command {
+        Command::Serve(args) => {
+            serve::serve(&cfg, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            cmd: DemoCmd::Populate(args),
+        } => {
+            let store = open_migrated(&cfg).await?;
+            if store.categories().await?.is_empty() {
+                mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
+            }
+            let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
+            let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger);
+            demo::populate(&gateway, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { cmd: KeysCmd::Init } => keys_init(&cfg),
         Command::Keys {
             cmd: KeysCmd::Rotate { retire },

@@ -32,8 +32,6 @@ pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
 /// Rows per multi-row INSERT: well under both SQLite's and PostgreSQL's bind-parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 1000;
 
-/// Emits `impl Store for $store` with the backend's own methods (`$own`) and the shared ones.
-/// (`#[async_trait]` must see the methods already expanded, so the macro emits the whole impl.)
 /// The columns of [`crate::model::OrderRow`], in its field order.
 macro_rules! order_columns {
     () => {
@@ -53,6 +51,81 @@ macro_rules! product_columns {
 }
 pub(crate) use product_columns;
 
+/// The columns of [`crate::model::PaymentRow`], in its field order.
+macro_rules! payment_columns {
+    () => {
+        "order_id, provider, payment_id, status, amount, brand, last4, created_at, updated_at"
+    };
+}
+pub(crate) use payment_columns;
+
+/// Inserts outbox rows (state `pending`, no attempts) inside the open transaction `$tx`.
+macro_rules! insert_mail {
+    ($tx:ident, $rows:expr) => {
+        for m in $rows {
+            sqlx::query(
+                "INSERT INTO mail_outbox (id, customer_id, kind, payload_ct, state, attempts, \
+                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+            )
+            .bind(&m.id)
+            .bind(&m.customer_id)
+            .bind(&m.kind)
+            .bind(&m.payload_ct)
+            .bind(m.next_attempt_at)
+            .bind(m.created_at)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+pub(crate) use insert_mail;
+
+/// The part of an outbox claim that runs inside the backend's own transaction: selects the due
+/// rows with `$select_sql` (which carries the backend's lock clause) and claims each with a
+/// conditional UPDATE that re-checks the row is still claimable.
+macro_rules! outbox_claim_in_tx {
+    ($conn:expr, $select_sql:expr, $limit:expr, $lease_secs:expr, $now:expr) => {{
+        let conn = $conn;
+        let now: i64 = $now;
+        let lease_until = now.saturating_add($lease_secs);
+        let ids: Vec<String> = sqlx::query_scalar($select_sql)
+            .bind(now)
+            .bind($limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let claimed = sqlx::query_as::<_, OutboxClaimRow>(
+                "UPDATE mail_outbox SET claim_token = $2, attempts = attempts + 1, lease_until = $3 \
+                 WHERE id = $1 AND state = 'pending' AND next_attempt_at <= $4 \
+                 AND (lease_until IS NULL OR lease_until <= $4) \
+                 RETURNING id, customer_id, kind, payload_ct, claim_token AS token, attempts AS attempt, \
+                 lease_until, created_at",
+            )
+            .bind(&id)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+            out.extend(claimed);
+        }
+        Ok::<_, StoreError>(out)
+    }};
+}
+pub(crate) use outbox_claim_in_tx;
+
+/// Selects claimable outbox ids (`$1` now, `$2` limit); each backend appends its lock clause.
+macro_rules! outbox_due_sql {
+    () => {
+        "SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+         AND (lease_until IS NULL OR lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $2"
+    };
+}
+pub(crate) use outbox_due_sql;
+
+/// Emits `impl Store for $store` with the backend's own methods (`$own`) and the shared ones.
+/// (`#[async_trait]` must see the methods already expanded, so the macro emits the whole impl.)
 macro_rules! impl_store {
     ($store:ty, $db:ty, { $($own:tt)* }) => {
         #[async_trait::async_trait]
@@ -96,7 +169,7 @@ macro_rules! impl_store {
         async fn customer(&self, id: &str) -> Result<Option<CustomerRow>> {
             let row = sqlx::query_as::<_, CustomerRow>(
                 "SELECT id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, gender_ct, \
-                 password_hash, created_at, updated_at, erased_at FROM customers WHERE id = $1",
+                 password_hash, created_at, updated_at, erased_at, email_verified_at FROM customers WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(&self.pool)
@@ -105,6 +178,11 @@ macro_rules! impl_store {
         }
 
         async fn update_customer(&self, row: &CustomerRow) -> Result<()> {
+            self.update_customer_with_mail(row, &[]).await
+        }
+
+        async fn update_customer_with_mail(&self, row: &CustomerRow, mail: &[OutboxRow]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE customers SET email_bidx = $2, name_ct = $3, email_ct = $4, phone_ct = $5, \
                  birth_date_ct = $6, gender_ct = $7, password_hash = $8, updated_at = $9 \
@@ -119,12 +197,14 @@ macro_rules! impl_store {
             .bind(&row.gender_ct)
             .bind(&row.password_hash)
             .bind(row.updated_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| $crate::backend::unique_violation_as(e, StoreError::DuplicateMember))?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound { what: "customer" });
             }
+            $crate::backend::insert_mail!(tx, mail);
+            tx.commit().await?;
             Ok(())
         }
 
@@ -233,11 +313,36 @@ macro_rules! impl_store {
             .bind(customer_id)
             .execute(&mut *tx)
             .await?;
+            // Queued mail: the payloads are sealed under the destroyed key; emptying them keeps the
+            // ciphertext out of backups, and pending rows go dead so no worker claims them.
+            sqlx::query(
+                "UPDATE mail_outbox SET state = CASE WHEN state = 'pending' THEN 'dead' ELSE state END, \
+                 payload_ct = $2, lease_until = NULL, claim_token = NULL, \
+                 last_error = CASE WHEN state = 'pending' THEN 'customer erased' ELSE last_error END \
+                 WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .bind(Vec::<u8>::new())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM auth_tokens WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM member_carts WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(())
         }
 
         async fn insert_address(&self, row: &AddressRow) -> Result<()> {
+            self.insert_address_with_mail(row, &[]).await
+        }
+
+        async fn insert_address_with_mail(&self, row: &AddressRow, mail: &[OutboxRow]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
             sqlx::query(
                 "INSERT INTO addresses (id, customer_id, name_ct, address_ct, phone_ct, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -248,8 +353,10 @@ macro_rules! impl_store {
             .bind(&row.address_ct)
             .bind(&row.phone_ct)
             .bind(row.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            $crate::backend::insert_mail!(tx, mail);
+            tx.commit().await?;
             Ok(())
         }
 
@@ -265,6 +372,10 @@ macro_rules! impl_store {
         }
 
         async fn insert_order(&self, bundle: &OrderBundle) -> Result<OrderInsert> {
+            self.insert_order_with_mail(bundle, &[]).await
+        }
+
+        async fn insert_order_with_mail(&self, bundle: &OrderBundle, mail: &[OutboxRow]) -> Result<OrderInsert> {
             let o = &bundle.order;
             let existing: Option<String> =
                 sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_key = $1")
@@ -349,6 +460,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
             }
+            $crate::backend::insert_mail!(tx, mail);
             tx.commit().await?;
             Ok(OrderInsert::Inserted)
         }
@@ -504,6 +616,388 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        async fn session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            Ok(sqlx::query_scalar("SELECT record FROM sessions WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        async fn session_save(&self, key: &[u8], record: &[u8], created_at: i64, last_seen: i64) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO sessions (key, record, created_at, last_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET record = excluded.record, created_at = excluded.created_at, \
+                 last_seen = excluded.last_seen",
+            )
+            .bind(key)
+            .bind(record)
+            .bind(created_at)
+            .bind(last_seen)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn session_delete(&self, key: &[u8]) -> Result<()> {
+            sqlx::query("DELETE FROM sessions WHERE key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64> {
+            let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2")
+                .bind(idle_before)
+                .bind(created_before)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn webhook_first_seen(&self, event_id: &str, keep_until: i64, now: i64) -> Result<bool> {
+            sqlx::query("DELETE FROM webhook_events WHERE keep_until < $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            // The primary key decides between concurrent deliveries of the same event.
+            let done = sqlx::query(
+                "INSERT INTO webhook_events (event_id, keep_until, received_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(keep_until)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn payment_upsert(&self, row: &PaymentRow) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO payments (order_id, provider, payment_id, status, amount, brand, last4, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (order_id) DO UPDATE SET provider = excluded.provider, \
+                 payment_id = excluded.payment_id, status = excluded.status, amount = excluded.amount, \
+                 brand = excluded.brand, last4 = excluded.last4, updated_at = excluded.updated_at",
+            )
+            .bind(&row.order_id)
+            .bind(&row.provider)
+            .bind(&row.payment_id)
+            .bind(&row.status)
+            .bind(row.amount)
+            .bind(&row.brand)
+            .bind(&row.last4)
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Invalid(
+                    "this provider payment id belongs to another order".into(),
+                ),
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound { what: "order" }
+                }
+                _ => StoreError::Database(e),
+            })?;
+            Ok(())
+        }
+
+        async fn payment_of_order(&self, order_id: &str) -> Result<Option<PaymentRow>> {
+            Ok(sqlx::query_as::<_, PaymentRow>(concat!(
+                "SELECT ",
+                payment_columns!(),
+                " FROM payments WHERE order_id = $1"
+            ))
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn payment_by_provider_id(&self, payment_id: &str) -> Result<Option<PaymentRow>> {
+            Ok(sqlx::query_as::<_, PaymentRow>(concat!(
+                "SELECT ",
+                payment_columns!(),
+                " FROM payments WHERE payment_id = $1"
+            ))
+            .bind(payment_id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn order_header(&self, order_id: &str) -> Result<Option<OrderRow>> {
+            Ok(sqlx::query_as::<_, OrderRow>(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+                .bind(order_id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        async fn order_by_number(&self, order_number: &str) -> Result<Option<OrderRow>> {
+            Ok(sqlx::query_as::<_, OrderRow>(concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE order_number = $1"
+            ))
+            .bind(order_number)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn transition_order(
+            &self,
+            order_id: &str,
+            from: &[&str],
+            to: &str,
+            at: i64,
+            mail: &[OutboxRow],
+        ) -> Result<bool> {
+            if from.is_empty() {
+                return Ok(false);
+            }
+            let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+            let sql = format!(
+                "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ({})",
+                placeholders.join(", ")
+            );
+            let mut tx = self.pool.begin().await?;
+            let mut q = sqlx::query(&sql)
+                .bind(to)
+                .bind(at.saturating_mul(1_000_000))
+                .bind(order_id);
+            for f in from {
+                q = q.bind(*f);
+            }
+            let done = q.execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                // Dropping the transaction rolls it back; nothing was written.
+                return Ok(false);
+            }
+            $crate::backend::insert_mail!(tx, mail);
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        async fn orders_page(&self, offset: i64, limit: i64) -> Result<Page<OrderRow>> {
+            let items = sqlx::query_as::<_, OrderRow>(concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders ORDER BY placed_at DESC, id DESC LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(Page { items, total })
+        }
+
+        async fn delete_address(&self, customer_id: &str, address_id: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM addresses WHERE id = $1 AND customer_id = $2")
+                .bind(address_id)
+                .bind(customer_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn mark_email_verified(&self, customer_id: &str, at: i64) -> Result<()> {
+            let done = sqlx::query(
+                "UPDATE customers SET email_verified_at = $2, updated_at = $3 WHERE id = $1 AND erased_at IS NULL",
+            )
+            .bind(customer_id)
+            .bind(at)
+            .bind(at.saturating_mul(1_000_000))
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "customer" });
+            }
+            Ok(())
+        }
+
+        async fn outbox_enqueue(&self, rows: &[OutboxRow]) -> Result<()> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            $crate::backend::insert_mail!(tx, rows);
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn outbox_mark_sent(&self, id: &str, at: i64) -> Result<()> {
+            sqlx::query(
+                "UPDATE mail_outbox SET state = 'sent', sent_at = COALESCE(sent_at, $2), \
+                 lease_until = NULL, claim_token = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn outbox_mark_failed(
+            &self,
+            id: &str,
+            token: &str,
+            next_attempt_at: Option<i64>,
+            reason: &str,
+            _at: i64,
+        ) -> Result<()> {
+            let q = match next_attempt_at {
+                Some(next) => sqlx::query(
+                    "UPDATE mail_outbox SET next_attempt_at = $3, last_error = $4, lease_until = NULL, \
+                     claim_token = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(token)
+                .bind(next)
+                .bind(reason),
+                None => sqlx::query(
+                    "UPDATE mail_outbox SET state = 'dead', last_error = $3, lease_until = NULL, \
+                     claim_token = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(token)
+                .bind(reason),
+            };
+            q.execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn outbox_release(&self, id: &str, token: &str) -> Result<()> {
+            sqlx::query(
+                "UPDATE mail_outbox SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                 lease_until = NULL, claim_token = NULL \
+                 WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn outbox_status(&self, id: &str) -> Result<Option<OutboxStatusRow>> {
+            Ok(sqlx::query_as::<_, OutboxStatusRow>(
+                "SELECT id, state, attempts, next_attempt_at, last_error, sent_at FROM mail_outbox WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn outbox_purge_sent(&self, sent_before: i64) -> Result<u64> {
+            let done = sqlx::query("DELETE FROM mail_outbox WHERE state = 'sent' AND sent_at < $1")
+                .bind(sent_before)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn token_insert(&self, row: &TokenRow) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO auth_tokens (token_hash, purpose, customer_id, payload_ct, created_at, \
+                 expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&row.token_hash)
+            .bind(&row.purpose)
+            .bind(&row.customer_id)
+            .bind(&row.payload_ct)
+            .bind(row.created_at)
+            .bind(row.expires_at)
+            .bind(row.used_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn token_consume(&self, token_hash: &[u8], purpose: &str, now: i64) -> Result<Option<TokenRow>> {
+            // One conditional UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) lets
+            // exactly one of two concurrent consumers see `used_at IS NULL`.
+            let row = sqlx::query_as::<_, TokenRow>(
+                "UPDATE auth_tokens SET used_at = $3 \
+                 WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                 RETURNING token_hash, purpose, customer_id, payload_ct, created_at, expires_at, used_at",
+            )
+            .bind(token_hash)
+            .bind(purpose)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.map(|mut r| {
+                r.used_at = None;
+                r
+            }))
+        }
+
+        async fn tokens_revoke(&self, customer_id: &str, purpose: &str, at: i64) -> Result<u64> {
+            let done = sqlx::query(
+                "UPDATE auth_tokens SET used_at = $3 WHERE customer_id = $1 AND purpose = $2 AND used_at IS NULL",
+            )
+            .bind(customer_id)
+            .bind(purpose)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn tokens_purge(&self, expired_before: i64) -> Result<u64> {
+            let done = sqlx::query("DELETE FROM auth_tokens WHERE expires_at < $1")
+                .bind(expired_before)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn cart_lines(&self, customer_id: &str) -> Result<Vec<(String, i64)>> {
+            Ok(sqlx::query_as(
+                "SELECT sku, quantity FROM member_carts WHERE customer_id = $1 ORDER BY sku",
+            )
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        async fn cart_set(&self, customer_id: &str, sku: &str, quantity: i64, at: i64) -> Result<()> {
+            if quantity < 0 {
+                return Err(StoreError::Invalid("a cart quantity cannot be negative".into()));
+            }
+            if quantity == 0 {
+                sqlx::query("DELETE FROM member_carts WHERE customer_id = $1 AND sku = $2")
+                    .bind(customer_id)
+                    .bind(sku)
+                    .execute(&self.pool)
+                    .await?;
+                return Ok(());
+            }
+            sqlx::query(
+                "INSERT INTO member_carts (customer_id, sku, quantity, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (customer_id, sku) DO UPDATE SET quantity = excluded.quantity, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(customer_id)
+            .bind(sku)
+            .bind(quantity)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn cart_clear(&self, customer_id: &str) -> Result<()> {
+            sqlx::query("DELETE FROM member_carts WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         }
 
         async fn ledger_size(&self) -> Result<u64> {

@@ -5,7 +5,10 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use super::{impl_store, ledger_append_in_tx, order_columns, product_columns};
+use super::{
+    impl_store, ledger_append_in_tx, order_columns, outbox_claim_in_tx, outbox_due_sql,
+    payment_columns, product_columns,
+};
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::store::{Backend, CheckpointSigner, OrderInsert, Store};
@@ -65,6 +68,26 @@ impl_store!(PgStore, Postgres, {
     ) -> Result<(AppendOutcome, Option<String>)> {
         let mut tx = self.begin_ledger().await?;
         let out = ledger_append_in_tx!(Postgres, &mut *tx, STATE_SQL, events, signer)?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn outbox_claim(
+        &self,
+        limit: i64,
+        lease_secs: i64,
+        now: i64,
+    ) -> Result<Vec<OutboxClaimRow>> {
+        // Rows another worker has locked are skipped rather than waited for; the conditional
+        // UPDATE re-checks each row, so a row claimed and committed meanwhile is not taken twice.
+        let mut tx = self.pool.begin().await?;
+        let out = outbox_claim_in_tx!(
+            &mut *tx,
+            concat!(outbox_due_sql!(), " FOR UPDATE SKIP LOCKED"),
+            limit,
+            lease_secs,
+            now
+        )?;
         tx.commit().await?;
         Ok(out)
     }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 
-use super::{impl_store, ledger_append_in_tx, order_columns, product_columns};
+use super::{
+    impl_store, ledger_append_in_tx, order_columns, outbox_claim_in_tx, outbox_due_sql,
+    payment_columns, product_columns,
+};
 use crate::error::{Result, StoreError};
 use crate::model::*;
 use crate::store::{Backend, CheckpointSigner, OrderInsert, Store};
@@ -49,11 +52,18 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Starts `BEGIN IMMEDIATE`: SQLite's write lock is taken up front, so a batch never fails
-    /// half-way on a lock upgrade.
+    /// Starts `BEGIN IMMEDIATE`: SQLite's write lock is taken up front, so a transaction that
+    /// reads before it writes never fails half-way on a lock upgrade, and two of them (ledger
+    /// batches, outbox claims) run one after the other.
     async fn begin_immediate(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        Ok(conn)
+    }
+
+    /// [`Self::begin_immediate`] with the ledger's state row created if missing.
+    async fn begin_ledger(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        let mut conn = self.begin_immediate().await?;
         let init = sqlx::query(
             "INSERT INTO ledger_state (id, size, frontier) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING",
         )
@@ -101,14 +111,27 @@ impl_store!(SqliteStore, Sqlite, {
         events: &[PendingEvent],
         signer: Option<&CheckpointSigner>,
     ) -> Result<(AppendOutcome, Option<String>)> {
-        let mut conn = self.begin_immediate().await?;
+        let mut conn = self.begin_ledger().await?;
         let res =
             async { ledger_append_in_tx!(Sqlite, &mut *conn, STATE_SQL, events, signer) }.await;
         Self::finish(conn, res).await
     }
 
-    async fn ledger_checkpoint(&self, signer: &CheckpointSigner) -> Result<(u64, Option<String>)> {
+    async fn outbox_claim(
+        &self,
+        limit: i64,
+        lease_secs: i64,
+        now: i64,
+    ) -> Result<Vec<OutboxClaimRow>> {
         let mut conn = self.begin_immediate().await?;
+        let res =
+            async { outbox_claim_in_tx!(&mut *conn, outbox_due_sql!(), limit, lease_secs, now) }
+                .await;
+        Self::finish(conn, res).await
+    }
+
+    async fn ledger_checkpoint(&self, signer: &CheckpointSigner) -> Result<(u64, Option<String>)> {
+        let mut conn = self.begin_ledger().await?;
         let res =
             async { ledger_append_in_tx!(Sqlite, &mut *conn, STATE_SQL, &[], Some(signer)) }.await;
         Self::finish(conn, res)

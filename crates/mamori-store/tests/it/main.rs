@@ -6,3 +6,4 @@ mod common;
 mod gateway;
 mod ledger;
 mod plaintext;
+mod shop;

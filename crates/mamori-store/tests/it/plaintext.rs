@@ -18,7 +18,7 @@ fn full_width(s: &str) -> String {
         .collect()
 }
 
-fn needles(p: &People) -> Vec<String> {
+pub(crate) fn needles(p: &People) -> Vec<String> {
     let phone_hyphen = format!("{}-{}-{}", &p.phone[..3], &p.phone[3..7], &p.phone[7..]);
     let postal_hyphen = format!("{}-{}", &p.postal[..3], &p.postal[3..]);
     let base = vec![
@@ -51,7 +51,7 @@ fn needles(p: &People) -> Vec<String> {
     all
 }
 
-fn find_any(haystack: &[u8], needles: &[String]) -> Vec<usize> {
+pub(crate) fn find_any(haystack: &[u8], needles: &[String]) -> Vec<usize> {
     // Report which needle (by index), never the value itself.
     needles
         .iter()
@@ -61,7 +61,7 @@ fn find_any(haystack: &[u8], needles: &[String]) -> Vec<usize> {
         .collect()
 }
 
-async fn raw_bytes(env: &Env) -> Vec<u8> {
+pub(crate) async fn raw_bytes(env: &Env) -> Vec<u8> {
     match env.backend {
         Backend::Sqlite => {
             let mut all = Vec::new();

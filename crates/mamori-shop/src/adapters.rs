@@ -1,0 +1,147 @@
+//! The web layer's and the payment layer's storage, over the SQL store.
+//!
+//! Sessions can hold a checkout draft (names and addresses between the form and the confirmation
+//! page), so each record is sealed with a system data key bound to `sessions/record/<storage key>`:
+//! a copied `sessions` table is as useless as the rest of the database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mamori_pay::{ReplayGuard, ReplayGuardError};
+use mamori_store::Store;
+use mamori_vault::{DataKey, FieldPlace, KeyRing};
+use mamori_web::session::{SessionError, SessionRecord, SessionStore, StorageKey};
+
+/// Purpose of the system key that seals sessions.
+const SESSION_KEY_PURPOSE: &str = "sessions.record";
+
+/// Sessions in the database, sealed.
+#[derive(Clone)]
+pub struct SqlSessionStore {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyRing>,
+}
+
+impl std::fmt::Debug for SqlSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqlSessionStore")
+    }
+}
+
+impl SqlSessionStore {
+    /// Sessions in `store`, sealed with a key derived from `keys`' active master key.
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>) -> Self {
+        Self { store, keys }
+    }
+
+    fn key(&self) -> Result<DataKey, SessionError> {
+        self.keys
+            .system_data_key(SESSION_KEY_PURPOSE)
+            .map_err(|e| backend(format!("session key: {e}")))
+    }
+}
+
+fn backend(text: String) -> SessionError {
+    SessionError::Store(text)
+}
+
+fn place(key_hex: &str) -> FieldPlace<'_> {
+    FieldPlace {
+        table: "sessions",
+        column: "record",
+        row_id: key_hex,
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlSessionStore {
+    async fn load(&self, key: &StorageKey) -> Result<Option<SessionRecord>, SessionError> {
+        let Some(sealed) = self
+            .store
+            .session_load(&key.0)
+            .await
+            .map_err(|e| backend(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let hex = key.to_hex();
+        // A record sealed under a retired master key (or damaged) is treated as no session: the
+        // customer signs in again, nothing else breaks.
+        let Ok(plain) = self.key()?.open(&place(&hex), &sealed) else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&plain).ok())
+    }
+
+    async fn save(&self, key: &StorageKey, record: &SessionRecord) -> Result<(), SessionError> {
+        let plain = mamori_vault::Zeroizing::new(
+            serde_json::to_vec(record).map_err(|e| backend(format!("session encode: {e}")))?,
+        );
+        let hex = key.to_hex();
+        let sealed = self
+            .key()?
+            .seal(&place(&hex), &plain)
+            .map_err(|e| backend(format!("session seal: {e}")))?;
+        self.store
+            .session_save(
+                &key.0,
+                &sealed,
+                record.created_at.timestamp(),
+                record.last_seen.timestamp(),
+            )
+            .await
+            .map_err(|e| backend(e.to_string()))
+    }
+
+    async fn delete(&self, key: &StorageKey) -> Result<(), SessionError> {
+        self.store
+            .session_delete(&key.0)
+            .await
+            .map_err(|e| backend(e.to_string()))
+    }
+
+    async fn purge_expired(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> Result<u64, SessionError> {
+        self.store
+            .session_purge(idle_before.timestamp(), created_before.timestamp())
+            .await
+            .map_err(|e| backend(e.to_string()))
+    }
+}
+
+/// Webhook event ids in the database: a replay is refused across restarts and across processes.
+#[derive(Clone)]
+pub struct SqlReplayGuard {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for SqlReplayGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqlReplayGuard")
+    }
+}
+
+impl SqlReplayGuard {
+    /// A guard over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl ReplayGuard for SqlReplayGuard {
+    async fn first_seen(
+        &self,
+        event_id: &str,
+        keep_until: DateTime<Utc>,
+    ) -> Result<bool, ReplayGuardError> {
+        self.store
+            .webhook_first_seen(event_id, keep_until.timestamp(), Utc::now().timestamp())
+            .await
+            .map_err(|e| ReplayGuardError(Box::new(e)))
+    }
+}

@@ -1,0 +1,1238 @@
+//! Checkout: buyer and delivery form, confirmation with tax per rate, order placement once per
+//! idempotency key, the redirect to the payment provider's own page, the return from it, and the
+//! provider's signed webhook.
+//!
+//! The card never touches mamori: the customer types it on the provider's page, on the provider's
+//! origin. An order becomes paid only when a verified webhook or a server-to-server lookup says
+//! its payment succeeded for exactly this order number and amount ([`PaymentInfo::settles`]); the
+//! browser coming back proves nothing by itself.
+//!
+//! Idempotency, end to end: the checkout page's key lives in the session (both tabs share it); the
+//! order is written once per key; the provider's payment is created with a key derived from the
+//! order id and attempt; marking paid is a compare-and-set of the order state.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
+
+use askama::Template;
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect, Response},
+    Extension, Json,
+};
+use chrono::{Datelike, NaiveDate, Utc};
+use http::{HeaderMap, StatusCode};
+use mamori_domain::{
+    check_requested_delivery_date, earliest_delivery_date, invoice_totals, BirthDate,
+    CustomerKind, CustomerProfile, DeliverySlot, InvoiceLine, InvoiceTotals, Noshi, NoshiPurpose,
+    OrderItem, OrderState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
+};
+use mamori_mail::template::{order_confirmation, DeliveryInfo, OrderConfirmation, OrderLine};
+use mamori_pay::{
+    url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
+};
+use mamori_store::{
+    gateway::{Buyer, MailDraft, NewOrder, NewShipment, OrderView},
+    Accessor, PaymentRow,
+};
+use mamori_web::{
+    errors::{AppError, KeepErrorBody, SafeForm},
+    page::render,
+};
+use serde::Deserialize;
+
+use crate::{
+    cart::{self, PricedLine},
+    ctx::Ctx,
+    fail,
+    forms::{self, FormState},
+    state::{to_jst, ShopConfig, ShopState},
+};
+
+/// Session key of the checkout's idempotency key.
+const KEY_KEY: &str = "checkout_key";
+/// Session key of the submitted checkout form (sealed with the session).
+const FORM_KEY: &str = "checkout_form";
+/// Session key of the guest customer made for this checkout.
+const GUEST_CUSTOMER_KEY: &str = "checkout_guest_customer";
+/// Session key of the order numbers placed in this session (their pages and receipts).
+pub const ORDERS_KEY: &str = "orders";
+/// Days after the earliest date a delivery can be asked for.
+const DELIVERY_WINDOW_DAYS: u32 = 14;
+/// Provider name kept with payments.
+const PROVIDER: &str = "sandbox";
+
+/// The totals of an order: items, shipping, payment fee, and tax per rate.
+#[derive(Debug, Clone)]
+pub struct Quote {
+    /// Items, tax included.
+    pub items_total: Yen,
+    /// Shipping fee, tax included.
+    pub shipping: Yen,
+    /// Payment fee (代引き手数料), tax included.
+    pub fee: Yen,
+    /// Per-rate totals and tax, rounded once per rate (the same computation as the stored order).
+    pub totals: InvoiceTotals,
+}
+
+impl Quote {
+    /// The amount charged.
+    pub fn total(&self) -> Yen {
+        self.totals.total_incl
+    }
+
+    /// Tax-included amount and tax at `rate` (zeros when absent).
+    pub fn at(&self, rate: TaxRate) -> (Yen, Yen) {
+        self.totals
+            .per_rate
+            .iter()
+            .find(|r| r.rate == rate)
+            .map_or((Yen::ZERO, Yen::ZERO), |r| (r.amount_incl, r.tax))
+    }
+}
+
+/// Shipping for `items_total` under the shop's rule; store pickup ships nothing.
+pub fn shipping_for(config: &ShopConfig, items_total: Yen, method: PaymentMethod) -> Yen {
+    if method == PaymentMethod::StorePickup || items_total.0 >= config.free_shipping_from {
+        Yen::ZERO
+    } else {
+        Yen(config.shipping_fee)
+    }
+}
+
+/// The shipping rule in words, for pages.
+pub fn shipping_note(config: &ShopConfig, c: &Ctx) -> String {
+    if c.en() {
+        format!(
+            "¥{} per order; free from ¥{}.",
+            Yen(config.shipping_fee).format_grouped(),
+            Yen(config.free_shipping_from).format_grouped()
+        )
+    } else {
+        format!(
+            "1回のご注文につき{}。{}以上のご注文で送料無料。",
+            Yen(config.shipping_fee).format_tax_included(),
+            Yen(config.free_shipping_from)
+        )
+    }
+}
+
+/// Prices an order: the same computation the store makes when it writes the order.
+pub fn quote(
+    lines: impl IntoIterator<Item = (TaxRate, Yen)>,
+    shipping: Yen,
+    method: PaymentMethod,
+) -> Result<Quote, AppError> {
+    let mut inv: Vec<InvoiceLine> = lines
+        .into_iter()
+        .map(|(rate, amount_incl)| InvoiceLine { rate, amount_incl })
+        .collect();
+    let items_total =
+        Yen::checked_sum(inv.iter().map(|l| l.amount_incl)).map_err(|_| AppError::BadRequest)?;
+    let fee = method.fee(
+        items_total
+            .checked_add(shipping)
+            .map_err(|_| AppError::BadRequest)?,
+    );
+    inv.push(InvoiceLine {
+        rate: TaxRate::Standard,
+        amount_incl: shipping,
+    });
+    inv.push(InvoiceLine {
+        rate: TaxRate::Standard,
+        amount_incl: fee,
+    });
+    let totals = invoice_totals(&inv).map_err(|_| AppError::BadRequest)?;
+    Ok(Quote {
+        items_total,
+        shipping,
+        fee,
+        totals,
+    })
+}
+
+/// One cart line as the form shows it.
+#[derive(Debug, Clone)]
+pub struct FormLine {
+    /// Index in the form's field names (`name_0`, `noshi_0`, ...).
+    pub index: usize,
+    /// The priced line.
+    pub line: PricedLine,
+}
+
+/// Everything checkout needs from a valid form.
+struct Built {
+    buyer: Buyer,
+    shipment: NewShipment,
+    items: Vec<OrderItem>,
+    method: PaymentMethod,
+    quote: Quote,
+    ship_to_buyer: bool,
+}
+
+fn session_key(c: &Ctx) -> Result<String, AppError> {
+    if let Some(k) = c.session.get::<String>(KEY_KEY) {
+        return Ok(k);
+    }
+    let k = uuid::Uuid::new_v4().to_string();
+    c.session.insert(KEY_KEY, &k).map_err(fail("checkout key"))?;
+    Ok(k)
+}
+
+fn allowed_fields(n_lines: usize) -> Vec<String> {
+    let mut names = FormState::person_names("buyer_");
+    names.extend(FormState::person_names("ship_"));
+    names.extend(
+        [
+            "buyer_email",
+            "ship_to",
+            "delivery_date",
+            "delivery_slot",
+            "payment",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
+    );
+    for i in 0..n_lines {
+        for f in ["name_", "birth_", "noshi_", "noshi_name_"] {
+            names.push(format!("{f}{i}"));
+        }
+    }
+    names
+}
+
+/// The dates offered for delivery: from the earliest possible for 14 days.
+fn delivery_dates(config: &ShopConfig) -> Vec<(String, String)> {
+    let today = to_jst(Utc::now()).date_naive();
+    let Some(first) = earliest_delivery_date(today, config.delivery_lead_days) else {
+        return Vec::new();
+    };
+    (0..=DELIVERY_WINDOW_DAYS)
+        .filter_map(|d| first.checked_add_days(chrono::Days::new(u64::from(d))))
+        .map(|d| (d.format("%Y-%m-%d").to_string(), date_label(d)))
+        .collect()
+}
+
+const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+
+fn date_label(d: NaiveDate) -> String {
+    let wd = WEEKDAYS_JA
+        .get(d.weekday().num_days_from_monday() as usize)
+        .copied()
+        .unwrap_or("");
+    format!("{}年{}月{}日（{}）", d.year(), d.month(), d.day(), wd)
+}
+
+async fn cart_lines(state: &ShopState, c: &Ctx) -> Result<Vec<PricedLine>, AppError> {
+    let raw = cart::lines(state, &c.session, c.member.as_deref())
+        .await
+        .map_err(fail("cart"))?;
+    cart::priced(state, &raw).await.map_err(fail("cart prices"))
+}
+
+/// Validates the form into an order. Errors are left in `f`.
+fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<Built> {
+    let name = f.person_name("buyer_");
+    let email = f.email("buyer_email");
+    let phone = f.phone("buyer_");
+    let address = f.address("buyer_");
+    let method = f.check("payment", PaymentMethod::parse(f.value("payment")));
+    let slot_raw = f.value("delivery_slot").to_owned();
+    let slot = if slot_raw.is_empty() {
+        Some(DeliverySlot::Unspecified)
+    } else {
+        f.check("delivery_slot", DeliverySlot::parse(&slot_raw))
+    };
+    let today = to_jst(Utc::now()).date_naive();
+    let date = match f.value("delivery_date").trim() {
+        "" => Some(None),
+        raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            Ok(d) => f
+                .check(
+                    "delivery_date",
+                    check_requested_delivery_date(
+                        today,
+                        state.config.delivery_lead_days,
+                        DELIVERY_WINDOW_DAYS,
+                        d,
+                    ),
+                )
+                .map(|()| Some(d)),
+            Err(_) => {
+                f.fail(
+                    "delivery_date",
+                    "お届け日が正しくありません。",
+                    "The delivery date is not valid.",
+                );
+                None
+            }
+        },
+    };
+    let ship_to_buyer = !f.is("ship_to", "other");
+    let other = if ship_to_buyer {
+        None
+    } else {
+        f.recipient("ship_")
+    };
+    let mut items = Vec::with_capacity(lines.len());
+    let mut items_ok = true;
+    for (i, l) in lines.iter().enumerate() {
+        let personalisation = if l.product.offers_personalisation {
+            let pname = f.optional(&format!("name_{i}"));
+            let birth = match f.optional(&format!("birth_{i}")) {
+                Some(raw) => f.check(&format!("birth_{i}"), BirthDate::parse(&raw, today)),
+                None => None,
+            };
+            match pname {
+                Some(n) => f.check(&format!("name_{i}"), Personalisation::new(&n, birth)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let noshi = if l.product.offers_noshi {
+            match f.value(&format!("noshi_{i}")).to_owned().as_str() {
+                "" => None,
+                code => {
+                    let purpose = f.check(&format!("noshi_{i}"), NoshiPurpose::parse(code));
+                    let nname = f.optional(&format!("noshi_name_{i}"));
+                    match purpose {
+                        Some(p) => f.check(
+                            &format!("noshi_name_{i}"),
+                            Noshi::new(p, nname.as_deref()),
+                        ),
+                        None => None,
+                    }
+                }
+            }
+        } else {
+            None
+        };
+        if l.short() {
+            items_ok = false;
+        }
+        items.push(OrderItem {
+            sku: l.product.sku.clone(),
+            product_name: l.product.name_ja.clone(),
+            unit_price_incl: l.unit_price,
+            rate: l.rate,
+            quantity: l.quantity,
+            personalisation,
+            noshi,
+        });
+    }
+    let method = method?;
+    let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).ok()?;
+    let shipping = shipping_for(&state.config, items_total, method);
+    let q = quote(
+        lines.iter().map(|l| (l.rate, l.line_total)),
+        shipping,
+        method,
+    )
+    .ok()?;
+    if !method.is_available_for(q.total()) {
+        f.fail(
+            "payment",
+            "このお支払い方法はご利用いただけない金額です。",
+            "This payment method is not available for this amount.",
+        );
+        return None;
+    }
+    let buyer = Buyer {
+        name: name?,
+        email: email?,
+        phone: phone?,
+        address: address?,
+    };
+    let recipient = match other {
+        Some(r) => r,
+        None if ship_to_buyer => Recipient {
+            name: buyer.name.clone(),
+            address: buyer.address.clone(),
+            phone: buyer.phone.clone(),
+        },
+        None => return None,
+    };
+    if f.has_errors() || !items_ok {
+        return None;
+    }
+    Some(Built {
+        buyer,
+        shipment: NewShipment {
+            recipient,
+            delivery_date: date?,
+            slot: slot?,
+        },
+        items,
+        method,
+        quote: q,
+        ship_to_buyer,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "checkout/form.html")]
+struct FormPage {
+    c: Ctx,
+    f: FormState,
+    lines: Vec<FormLine>,
+    items_total: Yen,
+    dates: Vec<(String, String)>,
+    slots: &'static [DeliverySlot],
+    methods: &'static [PaymentMethod],
+    purposes: &'static [NoshiPurpose],
+    prefectures: Vec<(&'static str, &'static str)>,
+    shipping_note: String,
+}
+
+impl FormPage {
+    fn slot_label(&self, s: &DeliverySlot) -> &'static str {
+        if self.c.en() {
+            s.label_en()
+        } else {
+            s.label_ja()
+        }
+    }
+    fn method_label(&self, m: &PaymentMethod) -> &'static str {
+        if self.c.en() {
+            m.label_en()
+        } else {
+            m.label_ja()
+        }
+    }
+    fn purpose_label(&self, p: &NoshiPurpose) -> &'static str {
+        if self.c.en() {
+            p.label_en()
+        } else {
+            p.label_ja()
+        }
+    }
+}
+
+fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) -> Response {
+    let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).unwrap_or(Yen::ZERO);
+    let shipping_note = shipping_note(&state.config, &c);
+    let page = FormPage {
+        c,
+        f,
+        lines: lines
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| FormLine { index, line })
+            .collect(),
+        items_total,
+        dates: delivery_dates(&state.config),
+        slots: DeliverySlot::ALL,
+        methods: PaymentMethod::ALL,
+        purposes: NoshiPurpose::ALL,
+        prefectures: forms::prefectures(),
+        shipping_note,
+    };
+    render(&page)
+}
+
+/// `GET /checkout`: the form, pre-filled for members from their profile (an access on the
+/// ledger with purpose `checkout.prefill`) or from the draft of this session.
+pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
+    let lines = cart_lines(&state, &c).await?;
+    if lines.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    session_key(&c)?;
+    let mut f = FormState::new(c.lang());
+    if let Some(saved) = c.session.get::<BTreeMap<String, String>>(FORM_KEY) {
+        for (k, v) in saved {
+            f.set(&k, v);
+        }
+    } else {
+        f.set("payment", PaymentMethod::Card.as_str());
+        f.set("ship_to", "buyer");
+        if let Some(member) = c.member.clone() {
+            let acc = c.accessor("checkout.prefill");
+            match state.gateway.customer_profile(&acc, &member).await {
+                Ok(p) => prefill_buyer(&mut f, &p),
+                Err(err) => tracing::warn!(error = %err, "checkout prefill unavailable"),
+            }
+            if let Ok(book) = state.gateway.addresses(&acc, &member).await {
+                if let Some((_, first)) = book.first() {
+                    f.fill_recipient("buyer_", first);
+                    f.set("buyer_phone", first.phone.expose().digits());
+                }
+            }
+        }
+    }
+    Ok(form_page(&state, c, f, lines))
+}
+
+fn prefill_buyer(f: &mut FormState, p: &CustomerProfile) {
+    let n = p.name.expose();
+    f.set("buyer_family", n.family());
+    f.set("buyer_given", n.given());
+    f.set("buyer_family_kana", n.family_kana().unwrap_or(""));
+    f.set("buyer_given_kana", n.given_kana().unwrap_or(""));
+    f.set("buyer_email", p.email.expose().as_str());
+    if let Some(ph) = &p.phone {
+        f.set("buyer_phone", ph.expose().digits());
+    }
+}
+
+/// `POST /checkout`: validates; on errors the form again with messages next to the fields; else
+/// the draft is kept in the (sealed) session and the browser goes to the confirmation.
+pub async fn submit(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    SafeForm(map): SafeForm<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let lines = cart_lines(&state, &c).await?;
+    if lines.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let allowed = allowed_fields(lines.len());
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let mut f = FormState::from_submission(c.lang(), map.clone(), &allowed)?;
+    if build(&state, &mut f, &lines).is_none() {
+        if !f.has_errors() {
+            f.fail(
+                "cart",
+                "在庫が不足している商品があります。カートをご確認ください。",
+                "Some items are short of stock. Please check your cart.",
+            );
+        }
+        let mut res = form_page(&state, c, f, lines);
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        // The page is the answer (fields with their messages), not an error page.
+        res.extensions_mut().insert(KeepErrorBody);
+        return Ok(res);
+    }
+    let saved: BTreeMap<String, String> = map.into_iter().collect();
+    c.session.insert(FORM_KEY, &saved).map_err(fail("checkout draft"))?;
+    Ok(Redirect::to("/checkout/confirm").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "checkout/confirm.html")]
+struct ConfirmPage {
+    c: Ctx,
+    items: Vec<OrderItem>,
+    buyer: Buyer,
+    shipment: NewShipment,
+    ship_to_buyer: bool,
+    method: PaymentMethod,
+    quote: Quote,
+    key: String,
+}
+
+impl ConfirmPage {
+    fn std_amount(&self) -> Yen {
+        self.quote.at(TaxRate::Standard).0
+    }
+    fn std_tax(&self) -> Yen {
+        self.quote.at(TaxRate::Standard).1
+    }
+    fn red_amount(&self) -> Yen {
+        self.quote.at(TaxRate::Reduced).0
+    }
+    fn red_tax(&self) -> Yen {
+        self.quote.at(TaxRate::Reduced).1
+    }
+    fn method_label(&self) -> &'static str {
+        if self.c.en() {
+            self.method.label_en()
+        } else {
+            self.method.label_ja()
+        }
+    }
+    fn slot_label(&self) -> &'static str {
+        if self.c.en() {
+            self.shipment.slot.label_en()
+        } else {
+            self.shipment.slot.label_ja()
+        }
+    }
+    fn date_label(&self) -> String {
+        self.shipment
+            .delivery_date
+            .map_or_else(|| self.c.t("最短", "Earliest").to_owned(), date_label)
+    }
+    fn item_extras(&self, i: &OrderItem) -> String {
+        item_extras(i, self.c.en())
+    }
+}
+
+/// 名入れ and のし of a line, in words.
+pub fn item_extras(i: &OrderItem, en: bool) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &i.personalisation {
+        let date = p
+            .birth_date()
+            .map(|b| format!(" {}", b.expose().date().format("%Y-%m-%d")))
+            .unwrap_or_default();
+        parts.push(format!(
+            "{}: {}{}",
+            if en { "Name" } else { "名入れ" },
+            p.name().expose(),
+            date
+        ));
+    }
+    if let Some(n) = &i.noshi {
+        let label = if en {
+            n.purpose().label_en()
+        } else {
+            n.purpose().label_ja()
+        };
+        let name = n
+            .name()
+            .map(|x| format!("（{}）", x.expose()))
+            .unwrap_or_default();
+        parts.push(format!("{}: {label}{name}", if en { "Noshi" } else { "のし" }));
+    }
+    parts.join(" / ")
+}
+
+fn saved_form(c: &Ctx, n_lines: usize) -> Result<Option<FormState>, AppError> {
+    let Some(saved) = c.session.get::<BTreeMap<String, String>>(FORM_KEY) else {
+        return Ok(None);
+    };
+    let allowed = allowed_fields(n_lines);
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    match FormState::from_submission(c.lang(), saved.into_iter().collect(), &allowed) {
+        Ok(f) => Ok(Some(f)),
+        // The cart shrank since the form was sent: start the form again.
+        Err(_) => Ok(None),
+    }
+}
+
+/// `GET /checkout/confirm`.
+pub async fn confirm(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
+    let lines = cart_lines(&state, &c).await?;
+    if lines.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let Some(mut f) = saved_form(&c, lines.len())? else {
+        return Ok(Redirect::to("/checkout").into_response());
+    };
+    let Some(b) = build(&state, &mut f, &lines) else {
+        return Ok(Redirect::to("/checkout").into_response());
+    };
+    let key = session_key(&c)?;
+    Ok(render(&ConfirmPage {
+        c,
+        items: b.items,
+        buyer: b.buyer,
+        shipment: b.shipment,
+        ship_to_buyer: b.ship_to_buyer,
+        method: b.method,
+        quote: b.quote,
+        key,
+    }))
+}
+
+/// The confirmation's submission: only the idempotency key the page was shown with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceForm {
+    key: String,
+}
+
+/// A new order number: the JST date and 32 random bits (`20261121-3F9A0C12`).
+fn order_number() -> String {
+    let date = to_jst(Utc::now()).format("%Y%m%d");
+    format!("{date}-{:08X}", rand::random::<u32>())
+}
+
+fn remember_order(c: &Ctx, number: &str) -> Result<(), AppError> {
+    let mut mine = c.session.get::<Vec<String>>(ORDERS_KEY).unwrap_or_default();
+    if !mine.iter().any(|n| n == number) {
+        mine.push(number.to_owned());
+        // A session remembers its last 20 orders; older ones are in MyPage for members.
+        if mine.len() > 20 {
+            mine.remove(0);
+        }
+    }
+    c.session.insert(ORDERS_KEY, &mine).map_err(fail("orders in session"))
+}
+
+/// True when this session placed `number` or the signed-in member owns the order.
+pub fn may_see(c: &Ctx, customer_id: &str, number: &str) -> bool {
+    let in_session = c
+        .session
+        .get::<Vec<String>>(ORDERS_KEY)
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n == number);
+    in_session || c.member.as_deref() == Some(customer_id)
+}
+
+/// `POST /checkout/place`: writes the order (once per key) and, for cards, sends the browser to
+/// the provider's page.
+pub async fn place(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    SafeForm(form): SafeForm<PlaceForm>,
+) -> Result<Response, AppError> {
+    let key = session_key(&c)?;
+    if form.key != key {
+        // A confirmation page from before the last order (or another tab that already ordered).
+        return Ok(Redirect::to("/checkout").into_response());
+    }
+    let lines = cart_lines(&state, &c).await?;
+    let Some(mut f) = saved_form(&c, lines.len())? else {
+        return Ok(Redirect::to("/checkout").into_response());
+    };
+    if lines.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let Some(b) = build(&state, &mut f, &lines) else {
+        return Ok(Redirect::to("/checkout").into_response());
+    };
+    let customer_id = match c.member.clone() {
+        Some(id) => id,
+        None => guest_customer(&state, &c, &b).await?,
+    };
+    let number = order_number();
+    let order = NewOrder {
+        customer_id: customer_id.clone(),
+        idempotency_key: key.clone(),
+        payment_method: b.method,
+        buyer: b.buyer.clone(),
+        items: b.items.clone(),
+        shipments: vec![b.shipment.clone()],
+        shipping_fee: b.quote.shipping,
+    };
+    // Card orders are confirmed by mail once paid; the others now.
+    let mail = if b.method == PaymentMethod::Card {
+        None
+    } else {
+        Some(confirmation_draft(&state.config, &number, &b.buyer, &b.items, &b.shipment, b.method, &b.quote)?)
+    };
+    let acc = c.accessor("checkout.place").via("checkout");
+    let placed = state
+        .gateway
+        .place_order_with_mail(&acc, &order, &number, mail)
+        .await
+        .map_err(fail("place order"))?;
+    let stored = state
+        .store
+        .order(&placed.order_id)
+        .await
+        .map_err(fail("order"))?
+        .ok_or(AppError::Internal)?;
+    let number = stored.order.order_number.clone();
+    if !placed.existing {
+        for item in &b.items {
+            let taken = state
+                .store
+                .take_stock(&item.sku, i64::from(item.quantity))
+                .await
+                .map_err(fail("stock"))?;
+            if !taken {
+                // Sold out between confirmation and placement: the order stands (the customer
+                // was shown it) and the back office sees the shortfall in stock.
+                tracing::warn!(sku = %item.sku, order = %number, "stock ran out at placement");
+            }
+        }
+        cart::clear(&state, &c.session, c.member.as_deref())
+            .await
+            .map_err(fail("cart clear"))?;
+    }
+    remember_order(&c, &number)?;
+    if b.method == PaymentMethod::Card && stored.order.state == OrderState::PendingPayment.as_str()
+    {
+        return start_payment(&state, &placed.order_id, &number, stored.order.total, 1).await;
+    }
+    finish_checkout(&c);
+    Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
+}
+
+fn finish_checkout(c: &Ctx) {
+    c.session.remove(FORM_KEY);
+    c.session.remove(KEY_KEY);
+    c.session.remove(GUEST_CUSTOMER_KEY);
+}
+
+async fn guest_customer(state: &ShopState, c: &Ctx, b: &Built) -> Result<String, AppError> {
+    if let Some(id) = c.session.get::<String>(GUEST_CUSTOMER_KEY) {
+        return Ok(id);
+    }
+    let profile = CustomerProfile {
+        kind: CustomerKind::Guest,
+        name: b.buyer.name.clone(),
+        email: b.buyer.email.clone(),
+        phone: Some(b.buyer.phone.clone()),
+        birth_date: None,
+        gender: None,
+    };
+    let acc = c.accessor("checkout.guest").via("checkout");
+    let id = state
+        .gateway
+        .register_customer(&acc, &profile, None)
+        .await
+        .map_err(fail("guest customer"))?;
+    c.session
+        .insert(GUEST_CUSTOMER_KEY, &id)
+        .map_err(fail("guest in session"))?;
+    Ok(id)
+}
+
+/// Creates (or, with the same attempt, finds again) the provider's payment and redirects there.
+async fn start_payment(
+    state: &ShopState,
+    order_id: &str,
+    number: &str,
+    amount: i64,
+    attempt: u32,
+) -> Result<Response, AppError> {
+    let link = |p: &str| {
+        Url::parse(&state.config.link(p)).map_err(|e| {
+            tracing::error!(error = %e, "public URL is not usable");
+            AppError::Internal
+        })
+    };
+    let created = state
+        .psp
+        .create_payment(&CreatePayment {
+            order_ref: number.to_owned(),
+            amount_jpy: amount,
+            description: format!("{} ご注文 {number}", state.config.shop_name),
+            return_url: link("/checkout/return")?,
+            cancel_url: link("/checkout/cancel")?,
+            idempotency_key: format!("{order_id}-{attempt}"),
+        })
+        .await
+        .map_err(fail("create payment"))?;
+    let now = Utc::now().timestamp();
+    state
+        .store
+        .payment_upsert(&PaymentRow {
+            order_id: order_id.to_owned(),
+            provider: PROVIDER.to_owned(),
+            payment_id: created.payment_id.clone(),
+            status: "pending".to_owned(),
+            amount,
+            brand: None,
+            last4: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .map_err(fail("payment row"))?;
+    Ok(Redirect::to(created.redirect_url.as_str()).into_response())
+}
+
+/// The confirmation mail of an order, sealed into the outbox by the gateway.
+#[allow(clippy::too_many_arguments)]
+fn confirmation_draft(
+    config: &ShopConfig,
+    number: &str,
+    buyer: &Buyer,
+    items: &[OrderItem],
+    shipment: &NewShipment,
+    method: PaymentMethod,
+    q: &Quote,
+) -> Result<MailDraft, AppError> {
+    let r = &shipment.recipient;
+    let a = r.address.expose();
+    let content = order_confirmation(&OrderConfirmation {
+        shop: config.mail_shop(),
+        order_number: number.to_owned(),
+        ordered_at: to_jst(Utc::now()),
+        customer_name: buyer.name.expose().full_name(),
+        lines: items
+            .iter()
+            .map(|i| OrderLine {
+                name: i.product_name.clone(),
+                quantity: i.quantity,
+                unit_price_incl: i.unit_price_incl,
+                rate: i.rate,
+            })
+            .collect(),
+        shipping_fee: q.shipping.checked_add(q.fee).unwrap_or(q.shipping),
+        totals: q.totals.clone(),
+        payment_ja: method.label_ja().to_owned(),
+        payment_en: method.label_en().to_owned(),
+        delivery: DeliveryInfo {
+            recipient_name: r.name.expose().full_name(),
+            postal_code: a.postal_code().to_string(),
+            address: a.to_label(),
+            date_ja: shipment.delivery_date.map(date_label),
+            date_en: shipment
+                .delivery_date
+                .map(|d| d.format("%a %-d %b %Y").to_string()),
+            slot_ja: shipment.slot.label_ja().to_owned(),
+            slot_en: shipment.slot.label_en().to_owned(),
+        },
+    })
+    .map_err(|_| AppError::BadRequest)?;
+    crate::mail::draft(
+        "order-confirmation",
+        buyer.email.expose().as_str(),
+        Some(&buyer.name.expose().full_name()),
+        content,
+    )
+    .map_err(fail("order mail"))
+}
+
+/// The confirmation mail of a stored order (for card orders, made when the payment is confirmed).
+fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
+    let method = PaymentMethod::parse(&v.header.payment_method).map_err(fail("payment method"))?;
+    let q = quote(
+        v.items.iter().map(|i| {
+            (
+                i.rate,
+                i.line_total().unwrap_or(Yen::ZERO),
+            )
+        }),
+        Yen(v.header.shipping_fee),
+        method,
+    )?;
+    let s = v.shipments.first().ok_or(AppError::Internal)?;
+    let shipment = NewShipment {
+        recipient: s.recipient.clone(),
+        delivery_date: s
+            .delivery_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        slot: DeliverySlot::parse(&s.slot).unwrap_or(DeliverySlot::Unspecified),
+    };
+    confirmation_draft(
+        config,
+        &v.header.order_number,
+        &v.buyer,
+        &v.items,
+        &shipment,
+        method,
+        &q,
+    )
+}
+
+/// Marks an order paid if `info` settles it, queueing its confirmation mail in the same
+/// transaction. Idempotent: an order already paid stays paid and gets no second mail.
+async fn settle(state: &ShopState, acc: &Accessor, row: &PaymentRow, info: &PaymentInfo) -> Result<bool, AppError> {
+    let bundle = state
+        .store
+        .order(&row.order_id)
+        .await
+        .map_err(fail("order"))?
+        .ok_or(AppError::NotFound)?;
+    let order = &bundle.order;
+    let now = Utc::now().timestamp();
+    let mut updated = row.clone();
+    updated.brand = info.brand.clone();
+    updated.last4 = info.last4.clone();
+    updated.updated_at = now;
+    let paid = info.status == PaymentStatus::Succeeded && info.settles(&order.order_number, order.total);
+    updated.status = match info.status {
+        PaymentStatus::Succeeded if paid => "succeeded",
+        PaymentStatus::Succeeded => "mismatch",
+        PaymentStatus::Pending => "pending",
+        PaymentStatus::RequiresAction => "requires_action",
+        PaymentStatus::Failed { .. } => "failed",
+        PaymentStatus::Canceled => "canceled",
+        PaymentStatus::Refunded { .. } => "refunded",
+    }
+    .to_owned();
+    if info.status == PaymentStatus::Succeeded && !paid {
+        // A succeeded payment for another order or amount: never counts (swapped payment id).
+        tracing::warn!(order = %order.order_number, "payment does not settle this order");
+    }
+    state
+        .store
+        .payment_upsert(&updated)
+        .await
+        .map_err(fail("payment row"))?;
+    if !paid {
+        return Ok(false);
+    }
+    if order.state != OrderState::PendingPayment.as_str() {
+        return Ok(true);
+    }
+    let view = state
+        .gateway
+        .order(acc, &row.order_id)
+        .await
+        .map_err(fail("order for mail"))?;
+    let mail = confirmation_from_view(&state.config, &view)?;
+    state
+        .gateway
+        .transition_order_with_mail(
+            acc,
+            &row.order_id,
+            &[OrderState::PendingPayment.as_str()],
+            OrderState::Paid.as_str(),
+            Some(mail),
+        )
+        .await
+        .map_err(fail("mark paid"))?;
+    Ok(true)
+}
+
+/// `?payment_id=` from the provider's redirect.
+#[derive(Debug, Deserialize)]
+pub struct ReturnQuery {
+    #[serde(default)]
+    payment_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkout/payment_failed.html")]
+struct PaymentFailedPage {
+    c: Ctx,
+    number: String,
+    reason: String,
+    pending: bool,
+}
+
+async fn payment_and_order(
+    state: &ShopState,
+    c: &Ctx,
+    payment_id: &str,
+) -> Result<(PaymentRow, String), AppError> {
+    if !mamori_pay::is_valid_payment_id(payment_id) {
+        return Err(AppError::BadRequest);
+    }
+    let row = state
+        .store
+        .payment_by_provider_id(payment_id)
+        .await
+        .map_err(fail("payment"))?
+        .ok_or(AppError::NotFound)?;
+    let bundle = state
+        .store
+        .order(&row.order_id)
+        .await
+        .map_err(fail("order"))?
+        .ok_or(AppError::NotFound)?;
+    let number = bundle.order.order_number.clone();
+    if !may_see(c, &bundle.order.customer_id, &number) {
+        return Err(AppError::NotFound);
+    }
+    Ok((row, number))
+}
+
+/// `GET /checkout/return?payment_id=`: asks the provider (server to server) and settles.
+pub async fn payment_return(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    Query(q): Query<ReturnQuery>,
+) -> Result<Response, AppError> {
+    let (row, number) = payment_and_order(&state, &c, &q.payment_id).await?;
+    let info = state
+        .psp
+        .lookup(&row.payment_id)
+        .await
+        .map_err(fail("payment lookup"))?;
+    let acc = c.accessor("checkout.payment-return");
+    if settle(&state, &acc, &row, &info).await? {
+        finish_checkout(&c);
+        return Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response());
+    }
+    failed_page(c, number, &info)
+}
+
+fn failed_page(c: Ctx, number: String, info: &PaymentInfo) -> Result<Response, AppError> {
+    let (reason, pending) = match info.status {
+        PaymentStatus::Failed { reason } => (
+            if c.en() {
+                reason.message_en()
+            } else {
+                reason.message_ja()
+            },
+            false,
+        ),
+        PaymentStatus::Pending | PaymentStatus::RequiresAction => (
+            c.t(
+                "お支払いはまだ完了していません。",
+                "The payment is not complete yet.",
+            ),
+            true,
+        ),
+        _ => (
+            c.t(
+                "お支払いを完了できませんでした。",
+                "The payment could not be completed.",
+            ),
+            false,
+        ),
+    };
+    let mut res = render(&PaymentFailedPage {
+        c,
+        number,
+        reason: reason.to_owned(),
+        pending,
+    });
+    *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
+    res.extensions_mut().insert(KeepErrorBody);
+    Ok(res)
+}
+
+/// `GET /checkout/cancel?payment_id=`: the provider sent the customer back without payment.
+pub async fn payment_cancel(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    Query(q): Query<ReturnQuery>,
+) -> Result<Response, AppError> {
+    let (row, number) = payment_and_order(&state, &c, &q.payment_id).await?;
+    let info = state
+        .psp
+        .lookup(&row.payment_id)
+        .await
+        .map_err(fail("payment lookup"))?;
+    let acc = c.accessor("checkout.payment-cancel");
+    if settle(&state, &acc, &row, &info).await? {
+        return Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response());
+    }
+    failed_page(c, number, &info)
+}
+
+/// The retry button's form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryForm {
+    number: String,
+}
+
+/// `POST /checkout/retry`: a new payment attempt for an unpaid card order of this session.
+pub async fn retry(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    SafeForm(form): SafeForm<RetryForm>,
+) -> Result<Response, AppError> {
+    let mine = c.session.get::<Vec<String>>(ORDERS_KEY).unwrap_or_default();
+    if !mine.iter().any(|n| *n == form.number) {
+        return Err(AppError::NotFound);
+    }
+    let order = find_order_by_number(&state, &form.number).await?;
+    if order.state != OrderState::PendingPayment.as_str()
+        || order.payment_method != PaymentMethod::Card.as_str()
+    {
+        return Ok(Redirect::to(&format!("/checkout/complete/{}", form.number)).into_response());
+    }
+    let attempt = rand::random::<u32>() | 0x1000;
+    start_payment(&state, &order.id, &order.order_number, order.total, attempt).await
+}
+
+async fn find_order_by_number(state: &ShopState, number: &str) -> Result<mamori_store::OrderRow, AppError> {
+    state
+        .store
+        .order_by_number(number)
+        .await
+        .map_err(fail("order by number"))?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "checkout/complete.html")]
+struct CompletePage {
+    c: Ctx,
+    order: mamori_store::OrderRow,
+    method: PaymentMethod,
+    paid: bool,
+    bank_account: String,
+    card: Option<String>,
+}
+
+impl CompletePage {
+    fn total(&self) -> Yen {
+        Yen(self.order.total)
+    }
+}
+
+/// `GET /checkout/complete/{number}`: the thank-you page with the order number.
+pub async fn complete(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, AppError> {
+    let order = find_order_by_number(&state, &number).await?;
+    if !may_see(&c, &order.customer_id, &number) {
+        return Err(AppError::NotFound);
+    }
+    let method = PaymentMethod::parse(&order.payment_method).map_err(fail("method"))?;
+    let payment = state
+        .store
+        .payment_of_order(&order.id)
+        .await
+        .map_err(fail("payment"))?;
+    let card = payment.and_then(|p| match (p.brand, p.last4) {
+        (Some(b), Some(l)) => Some(format!("{} **** {l}", b.to_uppercase())),
+        _ => None,
+    });
+    let paid = order.state != OrderState::PendingPayment.as_str();
+    Ok(render(&CompletePage {
+        c,
+        order,
+        method,
+        paid,
+        bank_account: state.config.bank_account.clone(),
+        card,
+    }))
+}
+
+/// `POST /payments/webhook`: the provider's signed notification. Refused (401) unless the
+/// signature over the raw body and the timestamp verify and the event id is new.
+pub async fn webhook(
+    State(state): State<Arc<ShopState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = |status: StatusCode, ok: bool| {
+        (
+            status,
+            Extension(KeepErrorBody),
+            Json(serde_json::json!({ "ok": ok })),
+        )
+            .into_response()
+    };
+    let event = match state.webhooks.verify_headers(&headers, &body, Utc::now()).await {
+        Ok(e) => e,
+        Err(WebhookError::Duplicate { .. }) => return answer(StatusCode::OK, true),
+        Err(WebhookError::Guard(err)) => {
+            tracing::error!(error = %err, "webhook replay guard failed");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, false);
+        }
+        Err(err) => {
+            // Forged, altered, stale or malformed: refused and logged without the body.
+            tracing::warn!(reason = %err, "webhook refused");
+            return answer(StatusCode::UNAUTHORIZED, false);
+        }
+    };
+    let row = match state.store.payment_by_provider_id(&event.payment.payment_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::warn!(kind = event.kind.as_str(), "webhook for an unknown payment");
+            return answer(StatusCode::OK, true);
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "webhook payment lookup failed");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, false);
+        }
+    };
+    let acc = Accessor::system("payment-webhook", "payment.webhook");
+    let result = match event.kind {
+        WebhookEventKind::PaymentSucceeded | WebhookEventKind::PaymentFailed => {
+            settle(&state, &acc, &row, &event.payment).await.map(|_| ())
+        }
+        WebhookEventKind::PaymentRefunded => {
+            let mut updated = row.clone();
+            updated.status = "refunded".to_owned();
+            updated.updated_at = Utc::now().timestamp();
+            state.store.payment_upsert(&updated).await.map_err(fail("payment row"))
+        }
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => answer(StatusCode::OK, true),
+        // The provider retries on a non-2xx answer; the event id is already recorded, so the
+        // retry would be refused as a duplicate. Settling is also reached through the return
+        // page's lookup, which closes that gap.
+        Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, false),
+    }
+}
+
+/// Re-exported for templates.
+pub fn yen(v: i64) -> String {
+    Yen(v).format_tax_included()
+}

@@ -1,0 +1,135 @@
+//! What every shop page knows about its request: language, CSP nonce, CSRF token, the signed-in
+//! member, the cart's size and a one-time message. Extracted once per request.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use mamori_store::{Accessor, Principal};
+use mamori_web::{
+    csrf::CsrfToken,
+    errors::{AppError, RequestId},
+    i18n::Lang,
+    page::Layout,
+    session::{Session, ACCOUNT_KEY},
+};
+
+use crate::{cart, state::ShopState};
+
+/// Session key of the one-time message shown on the next page.
+pub const FLASH_KEY: &str = "flash";
+/// Session key of the guest's per-session id (a principal for the ledger, not personal).
+pub const GUEST_KEY: &str = "guest_session";
+
+/// The page context. Templates hold it as `c`.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Language and nonce.
+    pub layout: Layout,
+    /// The session's CSRF token.
+    pub csrf: CsrfToken,
+    /// The signed-in member's customer id.
+    pub member: Option<String>,
+    /// Units in the cart.
+    pub cart_count: u32,
+    /// Shop name.
+    pub shop_name: String,
+    /// A message left by the previous request (shown once).
+    pub flash: Option<String>,
+    /// The request id (for accessors and error references).
+    pub request_id: String,
+    /// The session.
+    pub session: Session,
+}
+
+impl Ctx {
+    /// Japanese or English, whichever the page speaks. Both are given at every call site so that a
+    /// missing translation cannot compile.
+    pub fn t(&self, ja: &'static str, en: &'static str) -> &'static str {
+        match self.layout.lang {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+
+    /// True for English pages.
+    pub fn en(&self) -> bool {
+        self.layout.lang == Lang::En
+    }
+
+    /// The language.
+    pub fn lang(&self) -> Lang {
+        self.layout.lang
+    }
+
+    /// The accessor for gateway calls made by this request.
+    pub fn accessor(&self, purpose: &str) -> Accessor {
+        let principal = match &self.member {
+            Some(id) => Principal::Customer(id.clone()),
+            None => Principal::Guest(guest_id(&self.session)),
+        };
+        Accessor {
+            principal,
+            purpose: purpose.to_owned(),
+            request_id: self.request_id.clone(),
+            channel: None,
+        }
+    }
+
+    /// Leaves a message for the next page.
+    pub fn flash_next(&self, text: &str) {
+        if self.session.insert(FLASH_KEY, &text).is_err() {
+            tracing::warn!("could not store a flash message");
+        }
+    }
+}
+
+/// The guest session's stable id (made on first use).
+pub fn guest_id(session: &Session) -> String {
+    if let Some(id) = session.get::<String>(GUEST_KEY) {
+        return id;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    if session.insert(GUEST_KEY, &id).is_err() {
+        tracing::warn!("could not store the guest session id");
+    }
+    id
+}
+
+impl FromRequestParts<Arc<ShopState>> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ShopState>,
+    ) -> Result<Self, Self::Rejection> {
+        let layout = Layout::from_request_parts(parts, state).await?;
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal)?;
+        let request_id = RequestId::from_request_parts(parts, state)
+            .await
+            .map(|r| r.0)
+            .unwrap_or_default();
+        let csrf = CsrfToken::for_session(&session).map_err(|err| {
+            tracing::error!(error = %err, "no CSRF token");
+            AppError::Internal
+        })?;
+        let member = session.get::<String>(ACCOUNT_KEY);
+        let cart_count = cart::count(state, &session, member.as_deref()).await;
+        let flash = session.get::<String>(FLASH_KEY);
+        if flash.is_some() {
+            session.remove(FLASH_KEY);
+        }
+        Ok(Ctx {
+            layout,
+            csrf,
+            member,
+            cart_count,
+            shop_name: state.config.shop_name.clone(),
+            flash,
+            request_id,
+            session,
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! mamori's storefront: catalogue, cart, checkout in which the card never touches mamori,
+//! members and MyPage, receipts, and the mail every change sends.
+//!
+//! The crate is a set of axum routes over a [`ShopState`]; [`shop_router`] mounts them in the
+//! hardened stack of `mamori-web` (CSP nonce, CSRF, sessions, error pages, body limit).
+//! Personal data is reached only through `mamori_store::Gateway`, so every read and write of it is
+//! on the access ledger with the page that caused it.
+//!
+//! | folder / module | what lives there |
+//! |---|---|
+//! | [`catalogue`] | home, categories, search, product pages |
+//! | [`cart`] | the cart (session for guests, stored for members, merged at login) |
+//! | [`checkout`] | buyer and delivery form, confirmation, order placement, payment redirect, return, webhook |
+//! | [`members`] | registration with mail confirmation, login, logout, password reset |
+//! | [`mypage`] | order history and detail, address book, profile, password and email change, withdrawal |
+//! | [`receipt`] | the printable 適格請求書 of an order |
+//! | [`mail`] | mail drafts sealed into the outbox, the outbox the mail worker reads |
+//! | [`adapters`] | SQL-backed session store and webhook replay guard |
+//! | [`forms`] | field-by-field validation that keeps what the user typed |
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod adapters;
+pub mod cart;
+pub mod catalogue;
+pub mod checkout;
+pub mod ctx;
+pub mod forms;
+pub mod mail;
+pub mod members;
+pub mod mypage;
+pub mod receipt;
+pub mod state;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    middleware::from_fn_with_state,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use http::{header, HeaderMap, HeaderValue};
+use mamori_web::{
+    errors::AppError,
+    i18n::{Lang, LANG_COOKIE},
+    page::render,
+    ratelimit::rate_limit,
+    security::{CspOrigin, PagePolicy},
+    WebStack,
+};
+
+pub use state::{ShopConfig, ShopState};
+
+/// The path the payment provider posts webhooks to (exempt from CSRF: it is authenticated by its
+/// HMAC signature instead).
+pub const WEBHOOK_PATH: &str = "/payments/webhook";
+
+/// Maps a store or other internal failure to the 500 page, logging what failed (a fixed text and
+/// the error's kind, never a personal value).
+pub(crate) fn fail<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> AppError {
+    move |err| {
+        tracing::error!(what, error = %err, "request failed");
+        AppError::Internal
+    }
+}
+
+/// The shop's routes without the stack's layers.
+pub fn routes(state: Arc<ShopState>) -> Router {
+    let private = PagePolicy::new().private();
+    // The provider's origin (scheme, host, port): a URL with a path is not a CSP source.
+    let provider = state.config.provider_origin.origin().ascii_serialization();
+    let checkout_policy = match CspOrigin::parse(&provider) {
+        Ok(origin) => PagePolicy::new().private().allow_form_action(origin),
+        Err(err) => {
+            // The checkout page then cannot post to the provider; the redirect still works
+            // because it is a 303 from the shop, not a form post.
+            tracing::warn!(error = %err, "provider origin not usable in CSP");
+            PagePolicy::new().private()
+        }
+    };
+    let payment_limits = from_fn_with_state(state.limits.payment_session.clone(), rate_limit);
+    let payment_ip = from_fn_with_state(state.limits.payment_ip.clone(), rate_limit);
+    Router::new()
+        .route("/", get(catalogue::home))
+        .route("/category/{slug}", get(catalogue::category))
+        .route("/search", get(catalogue::search))
+        .route("/product/{sku}", get(catalogue::product))
+        .route("/lang/{code}", get(set_lang))
+        .route("/legal", get(legal))
+        .route("/privacy", get(privacy))
+        .route(
+            "/cart",
+            get(cart::show).route_layer(private.clone().layer()),
+        )
+        .route("/cart/add", post(cart::add))
+        .route("/cart/update", post(cart::update))
+        .route(
+            "/checkout",
+            get(checkout::form)
+                .post(checkout::submit)
+                .route_layer(private.clone().layer()),
+        )
+        .route(
+            "/checkout/confirm",
+            get(checkout::confirm).route_layer(checkout_policy.clone().layer()),
+        )
+        .route(
+            "/checkout/place",
+            post(checkout::place)
+                .route_layer(payment_limits.clone())
+                .route_layer(payment_ip.clone()),
+        )
+        .route(
+            "/checkout/retry",
+            post(checkout::retry)
+                .route_layer(payment_limits)
+                .route_layer(payment_ip),
+        )
+        .route(
+            "/checkout/return",
+            get(checkout::payment_return).route_layer(private.clone().layer()),
+        )
+        .route(
+            "/checkout/cancel",
+            get(checkout::payment_cancel).route_layer(checkout_policy.layer()),
+        )
+        .route(
+            "/checkout/complete/{number}",
+            get(checkout::complete).route_layer(private.clone().layer()),
+        )
+        .route(
+            "/orders/{number}/receipt",
+            get(receipt::guest_receipt).route_layer(private.clone().layer()),
+        )
+        .route(
+            "/mypage/orders/{number}/receipt",
+            get(receipt::member_receipt).route_layer(private.layer()),
+        )
+        .route(WEBHOOK_PATH, post(checkout::webhook))
+        .merge(members::routes(&state))
+        .merge(mypage::routes(&state))
+        .with_state(state)
+}
+
+/// The shop in the full stack.
+pub fn shop_router(state: Arc<ShopState>, stack: &WebStack) -> Router {
+    stack.wrap(routes(state))
+}
+
+/// `GET /lang/{ja|en}`: pins the language in a cookie and goes back to the page the link was on
+/// (same-origin `Referer` only, so this is no open redirect).
+async fn set_lang(Path(code): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+    let lang = Lang::parse(&code).ok_or(AppError::NotFound)?;
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| same_origin_path(r, &headers))
+        .unwrap_or_else(|| "/".to_owned());
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
+    let mut res = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// The path and query of `referer` if it points at this host.
+fn same_origin_path(referer: &str, headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let url = mamori_pay::url::Url::parse(referer).ok()?;
+    let authority = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str()?),
+        None => url.host_str()?.to_owned(),
+    };
+    if authority != host {
+        return None;
+    }
+    let mut path = url.path().to_owned();
+    if let Some(q) = url.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    Some(path)
+}
+
+#[derive(Template)]
+#[template(path = "legal.html")]
+struct Legal {
+    c: ctx::Ctx,
+    config: Arc<ShopConfig>,
+}
+
+async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
+    render(&Legal {
+        c,
+        config: state.config.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct Privacy {
+    c: ctx::Ctx,
+}
+
+async fn privacy(c: ctx::Ctx) -> Response {
+    render(&Privacy { c })
+}
+
+/// What a running shop is made of, before it listens.
+pub struct Assembly {
+    /// The shared state.
+    pub state: Arc<ShopState>,
+    /// The web stack (sessions in the database, the webhook exempt from CSRF).
+    pub stack: WebStack,
+}
+
+impl std::fmt::Debug for Assembly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assembly").finish_non_exhaustive()
+    }
+}
+
+impl Assembly {
+    /// The router with every layer.
+    pub fn router(&self) -> Router {
+        shop_router(self.state.clone(), &self.stack)
+    }
+}
+
+/// Parts the shop is assembled from.
+pub struct Parts {
+    /// The gateway over the store, key ring and ledger.
+    pub gateway: mamori_store::Gateway,
+    /// The key ring (also held by the gateway).
+    pub keys: Arc<mamori_vault::KeyRing>,
+    /// The payment provider.
+    pub psp: Arc<dyn mamori_pay::PaymentConnector>,
+    /// The provider's webhook signing secret.
+    pub webhook_secret: mamori_vault::SecretString,
+    /// Settings.
+    pub config: ShopConfig,
+    /// HTTPS in front (cookies `Secure`, HSTS).
+    pub tls: bool,
+    /// Clock for sessions and rate limits.
+    pub clock: Arc<dyn mamori_web::clock::Clock>,
+}
+
+/// Builds the state and stack: sessions sealed in the database, webhook replay guard in the
+/// database, rate limits on login, registration, reset and payment.
+pub fn assemble(parts: Parts) -> Assembly {
+    use mamori_web::ratelimit::{KeyKind, RateLimit, RateLimitRule, RateLimiter};
+    let Parts {
+        gateway,
+        keys,
+        psp,
+        webhook_secret,
+        config,
+        tls,
+        clock,
+    } = parts;
+    let store = gateway.store().clone();
+    let rule = |limit: RateLimit, key: KeyKind| RateLimitRule::new(limit, key, 100_000, clock.clone());
+    let limits = state::Limits {
+        login_ip: rule(RateLimit::per_minute(20), KeyKind::Ip),
+        login_account: Arc::new(RateLimiter::new(
+            RateLimit::per_hour(10),
+            100_000,
+            clock.clone(),
+        )),
+        register_ip: rule(RateLimit::per_hour(20), KeyKind::Ip),
+        reset_ip: rule(RateLimit::per_hour(10), KeyKind::Ip),
+        payment_session: rule(RateLimit::per_hour(10), KeyKind::Session),
+        payment_ip: rule(RateLimit::per_hour(30), KeyKind::Ip),
+    };
+    let guard = Arc::new(adapters::SqlReplayGuard::new(store.clone()));
+    let webhooks = Arc::new(mamori_pay::WebhookVerifier::new(webhook_secret, guard));
+    let sessions = Arc::new(adapters::SqlSessionStore::new(store.clone(), keys.clone()));
+    let stack = WebStack::new(mamori_web::WebConfig {
+        tls,
+        csrf_exempt_paths: vec![WEBHOOK_PATH.to_owned()],
+        ..mamori_web::WebConfig::default()
+    })
+    .with_session_store(sessions)
+    .with_clock(clock.clone());
+    let state = Arc::new(ShopState {
+        gateway,
+        store,
+        keys,
+        psp,
+        webhooks,
+        config: Arc::new(config),
+        limits,
+        clock,
+    });
+    Assembly { state, stack }
+}

@@ -1,0 +1,113 @@
+//! The shop's shared state and configuration.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use mamori_mail::template::ShopInfo;
+use mamori_pay::{url::Url, PaymentConnector, WebhookVerifier};
+use mamori_store::{Gateway, Store};
+use mamori_vault::KeyRing;
+use mamori_web::{
+    clock::Clock,
+    ratelimit::{RateLimitRule, RateLimiter},
+};
+
+/// Japan Standard Time, the shop's clock on every screen, mail and receipt.
+pub fn jst() -> FixedOffset {
+    // 9 h is always a valid offset; the fallback (UTC) is unreachable but keeps this total.
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// `now` in JST.
+pub fn to_jst(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    at.with_timezone(&jst())
+}
+
+/// What the shop says about itself.
+#[derive(Debug, Clone)]
+pub struct ShopConfig {
+    /// Shop name on every page and mail (`守り商店`).
+    pub shop_name: String,
+    /// Where customers reach the shop (`https://shop.example.jp/`); links in mail are built on it.
+    pub public_url: Url,
+    /// 適格請求書発行事業者登録番号 (`T` + 13 digits), printed on receipts.
+    pub registration_number: String,
+    /// Operator name printed on receipts (`守り商店株式会社`).
+    pub legal_name: String,
+    /// Support address (mail `Reply-To`, notices).
+    pub support_email: String,
+    /// The payment provider's browser-facing origin: checkout may post there (CSP `form-action`).
+    pub provider_origin: Url,
+    /// Bank account shown for bank transfers.
+    pub bank_account: String,
+    /// Flat shipping fee, tax included (standard rate).
+    pub shipping_fee: i64,
+    /// Orders at or above this amount ship free.
+    pub free_shipping_from: i64,
+    /// Days between order and the earliest delivery date.
+    pub delivery_lead_days: u32,
+}
+
+impl ShopConfig {
+    /// The shop as its mail signs.
+    pub fn mail_shop(&self) -> ShopInfo {
+        ShopInfo {
+            name: self.shop_name.clone(),
+            url: self.public_url.to_string(),
+            support_email: self.support_email.clone(),
+        }
+    }
+
+    /// An absolute URL for `path` on the shop (`/confirm?token=...`).
+    pub fn link(&self, path_and_query: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path_and_query}")
+    }
+}
+
+/// Rate limits of the sensitive forms.
+#[derive(Clone)]
+pub struct Limits {
+    /// Login attempts per client IP.
+    pub login_ip: RateLimitRule,
+    /// Login attempts per account (keyed by the email's blind index, never the address):
+    /// against credential stuffing spread over many IPs.
+    pub login_account: Arc<RateLimiter>,
+    /// Registrations per client IP.
+    pub register_ip: RateLimitRule,
+    /// Password-reset requests per client IP.
+    pub reset_ip: RateLimitRule,
+    /// Payment attempts per session: against card testing.
+    pub payment_session: RateLimitRule,
+    /// Payment attempts per client IP.
+    pub payment_ip: RateLimitRule,
+}
+
+/// Everything a handler may use. Cheap to clone (`Arc` inside).
+#[derive(Clone)]
+pub struct ShopState {
+    /// The personal-data gateway: the only way to plaintext.
+    pub gateway: Gateway,
+    /// The store, for non-personal reads (catalogue, carts, payments).
+    pub store: Arc<dyn Store>,
+    /// The key ring (sealing sessions with a system key).
+    pub keys: Arc<KeyRing>,
+    /// The payment provider.
+    pub psp: Arc<dyn PaymentConnector>,
+    /// Webhook verification (signature, time window, replay guard).
+    pub webhooks: Arc<WebhookVerifier>,
+    /// Settings.
+    pub config: Arc<ShopConfig>,
+    /// Rate limits.
+    pub limits: Limits,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ShopState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

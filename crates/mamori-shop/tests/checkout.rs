@@ -1,0 +1,425 @@
+//! Storefront, cart and checkout, on SQLite and PostgreSQL, against the real sandbox provider.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{path_of, Backend, ShopClient, TestShop, WAIT};
+use mamori_pay::webhook::signature_header;
+use mamori_vault::ExposeSecret as _;
+
+both_backends!(
+    storefront_lists_searches_and_prices,
+    guest_bank_transfer_order_once_per_key,
+    card_payment_on_the_provider_page_marks_paid_once,
+    declined_card_leaves_the_order_unpaid,
+    forged_and_mismatched_webhooks_change_nothing,
+    form_errors_answer_next_to_the_field,
+    guest_cart_merges_into_member_cart,
+    receipt_is_a_qualified_invoice,
+    pages_carry_strict_csp,
+    bad_input_gets_4xx_and_changes_nothing,
+);
+
+fn buyer(payment: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("buyer_family", "山田"),
+        ("buyer_given", "太郎"),
+        ("buyer_family_kana", "やまだ"),
+        ("buyer_given_kana", "タロウ"),
+        // Full-width digits and dash, as Japanese keyboards type them.
+        ("buyer_postal_code", "１００－０００１"),
+        ("buyer_prefecture", "東京都"),
+        ("buyer_city", "千代田区"),
+        ("buyer_line1", "千代田１－１"),
+        ("buyer_line2", ""),
+        ("buyer_phone", "０９０-１２３４-５６７８"),
+        ("buyer_email", "taro.yamada@example.jp"),
+        ("ship_to", "buyer"),
+        ("delivery_date", ""),
+        ("delivery_slot", "morning"),
+        ("payment", payment),
+    ]
+}
+
+async fn add_to_cart(c: &ShopClient, sku: &str, qty: &str) {
+    c.get(&format!("/product/{sku}")).await.expect(200);
+    c.post_form("/cart/add", &[("sku", sku), ("quantity", qty)])
+        .await
+        .expect_redirect("/cart");
+}
+
+/// Fills the checkout form and lands on the confirmation page; returns the idempotency key.
+async fn to_confirmation(c: &ShopClient, fields: &[(&str, &str)]) -> String {
+    c.get("/checkout").await.expect(200);
+    c.post_form("/checkout", fields)
+        .await
+        .expect_redirect("/checkout/confirm");
+    let page = c.get("/checkout/confirm").await;
+    page.expect(200);
+    page.input_value("key").expect("confirmation carries the key")
+}
+
+async fn order_count(shop: &TestShop) -> i64 {
+    shop.store().orders_page(0, 1).await.unwrap().total
+}
+
+async fn storefront_lists_searches_and_prices(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    let home = c.get("/").await;
+    home.expect(200);
+    assert!(home.text.contains("健康食品"), "categories on the home page");
+    let product = c.get("/product/HL-2001").await;
+    product.expect(200);
+    assert_eq!(product.text_of("#price").unwrap(), "3,240円（税込）");
+    assert!(product.has("#reduced-mark"), "8% items carry the reduced-rate mark");
+    let standard = c.get("/product/PT-1001").await;
+    assert!(!standard.has("#reduced-mark"));
+    assert_eq!(c.get("/product/NOPE-1").await.status, 404);
+
+    // Pagination: 30 extra products in one category make three pages of 12.
+    let store = shop.store();
+    for i in 0..30 {
+        let mut p = store.product_by_sku("PT-1001").await.unwrap().unwrap();
+        p.id = format!("prod-extra-{i}");
+        p.sku = format!("PX-{i:04}");
+        p.name_ja = format!("追加部品 {i}");
+        store.upsert_product(&p).await.unwrap();
+    }
+    let first = c.get("/category/parts").await;
+    first.expect(200);
+    assert!(first.has("#next-page"));
+    let last = c.get("/category/parts?page=3").await;
+    last.expect(200);
+    assert!(!last.has("#next-page"));
+    assert_eq!(c.get("/category/parts?page=99").await.status, 404);
+    assert_eq!(c.get("/category/parts?page=abc").await.status, 400);
+    assert_eq!(c.get("/category/nope").await.status, 404);
+
+    // Search normalises full-width input: "ＰＸ－０００１" finds "PX-0001"? names are searched, so
+    // search a name with full-width digits.
+    let found = c.get("/search?q=%E8%BF%BD%E5%8A%A0%E9%83%A8%E5%93%81%20%EF%BC%91%EF%BC%95").await;
+    found.expect(200);
+    assert!(found.text.contains("追加部品 15"), "full-width １５ matched 15");
+    let none = c.get("/search?q=zzzz-nothing").await;
+    assert!(none.has("#no-results"));
+}
+
+async fn guest_bank_transfer_order_once_per_key(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "HL-2001", "2").await; // 3,240 × 2 at 8%
+    add_to_cart(&c, "PT-1001", "1").await; // 1,320 at 10%
+    let cart = c.get("/cart").await;
+    assert_eq!(cart.text_of("#cart-total").unwrap(), "7,800円（税込）");
+    let stock_before = shop.store().product_by_sku("HL-2001").await.unwrap().unwrap().stock;
+
+    let key = to_confirmation(&c, &buyer("bank_transfer")).await;
+    let confirm = c.get("/checkout/confirm").await;
+    // Items 7,800 + shipping 880 (the harness's fee, under 10,000) = 8,680;
+    // 8%: 6,480 → tax 480; 10%: 1,320 + 880 = 2,200 → tax 200 (once per rate, rounded down).
+    assert_eq!(shop.state.config.shipping_fee, 880);
+    assert_eq!(confirm.text_of("#total").unwrap(), "8,680円（税込）");
+    assert_eq!(confirm.text_of("#tax-reduced").unwrap(), "480");
+    assert_eq!(confirm.text_of("#tax-standard").unwrap(), "200");
+
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    placed.expect_redirect("/checkout/complete/");
+    // Submitting again (double click, back button, second tab) makes no second order.
+    let again = c.post_form("/checkout/place", &[("key", &key)]).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(order_count(&shop).await, 1);
+
+    let done = c.follow(&placed).await;
+    done.expect(200);
+    let number = done.text_of("#order-number").unwrap();
+    assert_eq!(done.text_of("#order-total").unwrap(), "8,680円（税込）");
+    let stock_after = shop.store().product_by_sku("HL-2001").await.unwrap().unwrap().stock;
+    assert_eq!(stock_before - stock_after, 2, "stock taken once");
+    assert!(c.get("/cart").await.has("#cart-empty"), "cart emptied");
+
+    let mail = shop.wait_for_mail("taro.yamada@example.jp", &number).await;
+    assert!(mail.body.contains("山田"), "the order mail names the buyer");
+    assert!(mail.body.contains("8,680"), "and the total");
+    // Exactly one order mail even after the second submission.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(shop.mails_to("taro.yamada@example.jp").len(), 1);
+
+    // The order's personal values are sealed: the database holds no plaintext of them.
+    let bundle = shop
+        .store()
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bundle.state, "pending_payment");
+    assert_eq!(bundle.payment_method, "bank_transfer");
+    assert_eq!(bundle.total, 8_680);
+}
+
+/// Pays on the sandbox's hosted page as a browser would (its own origin, its own form) and
+/// returns the redirect back to the shop.
+async fn pay_on_provider(pay_url: &str, card: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(pay_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let res = http
+        .post(pay_url)
+        .form(&[
+            ("number", card),
+            ("expiry", "12/34"),
+            ("cvv", "123"),
+            ("name", "TARO YAMADA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the provider redirects back");
+    res.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn card_payment_on_the_provider_page_marks_paid_once(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4001", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let confirm = c.get("/checkout/confirm").await;
+    let csp = confirm.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains(shop.sandbox_url.trim_end_matches('/')),
+        "the confirmation may post to the provider's origin: {csp}"
+    );
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    assert_eq!(placed.status, 303);
+    let pay_url = placed.location.clone().unwrap();
+    assert!(
+        pay_url.starts_with(&shop.sandbox_url),
+        "the card is typed on the provider's origin, not the shop's: {pay_url}"
+    );
+    let back = pay_on_provider(&pay_url, "4242424242424242").await;
+    assert!(back.starts_with(&shop.base_url), "{back}");
+    let ret = c.get(&path_of(&back)).await;
+    ret.expect_redirect("/checkout/complete/");
+    let done = c.follow(&ret).await;
+    let number = done.text_of("#order-number").unwrap();
+    assert_eq!(done.text_of("#card").unwrap(), "VISA **** 4242");
+    let order = shop.store().order_by_number(&number).await.unwrap().unwrap();
+    assert_eq!(order.state, "paid");
+    let payment = shop.store().payment_of_order(&order.id).await.unwrap().unwrap();
+    assert_eq!(payment.last4.as_deref(), Some("4242"));
+    assert_eq!(payment.brand.as_deref(), Some("visa"));
+    // The webhook also arrives; the order mail is sent exactly once.
+    shop.wait_for_mail("taro.yamada@example.jp", &number).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(shop.mails_to("taro.yamada@example.jp").len(), 1);
+    // Going back to the return URL again changes nothing.
+    c.get(&path_of(&back)).await.expect_redirect("/checkout/complete/");
+    assert_eq!(order_count(&shop).await, 1);
+}
+
+async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4001", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let back = pay_on_provider(placed.location.as_deref().unwrap(), "4000000000000002").await;
+    let page = c.get(&path_of(&back)).await;
+    assert_eq!(page.status, 402);
+    assert!(page.text_of("#payment-error").unwrap().contains("承認されませんでした"));
+    let number = page.input_value("number").unwrap();
+    let order = shop.store().order_by_number(&number).await.unwrap().unwrap();
+    assert_eq!(order.state, "pending_payment");
+    // A retry goes to a fresh payment on the provider, and a good card then pays the order.
+    let retry = c.post_form("/checkout/retry", &[("number", &number)]).await;
+    let again = retry.location.clone().unwrap();
+    assert_ne!(again, placed.location.clone().unwrap());
+    let back = pay_on_provider(&again, "4242424242424242").await;
+    c.get(&path_of(&back)).await.expect_redirect("/checkout/complete/");
+    let order = shop.store().order_by_number(&number).await.unwrap().unwrap();
+    assert_eq!(order.state, "paid");
+}
+
+async fn post_webhook(shop: &TestShop, body: &str, secret: &str, ts: i64) -> u16 {
+    let sig = signature_header(&[secret.as_bytes()], ts, body.as_bytes());
+    reqwest::Client::new()
+        .post(shop.url(mamori_shop::WEBHOOK_PATH))
+        .header("content-type", "application/json")
+        .header(mamori_pay::SIGNATURE_HEADER, sig)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn forged_and_mismatched_webhooks_change_nothing(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4001", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let pay_url = placed.location.clone().unwrap();
+    let payment_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let row = shop
+        .store()
+        .payment_by_provider_id(&payment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let order = shop.store().order(&row.order_id).await.unwrap().unwrap().order;
+    let now = chrono::Utc::now().timestamp();
+    let event = |id: &str, amount: i64| {
+        serde_json::json!({
+            "id": id,
+            "type": "payment.succeeded",
+            "created": now,
+            "payment": {
+                "id": payment_id, "order_ref": order.order_number, "amount_jpy": amount,
+                "currency": "jpy", "description": "x", "status": "succeeded",
+                "refunded_jpy": 0, "card": {"brand": "visa", "last4": "4242"},
+                "redirect_url": pay_url, "created": now
+            }
+        })
+        .to_string()
+    };
+    // Forged: signed with a key the shop does not know.
+    let forged = event("evt_forged_0001", order.total);
+    assert_eq!(post_webhook(&shop, &forged, "whsec_attacker_key_123456", now).await, 401);
+    // Stale: the right key, a timestamp outside the window.
+    let stale = event("evt_stale_0001", order.total);
+    let secret = shop.webhook_secret.expose_secret().to_owned();
+    assert_eq!(post_webhook(&shop, &stale, &secret, now - 3600).await, 401);
+    // Correctly signed but for another amount: accepted as a message, never as a payment.
+    let wrong = event("evt_wrong_amount_1", order.total + 1);
+    assert_eq!(post_webhook(&shop, &wrong, &secret, now).await, 200);
+    let after = shop.store().order(&row.order_id).await.unwrap().unwrap().order;
+    assert_eq!(after.state, "pending_payment");
+    // Replaying that signed event is refused as a duplicate and still changes nothing.
+    assert_eq!(post_webhook(&shop, &wrong, &secret, now).await, 200);
+    assert!(shop.mails_to("taro.yamada@example.jp").is_empty());
+}
+
+async fn form_errors_answer_next_to_the_field(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "PT-1001", "1").await;
+    c.get("/checkout").await.expect(200);
+    let mut fields = buyer("bank_transfer");
+    for f in fields.iter_mut() {
+        if f.0 == "buyer_postal_code" {
+            f.1 = "12-345";
+        }
+        if f.0 == "buyer_phone" {
+            f.1 = "abc";
+        }
+    }
+    let page = c.post_form("/checkout", &fields).await;
+    assert_eq!(page.status, 422);
+    assert!(page.has("#buyer_postal_code-error"));
+    assert!(page.has("#buyer_phone-error"));
+    assert_eq!(page.input_value("buyer_postal_code").unwrap(), "12-345", "typed value kept");
+    assert_eq!(page.input_value("buyer_family").unwrap(), "山田");
+    assert!(page.text.contains("郵便番号"), "the message is in Japanese");
+    assert_eq!(order_count(&shop).await, 0);
+}
+
+async fn guest_cart_merges_into_member_cart(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let (member, _id) = shop.signed_in("hanako@example.jp", "鈴木", "花子").await;
+    add_to_cart(&member, "PT-1002", "1").await;
+    member.logout().await;
+    // As a guest in the same browser, put something else in the cart, then sign in.
+    add_to_cart(&member, "PT-1003", "2").await;
+    member.login("hanako@example.jp", common::PASSWORD).await;
+    let cart = member.get("/cart").await;
+    assert!(cart.text.contains("PT-1002") && cart.text.contains("PT-1003"), "merged");
+    member.logout().await;
+    assert!(member.get("/cart").await.has("#cart-empty"), "the guest cart was moved, not copied");
+}
+
+async fn receipt_is_a_qualified_invoice(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "HL-2004", "3").await; // 1,080 × 3 = 3,240 at 8%
+    add_to_cart(&c, "BK-4001", "1").await;
+    let key = to_confirmation(&c, &buyer("cash_on_delivery")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let done = c.follow(&placed).await;
+    let number = done.text_of("#order-number").unwrap();
+    let receipt = c.get(&format!("/orders/{number}/receipt")).await;
+    receipt.expect(200);
+    assert_eq!(
+        receipt.text_of("#registration-number").unwrap(),
+        shop.state.config.registration_number
+    );
+    assert_eq!(receipt.text_of("#red-amount").unwrap(), "3,240円");
+    assert_eq!(receipt.text_of("#red-tax").unwrap(), "240円");
+    assert!(receipt.text_of("#receipt-buyer").unwrap().contains("山田 太郎"));
+    assert_eq!(
+        receipt.header("cache-control").as_deref(),
+        Some("no-store"),
+        "a receipt with a name is a private page"
+    );
+    // Another browser cannot see it.
+    assert_eq!(shop.client().get(&format!("/orders/{number}/receipt")).await.status, 404);
+}
+
+async fn pages_carry_strict_csp(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "PT-1001", "1").await;
+    for path in ["/", "/category/parts", "/product/PT-1001", "/cart", "/checkout", "/login", "/register", "/search?q=a"] {
+        let page = c.get(path).await;
+        assert!(page.status < 400, "{path}: {}", page.status);
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert!(csp.contains("'nonce-") && csp.contains("'strict-dynamic'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'") && csp.contains("base-uri 'none'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!page.text.contains(" onclick=") && !page.text.contains(" onsubmit="));
+        assert_eq!(page.header("x-content-type-options").as_deref(), Some("nosniff"));
+    }
+    let _ = WAIT;
+}
+
+async fn bad_input_gets_4xx_and_changes_nothing(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    c.get("/").await;
+    // Unknown parameter.
+    let r = c.post_form("/cart/add", &[("sku", "PT-1001"), ("quantity", "1"), ("evil", "1")]).await;
+    assert_eq!(r.status, 400);
+    // Quantity out of range and not a number.
+    assert_eq!(c.post_form("/cart/add", &[("sku", "PT-1001"), ("quantity", "1000")]).await.status, 400);
+    assert_eq!(c.post_form("/cart/add", &[("sku", "PT-1001"), ("quantity", "x")]).await.status, 400);
+    // Full-width quantity is fine.
+    assert_eq!(c.post_form("/cart/add", &[("sku", "PT-1001"), ("quantity", "２")]).await.status, 303);
+    // Malformed UTF-8 in a form body.
+    let token = c.csrf().await;
+    let raw = reqwest::Client::new()
+        .post(shop.url("/cart/add"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", shop.base_url.clone())
+        .body(format!("_csrf={token}&sku=%FF%FE&quantity=1"))
+        .send()
+        .await
+        .unwrap();
+    assert!(raw.status().is_client_error());
+    // Oversize body.
+    let big = "a".repeat(200_000);
+    let r = c.post_form("/checkout", &[("buyer_family", &big)]).await;
+    assert_eq!(r.status, 413);
+    let cart = c.get("/cart").await;
+    assert!(cart.text.contains("PT-1001"));
+    assert_eq!(order_count(&shop).await, 0);
+}

@@ -1,0 +1,902 @@
+//! The shop's test harness: a whole shop on loopback, on SQLite or PostgreSQL.
+//!
+//! [`TestShop::start`] builds, per test:
+//! - a fresh database ([`Backend::Sqlite`] in a temp dir, [`Backend::Postgres`] through
+//!   `mamori_testkit::fresh_pg_database`), migrated, with the demo catalogue;
+//! - a key ring generated in the temp dir (cheap Argon2 parameters) and a running ledger;
+//! - the sandbox payment provider (`mamori_pay::spawn_sandbox`) whose webhooks go to the shop's
+//!   [`mamori_shop::WEBHOOK_PATH`], and an `HttpConnector` to it;
+//! - the shop (`mamori_shop::assemble`) served on `127.0.0.1:0` with connect info;
+//! - the mail worker over `mamori_shop::mail::SqlOutbox`, delivering over real SMTP to a
+//!   [`MailCatcher`], polling every 20 ms.
+//!
+//! [`ShopClient`] is a browser-like client: a cookie jar, redirects not followed (use
+//! [`ShopClient::follow`]), `Origin` set to the shop, and `_csrf` taken from the last page that had
+//! one. [`TestShop::wait_for_mail`] decodes what the catcher got (RFC 2047 subjects,
+//! base64/quoted-printable bodies) and [`link_in`] finds a link in it.
+//!
+//! Nothing here measures time; waits have generous limits and fail with what was seen.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::Engine as _;
+use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal};
+use mamori_mail::{
+    catcher::{MailCatcher, ReceivedMessage},
+    Backoff, Composer, SmtpSettings, SmtpTransport, WorkerConfig,
+};
+use mamori_pay::{url::Url, HttpConnector, SandboxConfig, SandboxHandle};
+use mamori_shop::{mail::SqlOutbox, Parts, ShopConfig, ShopState, WEBHOOK_PATH};
+pub use mamori_store::Backend;
+use mamori_store::{open_store, Accessor, Gateway, Ledger, LedgerConfig, Store};
+use mamori_vault::{KeyRing, PasswordParams, SecretString};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The longest any wait in a test lasts before it fails (never a measurement).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A password every helper-made member has.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running shop with its provider, mail catcher and mail worker. Dropping it stops them.
+pub struct TestShop {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub base_url: String,
+    /// The shop's state (gateway, store, config, limits).
+    pub state: Arc<ShopState>,
+    /// The SMTP server the mail worker delivers to.
+    pub catcher: MailCatcher,
+    /// The sandbox provider's base URL (`http://127.0.0.1:PORT/`).
+    pub sandbox_url: String,
+    /// The sandbox (kept running).
+    pub sandbox: SandboxHandle,
+    /// The provider's API key.
+    pub api_key: SecretString,
+    /// The webhook signing secret.
+    pub webhook_secret: SecretString,
+    /// Which database.
+    pub backend: Backend,
+    /// The database URL.
+    pub db_url: String,
+    /// Key file, ledger key, witness, SQLite file.
+    pub dir: tempfile::TempDir,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    stop_worker: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestShop {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop_worker.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+        self.worker.abort();
+    }
+}
+
+/// Argon2 parameters for tests (the real ones are deliberately slow).
+pub fn cheap_params() -> PasswordParams {
+    PasswordParams {
+        m_cost_kib: 1024,
+        t_cost: 1,
+        p_cost: 1,
+    }
+}
+
+/// Worker settings for tests: fast polling and short backoff.
+pub fn fast_worker() -> WorkerConfig {
+    WorkerConfig {
+        batch_size: 10,
+        lease: Duration::from_secs(30),
+        lease_margin: Duration::from_secs(1),
+        poll_interval: Duration::from_millis(20),
+        max_attempts: 5,
+        max_permanent_attempts: 3,
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+    }
+}
+
+impl TestShop {
+    /// Starts everything on `backend`.
+    pub async fn start(backend: Backend) -> TestShop {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("shop.db").display()),
+            Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
+        };
+        let store: Arc<dyn Store> = open_store(&db_url).await.unwrap();
+        store.migrate().await.unwrap();
+        mamori_store::demo::seed_demo_catalogue(store.as_ref())
+            .await
+            .unwrap();
+        let keys = Arc::new(
+            KeyRing::init(&dir.path().join("master.key"))
+                .unwrap()
+                .with_password_params(cheap_params()),
+        );
+        let signer = mamori_ledger::LedgerSigner::create_key_file(
+            &dir.path().join("ledger.key"),
+            "mamori-ledger",
+        )
+        .unwrap();
+        let ledger = Ledger::start(
+            store.clone(),
+            signer,
+            LedgerConfig::new(dir.path().join("witness.jsonl")),
+        );
+        let gateway = Gateway::new(store.clone(), keys.clone(), ledger);
+
+        // The shop's address is needed before the provider starts (its webhook URL).
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base_url = format!("http://{addr}");
+
+        let api_key = SecretString::from("sk_test_shop_harness".to_owned());
+        let webhook_secret = SecretString::from("whsec_test_shop_harness_0123456789".to_owned());
+        let webhook_url = Url::parse(&format!("{base_url}{WEBHOOK_PATH}")).unwrap();
+        let sandbox = mamori_pay::spawn_sandbox(
+            SandboxConfig::new(api_key.clone()).with_webhook(webhook_url, webhook_secret.clone()),
+        )
+        .await
+        .unwrap();
+        let sandbox_url = sandbox.base_url.to_string();
+        let psp = HttpConnector::new(sandbox.base_url.clone(), api_key.clone()).unwrap();
+
+        let config = ShopConfig {
+            shop_name: "守り商店".into(),
+            public_url: Url::parse(&format!("{base_url}/")).unwrap(),
+            registration_number: "T7000012050002".into(),
+            legal_name: "守り商店株式会社".into(),
+            support_email: "support@shop.mamori.example".into(),
+            provider_origin: sandbox.base_url.clone(),
+            bank_account: "守り銀行 本店 普通 1234567 モリシヨウテン".into(),
+            shipping_fee: 880,
+            free_shipping_from: 10_000,
+            delivery_lead_days: 2,
+        };
+        let assembly = mamori_shop::assemble(Parts {
+            gateway: gateway.clone(),
+            keys,
+            psp: Arc::new(psp),
+            webhook_secret: webhook_secret.clone(),
+            config,
+            tls: false,
+            clock: Arc::new(mamori_web::clock::SystemClock),
+        });
+        let state = assembly.state.clone();
+        let app = assembly
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let catcher = MailCatcher::start().await.unwrap();
+        let mut smtp = SmtpSettings::plaintext("127.0.0.1", catcher.port());
+        smtp.hello_name = Some("shop.mamori.example".into());
+        let transport = SmtpTransport::new(&smtp).unwrap();
+        let composer =
+            Composer::new("守り商店 <shop@shop.mamori.example>", "shop.mamori.example").unwrap();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let outbox = SqlOutbox::new(gateway);
+        let worker = tokio::spawn(async move {
+            mamori_mail::run_worker(
+                Arc::new(outbox),
+                Arc::new(transport),
+                Arc::new(composer),
+                fast_worker(),
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await;
+        });
+
+        TestShop {
+            base_url,
+            state,
+            catcher,
+            sandbox_url,
+            sandbox,
+            api_key,
+            webhook_secret,
+            backend,
+            db_url,
+            dir,
+            server,
+            worker,
+            stop_worker: Some(stop_tx),
+        }
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &Gateway {
+        &self.state.gateway
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.state.store
+    }
+
+    /// A fresh browser-like client (its own cookie jar).
+    pub fn client(&self) -> ShopClient {
+        ShopClient::new(&self.base_url)
+    }
+
+    /// An absolute URL on the shop.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Makes a confirmed member directly through the gateway (no mail); returns the customer id.
+    pub async fn member(&self, email: &str, family: &str, given: &str) -> String {
+        let acc = Accessor::system("test", "test.setup");
+        let profile = CustomerProfile {
+            kind: CustomerKind::Member,
+            name: Personal::new(PersonName::parse(family, given).unwrap()),
+            email: Personal::new(Email::parse(email).unwrap()),
+            phone: None,
+            birth_date: None,
+            gender: None,
+        };
+        let id = self
+            .gateway()
+            .register_customer(
+                &acc,
+                &profile,
+                Some(&SecretString::from(PASSWORD.to_owned())),
+            )
+            .await
+            .unwrap();
+        self.gateway().verify_email(&acc, &id).await.unwrap();
+        id
+    }
+
+    /// A client signed in as a member made with [`TestShop::member`].
+    pub async fn signed_in(&self, email: &str, family: &str, given: &str) -> (ShopClient, String) {
+        let id = self.member(email, family, given).await;
+        let client = self.client();
+        client.login(email, PASSWORD).await;
+        (client, id)
+    }
+
+    /// Every mail received so far, decoded.
+    pub fn mails(&self) -> Vec<CaughtMail> {
+        self.catcher.messages().into_iter().map(decode).collect()
+    }
+
+    /// The mails received so far for `to`.
+    pub fn mails_to(&self, to: &str) -> Vec<CaughtMail> {
+        self.mails().into_iter().filter(|m| m.is_to(to)).collect()
+    }
+
+    /// Waits for the `nth` (0-based) mail to `to` whose subject contains `subject_contains`.
+    pub async fn wait_for_nth_mail(
+        &self,
+        to: &str,
+        subject_contains: &str,
+        nth: usize,
+    ) -> CaughtMail {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found: Vec<CaughtMail> = self
+                .mails_to(to)
+                .into_iter()
+                .filter(|m| m.subject.contains(subject_contains))
+                .collect();
+            if let Some(m) = found.into_iter().nth(nth) {
+                return m;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let seen: Vec<String> = self.mails().iter().map(|m| m.subject.clone()).collect();
+                panic!("no mail #{nth} with subject containing {subject_contains:?}; subjects seen: {seen:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the first mail to `to` whose subject contains `subject_contains`.
+    pub async fn wait_for_mail(&self, to: &str, subject_contains: &str) -> CaughtMail {
+        self.wait_for_nth_mail(to, subject_contains, 0).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+/// One response, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// `Location`, if any.
+    pub location: Option<String>,
+    /// All headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Resp {
+    /// The parsed page.
+    pub fn doc(&self) -> scraper::Html {
+        scraper::Html::parse_document(&self.text)
+    }
+
+    /// The text of the first element matching `css` (whitespace-trimmed).
+    pub fn text_of(&self, css: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc()
+            .select(&sel)
+            .next()
+            .map(|e| e.text().collect::<String>().trim().to_owned())
+    }
+
+    /// True when an element matches `css`.
+    pub fn has(&self, css: &str) -> bool {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc().select(&sel).next().is_some()
+    }
+
+    /// The `value` of the first input named `name` (None when absent or without a value).
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(&format!("[name=\"{name}\"]")).unwrap();
+        self.doc()
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value").map(str::to_owned))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Panics unless the status is `status`, showing the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; location {:?}; body: {}",
+            self.location, self.text
+        );
+        self
+    }
+
+    /// Panics unless this is a 303 to a location starting with `prefix`.
+    #[track_caller]
+    pub fn expect_redirect(&self, prefix: &str) -> &Self {
+        assert_eq!(self.status, 303, "expected a 303; body: {}", self.text);
+        let loc = self.location.clone().unwrap_or_default();
+        assert!(
+            loc.starts_with(prefix),
+            "redirect to {loc:?}, expected {prefix:?}"
+        );
+        self
+    }
+}
+
+/// A browser-like client of one shop.
+pub struct ShopClient {
+    http: reqwest::Client,
+    base: String,
+    csrf: Mutex<Option<String>>,
+    session: Mutex<Option<String>>,
+}
+
+/// The session cookie's name (no TLS in tests, so no `__Host-` prefix).
+pub const SESSION_COOKIE: &str = "mamori_session";
+
+impl ShopClient {
+    /// A client with its own cookie jar, `Origin: <base>`, no automatic redirects.
+    pub fn new(base: &str) -> ShopClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ORIGIN,
+            reqwest::header::HeaderValue::from_str(base).unwrap(),
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            reqwest::header::HeaderValue::from_static(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            ),
+        );
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .timeout(WAIT)
+            .build()
+            .unwrap();
+        ShopClient {
+            http,
+            base: base.to_owned(),
+            csrf: Mutex::new(None),
+            session: Mutex::new(None),
+        }
+    }
+
+    fn abs(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn read(&self, res: reqwest::Response) -> Resp {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = res.text().await.unwrap();
+        let resp = Resp {
+            status,
+            location,
+            headers,
+            text,
+        };
+        if let Some(token) = resp.input_value("_csrf") {
+            *self.csrf.lock().unwrap() = Some(token);
+        }
+        for v in resp.headers.get_all(reqwest::header::SET_COOKIE) {
+            let v = v.to_str().unwrap_or_default();
+            if let Some(rest) = v.strip_prefix(&format!("{SESSION_COOKIE}=")) {
+                let value = rest.split(';').next().unwrap_or_default().to_owned();
+                *self.session.lock().unwrap() = (!value.is_empty()).then_some(value);
+            }
+        }
+        resp
+    }
+
+    /// `GET path` (or an absolute URL).
+    pub async fn get(&self, path: &str) -> Resp {
+        let res = self.http.get(self.abs(path)).send().await.unwrap();
+        self.read(res).await
+    }
+
+    /// Follows `resp`'s redirects (GET) until a non-redirect answer.
+    pub async fn follow(&self, resp: &Resp) -> Resp {
+        let mut current = resp.clone();
+        for _ in 0..10 {
+            let Some(loc) = current
+                .location
+                .clone()
+                .filter(|_| (300..400).contains(&current.status))
+            else {
+                return current;
+            };
+            current = self.get(&loc).await;
+        }
+        panic!("too many redirects");
+    }
+
+    /// `GET path`, following redirects.
+    pub async fn get_following(&self, path: &str) -> Resp {
+        let first = self.get(path).await;
+        self.follow(&first).await
+    }
+
+    /// The CSRF token of the last page that had one (fetching `/` first if none was seen).
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.csrf.lock().unwrap().clone() {
+            return t;
+        }
+        // Signed in, the header's logout form has one; signed out, the login form has.
+        for page in ["/", "/login"] {
+            self.get(page).await;
+            if let Some(t) = self.csrf.lock().unwrap().clone() {
+                return t;
+            }
+        }
+        panic!("no page carried a CSRF token")
+    }
+
+    /// `POST path` as a form, with `_csrf` from the last page.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// `POST path` as a form with exactly `fields` (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let res = self
+            .http
+            .post(self.abs(path))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    /// The session cookie's value as last set by the shop (None after removal).
+    pub fn session_cookie(&self) -> Option<String> {
+        self.session.lock().unwrap().clone()
+    }
+
+    /// `GET path` presenting `session` as the session cookie, outside this client's jar (to
+    /// check that an old session id no longer works).
+    pub async fn get_with_session(&self, path: &str, session: &str) -> Resp {
+        let res = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(self.abs(path))
+            .header(
+                reqwest::header::COOKIE,
+                format!("{SESSION_COOKIE}={session}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = res.text().await.unwrap();
+        Resp {
+            status,
+            location,
+            headers,
+            text,
+        }
+    }
+
+    /// Logs in through the form; panics unless it succeeds.
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.get("/login").await.expect(200);
+        let res = self
+            .post_form("/login", &[("email", email), ("password", password)])
+            .await;
+        res.expect_redirect("/mypage");
+        res
+    }
+
+    /// Logs out.
+    pub async fn logout(&self) -> Resp {
+        self.get("/").await;
+        let res = self.post_form("/logout", &[]).await;
+        res.expect_redirect("/");
+        *self.csrf.lock().unwrap() = None;
+        res
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail
+// ---------------------------------------------------------------------------------------------
+
+/// A caught mail, decoded.
+#[derive(Clone)]
+pub struct CaughtMail {
+    /// As the catcher got it.
+    pub message: ReceivedMessage,
+    /// The decoded `Subject`.
+    pub subject: String,
+    /// The decoded plain-text body (LF line ends).
+    pub body: String,
+}
+
+impl std::fmt::Debug for CaughtMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaughtMail")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaughtMail {
+    /// True when `to` was a recipient (case-insensitive).
+    pub fn is_to(&self, to: &str) -> bool {
+        self.message
+            .rcpt_to
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(to))
+    }
+}
+
+/// The first link in `mail` on the shop whose path starts with `path_prefix`
+/// (`/register/confirm`), as an absolute URL.
+pub fn link_in(mail: &CaughtMail, path_prefix: &str) -> String {
+    mail.body
+        .split(|c: char| c.is_whitespace())
+        .map(|w| w.trim_end_matches(['。', '、', ')', '）', '>', '.']))
+        .find(|w| {
+            w.starts_with("http")
+                && Url::parse(w)
+                    .map(|u| u.path().starts_with(path_prefix))
+                    .unwrap_or(false)
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no link to {path_prefix} in: {}", mail.body))
+}
+
+/// The path and query of an absolute URL (for [`ShopClient::get`] too, which takes either).
+pub fn path_of(url: &str) -> String {
+    let u = Url::parse(url).unwrap();
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_owned(),
+    }
+}
+
+/// Decodes a received message: header folding, RFC 2047 words in the subject, and a single
+/// text/plain body (or the text/plain part of a multipart) in base64, quoted-printable or 7/8 bit.
+pub fn decode(message: ReceivedMessage) -> CaughtMail {
+    let raw = message.data_str().replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((raw.as_str(), ""));
+    let headers = unfold(head);
+    let subject = header(&headers, "subject")
+        .map(|s| decode_words(&s))
+        .unwrap_or_default();
+    let body = decode_body(&headers, body);
+    CaughtMail {
+        message,
+        subject,
+        body,
+    }
+}
+
+fn unfold(head: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some(last) = out.last_mut() {
+                last.1.push_str(line);
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            out.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    out
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// `=?utf-8?b?...?=` and `=?utf-8?q?...?=` words; whitespace between two words is dropped.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut last_was_word = false;
+    while !rest.is_empty() {
+        match rest.find("=?") {
+            Some(start) => {
+                let before = &rest[..start];
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                let after = &rest[start + 2..];
+                let parts: Vec<&str> = after.splitn(3, '?').collect();
+                if parts.len() < 3 {
+                    out.push_str(&rest[start..]);
+                    break;
+                }
+                let (enc, tail) = (parts[1], parts[2]);
+                let Some(end) = tail.find("?=") else {
+                    out.push_str(&rest[start..]);
+                    break;
+                };
+                let data = &tail[..end];
+                let bytes = if enc.eq_ignore_ascii_case("b") {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .unwrap_or_default()
+                } else {
+                    quoted_printable(&data.replace('_', " "), false)
+                };
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                rest = &tail[end + 2..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn quoted_printable(s: &str, soft_breaks: bool) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            if soft_breaks && bytes.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(b) = hex {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+fn decode_body(headers: &[(String, String)], body: &str) -> String {
+    let ctype = header(headers, "content-type").unwrap_or_default();
+    if ctype.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = ctype
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .next()
+            .map(|b| b.trim_matches('"').to_owned())
+            .unwrap_or_default();
+        let delim = format!("--{boundary}");
+        for part in body.split(delim.as_str()) {
+            let part = part.trim_start_matches('\n');
+            let (h, b) = part.split_once("\n\n").unwrap_or((part, ""));
+            let hs = unfold(h);
+            if header(&hs, "content-type")
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+                .starts_with("text/plain")
+            {
+                return decode_body(&hs, b);
+            }
+        }
+        return String::new();
+    }
+    let cte = header(headers, "content-transfer-encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let bytes = match cte.as_str() {
+        "base64" => base64::engine::general_purpose::STANDARD
+            .decode(body.split_whitespace().collect::<String>())
+            .unwrap_or_default(),
+        "quoted-printable" => quoted_printable(body, true),
+        _ => body.as_bytes().to_vec(),
+    };
+    String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Both backends
+// ---------------------------------------------------------------------------------------------
+
+/// Generates `sqlite` and `postgres` tests from async fns taking a [`Backend`].
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(mamori_store::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(mamori_store::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders made directly through the gateway
+// ---------------------------------------------------------------------------------------------
+
+/// An order for `customer_id` (cash on delivery) with a 名入れ item, a のし, a reduced-rate item
+/// and one delivery; `key` is its idempotency key.
+pub fn sample_order(customer_id: &str, key: &str) -> mamori_store::gateway::NewOrder {
+    use mamori_domain::*;
+    use mamori_store::gateway::{Buyer, NewOrder, NewShipment};
+    let name =
+        PersonName::parse_with_kana("鳩山", "花子", Some("ハトヤマ"), Some("ハナコ")).unwrap();
+    let address = Address::parse(&AddressParts {
+        postal_code: "1000001".into(),
+        prefecture: "東京都".into(),
+        city: "千代田区".into(),
+        line1: "千代田1-1".into(),
+        line2: Some("パークハイツ101".into()),
+    })
+    .unwrap();
+    let phone = PhoneNumber::parse("09012345678").unwrap();
+    let today = chrono::Utc::now().date_naive();
+    NewOrder {
+        customer_id: customer_id.into(),
+        idempotency_key: key.into(),
+        payment_method: PaymentMethod::CashOnDelivery,
+        buyer: Buyer {
+            name: Personal::new(name.clone()),
+            email: Personal::new(Email::parse("hanako.hatoyama@example.jp").unwrap()),
+            phone: Personal::new(phone.clone()),
+            address: Personal::new(address.clone()),
+        },
+        items: vec![
+            OrderItem {
+                sku: "BANNER-01".into(),
+                product_name: "名前旗 金襴 中".into(),
+                unit_price_incl: Yen(16_500),
+                rate: TaxRate::Standard,
+                quantity: 1,
+                personalisation: Some(
+                    Personalisation::new(
+                        "蒼太郎",
+                        Some(BirthDate::parse("2025-05-05", today).unwrap()),
+                    )
+                    .unwrap(),
+                ),
+                noshi: Some(Noshi::new(NoshiPurpose::Oiwai, Some("鳩山")).unwrap()),
+            },
+            OrderItem {
+                sku: "TEA-200".into(),
+                product_name: "国産 緑茶 200g".into(),
+                unit_price_incl: Yen(1_080),
+                rate: TaxRate::Reduced,
+                quantity: 3,
+                personalisation: None,
+                noshi: None,
+            },
+        ],
+        shipments: vec![NewShipment {
+            recipient: Recipient {
+                name: Personal::new(name),
+                address: Personal::new(address),
+                phone: Personal::new(phone),
+            },
+            delivery_date: None,
+            slot: DeliverySlot::Morning,
+        }],
+        shipping_fee: Yen(880),
+    }
+}
+
+/// Places [`sample_order`] through the gateway; returns (order id, order number).
+pub async fn place_sample_order(shop: &TestShop, customer_id: &str) -> (String, String) {
+    let number = format!("T{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let placed = shop
+        .gateway()
+        .place_order(
+            &Accessor::system("test", "test.setup"),
+            &sample_order(customer_id, &uuid::Uuid::new_v4().to_string()),
+            &number,
+        )
+        .await
+        .unwrap();
+    (placed.order_id, number)
+}

@@ -1,0 +1,217 @@
+//! `mamori serve`: the shop, and for local use the sandbox payment provider on a second port
+//! (a second origin), and the mail worker.
+//!
+//! On a fresh machine with an empty data directory it creates the keys, migrates the embedded
+//! SQLite database and loads the demo catalogue, so one command gives a working shop.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use mamori_ledger::LedgerSigner;
+use mamori_mail::{
+    outbox::{run_worker, WorkerConfig},
+    transport::{MailTransport, MaildirTransport, SmtpTransport},
+    Composer,
+};
+use mamori_pay::{
+    secrecy::SecretString, spawn_sandbox, url::Url, HttpConnector, PaymentConnector,
+    SandboxConfig,
+};
+use mamori_shop::{assemble, mail::SqlOutbox, Parts, ShopConfig, WEBHOOK_PATH};
+use mamori_store::{Gateway, Ledger};
+use mamori_vault::KeyRing;
+use rand::RngCore as _;
+
+use crate::config::{secret_env, Config};
+
+/// Flags of `mamori serve` (each overrides the configuration file).
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address of the shop (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Address of the sandbox payment provider started alongside (default 127.0.0.1:8081).
+    #[arg(long)]
+    pub psp_listen: Option<SocketAddr>,
+    /// Do not load the demo catalogue into an empty database.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+fn random_secret(prefix: &str) -> SecretString {
+    let mut b = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    SecretString::from(format!("{prefix}{}", hex::encode(b)))
+}
+
+/// Creates the key files in development when neither exists (the first `mamori serve`).
+fn ensure_keys(cfg: &Config) -> Result<(KeyRing, LedgerSigner)> {
+    let key_file = cfg.key_file();
+    let ledger_file = cfg.ledger_key_file();
+    let env_key = KeyRing::from_env("MAMORI_MASTER_KEY")?;
+    if env_key.is_none() && !key_file.exists() && !ledger_file.exists() {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+        KeyRing::init(&key_file)?;
+        LedgerSigner::create_key_file(&ledger_file, "mamori-ledger")?;
+        println!(
+            "created {} and {} (mode 0600); keep a copy of the master key offline",
+            key_file.display(),
+            ledger_file.display()
+        );
+    }
+    let ring = match env_key {
+        Some(r) => r,
+        None => KeyRing::load(&key_file)
+            .with_context(|| format!("loading the master key {}", key_file.display()))?,
+    };
+    let signer = LedgerSigner::load_key_file(&ledger_file)
+        .with_context(|| format!("loading the ledger key {}", ledger_file.display()))?;
+    Ok((ring, signer))
+}
+
+/// Runs until Ctrl-C.
+pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
+    let shop_cfg = &cfg.shop;
+    let listen = args.listen.unwrap_or(shop_cfg.listen);
+    let psp_listen = args.psp_listen.unwrap_or(shop_cfg.psp_listen);
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let (ring, signer) = ensure_keys(cfg)?;
+    let store = mamori_store::open_store(&cfg.database_url())
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    if !args.no_demo && store.categories().await?.is_empty() {
+        mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
+        println!("loaded the demo catalogue");
+    }
+    let mut lc = mamori_store::LedgerConfig::new(cfg.witness_file());
+    lc.origin = cfg.ledger_origin.clone();
+    let ledger = Ledger::start(store.clone(), signer, lc);
+    let keys = Arc::new(ring);
+    let gateway = Gateway::new(store.clone(), keys.clone(), ledger.clone());
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let shop_addr = listener.local_addr()?;
+    let scheme = if shop_cfg.tls_cert.is_some() { "https" } else { "http" };
+    let public_url = match &shop_cfg.public_url {
+        Some(u) => Url::parse(u).context("shop.public_url")?,
+        None => Url::parse(&format!("{scheme}://{shop_addr}/"))?,
+    };
+
+    // The payment provider: an external one by URL, or the sandbox on its own port.
+    let (psp, provider_origin, webhook_secret, _sandbox) = match &shop_cfg.psp_url {
+        Some(url) => {
+            let base = Url::parse(url).context("shop.psp_url")?;
+            let key = secret_env("MAMORI_PSP_API_KEY")?
+                .context("MAMORI_PSP_API_KEY (or _FILE) is required with shop.psp_url")?;
+            let secret = secret_env("MAMORI_PSP_WEBHOOK_SECRET")?
+                .context("MAMORI_PSP_WEBHOOK_SECRET (or _FILE) is required with shop.psp_url")?;
+            let connector = HttpConnector::new(base.clone(), SecretString::from(key))?;
+            let psp: Arc<dyn PaymentConnector> = Arc::new(connector);
+            (psp, base, SecretString::from(secret), None)
+        }
+        None => {
+            let api_key = random_secret("sk_sandbox_");
+            let secret = random_secret("whsec_");
+            let webhook = public_url.join(WEBHOOK_PATH.trim_start_matches('/'))?;
+            let mut sc = SandboxConfig::new(api_key.clone()).with_webhook(webhook, secret.clone());
+            sc.listen = psp_listen;
+            let sandbox = spawn_sandbox(sc).await.context("starting the sandbox provider")?;
+            let connector = HttpConnector::new(sandbox.base_url.clone(), api_key)?;
+            let psp: Arc<dyn PaymentConnector> = Arc::new(connector);
+            (psp, sandbox.base_url.clone(), secret, Some(sandbox))
+        }
+    };
+
+    let config = ShopConfig {
+        shop_name: shop_cfg.name.clone(),
+        public_url: public_url.clone(),
+        registration_number: shop_cfg.registration_number.clone(),
+        legal_name: shop_cfg.legal_name.clone(),
+        support_email: shop_cfg.support_email.clone(),
+        provider_origin: provider_origin.clone(),
+        bank_account: shop_cfg.bank_account.clone(),
+        shipping_fee: shop_cfg.shipping_fee,
+        free_shipping_from: shop_cfg.free_shipping_from,
+        delivery_lead_days: shop_cfg.delivery_lead_days,
+    };
+    let assembly = assemble(Parts {
+        gateway: gateway.clone(),
+        keys: keys.clone(),
+        psp,
+        webhook_secret,
+        config,
+        tls: shop_cfg.tls_cert.is_some(),
+        clock: Arc::new(mamori_web::clock::SystemClock),
+    });
+    let app = assembly.router();
+
+    // Mail: SMTP when configured, else a maildir in the data directory.
+    let transport: Arc<dyn MailTransport> = match &shop_cfg.smtp {
+        Some(s) => Arc::new(SmtpTransport::new(s).context("SMTP settings")?),
+        None => {
+            let dir = cfg.data_dir.join("maildir");
+            println!("mail goes to {} (no SMTP configured)", dir.display());
+            Arc::new(MaildirTransport::new(dir).context("maildir")?)
+        }
+    };
+    let domain = public_url.host_str().unwrap_or("localhost").to_owned();
+    let composer = Arc::new(Composer::new(&shop_cfg.mail_from, &domain).context("shop.mail_from")?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut worker_stop = stop_rx.clone();
+    let worker = tokio::spawn(run_worker(
+        Arc::new(SqlOutbox::new(gateway.clone())),
+        transport,
+        composer,
+        WorkerConfig {
+            poll_interval: Duration::from_secs(1),
+            ..WorkerConfig::default()
+        },
+        async move {
+            let _ = worker_stop.wait_for(|v| *v).await;
+        },
+    ));
+
+    println!("shop:             {public_url}");
+    println!("payment provider: {provider_origin}");
+    println!("press Ctrl-C to stop");
+
+    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    match (&shop_cfg.tls_cert, &shop_cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            // One process-wide TLS provider (ring); an error only means one is installed already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading the TLS certificate and key")?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)
+                .handle(handle)
+                .serve(make)
+                .await
+                .context("serving HTTPS")?;
+        }
+        (None, None) => {
+            axum::serve(listener, make)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .context("serving HTTP")?;
+        }
+        _ => bail!("shop.tls_cert and shop.tls_key must be given together"),
+    }
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    ledger.checkpoint().await.ok();
+    Ok(())
+}
