@@ -33,7 +33,15 @@ enum Cmd {
 }
 
 /// Debian packages the test suite needs, with a file that shows each is installed.
-const PACKAGES: &[(&str, &str)] = &[("postgresql", "/usr/lib/postgresql")];
+const PACKAGES: &[(&str, &str)] = &[
+    ("postgresql", "/usr/lib/postgresql"),
+    // End-to-end tests drive Debian's Chromium; the CJK fonts make the screenshots legible.
+    ("chromium", "/usr/bin/chromium"),
+    (
+        "fonts-noto-cjk",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    ),
+];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();

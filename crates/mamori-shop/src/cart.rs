@@ -225,8 +225,8 @@ pub async fn show(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
         .await
         .map_err(fail("cart"))?;
     let lines = priced(&state, &raw).await.map_err(fail("cart prices"))?;
-    let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total))
-        .map_err(|_| AppError::BadRequest)?;
+    let items_total =
+        Yen::checked_sum(lines.iter().map(|l| l.line_total)).map_err(|_| AppError::BadRequest)?;
     let any_short = lines.iter().any(PricedLine::short);
     Ok(render(&CartPage {
         c,

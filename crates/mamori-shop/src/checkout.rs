@@ -26,9 +26,9 @@ use axum::{
 use chrono::{Datelike, NaiveDate, Utc};
 use http::{HeaderMap, StatusCode};
 use mamori_domain::{
-    check_requested_delivery_date, earliest_delivery_date, invoice_totals, BirthDate,
-    CustomerKind, CustomerProfile, DeliverySlot, InvoiceLine, InvoiceTotals, Noshi, NoshiPurpose,
-    OrderItem, OrderState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
+    check_requested_delivery_date, earliest_delivery_date, invoice_totals, BirthDate, CustomerKind,
+    CustomerProfile, DeliverySlot, InvoiceLine, InvoiceTotals, Noshi, NoshiPurpose, OrderItem,
+    OrderState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
 };
 use mamori_mail::template::{order_confirmation, DeliveryInfo, OrderConfirmation, OrderLine};
 use mamori_pay::{
@@ -178,7 +178,9 @@ fn session_key(c: &Ctx) -> Result<String, AppError> {
         return Ok(k);
     }
     let k = uuid::Uuid::new_v4().to_string();
-    c.session.insert(KEY_KEY, &k).map_err(fail("checkout key"))?;
+    c.session
+        .insert(KEY_KEY, &k)
+        .map_err(fail("checkout key"))?;
     Ok(k)
 }
 
@@ -300,10 +302,9 @@ fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<B
                     let purpose = f.check(&format!("noshi_{i}"), NoshiPurpose::parse(code));
                     let nname = f.optional(&format!("noshi_name_{i}"));
                     match purpose {
-                        Some(p) => f.check(
-                            &format!("noshi_name_{i}"),
-                            Noshi::new(p, nname.as_deref()),
-                        ),
+                        Some(p) => {
+                            f.check(&format!("noshi_name_{i}"), Noshi::new(p, nname.as_deref()))
+                        }
                         None => None,
                     }
                 }
@@ -508,7 +509,9 @@ pub async fn submit(
         return Ok(res);
     }
     let saved: BTreeMap<String, String> = map.into_iter().collect();
-    c.session.insert(FORM_KEY, &saved).map_err(fail("checkout draft"))?;
+    c.session
+        .insert(FORM_KEY, &saved)
+        .map_err(fail("checkout draft"))?;
     Ok(Redirect::to("/checkout/confirm").into_response())
 }
 
@@ -587,7 +590,10 @@ pub fn item_extras(i: &OrderItem, en: bool) -> String {
             .name()
             .map(|x| format!("（{}）", x.expose()))
             .unwrap_or_default();
-        parts.push(format!("{}: {label}{name}", if en { "Noshi" } else { "のし" }));
+        parts.push(format!(
+            "{}: {label}{name}",
+            if en { "Noshi" } else { "のし" }
+        ));
     }
     parts.join(" / ")
 }
@@ -652,7 +658,9 @@ fn remember_order(c: &Ctx, number: &str) -> Result<(), AppError> {
             mine.remove(0);
         }
     }
-    c.session.insert(ORDERS_KEY, &mine).map_err(fail("orders in session"))
+    c.session
+        .insert(ORDERS_KEY, &mine)
+        .map_err(fail("orders in session"))
 }
 
 /// True when this session placed `number` or the signed-in member owns the order.
@@ -706,7 +714,15 @@ pub async fn place(
     let mail = if b.method == PaymentMethod::Card {
         None
     } else {
-        Some(confirmation_draft(&state.config, &number, &b.buyer, &b.items, &b.shipment, b.method, &b.quote)?)
+        Some(confirmation_draft(
+            &state.config,
+            &number,
+            &b.buyer,
+            &b.items,
+            &b.shipment,
+            b.method,
+            &b.quote,
+        )?)
     };
     let acc = c.accessor("checkout.place").via("checkout");
     let placed = state
@@ -879,12 +895,9 @@ fn confirmation_draft(
 fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
     let method = PaymentMethod::parse(&v.header.payment_method).map_err(fail("payment method"))?;
     let q = quote(
-        v.items.iter().map(|i| {
-            (
-                i.rate,
-                i.line_total().unwrap_or(Yen::ZERO),
-            )
-        }),
+        v.items
+            .iter()
+            .map(|i| (i.rate, i.line_total().unwrap_or(Yen::ZERO))),
         Yen(v.header.shipping_fee),
         method,
     )?;
@@ -910,7 +923,12 @@ fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraf
 
 /// Marks an order paid if `info` settles it, queueing its confirmation mail in the same
 /// transaction. Idempotent: an order already paid stays paid and gets no second mail.
-async fn settle(state: &ShopState, acc: &Accessor, row: &PaymentRow, info: &PaymentInfo) -> Result<bool, AppError> {
+async fn settle(
+    state: &ShopState,
+    acc: &Accessor,
+    row: &PaymentRow,
+    info: &PaymentInfo,
+) -> Result<bool, AppError> {
     let bundle = state
         .store
         .order(&row.order_id)
@@ -923,7 +941,8 @@ async fn settle(state: &ShopState, acc: &Accessor, row: &PaymentRow, info: &Paym
     updated.brand = info.brand.clone();
     updated.last4 = info.last4.clone();
     updated.updated_at = now;
-    let paid = info.status == PaymentStatus::Succeeded && info.settles(&order.order_number, order.total);
+    let paid =
+        info.status == PaymentStatus::Succeeded && info.settles(&order.order_number, order.total);
     updated.status = match info.status {
         PaymentStatus::Succeeded if paid => "succeeded",
         PaymentStatus::Succeeded => "mismatch",
@@ -1057,14 +1076,12 @@ fn failed_page(c: Ctx, number: String, info: &PaymentInfo) -> Result<Response, A
             false,
         ),
     };
-    let mut res = render(&PaymentFailedPage {
+    let res = render(&PaymentFailedPage {
         c,
         number,
         reason: reason.to_owned(),
         pending,
     });
-    *res.status_mut() = StatusCode::PAYMENT_REQUIRED;
-    res.extensions_mut().insert(KeepErrorBody);
     Ok(res)
 }
 
@@ -1101,7 +1118,7 @@ pub async fn retry(
     SafeForm(form): SafeForm<RetryForm>,
 ) -> Result<Response, AppError> {
     let mine = c.session.get::<Vec<String>>(ORDERS_KEY).unwrap_or_default();
-    if !mine.iter().any(|n| *n == form.number) {
+    if !mine.contains(&form.number) {
         return Err(AppError::NotFound);
     }
     let order = find_order_by_number(&state, &form.number).await?;
@@ -1114,7 +1131,10 @@ pub async fn retry(
     start_payment(&state, &order.id, &order.order_number, order.total, attempt).await
 }
 
-async fn find_order_by_number(state: &ShopState, number: &str) -> Result<mamori_store::OrderRow, AppError> {
+async fn find_order_by_number(
+    state: &ShopState,
+    number: &str,
+) -> Result<mamori_store::OrderRow, AppError> {
     state
         .store
         .order_by_number(number)
@@ -1186,7 +1206,11 @@ pub async fn webhook(
         )
             .into_response()
     };
-    let event = match state.webhooks.verify_headers(&headers, &body, Utc::now()).await {
+    let event = match state
+        .webhooks
+        .verify_headers(&headers, &body, Utc::now())
+        .await
+    {
         Ok(e) => e,
         Err(WebhookError::Duplicate { .. }) => return answer(StatusCode::OK, true),
         Err(WebhookError::Guard(err)) => {
@@ -1199,7 +1223,11 @@ pub async fn webhook(
             return answer(StatusCode::UNAUTHORIZED, false);
         }
     };
-    let row = match state.store.payment_by_provider_id(&event.payment.payment_id).await {
+    let row = match state
+        .store
+        .payment_by_provider_id(&event.payment.payment_id)
+        .await
+    {
         Ok(Some(r)) => r,
         Ok(None) => {
             tracing::warn!(kind = event.kind.as_str(), "webhook for an unknown payment");
@@ -1219,7 +1247,11 @@ pub async fn webhook(
             let mut updated = row.clone();
             updated.status = "refunded".to_owned();
             updated.updated_at = Utc::now().timestamp();
-            state.store.payment_upsert(&updated).await.map_err(fail("payment row"))
+            state
+                .store
+                .payment_upsert(&updated)
+                .await
+                .map_err(fail("payment row"))
         }
         _ => Ok(()),
     };

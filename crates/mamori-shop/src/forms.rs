@@ -85,7 +85,10 @@ impl FormState {
 
     /// Every allowed name of a person block under `prefix`.
     pub fn person_names(prefix: &str) -> Vec<String> {
-        PERSON_FIELDS.iter().map(|f| format!("{prefix}{f}")).collect()
+        PERSON_FIELDS
+            .iter()
+            .map(|f| format!("{prefix}{f}"))
+            .collect()
     }
 
     /// The value typed in `name` ("" when absent).
@@ -207,7 +210,8 @@ impl FormState {
     pub fn phone(&mut self, prefix: &str) -> Option<Personal<PhoneNumber>> {
         let name = format!("{prefix}phone");
         let raw = self.required(&name)?;
-        self.check(&name, PhoneNumber::parse(&raw)).map(Personal::new)
+        self.check(&name, PhoneNumber::parse(&raw))
+            .map(Personal::new)
     }
 
     /// An address from a block; the error lands on the part that is wrong when it can tell.
@@ -253,11 +257,14 @@ impl FormState {
         let n = r.name.expose();
         self.set(&format!("{prefix}family"), n.family());
         self.set(&format!("{prefix}given"), n.given());
-        self.set(&format!("{prefix}family_kana"), n.family_kana().unwrap_or(""));
+        self.set(
+            &format!("{prefix}family_kana"),
+            n.family_kana().unwrap_or(""),
+        );
         self.set(&format!("{prefix}given_kana"), n.given_kana().unwrap_or(""));
         let a = r.address.expose();
         self.set(&format!("{prefix}postal_code"), a.postal_code().to_string());
-        self.set(&format!("{prefix}prefecture"), a.prefecture().as_str());
+        self.set(&format!("{prefix}prefecture"), a.prefecture().label_ja());
         self.set(&format!("{prefix}city"), a.city());
         self.set(&format!("{prefix}line1"), a.line1());
         self.set(&format!("{prefix}line2"), a.line2().unwrap_or(""));
@@ -269,6 +276,8 @@ impl FormState {
 pub fn prefectures() -> Vec<(&'static str, &'static str)> {
     (1u8..=47)
         .filter_map(mamori_domain::Prefecture::from_code)
-        .map(|p| (p.as_str(), p.as_str()))
+        // The Japanese name is both what is shown and what is sent, so a typed or pre-filled
+        // value (`東京都`) selects its option again when the form comes back with errors.
+        .map(|p| (p.label_ja(), p.label_ja()))
         .collect()
 }

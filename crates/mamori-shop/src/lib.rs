@@ -90,6 +90,11 @@ pub fn routes(state: Arc<ShopState>) -> Router {
         .route("/product/{sku}", get(catalogue::product))
         .route("/lang/{code}", get(set_lang))
         .route("/legal", get(legal))
+        // Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.
+        .route(
+            "/favicon.ico",
+            get(|| async { http::StatusCode::NO_CONTENT }),
+        )
         .route("/privacy", get(privacy))
         .route(
             "/cart",
@@ -266,7 +271,8 @@ pub fn assemble(parts: Parts) -> Assembly {
         clock,
     } = parts;
     let store = gateway.store().clone();
-    let rule = |limit: RateLimit, key: KeyKind| RateLimitRule::new(limit, key, 100_000, clock.clone());
+    let rule =
+        |limit: RateLimit, key: KeyKind| RateLimitRule::new(limit, key, 100_000, clock.clone());
     let limits = state::Limits {
         login_ip: rule(RateLimit::per_minute(20), KeyKind::Ip),
         login_account: Arc::new(RateLimiter::new(

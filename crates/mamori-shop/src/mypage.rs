@@ -964,7 +964,7 @@ async fn withdraw_submit(
     let acc = m.c.accessor("mypage.withdraw");
     state
         .gateway
-        .queue_mail(&acc, &m.id, mail)
+        .queue_unlinked_mail(&acc, &m.id, mail)
         .await
         .map_err(fail("queue withdrawal mail"))?;
     state

@@ -46,7 +46,12 @@ impl ReceiptPage {
     }
 }
 
-async fn receipt(state: &ShopState, c: Ctx, number: &str, purpose: &str) -> Result<Response, AppError> {
+async fn receipt(
+    state: &ShopState,
+    c: Ctx,
+    number: &str,
+    purpose: &str,
+) -> Result<Response, AppError> {
     let order = state
         .store
         .order_by_number(number)
@@ -81,7 +86,9 @@ async fn receipt(state: &ShopState, c: Ctx, number: &str, purpose: &str) -> Resu
         c,
         config: state.config.clone(),
         ordered_on: to_jst(placed).format("%Y年%m月%d日").to_string(),
-        issued_on: to_jst(chrono::Utc::now()).format("%Y年%m月%d日").to_string(),
+        issued_on: to_jst(chrono::Utc::now())
+            .format("%Y年%m月%d日")
+            .to_string(),
         view,
         quote: q,
     }))

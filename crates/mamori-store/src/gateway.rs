@@ -253,6 +253,9 @@ fn mail_rows(key: &DataKey, customer_id: &str, mail: Option<&MailDraft>) -> Resu
     }])
 }
 
+/// Purpose of the system key that seals mail not tied to a customer key.
+const UNLINKED_MAIL_KEY: &str = "mail_outbox.unlinked";
+
 /// SHA-256 of a token's random bytes: what the database keeps instead of the token.
 fn token_hash(raw: &[u8]) -> Vec<u8> {
     Sha256::digest(raw).to_vec()
@@ -709,6 +712,39 @@ impl Gateway {
         Ok(rows.into_iter().map(|r| r.id).next().unwrap_or_default())
     }
 
+    /// Queues a mail that must outlive the customer's data key: the confirmation of a withdrawal,
+    /// sent after the key is destroyed. Sealed under a system key and stored without a customer
+    /// id, so erasing the customer does not empty it. Recorded as a write naming the customer.
+    pub async fn queue_unlinked_mail(
+        &self,
+        acc: &Accessor,
+        about_customer: &str,
+        mail: MailDraft,
+    ) -> Result<String> {
+        self.record(
+            acc,
+            Action::Write,
+            vec![about_customer.to_owned()],
+            &[fields::MAIL],
+        )
+        .await?;
+        let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
+        let id = new_id();
+        let payload_ct = codec::seal_bytes(&key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &mail.payload)?;
+        let at = now();
+        self.store
+            .outbox_enqueue(&[OutboxRow {
+                id: id.clone(),
+                customer_id: None,
+                kind: mail.kind.clone(),
+                payload_ct,
+                created_at: at,
+                next_attempt_at: at,
+            }])
+            .await?;
+        Ok(id)
+    }
+
     /// Moves an order from one of the states `from` to `to` (compare-and-set, e.g. a payment
     /// webhook moving `pending_payment` to `paid`), queueing `mail` to the order's customer in the
     /// same transaction. False when the order is missing or not in one of `from`: then nothing
@@ -760,9 +796,17 @@ impl Gateway {
         claim: &OutboxClaimRow,
     ) -> Result<Zeroizing<Vec<u8>>> {
         let Some(customer_id) = claim.customer_id.as_deref() else {
-            return Err(StoreError::Invalid(
-                "this outbox row was not sealed with a customer key".into(),
-            ));
+            // A mail queued by `queue_unlinked_mail`: sealed under the system key.
+            self.record(acc, Action::Read, Vec::new(), &[fields::MAIL])
+                .await?;
+            let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
+            return codec::open_bytes(
+                &key,
+                MAIL_TABLE,
+                PAYLOAD_COLUMN,
+                &claim.id,
+                &claim.payload_ct,
+            );
         };
         // The wrapped key is fetched while the event commits; nothing is opened before that.
         let (key, recorded) = tokio::join!(

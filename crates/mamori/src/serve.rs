@@ -14,8 +14,7 @@ use mamori_mail::{
     Composer,
 };
 use mamori_pay::{
-    secrecy::SecretString, spawn_sandbox, url::Url, HttpConnector, PaymentConnector,
-    SandboxConfig,
+    secrecy::SecretString, spawn_sandbox, url::Url, HttpConnector, PaymentConnector, SandboxConfig,
 };
 use mamori_shop::{assemble, mail::SqlOutbox, Parts, ShopConfig, WEBHOOK_PATH};
 use mamori_store::{Gateway, Ledger};
@@ -96,7 +95,11 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let shop_addr = listener.local_addr()?;
-    let scheme = if shop_cfg.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if shop_cfg.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let public_url = match &shop_cfg.public_url {
         Some(u) => Url::parse(u).context("shop.public_url")?,
         None => Url::parse(&format!("{scheme}://{shop_addr}/"))?,
@@ -120,7 +123,9 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
             let webhook = public_url.join(WEBHOOK_PATH.trim_start_matches('/'))?;
             let mut sc = SandboxConfig::new(api_key.clone()).with_webhook(webhook, secret.clone());
             sc.listen = psp_listen;
-            let sandbox = spawn_sandbox(sc).await.context("starting the sandbox provider")?;
+            let sandbox = spawn_sandbox(sc)
+                .await
+                .context("starting the sandbox provider")?;
             let connector = HttpConnector::new(sandbox.base_url.clone(), api_key)?;
             let psp: Arc<dyn PaymentConnector> = Arc::new(connector);
             (psp, sandbox.base_url.clone(), secret, Some(sandbox))

@@ -68,6 +68,36 @@ pub struct TestShop {
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
     stop_worker: Option<oneshot::Sender<()>>,
+    requests: Arc<Mutex<Vec<u8>>>,
+}
+
+/// Records a request in `log` and passes it on unchanged.
+async fn capture(
+    log: Arc<Mutex<Vec<u8>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    {
+        let mut l = log.lock().unwrap();
+        l.extend_from_slice(format!("{} {}\n", parts.method, parts.uri).as_bytes());
+        for (k, v) in &parts.headers {
+            l.extend_from_slice(k.as_str().as_bytes());
+            l.extend_from_slice(b": ");
+            l.extend_from_slice(v.as_bytes());
+            l.push(b'\n');
+        }
+        l.extend_from_slice(&bytes);
+        l.push(b'\n');
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 impl Drop for TestShop {
@@ -175,8 +205,13 @@ impl TestShop {
             clock: Arc::new(mamori_web::clock::SystemClock),
         });
         let state = assembly.state.clone();
+        let requests: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
         let app = assembly
             .router()
+            .layer(axum::middleware::from_fn(move |req, next| {
+                capture(log.clone(), req, next)
+            }))
             .into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -217,7 +252,14 @@ impl TestShop {
             server,
             worker,
             stop_worker: Some(stop_tx),
+            requests,
         }
+    }
+
+    /// Every request the shop received so far (method, URI, headers, body), concatenated: what
+    /// mamori saw on the wire, for "this value never reached mamori" checks.
+    pub fn captured_requests(&self) -> Vec<u8> {
+        self.requests.lock().unwrap().clone()
     }
 
     /// The gateway.
