@@ -8,7 +8,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Redirect, Response},
 };
-use mamori_domain::{invoice_totals, InvoiceLine, InvoiceTotals, TaxRate, Yen};
+use mamori_domain::{TaxRate, Yen};
 use mamori_store::{ProductRow, StoreError};
 use mamori_web::{
     errors::{AppError, SafeForm},
@@ -198,16 +198,14 @@ pub async fn priced(state: &ShopState, lines: &[CartLine]) -> Result<Vec<PricedL
     Ok(out)
 }
 
-/// Totals per tax rate of priced lines (items only).
-pub fn totals(lines: &[PricedLine]) -> Result<InvoiceTotals, StoreError> {
-    let inv: Vec<InvoiceLine> = lines
-        .iter()
-        .map(|l| InvoiceLine {
-            rate: l.rate,
-            amount_incl: l.line_total,
-        })
-        .collect();
-    invoice_totals(&inv).map_err(|_| StoreError::Invalid("amount overflow".into()))
+/// The cart as it is now, priced.
+pub async fn current(
+    state: &ShopState,
+    session: &Session,
+    member: Option<&str>,
+) -> Result<Vec<PricedLine>, StoreError> {
+    let raw = lines(state, session, member).await?;
+    priced(state, &raw).await
 }
 
 #[derive(Template)]
@@ -221,10 +219,9 @@ struct CartPage {
 
 /// `GET /cart`.
 pub async fn show(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
-    let raw = lines(&state, &c.session, c.member.as_deref())
+    let lines = current(&state, &c.session, c.member.as_deref())
         .await
         .map_err(fail("cart"))?;
-    let lines = priced(&state, &raw).await.map_err(fail("cart prices"))?;
     let items_total =
         Yen::checked_sum(lines.iter().map(|l| l.line_total)).map_err(|_| AppError::BadRequest)?;
     let any_short = lines.iter().any(PricedLine::short);

@@ -229,10 +229,9 @@ fn date_label(d: NaiveDate) -> String {
 }
 
 async fn cart_lines(state: &ShopState, c: &Ctx) -> Result<Vec<PricedLine>, AppError> {
-    let raw = cart::lines(state, &c.session, c.member.as_deref())
+    cart::current(state, &c.session, c.member.as_deref())
         .await
-        .map_err(fail("cart"))?;
-    cart::priced(state, &raw).await.map_err(fail("cart prices"))
+        .map_err(fail("cart"))
 }
 
 /// Validates the form into an order. Errors are left in `f`.
@@ -391,25 +390,13 @@ struct FormPage {
 
 impl FormPage {
     fn slot_label(&self, s: &DeliverySlot) -> &'static str {
-        if self.c.en() {
-            s.label_en()
-        } else {
-            s.label_ja()
-        }
+        self.c.t(s.label_ja(), s.label_en())
     }
     fn method_label(&self, m: &PaymentMethod) -> &'static str {
-        if self.c.en() {
-            m.label_en()
-        } else {
-            m.label_ja()
-        }
+        self.c.t(m.label_ja(), m.label_en())
     }
     fn purpose_label(&self, p: &NoshiPurpose) -> &'static str {
-        if self.c.en() {
-            p.label_en()
-        } else {
-            p.label_ja()
-        }
+        self.c.t(p.label_ja(), p.label_en())
     }
 }
 
@@ -542,18 +529,11 @@ impl ConfirmPage {
         self.quote.at(TaxRate::Reduced).1
     }
     fn method_label(&self) -> &'static str {
-        if self.c.en() {
-            self.method.label_en()
-        } else {
-            self.method.label_ja()
-        }
+        self.c.t(self.method.label_ja(), self.method.label_en())
     }
     fn slot_label(&self) -> &'static str {
-        if self.c.en() {
-            self.shipment.slot.label_en()
-        } else {
-            self.shipment.slot.label_ja()
-        }
+        self.c
+            .t(self.shipment.slot.label_ja(), self.shipment.slot.label_en())
     }
     fn date_label(&self) -> String {
         self.shipment
@@ -732,11 +712,11 @@ pub async fn place(
         .map_err(fail("place order"))?;
     let stored = state
         .store
-        .order(&placed.order_id)
+        .order_header(&placed.order_id)
         .await
         .map_err(fail("order"))?
         .ok_or(AppError::Internal)?;
-    let number = stored.order.order_number.clone();
+    let number = stored.order_number.clone();
     if !placed.existing {
         for item in &b.items {
             let taken = state
@@ -755,9 +735,8 @@ pub async fn place(
             .map_err(fail("cart clear"))?;
     }
     remember_order(&c, &number)?;
-    if b.method == PaymentMethod::Card && stored.order.state == OrderState::PendingPayment.as_str()
-    {
-        return start_payment(&state, &placed.order_id, &number, stored.order.total, 1).await;
+    if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment.as_str() {
+        return start_payment(&state, &placed.order_id, &number, stored.total, 1).await;
     }
     finish_checkout(&c);
     Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
@@ -891,8 +870,8 @@ fn confirmation_draft(
     .map_err(fail("order mail"))
 }
 
-/// The confirmation mail of a stored order (for card orders, made when the payment is confirmed).
-fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
+/// The payment method and totals of a stored order, computed as at checkout.
+pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
     let method = PaymentMethod::parse(&v.header.payment_method).map_err(fail("payment method"))?;
     let q = quote(
         v.items
@@ -901,6 +880,12 @@ fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraf
         Yen(v.header.shipping_fee),
         method,
     )?;
+    Ok((method, q))
+}
+
+/// The confirmation mail of a stored order (for card orders, made when the payment is confirmed).
+fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
+    let (method, q) = stored_quote(v)?;
     let s = v.shipments.first().ok_or(AppError::Internal)?;
     let shipment = NewShipment {
         recipient: s.recipient.clone(),
@@ -929,13 +914,12 @@ async fn settle(
     row: &PaymentRow,
     info: &PaymentInfo,
 ) -> Result<bool, AppError> {
-    let bundle = state
+    let order = state
         .store
-        .order(&row.order_id)
+        .order_header(&row.order_id)
         .await
         .map_err(fail("order"))?
         .ok_or(AppError::NotFound)?;
-    let order = &bundle.order;
     let now = Utc::now().timestamp();
     let mut updated = row.clone();
     updated.brand = info.brand.clone();
@@ -1018,14 +1002,14 @@ async fn payment_and_order(
         .await
         .map_err(fail("payment"))?
         .ok_or(AppError::NotFound)?;
-    let bundle = state
+    let order = state
         .store
-        .order(&row.order_id)
+        .order_header(&row.order_id)
         .await
         .map_err(fail("order"))?
         .ok_or(AppError::NotFound)?;
-    let number = bundle.order.order_number.clone();
-    if !may_see(c, &bundle.order.customer_id, &number) {
+    let number = order.order_number;
+    if !may_see(c, &order.customer_id, &number) {
         return Err(AppError::NotFound);
     }
     Ok((row, number))
@@ -1262,9 +1246,4 @@ pub async fn webhook(
         // page's lookup, which closes that gap.
         Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, false),
     }
-}
-
-/// Re-exported for templates.
-pub fn yen(v: i64) -> String {
-    Yen(v).format_tax_included()
 }

@@ -932,9 +932,8 @@ async fn withdraw_form(m: Member) -> Response {
 /// `POST /mypage/withdraw`: queues the completion mail, erases the member (their data key is
 /// destroyed; orders keep their amounts), ends the session.
 ///
-/// The completion mail is queued first, sealed under the member's key like every queued mail;
-/// the erasure that follows in the same request therefore makes it unreadable unless the worker
-/// has sent it already (see the crate's report on this choice).
+/// The completion mail is queued first, sealed under a system key
+/// (`Gateway::queue_unlinked_mail`), so the erasure that follows does not make it unreadable.
 async fn withdraw_submit(
     State(state): State<Arc<ShopState>>,
     m: Member,

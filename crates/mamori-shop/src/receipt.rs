@@ -9,12 +9,12 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_domain::{PaymentMethod, TaxRate, Yen};
+use mamori_domain::{TaxRate, Yen};
 use mamori_store::gateway::OrderView;
 use mamori_web::{errors::AppError, page::render, session::ACCOUNT_KEY};
 
 use crate::{
-    checkout::{item_extras, may_see, quote, Quote},
+    checkout::{item_extras, may_see, stored_quote, Quote},
     ctx::Ctx,
     fail,
     state::{to_jst, ShopConfig, ShopState},
@@ -67,14 +67,7 @@ async fn receipt(
         .order(&acc, &order.id)
         .await
         .map_err(fail("order for receipt"))?;
-    let method = PaymentMethod::parse(&view.header.payment_method).map_err(fail("method"))?;
-    let q = quote(
-        view.items
-            .iter()
-            .map(|i| (i.rate, i.line_total().unwrap_or(Yen::ZERO))),
-        Yen(view.header.shipping_fee),
-        method,
-    )?;
+    let (_, q) = stored_quote(&view)?;
     if q.total().0 != view.header.total {
         // The stored total is what was charged; a different recomputation means the rules changed
         // since, and a receipt must not show numbers that were not charged.
