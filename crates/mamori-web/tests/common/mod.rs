@@ -2,7 +2,11 @@
 //! over `tower::ServiceExt::oneshot`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    io::Write,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use axum::{body::Body, extract::ConnectInfo, Router};
 use chrono::{TimeZone, Utc};
@@ -151,4 +155,37 @@ pub async fn open_form(app: &Router) -> (String, String) {
     let page = send(app, req(Method::GET, "/contact")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     (page.session_cookie().unwrap(), page.csrf_field())
+}
+
+/// Asserts an error page: Japanese first, English second, and no internals.
+pub fn assert_error_page(body: &str, ja: &str, en: &str) {
+    let (j, e) = (body.find(ja), body.find(en));
+    assert!(j.is_some() && e.is_some(), "{ja} / {en} missing:\n{body}");
+    assert!(j < e, "Japanese comes first");
+    for leak in [
+        "panicked",
+        "Error",
+        "error:",
+        "SQL",
+        "serde",
+        "unknown field",
+        "Utf8",
+        "invalid",
+    ] {
+        assert!(!body.contains(leak), "{leak} leaked into:\n{body}");
+    }
+}
+
+/// A log writer the tests can read back.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
