@@ -41,6 +41,9 @@ const PACKAGES: &[(&str, &str)] = &[
         "fonts-noto-cjk",
         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     ),
+    // webauthn-rs (staff passkeys) links OpenSSL.
+    ("libssl-dev", "/usr/include/openssl/ssl.h"),
+    ("pkg-config", "/usr/bin/pkg-config"),
 ];
 
 fn main() -> Result<()> {

@@ -18,7 +18,9 @@
 //!   storage, like an incognito window), so two pages of one browser act as
 //!   two customers. It navigates, fills forms, clicks, waits, reads text,
 //!   takes screenshots and collects what the page printed to the console
-//!   (JavaScript errors, CSP violations: [`Page::console_errors`]).
+//!   (JavaScript errors, CSP violations: [`Page::console_errors`]). With
+//!   [`Page::add_virtual_authenticator`] it gets a virtual passkey
+//!   authenticator (DevTools' WebAuthn domain) for sign-in tests.
 //! - [`ReturnCatcher`]: a tiny axum server standing in for the shop's
 //!   `return_url` / `cancel_url`, recording each [`Visit`], so the payment
 //!   provider's redirects can be checked without the shop.
@@ -1068,10 +1070,64 @@ impl Page {
             .collect())
     }
 
+    /// Gives this page a virtual WebAuthn authenticator (DevTools' WebAuthn domain): a platform
+    /// authenticator speaking CTAP2 over the `internal` transport, with resident keys and user
+    /// verification, that verifies the user and answers at once. Pages then create and use
+    /// passkeys through `navigator.credentials` as with a real device; the credentials live in
+    /// the authenticator until the browser closes. See [`VirtualAuthenticator`].
+    pub async fn add_virtual_authenticator(&self) -> Result<VirtualAuthenticator> {
+        use chromiumoxide::cdp::browser_protocol::web_authn::{
+            AddVirtualAuthenticatorParams, AuthenticatorProtocol, AuthenticatorTransport,
+            EnableParams, VirtualAuthenticatorOptions,
+        };
+        self.inner.execute(EnableParams::default()).await?;
+        let options = VirtualAuthenticatorOptions::builder()
+            .protocol(AuthenticatorProtocol::Ctap2)
+            .transport(AuthenticatorTransport::Internal)
+            .has_resident_key(true)
+            .has_user_verification(true)
+            .is_user_verified(true)
+            .automatic_presence_simulation(true)
+            .build()
+            .map_err(Error::Script)?;
+        let added = self
+            .inner
+            .execute(AddVirtualAuthenticatorParams::new(options))
+            .await?;
+        Ok(VirtualAuthenticator {
+            id: added.result.authenticator_id,
+        })
+    }
+
+    /// How many credentials (passkeys) `authenticator` holds now.
+    pub async fn virtual_credentials(&self, authenticator: &VirtualAuthenticator) -> Result<usize> {
+        use chromiumoxide::cdp::browser_protocol::web_authn::GetCredentialsParams;
+        let got = self
+            .inner
+            .execute(GetCredentialsParams::new(authenticator.id.clone()))
+            .await?;
+        Ok(got.result.credentials.len())
+    }
+
     /// Closes the tab. Its browser context goes with the browser.
     pub async fn close(self) -> Result<()> {
         self.inner.close().await?;
         Ok(())
+    }
+}
+
+/// A virtual WebAuthn authenticator attached to a [`Page`] by
+/// [`Page::add_virtual_authenticator`].
+#[derive(Debug, Clone)]
+pub struct VirtualAuthenticator {
+    id: chromiumoxide::cdp::browser_protocol::web_authn::AuthenticatorId,
+}
+
+impl VirtualAuthenticator {
+    /// The authenticator's id in the DevTools protocol.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        self.id.inner()
     }
 }
 

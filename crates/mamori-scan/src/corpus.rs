@@ -216,7 +216,7 @@ impl ShopData {
         let mut planted = 0usize;
         while out.len() < bytes {
             n += 1;
-            if plant_every > 0 && n % plant_every == 0 {
+            if plant_every > 0 && n.is_multiple_of(plant_every) {
                 let c = self.card();
                 out.extend_from_slice(
                     format!(
@@ -370,7 +370,7 @@ impl ShopData {
         let mut planted = 0usize;
         while out.len() < bytes {
             n += 1;
-            if plant_every > 0 && n % plant_every == 0 {
+            if plant_every > 0 && n.is_multiple_of(plant_every) {
                 let c = self.card();
                 out.extend_from_slice(
                     format!(

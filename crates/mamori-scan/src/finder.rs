@@ -1025,7 +1025,7 @@ pub fn find_all(hay: &[u8]) -> Vec<Candidate> {
 pub fn dedupe_overlaps(c: &mut Vec<Candidate>, base: u64) {
     c.sort_by_key(|x| (x.start, x.end));
     let is16 = |x: &Candidate| matches!(x.encoding, TextEncoding::Utf16le | TextEncoding::Utf16be);
-    let even = |x: &Candidate| (base + x.start as u64) % 2 == 0;
+    let even = |x: &Candidate| (base + x.start as u64).is_multiple_of(2);
     let mut kept: Vec<Candidate> = Vec::with_capacity(c.len());
     for x in c.drain(..) {
         match kept.last_mut() {

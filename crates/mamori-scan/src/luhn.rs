@@ -19,7 +19,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     if let [first] = pairs.remainder() {
         sum += u32::from(*first);
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Like [`luhn_valid`], on ASCII digits (`b'0'..=b'9'`) as they are in the data.
@@ -37,7 +37,7 @@ pub fn luhn_valid_ascii(digits: &[u8]) -> bool {
     if let [first] = pairs.remainder() {
         sum += u32::from(v(*first));
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The Luhn check digit that makes `payload` followed by it a valid number.
@@ -107,7 +107,7 @@ mod tests {
                 v / 10 + v % 10
             })
             .sum();
-        !digits.is_empty() && sum % 10 == 0
+        !digits.is_empty() && sum.is_multiple_of(10)
     }
 
     proptest! {

@@ -61,15 +61,21 @@ struct ProductPage {
 
 /// `GET /`.
 pub async fn home(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
-    let categories = state.store.categories().await.map_err(fail("categories"))?;
+    let categories = state
+        .catalogue
+        .categories(state.store.as_ref())
+        .await
+        .map_err(fail("categories"))?
+        .as_ref()
+        .clone();
     let mut featured = Vec::new();
     for cat in categories.iter() {
         let page = state
-            .store
-            .products_in_category(&cat.id, 0, 2)
+            .catalogue
+            .category_page(state.store.as_ref(), &cat.id, 0, 2)
             .await
             .map_err(fail("featured"))?;
-        featured.extend(page.items);
+        featured.extend(page.items.iter().cloned());
     }
     Ok(render(&Home {
         c,
@@ -127,18 +133,26 @@ pub async fn category(
 ) -> Result<Response, AppError> {
     let page = page_number(q.page.as_deref())?;
     let cat = state
-        .store
-        .categories()
+        .catalogue
+        .categories(state.store.as_ref())
         .await
         .map_err(fail("categories"))?
-        .into_iter()
+        .iter()
         .find(|cat| cat.slug == slug)
+        .cloned()
         .ok_or(AppError::NotFound)?;
     let found = state
-        .store
-        .products_in_category(&cat.id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        .catalogue
+        .category_page(
+            state.store.as_ref(),
+            &cat.id,
+            (page - 1) * PAGE_SIZE,
+            PAGE_SIZE,
+        )
         .await
-        .map_err(fail("category products"))?;
+        .map_err(fail("category products"))?
+        .as_ref()
+        .clone();
     if page > 1 && found.items.is_empty() {
         return Err(AppError::NotFound);
     }
@@ -202,10 +216,12 @@ pub async fn product(
     Path(sku): Path<String>,
 ) -> Result<Response, AppError> {
     let p = state
-        .store
-        .product_by_sku(&sku)
+        .catalogue
+        .product(state.store.as_ref(), &sku)
         .await
         .map_err(fail("product"))?
+        .as_ref()
+        .clone()
         .filter(|p| p.active)
         .ok_or(AppError::NotFound)?;
     Ok(render(&ProductPage { c, p }))

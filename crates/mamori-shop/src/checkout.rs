@@ -724,6 +724,7 @@ pub async fn place(
                 .take_stock(&item.sku, i64::from(item.quantity))
                 .await
                 .map_err(fail("stock"))?;
+            state.catalogue.forget_product(&item.sku);
             if !taken {
                 // Sold out between confirmation and placement: the order stands (the customer
                 // was shown it) and the back office sees the shortfall in stock.

@@ -73,6 +73,7 @@ impl Ctx {
             purpose: purpose.to_owned(),
             request_id: self.request_id.clone(),
             channel: None,
+            reason: None,
         }
     }
 
@@ -111,10 +112,8 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             .await
             .map(|r| r.0)
             .unwrap_or_default();
-        let csrf = CsrfToken::for_session(&session).map_err(|err| {
-            tracing::error!(error = %err, "no CSRF token");
-            AppError::Internal
-        })?;
+        // Browsing creates no session: a visitor's token comes from its own cookie.
+        let csrf = CsrfToken::for_request(parts)?;
         let member = session.get::<String>(ACCOUNT_KEY);
         let cart_count = cart::count(state, &session, member.as_deref()).await;
         let flash = session.get::<String>(FLASH_KEY);

@@ -21,6 +21,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod adapters;
+pub mod cache;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
@@ -291,11 +292,14 @@ pub fn assemble(parts: Parts) -> Assembly {
     let stack = WebStack::new(mamori_web::WebConfig {
         tls,
         csrf_exempt_paths: vec![WEBHOOK_PATH.to_owned()],
+        csrf_visitor_cookie: true,
         ..mamori_web::WebConfig::default()
     })
     .with_session_store(sessions)
     .with_clock(clock.clone());
+    let catalogue = cache::CatalogueCache::new(config.catalogue_ttl);
     let state = Arc::new(ShopState {
+        catalogue,
         gateway,
         store,
         keys,

@@ -46,6 +46,8 @@ pub struct ShopConfig {
     pub free_shipping_from: i64,
     /// Days between order and the earliest delivery date.
     pub delivery_lead_days: u32,
+    /// How long catalogue reads are cached ([`crate::cache`]); zero turns the cache off.
+    pub catalogue_ttl: std::time::Duration,
 }
 
 impl ShopConfig {
@@ -86,6 +88,8 @@ pub struct Limits {
 /// Everything a handler may use. Cheap to clone (`Arc` inside).
 #[derive(Clone)]
 pub struct ShopState {
+    /// The catalogue as recently read.
+    pub catalogue: crate::cache::CatalogueCache,
     /// The personal-data gateway: the only way to plaintext.
     pub gateway: Gateway,
     /// The store, for non-personal reads (catalogue, carts, payments).

@@ -18,6 +18,7 @@ both_backends!(
     receipt_is_a_qualified_invoice,
     pages_carry_strict_csp,
     bad_input_gets_4xx_and_changes_nothing,
+    cached_catalogue_follows_the_shops_own_stock_changes,
 );
 
 fn buyer(payment: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -545,4 +546,31 @@ async fn bad_input_gets_4xx_and_changes_nothing(backend: Backend) {
     let cart = c.get("/cart").await;
     assert!(cart.text.contains("PT-1001"));
     assert_eq!(order_count(&shop).await, 0);
+}
+
+async fn set_stock(shop: &TestShop, sku: &str, stock: i64) {
+    let mut p = shop.store().product_by_sku(sku).await.unwrap().unwrap();
+    p.stock = stock;
+    shop.store().upsert_product(&p).await.unwrap();
+}
+
+async fn cached_catalogue_follows_the_shops_own_stock_changes(backend: Backend) {
+    let shop =
+        TestShop::start_with_catalogue_ttl(backend, std::time::Duration::from_secs(600)).await;
+    let c = shop.client();
+    set_stock(&shop, "HL-2001", 5).await;
+    let stock = |page: &common::Resp| page.text_of("#stock").unwrap();
+    assert_eq!(stock(&c.get("/product/HL-2001").await), "残りわずか（5）");
+
+    // A change behind the shop's back shows only when the entry expires (here: not within the test).
+    set_stock(&shop, "HL-2001", 9).await;
+    assert_eq!(stock(&c.get("/product/HL-2001").await), "残りわずか（5）");
+
+    // The shop's own sale drops the entry at once: 9 - 2.
+    add_to_cart(&c, "HL-2001", "2").await;
+    let key = to_confirmation(&c, &buyer("bank_transfer")).await;
+    c.post_form("/checkout/place", &[("key", &key)])
+        .await
+        .expect_redirect("/checkout/complete/");
+    assert_eq!(stock(&c.get("/product/HL-2001").await), "残りわずか（7）");
 }

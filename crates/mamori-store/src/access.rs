@@ -22,6 +22,9 @@ pub enum Principal {
 pub enum Action {
     /// Plaintext was handed out.
     Read,
+    /// Plaintext was opened inside the gateway only to be masked (e.g. `山田 **`,
+    /// `090-****-5678`); only the masked form left the gateway.
+    ReadMasked,
     /// Personal data was collected or changed.
     Write,
     /// A customer's data key was destroyed.
@@ -41,6 +44,10 @@ pub struct Accessor {
     pub request_id: String,
     /// Where personal data was collected (page or API), for writes.
     pub channel: Option<String>,
+    /// The reason a person gave for this access, in their own words (a member of staff revealing
+    /// a masked field or exporting customers). Recorded in the ledger in the clear, so it must
+    /// name no customer's personal value; the back office says so next to the field.
+    pub reason: Option<String>,
 }
 
 impl Accessor {
@@ -51,7 +58,26 @@ impl Accessor {
             purpose: purpose.to_owned(),
             request_id: uuid::Uuid::now_v7().to_string(),
             channel: None,
+            reason: None,
         }
+    }
+
+    /// An accessor for a member of staff acting in the back office.
+    pub fn staff(staff_id: &str, purpose: &str, request_id: &str) -> Self {
+        Self {
+            principal: Principal::Staff(staff_id.to_owned()),
+            purpose: purpose.to_owned(),
+            request_id: request_id.to_owned(),
+            channel: None,
+            reason: None,
+        }
+    }
+
+    /// The same accessor with the reason its person gave (trimmed), required by
+    /// [`crate::Gateway::reveal`] and the exports.
+    pub fn because(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.trim().to_owned());
+        self
     }
 
     /// The same accessor with a collection channel set.
@@ -80,6 +106,10 @@ pub struct AccessEvent {
     /// Collection channel (writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The reason given for the access (reveals and exports in the back office). Absent from the
+    /// bytes when None, so events written before it existed keep their exact bytes and hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The customers whose data was touched.
     pub customers: Vec<String>,
     /// The fields touched, as `table.column`.
@@ -97,6 +127,7 @@ impl AccessEvent {
             request_id: acc.request_id.clone(),
             action,
             channel: acc.channel.clone(),
+            reason: acc.reason.clone(),
             customers,
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
         }

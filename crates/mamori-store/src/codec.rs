@@ -120,6 +120,76 @@ fn birth_text(b: &BirthDate) -> String {
     b.date().format("%Y-%m-%d").to_string()
 }
 
+/// Opens and parses one sealed name (`None` when the column is empty).
+pub(crate) fn open_name(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &Sealed,
+) -> Result<Option<PersonName>> {
+    open(key, table, column, row_id, sealed)?
+        .map(|b| parse_name(&b, table, column))
+        .transpose()
+}
+
+/// Opens and parses one sealed email address.
+pub(crate) fn open_email(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &Sealed,
+) -> Result<Option<Email>> {
+    open(key, table, column, row_id, sealed)?
+        .map(|b| parse_email(&b, table, column))
+        .transpose()
+}
+
+/// Opens and parses one sealed phone number.
+pub(crate) fn open_phone(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &Sealed,
+) -> Result<Option<PhoneNumber>> {
+    open(key, table, column, row_id, sealed)?
+        .map(|b| parse_phone(&b, table, column))
+        .transpose()
+}
+
+/// Opens and parses one sealed postal address.
+pub(crate) fn open_address(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &Sealed,
+) -> Result<Option<Address>> {
+    open(key, table, column, row_id, sealed)?
+        .map(|b| parse_address(&b, table, column))
+        .transpose()
+}
+
+/// Opens and parses one sealed birth date.
+pub(crate) fn open_birth(
+    key: &DataKey,
+    table: &'static str,
+    column: &'static str,
+    row_id: &str,
+    sealed: &Sealed,
+) -> Result<Option<BirthDate>> {
+    open(key, table, column, row_id, sealed)?
+        .map(|b| parse_birth(&b, table, column))
+        .transpose()
+}
+
+/// A birth date as stored and exported (`1985-04-12`).
+pub(crate) fn birth_iso(b: &BirthDate) -> String {
+    birth_text(b)
+}
+
 /// Seals an opaque byte payload (a queued mail, a token's payload) at `table.column` of `row_id`.
 pub(crate) fn seal_bytes(
     key: &DataKey,
@@ -337,13 +407,25 @@ fn overflow<E>(_: E) -> StoreError {
 }
 
 /// Builds the sealed rows of a new order and computes its amounts (tax once per rate, with the
-/// shipping and payment fees taxed at the standard rate).
+/// shipping and payment fees taxed at the standard rate). `item_shipments` gives each line's
+/// delivery (1-based, parallel to the items); empty sends every line with the first delivery.
 pub(crate) fn seal_order(
     key: &DataKey,
     id: &str,
     order_number: &str,
     o: &NewOrder,
+    item_shipments: &[i64],
 ) -> Result<OrderBundle> {
+    if !item_shipments.is_empty()
+        && (item_shipments.len() != o.items.len()
+            || item_shipments
+                .iter()
+                .any(|n| *n < 1 || *n > o.shipments.len() as i64))
+    {
+        return Err(StoreError::Invalid(
+            "every order line needs one of the order's deliveries".into(),
+        ));
+    }
     let mut lines = Vec::with_capacity(o.items.len() + 2);
     for it in &o.items {
         lines.push(it.invoice_line().map_err(overflow)?);
@@ -443,6 +525,7 @@ pub(crate) fn seal_order(
                 Some(n) => Some(seal(key, "order_items", "noshi", &row_id, &noshi_bytes(n))?),
                 None => None,
             },
+            shipment_no: item_shipments.get(i).copied().unwrap_or(1),
         });
     }
     let mut shipments = Vec::with_capacity(o.shipments.len());
@@ -500,6 +583,7 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
         address: Personal::new(parse_address(&address, T, "buyer_address")?),
     };
     let mut items = Vec::with_capacity(b.items.len());
+    let item_shipments = b.items.iter().map(|it| it.shipment_no.max(1)).collect();
     for it in &b.items {
         const I: &str = "order_items";
         let row_id = format!("{id}/{}", it.line_no);
@@ -580,6 +664,7 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
         header: b.order,
         buyer,
         items,
+        item_shipments,
         shipments,
     })
 }

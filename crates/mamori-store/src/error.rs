@@ -35,6 +35,12 @@ pub enum StoreError {
     /// A member with the same email already exists.
     #[error("a member with this email address already exists")]
     DuplicateMember,
+    /// A row with the same unique value exists already (a staff email, a passkey credential id).
+    #[error("{what} already exists")]
+    Duplicate {
+        /// What clashed ("staff member", "passkey", ...).
+        what: &'static str,
+    },
     /// A stored value did not decode (corruption or a bug).
     #[error("stored value in {table}.{column} is malformed")]
     Malformed {

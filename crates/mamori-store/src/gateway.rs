@@ -25,6 +25,12 @@ use crate::ledger::Ledger;
 use crate::model::*;
 use crate::store::{OrderInsert, Store};
 
+mod backoffice;
+pub use backoffice::{
+    CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
+    MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
+};
+
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";
 
@@ -66,6 +72,31 @@ pub mod fields {
     pub const TOKEN_PAYLOAD: &str = "auth_tokens.payload";
     /// A member's password (its Argon2id hash).
     pub const PASSWORD: &str = "customers.password_hash";
+    /// The postal address of an address-book entry.
+    pub const ADDRESS_BOOK_ADDRESS: &str = "addresses.address";
+    /// An order's deliveries: what a shipping label needs.
+    pub const SHIPPING: &[&str] = &["shipments.name", "shipments.address", "shipments.phone"];
+    /// What a masked customer page opens to mask: the profile's name, email and phone, the
+    /// address book, and the order history.
+    pub const MASKED_DETAIL: &[&str] = &[
+        NAME,
+        EMAIL,
+        PHONE,
+        "addresses.name",
+        "addresses.address",
+        "addresses.phone",
+        "orders.summary",
+    ];
+    /// What a masked order page opens to mask: the buyer and the deliveries (not 名入れ or のし).
+    pub const MASKED_ORDER: &[&str] = &[
+        "orders.buyer_name",
+        "orders.buyer_email",
+        "orders.buyer_phone",
+        "orders.buyer_address",
+        "shipments.name",
+        "shipments.address",
+        "shipments.phone",
+    ];
 
     /// `base` followed by [`MAIL`] when a mail is queued with the change.
     pub fn with_mail(base: &[&'static str], mail: bool) -> Vec<&'static str> {
@@ -206,6 +237,8 @@ pub struct OrderView {
     pub buyer: Buyer,
     /// Lines.
     pub items: Vec<OrderItem>,
+    /// The delivery (`shipment_no`, 1-based) each line goes to, parallel to `items`.
+    pub item_shipments: Vec<i64>,
     /// Deliveries.
     pub shipments: Vec<ShipmentView>,
 }
@@ -567,6 +600,32 @@ impl Gateway {
         order_number: &str,
         mail: Option<MailDraft>,
     ) -> Result<PlacedOrder> {
+        self.place_order_split(acc, order, order_number, mail, &[])
+            .await
+    }
+
+    /// [`Gateway::place_order_with_mail`] for an order with several deliveries: `item_shipments`
+    /// gives the delivery of each line (1-based into `order.shipments`, parallel to
+    /// `order.items`; stored as `order_items.shipment_no`). Empty sends every line with the
+    /// first delivery. [`StoreError::Invalid`] when it does not fit the order (nothing recorded).
+    pub async fn place_order_split(
+        &self,
+        acc: &Accessor,
+        order: &NewOrder,
+        order_number: &str,
+        mail: Option<MailDraft>,
+        item_shipments: &[i64],
+    ) -> Result<PlacedOrder> {
+        if !item_shipments.is_empty()
+            && (item_shipments.len() != order.items.len()
+                || item_shipments
+                    .iter()
+                    .any(|n| *n < 1 || *n > order.shipments.len() as i64))
+        {
+            return Err(StoreError::Invalid(
+                "every order line needs one of the order's deliveries".into(),
+            ));
+        }
         if order.shipments.is_empty() || order.items.is_empty() {
             return Err(StoreError::Invalid(
                 "an order needs at least one item and one delivery".into(),
@@ -581,7 +640,7 @@ impl Gateway {
         .await?;
         let key = self.data_key(&order.customer_id).await?;
         let id = new_id();
-        let bundle = codec::seal_order(&key, &id, order_number, order)?;
+        let bundle = codec::seal_order(&key, &id, order_number, order, item_shipments)?;
         let mail = mail_rows(&key, &order.customer_id, mail.as_ref())?;
         match self.store.insert_order_with_mail(&bundle, &mail).await? {
             OrderInsert::Inserted => Ok(PlacedOrder {

@@ -10,7 +10,10 @@
 //! The older columns (`created_at`, `updated_at`, `placed_at` of customers, addresses, orders and
 //! products) hold **microseconds** ([`now_us`]). Everything the shop added in migration
 //! `0003_shop.sql` holds Unix **seconds** ([`now`]): sessions, webhook events, payments, the mail
-//! outbox, tokens, carts and `customers.email_verified_at`. Store methods that touch both take
+//! outbox, tokens, carts and `customers.email_verified_at`; so does every time column of the back
+//! office's `0004_backoffice.sql` (staff and their factors, the staff log, settings, images).
+//! Filters over the older columns keep their unit ([`OrderFilter`], [`Store::sales_summary`]
+//! take microseconds, and say so with `_us`). Store methods that touch both take
 //! seconds and convert (e.g. [`Store::transition_order`] stores `at * 1_000_000` in
 //! `orders.updated_at`).
 //!
@@ -69,6 +72,55 @@
 //! [`LoginOutcome::Invalid`], and verifies an unknown email against a dummy hash, so an unknown
 //! address costs what a wrong password costs.
 
+//! # The back office's persistence ([`Store`], migration `0004_backoffice.sql`)
+//!
+//! No table of the back office holds a customer's personal value: the staff log names customers
+//! by id and fields by name. Staff rows hold the staff member's own work email (lower-case,
+//! unique) and display name in the clear.
+//!
+//! | what | methods | notes |
+//! |---|---|---|
+//! | staff accounts | [`Store::staff_insert`], [`Store::staff_by_id`], [`Store::staff_by_email`], [`Store::staff_list`], [`Store::staff_update`] | [`StoreError::Duplicate`] on an email clash; roles and states checked by the schema |
+//! | lockout | [`Store::staff_login_failed`], [`Store::staff_login_succeeded`] | one statement each: concurrent failures all count; from the threshold on each failure (re)starts the lock |
+//! | passkeys | [`Store::staff_passkey_insert`], [`Store::staff_passkeys`], [`Store::staff_passkey_by_credential`], [`Store::staff_passkey_update`], [`Store::staff_passkey_delete`] | `webauthn_rs` JSON; credential ids unique; delete needs the owner |
+//! | TOTP | [`Store::staff_totp_set`], [`Store::staff_totp`], [`Store::staff_totp_use_step`], [`Store::staff_totp_delete`] | secret sealed by the caller; a step is used by compare-and-set (`step > last_step`), so a code works once |
+//! | recovery codes | [`Store::staff_recovery_replace`], [`Store::staff_recovery_use`], [`Store::staff_recovery_remaining`] | hashes only; a code works once, also under concurrent use |
+//! | enrolment tokens | [`Store::staff_token_insert`], [`Store::staff_token_consume`], [`Store::staff_tokens_revoke`] | hashes only; consume is atomic, once, before `expires_at` |
+//! | devices | [`Store::staff_device_seen`] | true once per member and device (new-device mail) |
+//! | staff log | [`Store::staff_log_append`], [`Store::staff_log_page`] | [`StaffLogFilter`]: member, action prefix (wildcards literal), `[from, to)`; newest first |
+//! | settings | [`Store::settings_all`], [`Store::settings_put`] | JSON values by key, with who changed them |
+//! | product images | [`Store::product_image_insert`], [`Store::product_image`], [`Store::product_images_of`], [`Store::product_image_delete`] | bytes checked and re-encoded by the caller |
+//! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
+//! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders |
+//! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
+//!
+//! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];
+//! [`gateway::OrderView::item_shipments`]); lines written before 0004 hold 0 and go with the
+//! first delivery.
+//!
+//! # The back office's gateway calls ([`Gateway`])
+//!
+//! Masked views open plaintext inside the gateway only to mask it (`山田 **`, `t***@example.jp`,
+//! `090-****-5678`, `東京都千代田区 ***`, `****-**-**`) and are recorded as
+//! [`Action::ReadMasked`]. Reveals and exports hand plaintext to a person: they need the reason
+//! the person gave ([`Accessor::because`]: not blank, one line, at most
+//! [`gateway::REASON_MAX_CHARS`] characters), which the event carries; without one they are
+//! refused ([`StoreError::Invalid`]) and record nothing. Every call fails when the ledger cannot
+//! record ([`StoreError::LedgerUnavailable`]), and records before it decrypts.
+//!
+//! | call | records |
+//! |---|---|
+//! | [`Gateway::customers_masked`] | one ReadMasked naming the page's customers whose data was opened (erased ones are listed, flagged, and not named), of `customers.name/email/phone` and `addresses.address` |
+//! | [`Gateway::customer_masked`] | one ReadMasked of [`gateway::fields::MASKED_DETAIL`]; nothing for an erased customer |
+//! | [`Gateway::order_masked`] | one ReadMasked of [`gateway::fields::MASKED_ORDER`] (名入れ and のし stay sealed); nothing once erased |
+//! | [`Gateway::reveal`] | one Read naming exactly that customer and [`CustomerField::ledger_field`], with the reason; nothing (and an error) for an erased customer, an unknown one or an empty field |
+//! | [`Gateway::export_customers`] | ONE Read naming exactly the ids (repeats dropped) and fields, with the reason; refuses an empty list of either, an unknown or erased customer |
+//! | [`Gateway::shipping_rows`] | ONE Read naming each order's customer and [`gateway::fields::SHIPPING`], with the reason; refuses an empty list, an unknown order, an erased customer's order |
+//! | [`Gateway::find_customer_by_email`] | nothing (blind index of members) |
+//!
+//! An event's `reason` is stored in the clear in the ledger, which cannot forget it: the back
+//! office must ask for a reason without personal values (a ticket number, not a name).
+
 pub mod access;
 mod backend;
 mod codec;
@@ -82,7 +134,11 @@ pub mod store;
 pub use access::{Accessor, Action, Principal};
 pub use backend::{PgStore, SqliteStore};
 pub use error::StoreError;
-pub use gateway::{Gateway, LoginOutcome, MailDraft};
+pub use gateway::{
+    CustomerField, ExportedCustomer, Gateway, LoginOutcome, MailDraft, MaskedAddress,
+    MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment,
+    ShippingRow,
+};
 pub use ledger::{Ledger, LedgerConfig};
 pub use model::*;
 pub use store::{open_store, Backend, OrderInsert, Store};

@@ -127,6 +127,9 @@ pub struct OrderItemRow {
     pub personalisation_ct: Sealed,
     /// Sealed のし.
     pub noshi_ct: Sealed,
+    /// Which delivery of the order ([`ShipmentRow::shipment_no`]) the line goes to; 0 on lines
+    /// written before migration 0004, which go with the first delivery.
+    pub shipment_no: i64,
 }
 
 /// One delivery (お届け先) of an order.
@@ -362,4 +365,148 @@ pub struct TokenRow {
     pub expires_at: i64,
     /// Set when consumed or revoked.
     pub used_at: Option<i64>,
+}
+
+// ---- The back office (migration 0004). Times are Unix seconds unless a doc says otherwise. ----
+
+/// A member of staff. The email (lower-case, unique) and display name are the staff member's own
+/// work identity, kept in the clear; no customer value is ever stored here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StaffRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// Work email, lower-case (the store lower-cases it on the way in).
+    pub email: String,
+    /// Name shown in the back office and the staff log.
+    pub display_name: String,
+    /// `owner`, `manager`, `operator`, `support` or `auditor` (`mamori_staff::Role::as_str`).
+    pub role: String,
+    /// `invited`, `active` or `disabled`.
+    pub state: String,
+    /// Argon2id PHC string; None until the invitation is accepted.
+    pub password_hash: Option<String>,
+    /// Failed logins since the last success.
+    pub failed_logins: i64,
+    /// Logins are refused while `now < locked_until`.
+    pub locked_until: Option<i64>,
+    /// Created at.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+    /// Last successful login.
+    pub last_login_at: Option<i64>,
+}
+
+/// A staff member's WebAuthn passkey.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct PasskeyRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// Owner.
+    pub staff_id: String,
+    /// The credential id the authenticator reports (unique).
+    pub credential_id: Vec<u8>,
+    /// The passkey as `webauthn_rs` serialises it (JSON; public key and counter, no secret).
+    pub passkey: String,
+    /// The staff member's own name for it ("YubiKey 5C", "MacBook").
+    pub label: String,
+    /// Registered at.
+    pub created_at: i64,
+    /// Last used to sign in.
+    pub last_used_at: Option<i64>,
+}
+
+/// A single-use staff token (enrolment or invitation link). Only a hash of the token is stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StaffTokenRow {
+    /// Hash of the token (the caller picks the hash; SHA-256 of 32 random bytes is enough).
+    pub token_hash: Vec<u8>,
+    /// Whose token it is.
+    pub staff_id: String,
+    /// What it may be used for (`enrol`, ...).
+    pub purpose: String,
+    /// Valid while `now < expires_at`.
+    pub expires_at: i64,
+    /// Set when consumed or revoked.
+    pub used_at: Option<i64>,
+    /// Issued at.
+    pub created_at: i64,
+}
+
+/// One entry of the staff log: a change a member of staff made (or a system job on their behalf).
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StaffLogRow {
+    /// Position in the log (given by the store on append; ignored there).
+    pub seq: i64,
+    /// When.
+    pub at: i64,
+    /// Who (None for a system job or command, e.g. `mamori staff create`).
+    pub staff_id: Option<String>,
+    /// What, as a dotted code: `products.update`, `orders.transition`, `staff.invite`, ...
+    pub action: String,
+    /// What it was done to: a product, order or staff id, a settings key.
+    pub target: String,
+    /// JSON with the particulars (old and new state, changed columns). Never a customer's personal
+    /// value: name customers by id and fields by name.
+    pub detail: String,
+    /// The request it came from.
+    pub request_id: String,
+    /// The client address it came from (None for a command).
+    pub ip: Option<String>,
+}
+
+/// Which staff log entries to list. Every set condition must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaffLogFilter {
+    /// Only this member of staff.
+    pub staff_id: Option<String>,
+    /// Only actions starting with this text (e.g. `orders.`).
+    pub action_prefix: Option<String>,
+    /// Only entries with `at >= from`.
+    pub from: Option<i64>,
+    /// Only entries with `at < to`.
+    pub to: Option<i64>,
+}
+
+/// A product image, checked by content and re-encoded by the caller before it is stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ProductImageRow {
+    /// UUIDv7 text.
+    pub id: String,
+    /// The product shown.
+    pub product_id: String,
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub content_type: String,
+    /// The image file.
+    pub bytes: Vec<u8>,
+    /// Width in pixels.
+    pub width: i64,
+    /// Height in pixels.
+    pub height: i64,
+    /// SHA-256 of `bytes` (an ETag, and a way to notice duplicates).
+    pub sha256: Vec<u8>,
+    /// Uploaded at.
+    pub created_at: i64,
+}
+
+/// Which orders [`crate::Store::orders_search`] lists. Every set condition must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only orders in this state (`mamori_domain::OrderState::as_str`).
+    pub state: Option<String>,
+    /// Only order numbers starting with this text.
+    pub number_prefix: Option<String>,
+    /// Only orders placed at or after this time (microseconds, like `orders.placed_at`).
+    pub placed_from_us: Option<i64>,
+    /// Only orders placed before this time (microseconds).
+    pub placed_to_us: Option<i64>,
+}
+
+/// Orders and sales over a period (cancelled and refunded orders are not sales).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SalesSummary {
+    /// Number of orders.
+    pub orders: i64,
+    /// Sum of their totals, tax included, in yen.
+    pub total: i64,
 }

@@ -13,6 +13,18 @@
 //!
 //! So a request with neither header passes only on the token. Forms get the token from the
 //! [`CsrfToken`] extractor and put it in a hidden field named [`CSRF_FIELD`].
+//!
+//! # Visitors without a session ([`CsrfConfig::visitor_cookie`])
+//!
+//! By default the token lives in the session, so the first page with a form creates one: for a
+//! shop that is a database write (and a row) per page view of every new visitor and crawler. With
+//! `visitor_cookie` on, a request without a session gets its token from a cookie of its own
+//! instead (`<session cookie>_csrf`, HttpOnly, SameSite=Lax, `__Host-` and Secure under TLS): the
+//! double-submit pattern. A guarded request is then checked against the session's token when the
+//! session has one, and against that cookie only when it has none; so a planted cookie can never
+//! stand in for a signed-in customer's token. When such a request creates the session (the
+//! first "add to cart"), the cookie's token becomes the session's, and forms already open in other
+//! tabs keep working.
 
 use std::{fmt, sync::Arc};
 
@@ -40,6 +52,51 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The session key of the token.
 const SESSION_KEY: &str = "_csrf";
 
+/// A fresh token: 256 random bits, base64url.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token as this module makes them (43 base64url characters); anything else in the cookie is
+/// ignored rather than echoed into a page.
+fn well_formed(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What the layer and the extractor share about the visitor cookie during one request.
+#[derive(Clone, Default)]
+struct VisitorSlot(Arc<std::sync::Mutex<VisitorState>>);
+
+#[derive(Default)]
+struct VisitorState {
+    /// The cookie as the browser sent it (well formed only).
+    presented: Option<String>,
+    /// A token made during this request, to be set as the cookie.
+    issued: Option<String>,
+}
+
+impl VisitorSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VisitorState> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The visitor's token: the presented cookie, or one made now (and set on the response).
+    fn token(&self) -> String {
+        let mut s = self.lock();
+        if let Some(t) = s.presented.clone().or_else(|| s.issued.clone()) {
+            return t;
+        }
+        let t = new_token();
+        s.issued = Some(t.clone());
+        t
+    }
+}
+
 /// The session's CSRF token (extractor): `<input type="hidden" name="_csrf" value="{{ csrf }}">`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CsrfToken(String);
@@ -55,11 +112,38 @@ impl CsrfToken {
         if let Some(t) = session.get::<String>(SESSION_KEY) {
             return Ok(CsrfToken(t));
         }
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = new_token();
         session.insert(SESSION_KEY, &token)?;
         Ok(CsrfToken(token))
+    }
+
+    /// The token for this request: the session's when it has one or is established; otherwise,
+    /// when the layer runs with [`CsrfConfig::visitor_cookie`], the visitor cookie's (no session
+    /// is created); otherwise a new session token as [`CsrfToken::for_session`].
+    pub fn for_request(parts: &Parts) -> Result<CsrfToken, AppError> {
+        let session = parts.extensions.get::<Session>().ok_or_else(|| {
+            tracing::error!("session missing: the session layer is not installed");
+            AppError::Internal
+        })?;
+        if let Some(t) = session.get::<String>(SESSION_KEY) {
+            return Ok(CsrfToken(t));
+        }
+        let slot = parts.extensions.get::<VisitorSlot>();
+        let stored = match slot {
+            Some(slot) if !session.is_established() && !session.has_data() => {
+                return Ok(CsrfToken(slot.token()));
+            }
+            // A session without a token adopts the visitor's, so open forms stay valid.
+            Some(slot) => {
+                let token = slot.lock().presented.clone().unwrap_or_else(new_token);
+                session.insert(SESSION_KEY, &token).map(|()| CsrfToken(token))
+            }
+            None => CsrfToken::for_session(session),
+        };
+        stored.map_err(|err| {
+            tracing::error!(error = %err, "could not store a CSRF token");
+            AppError::Internal
+        })
     }
 }
 
@@ -78,12 +162,8 @@ impl fmt::Debug for CsrfToken {
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let session = Session::from_request_parts(parts, state).await?;
-        CsrfToken::for_session(&session).map_err(|err| {
-            tracing::error!(error = %err, "could not store a CSRF token");
-            AppError::Internal
-        })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        CsrfToken::for_request(parts)
     }
 }
 
@@ -99,6 +179,9 @@ pub struct CsrfConfig {
     pub exempt_paths: Vec<String>,
     /// Most bytes read from a form body to find the token.
     pub body_limit: usize,
+    /// Visitors without a session get their token from a cookie of this name (see the module
+    /// documentation) instead of a new session; None keeps every token in the session.
+    pub visitor_cookie: Option<String>,
 }
 
 impl Default for CsrfConfig {
@@ -108,6 +191,7 @@ impl Default for CsrfConfig {
             tls: false,
             exempt_paths: vec![CSP_REPORT_PATH.to_owned()],
             body_limit: 64 * 1024,
+            visitor_cookie: None,
         }
     }
 }
@@ -117,6 +201,17 @@ impl CsrfConfig {
     pub fn exempt(mut self, path: impl Into<String>) -> Self {
         self.exempt_paths.push(path.into());
         self
+    }
+
+    /// The `Set-Cookie` value carrying a visitor token.
+    fn visitor_set_cookie(&self, name: &str, token: &str) -> String {
+        cookie::Cookie::build((name.to_owned(), token.to_owned()))
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .path("/")
+            .secure(self.tls)
+            .build()
+            .to_string()
     }
 
     fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
@@ -177,36 +272,91 @@ fn tokens_equal(presented: &str, expected: &str) -> bool {
 /// Middleware (`axum::middleware::from_fn_with_state`), inside the session layer.
 pub async fn csrf_layer(
     State(config): State<Arc<CsrfConfig>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    if !is_guarded(req.method()) || config.exempt_paths.iter().any(|p| p == req.uri().path()) {
-        return next.run(req).await;
-    }
-    match check(&config, req).await {
-        Ok(req) => next.run(req).await,
-        Err(Ok(refusal)) => {
-            tracing::warn!(reason = ?refusal, "CSRF check refused a request");
-            AppError::Forbidden.into_response()
+    let slot = config.visitor_cookie.as_deref().map(|name| {
+        let slot = VisitorSlot::default();
+        slot.lock().presented = crate::session::cookie_values(req.headers(), name)
+            .into_iter()
+            .find(|v| well_formed(v));
+        req.extensions_mut().insert(slot.clone());
+        (name, slot)
+    });
+    let guarded =
+        is_guarded(req.method()) && !config.exempt_paths.iter().any(|p| p == req.uri().path());
+    let session = req.extensions().get::<Session>().cloned();
+    let (req, via_visitor) = if guarded {
+        match check(&config, req).await {
+            Ok(passed) => passed,
+            Err(Ok(refusal)) => {
+                tracing::warn!(reason = ?refusal, "CSRF check refused a request");
+                return AppError::Forbidden.into_response();
+            }
+            Err(Err(err)) => return err.into_response(),
         }
-        Err(Err(err)) => err.into_response(),
+    } else {
+        (req, false)
+    };
+    let mut res = next.run(req).await;
+    if let Some((name, slot)) = slot {
+        if via_visitor {
+            adopt_visitor_token(session.as_ref(), &slot);
+        }
+        if let Some(token) = slot.lock().issued.take() {
+            match http::HeaderValue::from_str(&config.visitor_set_cookie(name, &token)) {
+                Ok(v) => {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+                Err(_) => tracing::error!("could not build the CSRF cookie header"),
+            }
+        }
+    }
+    res
+}
+
+/// After a request that passed on the visitor cookie: if it created a session, the session takes
+/// the visitor's token (forms open in other tabs carry it).
+fn adopt_visitor_token(session: Option<&Session>, slot: &VisitorSlot) {
+    let Some(session) = session else { return };
+    if session.get::<String>(SESSION_KEY).is_some() || !session.has_data() {
+        return;
+    }
+    let Some(token) = slot.lock().presented.clone() else {
+        return;
+    };
+    if let Err(err) = session.insert(SESSION_KEY, &token) {
+        tracing::error!(error = %err, "could not store a CSRF token");
     }
 }
 
-async fn check(config: &CsrfConfig, req: Request) -> Result<Request, Result<Refusal, AppError>> {
+/// Checks a guarded request; on success hands it back with whether it passed on the visitor
+/// cookie (rather than the session's token).
+async fn check(
+    config: &CsrfConfig,
+    req: Request,
+) -> Result<(Request, bool), Result<Refusal, AppError>> {
     check_headers(config, req.headers()).map_err(Ok)?;
     let session = req.extensions().get::<Session>().cloned().ok_or_else(|| {
         tracing::error!("CSRF layer without the session layer");
         Err(AppError::Internal)
     })?;
-    let expected = session
-        .get::<String>(SESSION_KEY)
-        .ok_or(Ok(Refusal::NoSessionToken))?;
+    // The session's token when it has one; the visitor cookie's only when it has none.
+    let (expected, via_visitor) = match session.get::<String>(SESSION_KEY) {
+        Some(t) => (t, false),
+        None => {
+            let visitor = req
+                .extensions()
+                .get::<VisitorSlot>()
+                .and_then(|slot| slot.lock().presented.clone());
+            (visitor.ok_or(Ok(Refusal::NoSessionToken))?, true)
+        }
+    };
 
     if let Some(presented) = req.headers().get(CSRF_HEADER) {
         let presented = presented.to_str().unwrap_or_default();
         return if tokens_equal(presented, &expected) {
-            Ok(req)
+            Ok((req, via_visitor))
         } else {
             Err(Ok(Refusal::WrongToken))
         };
@@ -225,7 +375,7 @@ async fn check(config: &CsrfConfig, req: Request) -> Result<Request, Result<Refu
     if tokens.next().is_some() || !tokens_equal(&presented.1, &expected) {
         return Err(Ok(Refusal::WrongToken));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), via_visitor))
 }
 
 #[cfg(test)]

@@ -125,6 +125,9 @@ pub struct WebConfig {
     /// Paths exempt from CSRF checks (webhooks that authenticate by signature). The CSP report
     /// endpoint is always exempt.
     pub csrf_exempt_paths: Vec<String>,
+    /// Visitors without a session get their CSRF token from a cookie instead of a new session
+    /// (see [`csrf`]); a shop turns this on so that browsing creates no session rows.
+    pub csrf_visitor_cookie: bool,
 }
 
 impl Default for WebConfig {
@@ -136,6 +139,7 @@ impl Default for WebConfig {
             session: SessionConfig::default(),
             hsts_max_age_secs: 63_072_000,
             csrf_exempt_paths: Vec::new(),
+            csrf_visitor_cookie: false,
         }
     }
 }
@@ -198,11 +202,15 @@ impl WebStack {
             hsts_max_age_secs: c.hsts_max_age_secs,
             report_path: CSP_REPORT_PATH.to_owned(),
         });
+        let session_config = Arc::new(SessionConfig {
+            tls: c.tls,
+            ..c.session.clone()
+        });
+        let visitor_cookie = c
+            .csrf_visitor_cookie
+            .then(|| format!("{}_csrf", session_config.full_cookie_name()));
         let sessions = SessionLayerState {
-            config: Arc::new(SessionConfig {
-                tls: c.tls,
-                ..c.session.clone()
-            }),
+            config: session_config,
             store: self.sessions.clone(),
             clock: self.clock.clone(),
         };
@@ -213,6 +221,7 @@ impl WebStack {
             tls: c.tls,
             exempt_paths: exempt,
             body_limit: c.body_limit,
+            visitor_cookie,
         });
         let reports = Router::new()
             .route(CSP_REPORT_PATH, post(csp_report_handler))

@@ -394,6 +394,12 @@ impl Session {
         s.record.data = SessionData::default();
     }
 
+    /// True if something is stored (so the session will be saved, and created if new).
+    pub fn has_data(&self) -> bool {
+        let s = self.lock();
+        !s.destroyed && !s.record.data.is_empty()
+    }
+
     /// True if the browser presented a live session with this request.
     pub fn is_established(&self) -> bool {
         self.lock().id.is_some()
@@ -427,7 +433,8 @@ pub struct SessionLayerState {
     pub clock: Arc<dyn Clock>,
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Vec<String> {
+/// Every value of the cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -457,7 +464,7 @@ pub async fn session_layer(
 ) -> Response {
     let now = st.clock.now();
     let name = st.config.full_cookie_name();
-    let presented = cookie_value(req.headers(), &name);
+    let presented = cookie_values(req.headers(), &name);
     let mut loaded = None;
     // Several cookies of one name can arrive (a plain-HTTP cookie shadowing one of ours);
     // the first that names a live session wins.

@@ -52,6 +52,8 @@ pub struct ShopSection {
     pub free_shipping_from: i64,
     /// Days from order to the earliest delivery.
     pub delivery_lead_days: u32,
+    /// Seconds a catalogue read is cached (price and stock changes show within this); 0 = off.
+    pub catalogue_cache_secs: u64,
     /// A real payment provider's API base URL; unset starts the sandbox provider. Its API key and
     /// webhook secret come from `MAMORI_PSP_API_KEY(_FILE)` and `MAMORI_PSP_WEBHOOK_SECRET(_FILE)`.
     pub psp_url: Option<String>,
@@ -80,6 +82,7 @@ impl Default for ShopSection {
             shipping_fee: 770,
             free_shipping_from: 11_000,
             delivery_lead_days: 2,
+            catalogue_cache_secs: 2,
             psp_url: None,
             psp_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
             smtp: None,

@@ -143,6 +143,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         shipping_fee: shop_cfg.shipping_fee,
         free_shipping_from: shop_cfg.free_shipping_from,
         delivery_lead_days: shop_cfg.delivery_lead_days,
+        catalogue_ttl: std::time::Duration::from_secs(shop_cfg.catalogue_cache_secs),
     };
     let assembly = assemble(Parts {
         gateway: gateway.clone(),

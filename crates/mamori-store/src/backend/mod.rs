@@ -32,6 +32,104 @@ pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
 /// Rows per multi-row INSERT: well under both SQLite's and PostgreSQL's bind-parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 1000;
 
+/// A LIKE pattern matching values that start with `prefix`, its wildcards escaped (use with
+/// `ESCAPE '\\'`).
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+/// The columns of [`crate::model::StaffRow`], in its field order.
+macro_rules! staff_columns {
+    () => {
+        "id, email, display_name, role, state, password_hash, failed_logins, locked_until, created_at, \
+         updated_at, last_login_at"
+    };
+}
+pub(crate) use staff_columns;
+
+/// The columns of [`crate::model::PasskeyRow`], in its field order.
+macro_rules! passkey_columns {
+    () => {
+        "id, staff_id, credential_id, passkey, label, created_at, last_used_at"
+    };
+}
+pub(crate) use passkey_columns;
+
+/// The columns of [`crate::model::ProductImageRow`], in its field order.
+macro_rules! image_columns {
+    () => {
+        "id, product_id, content_type, bytes, width, height, sha256, created_at"
+    };
+}
+pub(crate) use image_columns;
+
+/// The columns of [`crate::model::StaffLogRow`], in its field order.
+macro_rules! staff_log_columns {
+    () => {
+        "seq, at, staff_id, action, target, detail, request_id, ip"
+    };
+}
+pub(crate) use staff_log_columns;
+
+/// The columns of [`crate::model::CustomerRow`], in its field order.
+macro_rules! customer_columns {
+    () => {
+        "id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, gender_ct, \
+         password_hash, created_at, updated_at, erased_at, email_verified_at"
+    };
+}
+pub(crate) use customer_columns;
+
+/// Appends ` WHERE ...` for a [`crate::model::StaffLogFilter`] to a query builder.
+macro_rules! push_staff_log_filter {
+    ($qb:expr, $f:expr) => {{
+        let f: &StaffLogFilter = $f;
+        $qb.push(" WHERE 1 = 1");
+        if let Some(v) = &f.staff_id {
+            $qb.push(" AND staff_id = ").push_bind(v.clone());
+        }
+        if let Some(v) = &f.action_prefix {
+            $qb.push(" AND action LIKE ")
+                .push_bind($crate::backend::like_prefix(v))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(v) = f.from {
+            $qb.push(" AND at >= ").push_bind(v);
+        }
+        if let Some(v) = f.to {
+            $qb.push(" AND at < ").push_bind(v);
+        }
+    }};
+}
+pub(crate) use push_staff_log_filter;
+
+/// Appends ` WHERE ...` for a [`crate::model::OrderFilter`] to a query builder.
+macro_rules! push_order_filter {
+    ($qb:expr, $f:expr) => {{
+        let f: &OrderFilter = $f;
+        $qb.push(" WHERE 1 = 1");
+        if let Some(v) = &f.state {
+            $qb.push(" AND state = ").push_bind(v.clone());
+        }
+        if let Some(v) = &f.number_prefix {
+            $qb.push(" AND order_number LIKE ")
+                .push_bind($crate::backend::like_prefix(v))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(v) = f.placed_from_us {
+            $qb.push(" AND placed_at >= ").push_bind(v);
+        }
+        if let Some(v) = f.placed_to_us {
+            $qb.push(" AND placed_at < ").push_bind(v);
+        }
+    }};
+}
+pub(crate) use push_order_filter;
+
 /// The columns of [`crate::model::OrderRow`], in its field order.
 macro_rules! order_columns {
     () => {
@@ -167,10 +265,11 @@ macro_rules! impl_store {
         }
 
         async fn customer(&self, id: &str) -> Result<Option<CustomerRow>> {
-            let row = sqlx::query_as::<_, CustomerRow>(
-                "SELECT id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, gender_ct, \
-                 password_hash, created_at, updated_at, erased_at, email_verified_at FROM customers WHERE id = $1",
-            )
+            let row = sqlx::query_as::<_, CustomerRow>(concat!(
+                "SELECT ",
+                $crate::backend::customer_columns!(),
+                " FROM customers WHERE id = $1"
+            ))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -431,7 +530,8 @@ macro_rules! impl_store {
             for it in &bundle.items {
                 sqlx::query(
                     "INSERT INTO order_items (order_id, line_no, sku, product_name, unit_price, tax_rate, \
-                     quantity, personalisation_ct, noshi_ct) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     quantity, personalisation_ct, noshi_ct, shipment_no) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&o.id)
                 .bind(it.line_no)
@@ -442,6 +542,7 @@ macro_rules! impl_store {
                 .bind(it.quantity)
                 .bind(&it.personalisation_ct)
                 .bind(&it.noshi_ct)
+                .bind(it.shipment_no)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -475,7 +576,7 @@ macro_rules! impl_store {
             let Some(order) = order else { return Ok(None) };
             let items = sqlx::query_as::<_, OrderItemRow>(
                 "SELECT order_id, line_no, sku, product_name, unit_price, tax_rate, quantity, \
-                 personalisation_ct, noshi_ct FROM order_items WHERE order_id = $1 ORDER BY line_no",
+                 personalisation_ct, noshi_ct, shipment_no FROM order_items WHERE order_id = $1 ORDER BY line_no",
             )
             .bind(order_id)
             .fetch_all(&self.pool)
@@ -998,6 +1099,531 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
             Ok(())
+        }
+
+        // ---- The back office (migration 0004). ----
+
+        async fn staff_insert(&self, row: &StaffRow) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO staff (",
+                $crate::backend::staff_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&row.id)
+            .bind(row.email.trim().to_lowercase())
+            .bind(&row.display_name)
+            .bind(&row.role)
+            .bind(&row.state)
+            .bind(&row.password_hash)
+            .bind(row.failed_logins)
+            .bind(row.locked_until)
+            .bind(row.created_at)
+            .bind(row.updated_at)
+            .bind(row.last_login_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                $crate::backend::unique_violation_as(e, StoreError::Duplicate { what: "staff member" })
+            })?;
+            Ok(())
+        }
+
+        async fn staff_by_id(&self, id: &str) -> Result<Option<StaffRow>> {
+            Ok(sqlx::query_as::<_, StaffRow>(concat!(
+                "SELECT ",
+                $crate::backend::staff_columns!(),
+                " FROM staff WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn staff_by_email(&self, email: &str) -> Result<Option<StaffRow>> {
+            Ok(sqlx::query_as::<_, StaffRow>(concat!(
+                "SELECT ",
+                $crate::backend::staff_columns!(),
+                " FROM staff WHERE email = $1"
+            ))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn staff_list(&self) -> Result<Vec<StaffRow>> {
+            Ok(sqlx::query_as::<_, StaffRow>(concat!(
+                "SELECT ",
+                $crate::backend::staff_columns!(),
+                " FROM staff ORDER BY email"
+            ))
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        async fn staff_update(&self, row: &StaffRow) -> Result<()> {
+            let done = sqlx::query(
+                "UPDATE staff SET display_name = $2, role = $3, state = $4, password_hash = $5, \
+                 last_login_at = $6, updated_at = $7 WHERE id = $1",
+            )
+            .bind(&row.id)
+            .bind(&row.display_name)
+            .bind(&row.role)
+            .bind(&row.state)
+            .bind(&row.password_hash)
+            .bind(row.last_login_at)
+            .bind(row.updated_at)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "staff member" });
+            }
+            Ok(())
+        }
+
+        async fn staff_login_failed(&self, id: &str, now: i64, threshold: i64, lock_secs: i64) -> Result<StaffRow> {
+            // One statement: concurrent failures each count, and the row lock (PostgreSQL) or the
+            // write lock (SQLite) makes the threshold test see every earlier failure.
+            sqlx::query_as::<_, StaffRow>(concat!(
+                "UPDATE staff SET failed_logins = failed_logins + 1, \
+                 locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $2 ELSE locked_until END \
+                 WHERE id = $1 RETURNING ",
+                $crate::backend::staff_columns!()
+            ))
+            .bind(id)
+            .bind(now.saturating_add(lock_secs))
+            .bind(threshold)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound { what: "staff member" })
+        }
+
+        async fn staff_login_succeeded(&self, id: &str, now: i64) -> Result<()> {
+            let done = sqlx::query(
+                "UPDATE staff SET failed_logins = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { what: "staff member" });
+            }
+            Ok(())
+        }
+
+        async fn staff_passkey_insert(&self, row: &PasskeyRow) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO staff_passkeys (",
+                $crate::backend::passkey_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&row.id)
+            .bind(&row.staff_id)
+            .bind(&row.credential_id)
+            .bind(&row.passkey)
+            .bind(&row.label)
+            .bind(row.created_at)
+            .bind(row.last_used_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound { what: "staff member" }
+                }
+                _ => $crate::backend::unique_violation_as(e, StoreError::Duplicate { what: "passkey" }),
+            })?;
+            Ok(())
+        }
+
+        async fn staff_passkeys(&self, staff_id: &str) -> Result<Vec<PasskeyRow>> {
+            Ok(sqlx::query_as::<_, PasskeyRow>(concat!(
+                "SELECT ",
+                $crate::backend::passkey_columns!(),
+                " FROM staff_passkeys WHERE staff_id = $1 ORDER BY created_at, id"
+            ))
+            .bind(staff_id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        async fn staff_passkey_by_credential(&self, credential_id: &[u8]) -> Result<Option<PasskeyRow>> {
+            Ok(sqlx::query_as::<_, PasskeyRow>(concat!(
+                "SELECT ",
+                $crate::backend::passkey_columns!(),
+                " FROM staff_passkeys WHERE credential_id = $1"
+            ))
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn staff_passkey_update(&self, id: &str, passkey: &str, last_used_at: i64) -> Result<bool> {
+            let done = sqlx::query("UPDATE staff_passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(passkey)
+                .bind(last_used_at)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn staff_passkey_delete(&self, staff_id: &str, id: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM staff_passkeys WHERE id = $1 AND staff_id = $2")
+                .bind(id)
+                .bind(staff_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn staff_totp_set(&self, staff_id: &str, sealed: &[u8], at: i64) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO staff_totp (staff_id, secret, last_step, created_at) VALUES ($1, $2, 0, $3) \
+                 ON CONFLICT (staff_id) DO UPDATE SET secret = excluded.secret, last_step = 0, \
+                 created_at = excluded.created_at",
+            )
+            .bind(staff_id)
+            .bind(sealed)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn staff_totp(&self, staff_id: &str) -> Result<Option<(Vec<u8>, i64)>> {
+            Ok(sqlx::query_as("SELECT secret, last_step FROM staff_totp WHERE staff_id = $1")
+                .bind(staff_id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        async fn staff_totp_use_step(&self, staff_id: &str, step: i64) -> Result<bool> {
+            let done = sqlx::query("UPDATE staff_totp SET last_step = $2 WHERE staff_id = $1 AND last_step < $2")
+                .bind(staff_id)
+                .bind(step)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn staff_totp_delete(&self, staff_id: &str) -> Result<()> {
+            sqlx::query("DELETE FROM staff_totp WHERE staff_id = $1")
+                .bind(staff_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn staff_recovery_replace(&self, staff_id: &str, hashes: &[Vec<u8>], at: i64) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("DELETE FROM staff_recovery_codes WHERE staff_id = $1")
+                .bind(staff_id)
+                .execute(&mut *tx)
+                .await?;
+            for h in hashes {
+                sqlx::query(
+                    "INSERT INTO staff_recovery_codes (staff_id, code_hash, used_at, created_at) \
+                     VALUES ($1, $2, NULL, $3)",
+                )
+                .bind(staff_id)
+                .bind(h)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound { what: "staff member" }
+                    }
+                    _ => $crate::backend::unique_violation_as(e, StoreError::Duplicate { what: "recovery code" }),
+                })?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn staff_recovery_use(&self, staff_id: &str, hash: &[u8], at: i64) -> Result<bool> {
+            let done = sqlx::query(
+                "UPDATE staff_recovery_codes SET used_at = $3 \
+                 WHERE staff_id = $1 AND code_hash = $2 AND used_at IS NULL",
+            )
+            .bind(staff_id)
+            .bind(hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn staff_recovery_remaining(&self, staff_id: &str) -> Result<i64> {
+            Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM staff_recovery_codes WHERE staff_id = $1 AND used_at IS NULL",
+            )
+            .bind(staff_id)
+            .fetch_one(&self.pool)
+            .await?)
+        }
+
+        async fn staff_token_insert(&self, row: &StaffTokenRow) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO staff_tokens (token_hash, staff_id, purpose, expires_at, used_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&row.token_hash)
+            .bind(&row.staff_id)
+            .bind(&row.purpose)
+            .bind(row.expires_at)
+            .bind(row.used_at)
+            .bind(row.created_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn staff_token_consume(&self, token_hash: &[u8], purpose: &str, now: i64) -> Result<Option<StaffTokenRow>> {
+            // One conditional UPDATE, like `token_consume`: exactly one of two consumers wins.
+            let row = sqlx::query_as::<_, StaffTokenRow>(
+                "UPDATE staff_tokens SET used_at = $3 \
+                 WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+                 RETURNING token_hash, staff_id, purpose, expires_at, used_at, created_at",
+            )
+            .bind(token_hash)
+            .bind(purpose)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.map(|mut r| {
+                r.used_at = None;
+                r
+            }))
+        }
+
+        async fn staff_tokens_revoke(&self, staff_id: &str, purpose: &str, at: i64) -> Result<u64> {
+            let done = sqlx::query(
+                "UPDATE staff_tokens SET used_at = $3 WHERE staff_id = $1 AND purpose = $2 AND used_at IS NULL",
+            )
+            .bind(staff_id)
+            .bind(purpose)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
+        async fn staff_device_seen(&self, staff_id: &str, device_hash: &[u8], at: i64) -> Result<bool> {
+            // The primary key decides between two first sightings; the loser only moves last_seen.
+            let new = sqlx::query(
+                "INSERT INTO staff_devices (staff_id, device_hash, first_seen, last_seen) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (staff_id, device_hash) DO NOTHING",
+            )
+            .bind(staff_id)
+            .bind(device_hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound { what: "staff member" }
+                }
+                _ => StoreError::Database(e),
+            })?;
+            if new.rows_affected() == 1 {
+                return Ok(true);
+            }
+            sqlx::query("UPDATE staff_devices SET last_seen = $3 WHERE staff_id = $1 AND device_hash = $2")
+                .bind(staff_id)
+                .bind(device_hash)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+            Ok(false)
+        }
+
+        async fn staff_log_append(&self, row: &StaffLogRow) -> Result<i64> {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO staff_log (at, staff_id, action, target, detail, request_id, ip) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            )
+            .bind(row.at)
+            .bind(&row.staff_id)
+            .bind(&row.action)
+            .bind(&row.target)
+            .bind(&row.detail)
+            .bind(&row.request_id)
+            .bind(&row.ip)
+            .fetch_one(&self.pool)
+            .await?)
+        }
+
+        async fn staff_log_page(&self, filter: &StaffLogFilter, offset: i64, limit: i64) -> Result<Page<StaffLogRow>> {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                "SELECT ",
+                $crate::backend::staff_log_columns!(),
+                " FROM staff_log"
+            ));
+            $crate::backend::push_staff_log_filter!(qb, filter);
+            qb.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+            qb.push(" OFFSET ").push_bind(offset);
+            let items = qb.build_query_as::<StaffLogRow>().fetch_all(&self.pool).await?;
+            let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM staff_log");
+            $crate::backend::push_staff_log_filter!(qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            Ok(Page { items, total })
+        }
+
+        async fn settings_all(&self) -> Result<Vec<(String, String)>> {
+            Ok(sqlx::query_as("SELECT key, value FROM shop_settings ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?)
+        }
+
+        async fn settings_put(&self, key: &str, value_json: &str, at: i64, by: Option<&str>) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO shop_settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+                 updated_by = excluded.updated_by",
+            )
+            .bind(key)
+            .bind(value_json)
+            .bind(at)
+            .bind(by)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn product_image_insert(&self, row: &ProductImageRow) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO product_images (",
+                $crate::backend::image_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ))
+            .bind(&row.id)
+            .bind(&row.product_id)
+            .bind(&row.content_type)
+            .bind(&row.bytes)
+            .bind(row.width)
+            .bind(row.height)
+            .bind(&row.sha256)
+            .bind(row.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    StoreError::NotFound { what: "product" }
+                }
+                _ => StoreError::Database(e),
+            })?;
+            Ok(())
+        }
+
+        async fn product_image(&self, id: &str) -> Result<Option<ProductImageRow>> {
+            Ok(sqlx::query_as::<_, ProductImageRow>(concat!(
+                "SELECT ",
+                $crate::backend::image_columns!(),
+                " FROM product_images WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn product_images_of(&self, product_id: &str) -> Result<Vec<ProductImageRow>> {
+            Ok(sqlx::query_as::<_, ProductImageRow>(concat!(
+                "SELECT ",
+                $crate::backend::image_columns!(),
+                " FROM product_images WHERE product_id = $1 ORDER BY created_at, id"
+            ))
+            .bind(product_id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        async fn product_image_delete(&self, product_id: &str, id: &str) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM product_images WHERE id = $1 AND product_id = $2")
+                .bind(id)
+                .bind(product_id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn product_by_id(&self, id: &str) -> Result<Option<ProductRow>> {
+            Ok(sqlx::query_as::<_, ProductRow>(concat!("SELECT ", product_columns!(), " FROM products WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        async fn products_page_all(&self, offset: i64, limit: i64) -> Result<Page<ProductRow>> {
+            let items = sqlx::query_as::<_, ProductRow>(concat!(
+                "SELECT ",
+                product_columns!(),
+                " FROM products ORDER BY sku LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(Page { items, total })
+        }
+
+        async fn set_stock(&self, sku: &str, stock: i64) -> Result<bool> {
+            if stock < 0 {
+                return Err(StoreError::Invalid("stock cannot be negative".into()));
+            }
+            let done = sqlx::query("UPDATE products SET stock = $2, updated_at = $3 WHERE sku = $1")
+                .bind(sku)
+                .bind(stock)
+                .bind(now_us())
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        async fn orders_search(&self, filter: &OrderFilter, offset: i64, limit: i64) -> Result<Page<OrderRow>> {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(concat!("SELECT ", order_columns!(), " FROM orders"));
+            $crate::backend::push_order_filter!(qb, filter);
+            qb.push(" ORDER BY placed_at DESC, id DESC LIMIT ").push_bind(limit);
+            qb.push(" OFFSET ").push_bind(offset);
+            let items = qb.build_query_as::<OrderRow>().fetch_all(&self.pool).await?;
+            let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM orders");
+            $crate::backend::push_order_filter!(qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            Ok(Page { items, total })
+        }
+
+        async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary> {
+            // CAST: PostgreSQL sums BIGINT into NUMERIC.
+            let (orders, total): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders \
+                 WHERE placed_at >= $1 AND placed_at < $2 AND state <> $3 AND state <> $4",
+            )
+            .bind(from_us)
+            .bind(to_us)
+            .bind(mamori_domain::OrderState::Cancelled.as_str())
+            .bind(mamori_domain::OrderState::Refunded.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(SalesSummary { orders, total })
+        }
+
+        async fn customers_page(&self, offset: i64, limit: i64) -> Result<Page<CustomerRow>> {
+            let items = sqlx::query_as::<_, CustomerRow>(concat!(
+                "SELECT ",
+                $crate::backend::customer_columns!(),
+                " FROM customers ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+            ))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(Page { items, total })
         }
 
         async fn ledger_size(&self) -> Result<u64> {

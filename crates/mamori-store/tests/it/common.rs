@@ -132,6 +132,7 @@ pub fn staff(purpose: &str) -> Accessor {
         purpose: purpose.into(),
         request_id: uuid::Uuid::now_v7().to_string(),
         channel: None,
+        reason: None,
     }
 }
 
@@ -141,6 +142,7 @@ pub fn web(channel: &str) -> Accessor {
         purpose: "checkout".into(),
         request_id: uuid::Uuid::now_v7().to_string(),
         channel: Some(channel.into()),
+        reason: None,
     }
 }
 

@@ -61,6 +61,28 @@ pub(crate) fn find_any(haystack: &[u8], needles: &[String]) -> Vec<usize> {
         .collect()
 }
 
+/// The bytes of every `\x<hex>` run in a dump, one after the other.
+fn decoded_hex_runs(dump: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < dump.len() {
+        if dump[i] == b'\\' && dump[i + 1] == b'x' {
+            let start = i + 2;
+            let mut end = start;
+            while end < dump.len() && dump[end].is_ascii_hexdigit() {
+                end += 1;
+            }
+            let run = &dump[start..end - (end - start) % 2];
+            out.extend(hex::decode(run).unwrap_or_default());
+            out.push(b'\n');
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 pub(crate) async fn raw_bytes(env: &Env) -> Vec<u8> {
     match env.backend {
         Backend::Sqlite => {
@@ -88,7 +110,11 @@ pub(crate) async fn raw_bytes(env: &Env) -> Vec<u8> {
                 String::from_utf8_lossy(&out.stderr)
             );
             assert!(out.stdout.len() > 1000);
-            out.stdout
+            // pg_dump writes BYTEA columns (ledger events, blind indexes, ciphertexts) as `\x`
+            // and hex: decode them too, so a value stored as bytes is found like one in text.
+            let mut all = out.stdout.clone();
+            all.extend(decoded_hex_runs(&out.stdout));
+            all
         }
     }
 }
@@ -158,4 +184,150 @@ async fn no_plaintext_in_raw_database(backend: Backend) {
     }
 }
 
-both_backends!(no_plaintext_in_raw_database);
+/// The back office's work (masked views, reveals and exports, the staff log, settings, staff
+/// accounts and their factors, product images) leaves no customer value in the database either:
+/// the reveals and exports hand plaintext to the caller and write nothing.
+async fn no_plaintext_after_backoffice_work(backend: Backend) {
+    use mamori_store::{
+        Accessor, CustomerField, PasskeyRow, StaffLogFilter, StaffLogRow, StaffRow, StaffTokenRow,
+    };
+    let env = env(backend).await;
+    let acc = web("register");
+    let a = env
+        .gw
+        .register_customer(&acc, &profile(&HANAKO, CustomerKind::Member), None)
+        .await
+        .unwrap();
+    let b = env
+        .gw
+        .register_customer(&acc, &profile(&KENJI, CustomerKind::Guest), None)
+        .await
+        .unwrap();
+    env.gw
+        .add_address(&acc, &a, &recipient(&KENJI))
+        .await
+        .unwrap();
+    let order = env
+        .gw
+        .place_order(
+            &acc,
+            &new_order(&b, &KENJI, &HANAKO, "k1"),
+            "20261121-000001",
+        )
+        .await
+        .unwrap()
+        .order_id;
+
+    let s = env.store.as_ref();
+    s.staff_insert(&StaffRow {
+        id: "st-1".into(),
+        email: "support@shop.example.jp".into(),
+        display_name: "サポート担当".into(),
+        role: "support".into(),
+        state: "active".into(),
+        created_at: 1,
+        updated_at: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.staff_passkey_insert(&PasskeyRow {
+        id: "pk-1".into(),
+        staff_id: "st-1".into(),
+        credential_id: vec![1, 2, 3],
+        passkey: "{\"cred\":\"AQID\"}".into(),
+        label: "YubiKey".into(),
+        created_at: 1,
+        last_used_at: None,
+    })
+    .await
+    .unwrap();
+    s.staff_totp_set("st-1", &[9; 40], 1).await.unwrap();
+    s.staff_recovery_replace("st-1", &[vec![7; 32]], 1)
+        .await
+        .unwrap();
+    s.staff_token_insert(&StaffTokenRow {
+        token_hash: vec![5; 32],
+        staff_id: "st-1".into(),
+        purpose: "enrol".into(),
+        expires_at: 10,
+        used_at: None,
+        created_at: 1,
+    })
+    .await
+    .unwrap();
+    s.staff_device_seen("st-1", &[4; 32], 1).await.unwrap();
+    s.settings_put("shop.name", "\"守り商店\"", 1, Some("st-1"))
+        .await
+        .unwrap();
+
+    // What support does all day, with a reason where plaintext is handed out.
+    let staff = Accessor::staff("st-1", "backoffice.customers", "req-1");
+    let page = env.gw.customers_masked(&staff, 0, 10).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    env.gw.customer_masked(&staff, &a).await.unwrap();
+    env.gw.order_masked(&staff, &order).await.unwrap();
+    let why = staff.clone().because("問い合わせ #4521");
+    for field in CustomerField::ALL {
+        let v = env.gw.reveal(&why, &a, field).await.unwrap();
+        assert!(!v.expose().is_empty(), "the value came back");
+    }
+    let out = env
+        .gw
+        .export_customers(&why, &[a.clone(), b.clone()], &CustomerField::ALL)
+        .await
+        .unwrap();
+    assert_eq!(out[0].values[0].1.expose(), "鳩山 花子（ハトヤマ）");
+    let rows = env
+        .gw
+        .shipping_rows(&why, std::slice::from_ref(&order))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].recipient_name.expose(), "鳩山 花子");
+    // The staff log names what was looked at by id and field name, as the back office does.
+    s.staff_log_append(&StaffLogRow {
+        at: 1,
+        staff_id: Some("st-1".into()),
+        action: "customers.reveal".into(),
+        target: a.clone(),
+        detail: format!(
+            "{{\"customer\":\"{a}\",\"field\":\"phone\",\"marker\":\"staff-log-control\"}}"
+        ),
+        request_id: "req-1".into(),
+        ip: Some("192.0.2.1".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.staff_log_page(&StaffLogFilter::default(), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    env.ledger.checkpoint().await.unwrap();
+
+    let bytes = raw_bytes(&env).await;
+    // Controls: the staff log's detail and a ledger reason are stored in the clear and are found.
+    for control in ["staff-log-control", "問い合わせ #4521", "サポート担当"] {
+        assert!(
+            !find_any(&bytes, &[control.to_string()]).is_empty(),
+            "control value not found"
+        );
+    }
+    for who in [&HANAKO, &KENJI] {
+        let n = needles(who);
+        let found = find_any(&bytes, &n);
+        assert!(
+            found.is_empty(),
+            "{} personal value(s) found in plaintext (needle indexes {found:?})",
+            found.len()
+        );
+    }
+}
+
+both_backends!(
+    no_plaintext_in_raw_database,
+    no_plaintext_after_backoffice_work
+);

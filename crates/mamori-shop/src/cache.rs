@@ -1,0 +1,126 @@
+//! A short-lived cache of the catalogue (products, categories, category pages).
+//!
+//! The catalogue is read on every page view and changes rarely, so each page view asking the
+//! database again is most of a product page's cost. Entries live for [`ShopConfig::catalogue_ttl`]
+//! (a few seconds): a price or stock change made elsewhere (the back office, another process)
+//! shows within that time. What must be exact never comes from here: stock is checked again at
+//! confirmation and taken by a conditional update at placement, prices are read from the store
+//! when an order is priced. The shop's own stock changes drop the product's entry at once.
+//! A TTL of zero turns the cache off.
+//!
+//! [`ShopConfig::catalogue_ttl`]: crate::state::ShopConfig::catalogue_ttl
+
+use std::{sync::Arc, time::Duration};
+
+use mamori_store::{CategoryRow, Page, ProductRow, Store, StoreError};
+use moka::sync::Cache;
+
+/// Most products and category pages kept.
+const CAPACITY: u64 = 10_000;
+
+/// The cache (cheap to clone).
+#[derive(Clone)]
+pub struct CatalogueCache {
+    enabled: bool,
+    products: Cache<String, Arc<Option<ProductRow>>>,
+    categories: Cache<(), Arc<Vec<CategoryRow>>>,
+    pages: Cache<(String, i64, i64), Arc<Page<ProductRow>>>,
+}
+
+impl std::fmt::Debug for CatalogueCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogueCache")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CatalogueCache {
+    /// A cache whose entries live `ttl` (zero: no caching).
+    pub fn new(ttl: Duration) -> Self {
+        let ttl = ttl.max(Duration::from_millis(1));
+        Self {
+            enabled: ttl > Duration::from_millis(1),
+            products: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            categories: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
+            pages: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// The product with this SKU (active or not), as [`Store::product_by_sku`].
+    pub async fn product(
+        &self,
+        store: &dyn Store,
+        sku: &str,
+    ) -> Result<Arc<Option<ProductRow>>, StoreError> {
+        if let Some(hit) = self.enabled.then(|| self.products.get(sku)).flatten() {
+            return Ok(hit);
+        }
+        let row = Arc::new(store.product_by_sku(sku).await?);
+        if self.enabled {
+            self.products.insert(sku.to_owned(), row.clone());
+        }
+        Ok(row)
+    }
+
+    /// Every category, as [`Store::categories`].
+    pub async fn categories(&self, store: &dyn Store) -> Result<Arc<Vec<CategoryRow>>, StoreError> {
+        if let Some(hit) = self.enabled.then(|| self.categories.get(&())).flatten() {
+            return Ok(hit);
+        }
+        let rows = Arc::new(store.categories().await?);
+        if self.enabled {
+            self.categories.insert((), rows.clone());
+        }
+        Ok(rows)
+    }
+
+    /// One page of a category, as [`Store::products_in_category`].
+    pub async fn category_page(
+        &self,
+        store: &dyn Store,
+        category_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Arc<Page<ProductRow>>, StoreError> {
+        let key = (category_id.to_owned(), offset, limit);
+        if let Some(hit) = self.enabled.then(|| self.pages.get(&key)).flatten() {
+            return Ok(hit);
+        }
+        let page = Arc::new(
+            store
+                .products_in_category(category_id, offset, limit)
+                .await?,
+        );
+        if self.enabled {
+            self.pages.insert(key, page.clone());
+        }
+        Ok(page)
+    }
+
+    /// Forgets a product (after this process changed its stock) and the pages that list it.
+    pub fn forget_product(&self, sku: &str) {
+        self.products.invalidate(sku);
+        // Pages are few and short-lived; dropping them all is simpler than tracking membership.
+        self.pages.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn zero_ttl_disables_and_a_positive_one_enables() {
+        assert!(!CatalogueCache::new(Duration::ZERO).enabled);
+        assert!(CatalogueCache::new(Duration::from_secs(2)).enabled);
+    }
+}
