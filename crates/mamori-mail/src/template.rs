@@ -52,6 +52,9 @@ pub struct DeliveryInfo {
     pub slot_ja: String,
     /// Time slot, English (`Morning`).
     pub slot_en: String,
+    /// What goes to this address (`名入れタオル × 1`), listed when an order has several
+    /// deliveries; empty lists nothing.
+    pub items: Vec<String>,
 }
 
 impl std::fmt::Debug for DeliveryInfo {
@@ -81,8 +84,8 @@ pub struct OrderConfirmation {
     pub payment_ja: String,
     /// Payment method, English.
     pub payment_en: String,
-    /// Delivery.
-    pub delivery: DeliveryInfo,
+    /// Deliveries (one or more; an order may send lines to different addresses).
+    pub deliveries: Vec<DeliveryInfo>,
 }
 
 impl std::fmt::Debug for OrderConfirmation {
@@ -114,7 +117,7 @@ pub fn order_confirmation(o: &OrderConfirmation) -> Result<MailContent, AmountOv
         line_totals.push(line.unit_price_incl.checked_mul_qty(line.quantity)?);
     }
     let any_reduced = o.lines.iter().any(|l| l.rate == TaxRate::Reduced);
-    let d = &o.delivery;
+    let several = o.deliveries.len() > 1;
 
     // `write!` into a String cannot fail; the results are ignored on purpose.
     let mut t = String::new();
@@ -163,17 +166,28 @@ pub fn order_confirmation(o: &OrderConfirmation) -> Result<MailContent, AmountOv
     );
     let _ = writeln!(t, "お支払い方法：{}", o.payment_ja);
     t.push('\n');
-    t.push_str("■お届け先\n");
-    let _ = writeln!(t, "{} 様", d.recipient_name);
-    let _ = writeln!(t, "〒{}", d.postal_code);
-    let _ = writeln!(t, "{}", d.address);
-    let _ = writeln!(
-        t,
-        "お届け希望日：{}",
-        d.date_ja.as_deref().unwrap_or("最短でお届け")
-    );
-    let _ = writeln!(t, "お届け時間帯：{}", d.slot_ja);
-    t.push('\n');
+    for (n, d) in o.deliveries.iter().enumerate() {
+        if several {
+            let _ = writeln!(t, "■お届け先{}（全{}件）", n + 1, o.deliveries.len());
+        } else {
+            t.push_str("■お届け先\n");
+        }
+        let _ = writeln!(t, "{} 様", d.recipient_name);
+        let _ = writeln!(t, "〒{}", d.postal_code);
+        let _ = writeln!(t, "{}", d.address);
+        let _ = writeln!(
+            t,
+            "お届け希望日：{}",
+            d.date_ja.as_deref().unwrap_or("最短でお届け")
+        );
+        let _ = writeln!(t, "お届け時間帯：{}", d.slot_ja);
+        if several {
+            for item in &d.items {
+                let _ = writeln!(t, "　・{item}");
+            }
+        }
+        t.push('\n');
+    }
     t.push_str("※このメールは送信専用アドレスから自動送信しています。\n");
     let _ = writeln!(t, "お問い合わせ：{}", o.shop.support_email);
     t.push_str("※お心当たりのない場合は、お手数ですが上記までご連絡ください。\n");
@@ -226,16 +240,27 @@ pub fn order_confirmation(o: &OrderConfirmation) -> Result<MailContent, AmountOv
     );
     let _ = writeln!(t, "Payment: {}", o.payment_en);
     t.push('\n');
-    t.push_str("Delivery to:\n");
-    let _ = writeln!(t, "{}", d.recipient_name);
-    let _ = writeln!(t, "{} {}", d.postal_code, d.address);
-    let _ = writeln!(
-        t,
-        "Requested date: {}",
-        d.date_en.as_deref().unwrap_or("earliest possible")
-    );
-    let _ = writeln!(t, "Time slot: {}", d.slot_en);
-    t.push('\n');
+    for (n, d) in o.deliveries.iter().enumerate() {
+        if several {
+            let _ = writeln!(t, "Delivery {} of {} to:", n + 1, o.deliveries.len());
+        } else {
+            t.push_str("Delivery to:\n");
+        }
+        let _ = writeln!(t, "{}", d.recipient_name);
+        let _ = writeln!(t, "{} {}", d.postal_code, d.address);
+        let _ = writeln!(
+            t,
+            "Requested date: {}",
+            d.date_en.as_deref().unwrap_or("earliest possible")
+        );
+        let _ = writeln!(t, "Time slot: {}", d.slot_en);
+        if several {
+            for item in &d.items {
+                let _ = writeln!(t, "  - {item}");
+            }
+        }
+        t.push('\n');
+    }
     t.push_str("This message was sent automatically; please do not reply to it.\n");
     let _ = writeln!(t, "Questions: {}", o.shop.support_email);
     t.push_str("We never ask for card numbers or passwords by mail.\n");

@@ -298,3 +298,27 @@ fn dkim_keys_in_other_formats_and_bad_keys() {
     let shown = format!("{s:?}");
     assert!(!shown.contains(&b64));
 }
+
+#[test]
+fn an_order_with_two_deliveries_lists_each_with_its_items() {
+    let mut order = common::sample_order();
+    assert_eq!(order.deliveries.len(), 1);
+    let single = order_confirmation(&order).unwrap().text;
+    assert!(single.contains("■お届け先\n"), "{single}");
+    assert!(!single.contains("全1件"));
+
+    let mut second = order.deliveries[0].clone();
+    second.recipient_name = "佐藤 次郎".into();
+    second.address = "大阪府大阪市北区梅田1-1".into();
+    second.items = vec!["名入れタオル × 1".into()];
+    order.deliveries[0].items = vec!["健康茶 × 2".into()];
+    order.deliveries.push(second);
+    let text = order_confirmation(&order).unwrap().text;
+    let first = text.find("■お届け先1（全2件）").expect("first delivery");
+    let second = text.find("■お届け先2（全2件）").expect("second delivery");
+    assert!(first < second);
+    assert!(text[first..second].contains("健康茶 × 2"));
+    assert!(text[second..].contains("佐藤 次郎"));
+    assert!(text[second..].contains("名入れタオル × 1"));
+    assert!(text.contains("Delivery 2 of 2 to:"));
+}

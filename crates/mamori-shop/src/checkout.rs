@@ -64,6 +64,18 @@ pub const ORDERS_KEY: &str = "orders";
 const DELIVERY_WINDOW_DAYS: u32 = 14;
 /// Provider name kept with payments.
 const PROVIDER: &str = "sandbox";
+/// Most delivery addresses one order can send its lines to.
+pub const MAX_DELIVERIES: usize = 3;
+
+/// The field prefix of delivery `n` (1-based): the first is `ship_` (or the buyer), the others
+/// `ship2_`, `ship3_`.
+fn delivery_prefix(n: usize) -> String {
+    if n == 1 {
+        "ship_".to_owned()
+    } else {
+        format!("ship{n}_")
+    }
+}
 
 /// The totals of an order: items, shipping, payment fee, and tax per rate.
 #[derive(Debug, Clone)]
@@ -94,7 +106,8 @@ impl Quote {
     }
 }
 
-/// Shipping for `items_total` under the shop's rule; store pickup ships nothing.
+/// Shipping for one delivery whose items come to `items_total`, under the shop's rule (a fee per
+/// delivery address, free from a threshold); store pickup ships nothing.
 pub fn shipping_for(config: &ShopConfig, items_total: Yen, method: PaymentMethod) -> Yen {
     if method == PaymentMethod::StorePickup || items_total.0 >= config.free_shipping_from {
         Yen::ZERO
@@ -107,13 +120,13 @@ pub fn shipping_for(config: &ShopConfig, items_total: Yen, method: PaymentMethod
 pub fn shipping_note(config: &ShopConfig, c: &Ctx) -> String {
     if c.en() {
         format!(
-            "¥{} per order; free from ¥{}.",
+            "¥{} per delivery address; free from ¥{} per address.",
             Yen(config.shipping_fee).format_grouped(),
             Yen(config.free_shipping_from).format_grouped()
         )
     } else {
         format!(
-            "1回のご注文につき{}。{}以上のご注文で送料無料。",
+            "お届け先1か所につき{}。お届け先ごとに{}以上で送料無料。",
             Yen(config.shipping_fee).format_tax_included(),
             Yen(config.free_shipping_from)
         )
@@ -166,7 +179,10 @@ pub struct FormLine {
 /// Everything checkout needs from a valid form.
 struct Built {
     buyer: Buyer,
-    shipment: NewShipment,
+    /// The deliveries in use, in form order (at least one).
+    shipments: Vec<NewShipment>,
+    /// The delivery (1-based into `shipments`) of each line, parallel to `items`.
+    item_shipments: Vec<i64>,
     items: Vec<OrderItem>,
     method: PaymentMethod,
     quote: Quote,
@@ -186,7 +202,9 @@ fn session_key(c: &Ctx) -> Result<String, AppError> {
 
 fn allowed_fields(n_lines: usize) -> Vec<String> {
     let mut names = FormState::person_names("buyer_");
-    names.extend(FormState::person_names("ship_"));
+    for n in 1..=MAX_DELIVERIES {
+        names.extend(FormState::person_names(&delivery_prefix(n)));
+    }
     names.extend(
         [
             "buyer_email",
@@ -199,7 +217,7 @@ fn allowed_fields(n_lines: usize) -> Vec<String> {
         .map(|s| (*s).to_owned()),
     );
     for i in 0..n_lines {
-        for f in ["name_", "birth_", "noshi_", "noshi_name_"] {
+        for f in ["name_", "birth_", "noshi_", "noshi_name_", "dest_"] {
             names.push(format!("{f}{i}"));
         }
     }
@@ -278,6 +296,47 @@ fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<B
     } else {
         f.recipient("ship_")
     };
+    // Which delivery each line goes to (the form's numbers, 1..=MAX_DELIVERIES).
+    let mut line_dest = Vec::with_capacity(lines.len());
+    for i in 0..lines.len() {
+        let field = format!("dest_{i}");
+        let n = match f.value(&field).trim() {
+            "" => Some(1),
+            raw => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_DELIVERIES).contains(n)),
+        };
+        match n {
+            Some(n) => line_dest.push(n),
+            None => {
+                f.fail(
+                    &field,
+                    "お届け先を選んでください。",
+                    "Choose a delivery address.",
+                );
+                line_dest.push(1);
+            }
+        }
+    }
+    // Further deliveries: validated when a line goes there; typed in but unused is an error
+    // (the customer meant to send something there).
+    let mut extra: Vec<(usize, Option<Recipient>)> = Vec::new();
+    for n in 2..=MAX_DELIVERIES {
+        let prefix = delivery_prefix(n);
+        if line_dest.contains(&n) {
+            extra.push((n, f.recipient(&prefix)));
+        } else if FormState::person_names(&prefix)
+            .iter()
+            .any(|name| !f.value(name).trim().is_empty())
+        {
+            f.fail(
+                &format!("{prefix}family"),
+                "このお届け先に届ける商品を選んでください（不要なら入力を消してください）。",
+                "Choose the items for this address (or clear it).",
+            );
+        }
+    }
     let mut items = Vec::with_capacity(lines.len());
     let mut items_ok = true;
     for (i, l) in lines.iter().enumerate() {
@@ -325,8 +384,32 @@ fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<B
         });
     }
     let method = method?;
-    let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).ok()?;
-    let shipping = shipping_for(&state.config, items_total, method);
+    // Deliveries in use, numbered in form order: the first always, then each used extra one.
+    let mut numbering = vec![1];
+    numbering.extend(extra.iter().map(|(n, _)| *n));
+    let item_shipments: Vec<i64> = line_dest
+        .iter()
+        .map(|d| {
+            numbering
+                .iter()
+                .position(|n| n == d)
+                .map_or(1, |p| p as i64 + 1)
+        })
+        .collect();
+    let mut shipping = Yen::ZERO;
+    for no in 1..=numbering.len() as i64 {
+        let subtotal = Yen::checked_sum(
+            lines
+                .iter()
+                .zip(&item_shipments)
+                .filter(|(_, s)| **s == no)
+                .map(|(l, _)| l.line_total),
+        )
+        .ok()?;
+        shipping = shipping
+            .checked_add(shipping_for(&state.config, subtotal, method))
+            .ok()?;
+    }
     let q = quote(
         lines.iter().map(|l| (l.rate, l.line_total)),
         shipping,
@@ -359,13 +442,23 @@ fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<B
     if f.has_errors() || !items_ok {
         return None;
     }
+    let (delivery_date, slot) = (date?, slot?);
+    let mut shipments = vec![NewShipment {
+        recipient,
+        delivery_date,
+        slot,
+    }];
+    for (_, r) in extra {
+        shipments.push(NewShipment {
+            recipient: r?,
+            delivery_date,
+            slot,
+        });
+    }
     Some(Built {
         buyer,
-        shipment: NewShipment {
-            recipient,
-            delivery_date: date?,
-            slot: slot?,
-        },
+        shipments,
+        item_shipments,
         items,
         method,
         quote: q,
@@ -386,9 +479,18 @@ struct FormPage {
     purposes: &'static [NoshiPurpose],
     prefectures: Vec<(&'static str, &'static str)>,
     shipping_note: String,
+    /// Numbers of the further deliveries (2..=MAX_DELIVERIES), for their blocks and choices.
+    extra_deliveries: Vec<usize>,
 }
 
 impl FormPage {
+    fn delivery_prefix(&self, n: &usize) -> String {
+        delivery_prefix(*n)
+    }
+    fn dest_is(&self, index: &usize, n: &usize) -> bool {
+        let v = self.f.value(&format!("dest_{index}"));
+        v == n.to_string() || (*n == 1 && v.is_empty())
+    }
     fn slot_label(&self, s: &DeliverySlot) -> &'static str {
         self.c.t(s.label_ja(), s.label_en())
     }
@@ -418,6 +520,7 @@ fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) ->
         purposes: NoshiPurpose::ALL,
         prefectures: forms::prefectures(),
         shipping_note,
+        extra_deliveries: (2..=MAX_DELIVERIES).collect(),
     };
     render(&page)
 }
@@ -508,7 +611,9 @@ struct ConfirmPage {
     c: Ctx,
     items: Vec<OrderItem>,
     buyer: Buyer,
-    shipment: NewShipment,
+    shipments: Vec<NewShipment>,
+    /// Per delivery: the lines going there, in words.
+    delivery_items: Vec<Vec<String>>,
     ship_to_buyer: bool,
     method: PaymentMethod,
     quote: Quote,
@@ -532,17 +637,40 @@ impl ConfirmPage {
         self.c.t(self.method.label_ja(), self.method.label_en())
     }
     fn slot_label(&self) -> &'static str {
-        self.c
-            .t(self.shipment.slot.label_ja(), self.shipment.slot.label_en())
+        let slot = self
+            .shipments
+            .first()
+            .map_or(DeliverySlot::Unspecified, |s| s.slot);
+        self.c.t(slot.label_ja(), slot.label_en())
     }
     fn date_label(&self) -> String {
-        self.shipment
-            .delivery_date
+        self.shipments
+            .first()
+            .and_then(|s| s.delivery_date)
             .map_or_else(|| self.c.t("最短", "Earliest").to_owned(), date_label)
+    }
+    fn delivery_items(&self, index: &usize) -> &[String] {
+        self.delivery_items.get(*index).map_or(&[], Vec::as_slice)
     }
     fn item_extras(&self, i: &OrderItem) -> String {
         item_extras(i, self.c.en())
     }
+}
+
+/// The lines of each delivery as `name × quantity` (index 0 = delivery 1).
+pub fn items_by_delivery(
+    items: &[OrderItem],
+    item_shipments: &[i64],
+    deliveries: usize,
+) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new(); deliveries];
+    for (i, item) in items.iter().enumerate() {
+        let no = item_shipments.get(i).copied().unwrap_or(1).max(1);
+        if let Some(list) = usize::try_from(no - 1).ok().and_then(|k| out.get_mut(k)) {
+            list.push(format!("{} × {}", item.product_name, item.quantity));
+        }
+    }
+    out
 }
 
 /// 名入れ and のし of a line, in words.
@@ -604,11 +732,13 @@ pub async fn confirm(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Resp
         return Ok(Redirect::to("/checkout").into_response());
     };
     let key = session_key(&c)?;
+    let delivery_items = items_by_delivery(&b.items, &b.item_shipments, b.shipments.len());
     Ok(render(&ConfirmPage {
         c,
         items: b.items,
         buyer: b.buyer,
-        shipment: b.shipment,
+        shipments: b.shipments,
+        delivery_items,
         ship_to_buyer: b.ship_to_buyer,
         method: b.method,
         quote: b.quote,
@@ -687,7 +817,7 @@ pub async fn place(
         payment_method: b.method,
         buyer: b.buyer.clone(),
         items: b.items.clone(),
-        shipments: vec![b.shipment.clone()],
+        shipments: b.shipments.clone(),
         shipping_fee: b.quote.shipping,
     };
     // Card orders are confirmed by mail once paid; the others now.
@@ -699,7 +829,8 @@ pub async fn place(
             &number,
             &b.buyer,
             &b.items,
-            &b.shipment,
+            &b.shipments,
+            &b.item_shipments,
             b.method,
             &b.quote,
         )?)
@@ -707,7 +838,7 @@ pub async fn place(
     let acc = c.accessor("checkout.place").via("checkout");
     let placed = state
         .gateway
-        .place_order_with_mail(&acc, &order, &number, mail)
+        .place_order_split(&acc, &order, &number, mail, &b.item_shipments)
         .await
         .map_err(fail("place order"))?;
     let stored = state
@@ -825,12 +956,32 @@ fn confirmation_draft(
     number: &str,
     buyer: &Buyer,
     items: &[OrderItem],
-    shipment: &NewShipment,
+    shipments: &[NewShipment],
+    item_shipments: &[i64],
     method: PaymentMethod,
     q: &Quote,
 ) -> Result<MailDraft, AppError> {
-    let r = &shipment.recipient;
-    let a = r.address.expose();
+    let per_delivery = items_by_delivery(items, item_shipments, shipments.len());
+    let deliveries = shipments
+        .iter()
+        .zip(per_delivery)
+        .map(|(shipment, items)| {
+            let r = &shipment.recipient;
+            let a = r.address.expose();
+            DeliveryInfo {
+                recipient_name: r.name.expose().full_name(),
+                postal_code: a.postal_code().to_string(),
+                address: a.to_label(),
+                date_ja: shipment.delivery_date.map(date_label),
+                date_en: shipment
+                    .delivery_date
+                    .map(|d| d.format("%a %-d %b %Y").to_string()),
+                slot_ja: shipment.slot.label_ja().to_owned(),
+                slot_en: shipment.slot.label_en().to_owned(),
+                items,
+            }
+        })
+        .collect();
     let content = order_confirmation(&OrderConfirmation {
         shop: config.mail_shop(),
         order_number: number.to_owned(),
@@ -849,17 +1000,7 @@ fn confirmation_draft(
         totals: q.totals.clone(),
         payment_ja: method.label_ja().to_owned(),
         payment_en: method.label_en().to_owned(),
-        delivery: DeliveryInfo {
-            recipient_name: r.name.expose().full_name(),
-            postal_code: a.postal_code().to_string(),
-            address: a.to_label(),
-            date_ja: shipment.delivery_date.map(date_label),
-            date_en: shipment
-                .delivery_date
-                .map(|d| d.format("%a %-d %b %Y").to_string()),
-            slot_ja: shipment.slot.label_ja().to_owned(),
-            slot_en: shipment.slot.label_en().to_owned(),
-        },
+        deliveries,
     })
     .map_err(|_| AppError::BadRequest)?;
     crate::mail::draft(
@@ -887,21 +1028,28 @@ pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
 /// The confirmation mail of a stored order (for card orders, made when the payment is confirmed).
 fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
     let (method, q) = stored_quote(v)?;
-    let s = v.shipments.first().ok_or(AppError::Internal)?;
-    let shipment = NewShipment {
-        recipient: s.recipient.clone(),
-        delivery_date: s
-            .delivery_date
-            .as_deref()
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
-        slot: DeliverySlot::parse(&s.slot).unwrap_or(DeliverySlot::Unspecified),
-    };
+    if v.shipments.is_empty() {
+        return Err(AppError::Internal);
+    }
+    let shipments: Vec<NewShipment> = v
+        .shipments
+        .iter()
+        .map(|s| NewShipment {
+            recipient: s.recipient.clone(),
+            delivery_date: s
+                .delivery_date
+                .as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+            slot: DeliverySlot::parse(&s.slot).unwrap_or(DeliverySlot::Unspecified),
+        })
+        .collect();
     confirmation_draft(
         config,
         &v.header.order_number,
         &v.buyer,
         &v.items,
-        &shipment,
+        &shipments,
+        &v.item_shipments,
         method,
         &q,
     )

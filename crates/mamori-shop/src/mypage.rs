@@ -299,6 +299,8 @@ pub struct DeliveryLine {
     pub date: String,
     /// Slot label.
     pub slot: String,
+    /// What goes there (`name × quantity`), when the order has several deliveries.
+    pub items: Vec<String>,
 }
 
 /// Tax per rate.
@@ -385,10 +387,15 @@ async fn order_detail(
             }),
         })
         .collect();
+    let several = view.shipments.len() > 1;
+    let per_delivery =
+        crate::checkout::items_by_delivery(&view.items, &view.item_shipments, view.shipments.len());
     let deliveries = view
         .shipments
         .iter()
-        .map(|s| DeliveryLine {
+        .zip(per_delivery)
+        .map(|(s, items)| DeliveryLine {
+            items: if several { items } else { Vec::new() },
             name: s.recipient.name.expose().full_name(),
             address: s.recipient.address.expose().to_label(),
             phone: s.recipient.phone.expose().digits().to_owned(),

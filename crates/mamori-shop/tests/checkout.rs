@@ -19,6 +19,7 @@ both_backends!(
     pages_carry_strict_csp,
     bad_input_gets_4xx_and_changes_nothing,
     cached_catalogue_follows_the_shops_own_stock_changes,
+    lines_go_to_two_addresses,
 );
 
 fn buyer(payment: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -573,4 +574,113 @@ async fn cached_catalogue_follows_the_shops_own_stock_changes(backend: Backend) 
         .await
         .expect_redirect("/checkout/complete/");
     assert_eq!(stock(&c.get("/product/HL-2001").await), "残りわずか（7）");
+}
+
+fn with(
+    base: &[(&'static str, &'static str)],
+    extra: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<(&str, &str)> = base
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .copied()
+        .collect();
+    all.extend_from_slice(extra);
+    all
+}
+
+const SECOND_ADDRESS: [(&str, &str); 9] = [
+    ("ship2_family", "佐藤"),
+    ("ship2_given", "次郎"),
+    ("ship2_family_kana", "サトウ"),
+    ("ship2_given_kana", "ジロウ"),
+    ("ship2_postal_code", "530-0001"),
+    ("ship2_prefecture", "大阪府"),
+    ("ship2_city", "大阪市北区"),
+    ("ship2_line1", "梅田1-1"),
+    ("ship2_phone", "06-1234-5678"),
+];
+
+async fn lines_go_to_two_addresses(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "HL-2001", "1").await; // 3,240 at 8%
+    add_to_cart(&c, "PT-1001", "1").await; // 1,320 at 10%
+    let form = c.get("/checkout").await;
+    assert_eq!(
+        form.count("select[name^=dest_]"),
+        2,
+        "one delivery choice per line"
+    );
+    let second_name = shop
+        .store()
+        .product_by_sku("PT-1001")
+        .await
+        .unwrap()
+        .unwrap()
+        .name_ja;
+
+    // A line sent to delivery 2 without its address: the address fields answer.
+    let r = c
+        .post_form(
+            "/checkout",
+            &with(&buyer("bank_transfer"), &[("dest_1", "2")]),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("#ship2_family-error"), "{}", r.text);
+    // An address typed in but used by no line, or a delivery number out of range: refused too.
+    let mut unused = with(&buyer("bank_transfer"), &[]);
+    unused.extend_from_slice(&SECOND_ADDRESS);
+    let r = c.post_form("/checkout", &unused).await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("#ship2_family-error"));
+    let r = c
+        .post_form(
+            "/checkout",
+            &with(&buyer("bank_transfer"), &[("dest_0", "9")]),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(order_count(&shop).await, 0);
+
+    let mut fields = with(&buyer("bank_transfer"), &[("dest_0", "1"), ("dest_1", "2")]);
+    fields.extend_from_slice(&SECOND_ADDRESS);
+    c.post_form("/checkout", &fields)
+        .await
+        .expect_redirect("/checkout/confirm");
+    let confirm = c.get("/checkout/confirm").await;
+    confirm.expect(200);
+    // Each address under the free-shipping threshold pays its own fee: 880 × 2.
+    assert_eq!(confirm.text_of("#shipping").unwrap(), "1,760円（税込）");
+    assert_eq!(confirm.text_of("#total").unwrap(), "6,320円（税込）");
+    assert!(confirm.text_of("#ship-to-2").unwrap().contains("佐藤 次郎"));
+    let items2 = confirm.text_of("#delivery-items-2").unwrap();
+    assert!(items2.contains(&second_name), "{items2}");
+    let key = confirm.input_value("key").unwrap();
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    placed.expect_redirect("/checkout/complete/");
+    let number = c.follow(&placed).await.text_of("#order-number").unwrap();
+
+    let header = shop
+        .store()
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(header.shipping_fee, 1_760);
+    let acc = mamori_store::Accessor::system("test", "test.read");
+    let view = shop.gateway().order(&acc, &header.id).await.unwrap();
+    assert_eq!(view.shipments.len(), 2);
+    assert_eq!(view.item_shipments, vec![1, 2]);
+    let second = view.shipments[1].recipient.name.expose().full_name();
+    assert_eq!(second, "佐藤 次郎");
+
+    let mail = shop.wait_for_mail("taro.yamada@example.jp", &number).await;
+    let at = mail
+        .body
+        .find("■お届け先2（全2件）")
+        .expect("second delivery in the mail");
+    assert!(mail.body[at..].contains("佐藤 次郎"));
+    assert!(mail.body[at..].contains(&second_name));
 }

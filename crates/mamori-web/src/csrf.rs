@@ -82,7 +82,9 @@ struct VisitorState {
 
 impl VisitorSlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, VisitorState> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The visitor's token: the presented cookie, or one made now (and set on the response).
@@ -136,7 +138,9 @@ impl CsrfToken {
             // A session without a token adopts the visitor's, so open forms stay valid.
             Some(slot) => {
                 let token = slot.lock().presented.clone().unwrap_or_else(new_token);
-                session.insert(SESSION_KEY, &token).map(|()| CsrfToken(token))
+                session
+                    .insert(SESSION_KEY, &token)
+                    .map(|()| CsrfToken(token))
             }
             None => CsrfToken::for_session(session),
         };

@@ -189,7 +189,10 @@ async fn a_visitor_gets_a_token_without_a_session() {
     let ok = send(&h.app, post(Some(&cookie), &token)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert!(ok.body.contains("送信しました"));
-    assert!(h.sessions.is_empty(), "a post that stores nothing makes no session");
+    assert!(
+        h.sessions.is_empty(),
+        "a post that stores nothing makes no session"
+    );
 
     // Without the cookie, with another visitor's token, or a malformed cookie: refused.
     let other = send(&h.app, req(Method::GET, "/contact")).await;
@@ -203,7 +206,11 @@ async fn a_visitor_gets_a_token_without_a_session() {
             post(Some(&format!("{VISITOR_COOKIE}=abc")), "abc"),
         ),
     ] {
-        assert_eq!(send(&h.app, r).await.status, StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(
+            send(&h.app, r).await.status,
+            StatusCode::FORBIDDEN,
+            "{what}"
+        );
     }
     // Cross-site with the right pair is still refused.
     let cross = send(

@@ -40,4 +40,3 @@ async fn a_panic_is_a_500_page_without_its_text_in_body_or_log() {
     assert!(!logs.contains("taro"), "{logs}");
     assert!(!logs.contains("example.jp"), "{logs}");
 }
-

@@ -104,7 +104,7 @@ pub fn sample_order() -> OrderConfirmation {
         totals: invoice_totals(&invoice).unwrap(),
         payment_ja: "クレジットカード".into(),
         payment_en: "Credit card".into(),
-        delivery: DeliveryInfo {
+        deliveries: vec![DeliveryInfo {
             recipient_name: "山田 花子".into(),
             postal_code: "100-0001".into(),
             address: "東京都千代田区千代田1-1 守りマンション101".into(),
@@ -112,7 +112,8 @@ pub fn sample_order() -> OrderConfirmation {
             date_en: Some("Mon 1 Dec 2025".into()),
             slot_ja: "午前中".into(),
             slot_en: "Morning".into(),
-        },
+            items: Vec::new(),
+        }],
     }
 }
 

@@ -394,6 +394,12 @@ impl Resp {
             .map(|e| e.text().collect::<String>().trim().to_owned())
     }
 
+    /// How many elements match `css`.
+    pub fn count(&self, css: &str) -> usize {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc().select(&sel).count()
+    }
+
     /// True when an element matches `css`.
     pub fn has(&self, css: &str) -> bool {
         let sel = scraper::Selector::parse(css).unwrap();
