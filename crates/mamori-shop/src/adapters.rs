@@ -3,6 +3,11 @@
 //! Sessions can hold a checkout draft (names and addresses between the form and the confirmation
 //! page), so each record is sealed with a system data key bound to `sessions/record/<storage key>`:
 //! a copied `sessions` table is as useless as the rest of the database.
+//!
+//! Opened records are kept in memory for a few seconds ([`SqlSessionStore::with_cache`]), written
+//! through on save and dropped on delete, so a busy visitor's every page view does not read and
+//! open the same row. What another process changes (a logout on another PostgreSQL-backed node)
+//! shows here within that time.
 
 use std::sync::Arc;
 
@@ -21,6 +26,8 @@ const SESSION_KEY_PURPOSE: &str = "sessions.record";
 pub struct SqlSessionStore {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
+    /// Opened records by storage key; None when caching is off.
+    cache: Option<moka::sync::Cache<StorageKey, SessionRecord>>,
 }
 
 impl std::fmt::Debug for SqlSessionStore {
@@ -32,7 +39,22 @@ impl std::fmt::Debug for SqlSessionStore {
 impl SqlSessionStore {
     /// Sessions in `store`, sealed with a key derived from `keys`' active master key.
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>) -> Self {
-        Self { store, keys }
+        Self {
+            store,
+            keys,
+            cache: None,
+        }
+    }
+
+    /// Keeps opened records for `ttl` (zero: no cache); at most `capacity` of them.
+    pub fn with_cache(mut self, ttl: std::time::Duration, capacity: u64) -> Self {
+        self.cache = (!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build()
+        });
+        self
     }
 
     fn key(&self) -> Result<DataKey, SessionError> {
@@ -57,6 +79,9 @@ fn place(key_hex: &str) -> FieldPlace<'_> {
 #[async_trait]
 impl SessionStore for SqlSessionStore {
     async fn load(&self, key: &StorageKey) -> Result<Option<SessionRecord>, SessionError> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(key)) {
+            return Ok(Some(hit));
+        }
         let Some(sealed) = self
             .store
             .session_load(&key.0)
@@ -71,7 +96,11 @@ impl SessionStore for SqlSessionStore {
         let Ok(plain) = self.key()?.open(&place(&hex), &sealed) else {
             return Ok(None);
         };
-        Ok(serde_json::from_slice(&plain).ok())
+        let record: Option<SessionRecord> = serde_json::from_slice(&plain).ok();
+        if let (Some(cache), Some(r)) = (&self.cache, &record) {
+            cache.insert(*key, r.clone());
+        }
+        Ok(record)
     }
 
     async fn save(&self, key: &StorageKey, record: &SessionRecord) -> Result<(), SessionError> {
@@ -83,6 +112,10 @@ impl SessionStore for SqlSessionStore {
             .key()?
             .seal(&place(&hex), &plain)
             .map_err(|e| backend(format!("session seal: {e}")))?;
+        if let Some(cache) = &self.cache {
+            // Dropped before the write: a failed write must not leave a cached record behind.
+            cache.invalidate(key);
+        }
         self.store
             .session_save(
                 &key.0,
@@ -91,10 +124,17 @@ impl SessionStore for SqlSessionStore {
                 record.last_seen.timestamp(),
             )
             .await
-            .map_err(|e| backend(e.to_string()))
+            .map_err(|e| backend(e.to_string()))?;
+        if let Some(cache) = &self.cache {
+            cache.insert(*key, record.clone());
+        }
+        Ok(())
     }
 
     async fn delete(&self, key: &StorageKey) -> Result<(), SessionError> {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(key);
+        }
         self.store
             .session_delete(&key.0)
             .await

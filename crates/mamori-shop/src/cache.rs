@@ -1,14 +1,14 @@
 //! A short-lived cache of the catalogue (products, categories, category pages).
 //!
 //! The catalogue is read on every page view and changes rarely, so each page view asking the
-//! database again is most of a product page's cost. Entries live for [`ShopConfig::catalogue_ttl`]
+//! database again is most of a product page's cost. Entries live for [`ShopConfig::cache_ttl`]
 //! (a few seconds): a price or stock change made elsewhere (the back office, another process)
 //! shows within that time. What must be exact never comes from here: stock is checked again at
 //! confirmation and taken by a conditional update at placement, prices are read from the store
 //! when an order is priced. The shop's own stock changes drop the product's entry at once.
 //! A TTL of zero turns the cache off.
 //!
-//! [`ShopConfig::catalogue_ttl`]: crate::state::ShopConfig::catalogue_ttl
+//! [`ShopConfig::cache_ttl`]: crate::state::ShopConfig::cache_ttl
 
 use std::{sync::Arc, time::Duration};
 

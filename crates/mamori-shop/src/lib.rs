@@ -288,7 +288,11 @@ pub fn assemble(parts: Parts) -> Assembly {
     };
     let guard = Arc::new(adapters::SqlReplayGuard::new(store.clone()));
     let webhooks = Arc::new(mamori_pay::WebhookVerifier::new(webhook_secret, guard));
-    let sessions = Arc::new(adapters::SqlSessionStore::new(store.clone(), keys.clone()));
+    // Sessions are cached as briefly as the catalogue (a logout elsewhere shows within that).
+    let sessions = Arc::new(
+        adapters::SqlSessionStore::new(store.clone(), keys.clone())
+            .with_cache(config.cache_ttl, 100_000),
+    );
     let stack = WebStack::new(mamori_web::WebConfig {
         tls,
         csrf_exempt_paths: vec![WEBHOOK_PATH.to_owned()],
@@ -297,7 +301,7 @@ pub fn assemble(parts: Parts) -> Assembly {
     })
     .with_session_store(sessions)
     .with_clock(clock.clone());
-    let catalogue = cache::CatalogueCache::new(config.catalogue_ttl);
+    let catalogue = cache::CatalogueCache::new(config.cache_ttl);
     let state = Arc::new(ShopState {
         catalogue,
         gateway,

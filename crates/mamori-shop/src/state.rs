@@ -46,8 +46,9 @@ pub struct ShopConfig {
     pub free_shipping_from: i64,
     /// Days between order and the earliest delivery date.
     pub delivery_lead_days: u32,
-    /// How long catalogue reads are cached ([`crate::cache`]); zero turns the cache off.
-    pub catalogue_ttl: std::time::Duration,
+    /// How long catalogue reads ([`crate::cache`]) and opened sessions are cached; zero turns
+    /// both caches off.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl ShopConfig {

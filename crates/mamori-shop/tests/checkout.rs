@@ -557,7 +557,7 @@ async fn set_stock(shop: &TestShop, sku: &str, stock: i64) {
 
 async fn cached_catalogue_follows_the_shops_own_stock_changes(backend: Backend) {
     let shop =
-        TestShop::start_with_catalogue_ttl(backend, std::time::Duration::from_secs(600)).await;
+        TestShop::start_with_cache_ttl(backend, std::time::Duration::from_secs(600)).await;
     let c = shop.client();
     set_stock(&shop, "HL-2001", 5).await;
     let stock = |page: &common::Resp| page.text_of("#stock").unwrap();

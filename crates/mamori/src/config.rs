@@ -24,6 +24,58 @@ pub struct Config {
     pub ledger_origin: String,
     /// The shop (`mamori serve`).
     pub shop: ShopSection,
+    /// The back office (`mamori serve`, on its own listener).
+    pub backoffice: BackofficeSection,
+}
+
+/// `[backoffice]`: where the back office listens and who may reach it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackofficeSection {
+    /// Where the back office listens (its own port; loopback by default).
+    pub listen: std::net::SocketAddr,
+    /// Where staff reach it, if not `http://localhost:{port}/`. It is the passkeys' origin, and
+    /// its host their relying-party id: WebAuthn refuses IP addresses, so keep a host name.
+    pub public_url: Option<String>,
+    /// Peer networks allowed to connect (CIDR, e.g. `127.0.0.0/8`, `192.0.2.0/24`, `::1/128`);
+    /// everyone else gets 403.
+    pub allowed_cidrs: Vec<String>,
+}
+
+impl Default for BackofficeSection {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8082)),
+            public_url: None,
+            allowed_cidrs: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+impl BackofficeSection {
+    /// The allow-list, parsed; a wrong entry is an error naming it.
+    pub fn cidrs(&self) -> Result<Vec<ipnet::IpNet>> {
+        self.allowed_cidrs
+            .iter()
+            .map(|c| {
+                c.trim()
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| c.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("backoffice.allowed_cidrs: {c:?} is not a CIDR network")
+                    })
+            })
+            .collect()
+    }
+
+    /// The public URL: the configured one, else `http://localhost:{port}/` of `bound`.
+    pub fn public_url(&self, bound: std::net::SocketAddr) -> Result<mamori_pay::url::Url> {
+        let text = match &self.public_url {
+            Some(u) => u.clone(),
+            None => format!("http://localhost:{}/", bound.port()),
+        };
+        mamori_pay::url::Url::parse(&text).context("backoffice.public_url")
+    }
 }
 
 /// `[shop]`: what `mamori serve` needs beyond the data.
@@ -52,8 +104,9 @@ pub struct ShopSection {
     pub free_shipping_from: i64,
     /// Days from order to the earliest delivery.
     pub delivery_lead_days: u32,
-    /// Seconds a catalogue read is cached (price and stock changes show within this); 0 = off.
-    pub catalogue_cache_secs: u64,
+    /// Seconds catalogue reads and opened sessions are cached (a price or stock change, or a
+    /// logout on another node, shows within this); 0 = off.
+    pub cache_secs: u64,
     /// A real payment provider's API base URL; unset starts the sandbox provider. Its API key and
     /// webhook secret come from `MAMORI_PSP_API_KEY(_FILE)` and `MAMORI_PSP_WEBHOOK_SECRET(_FILE)`.
     pub psp_url: Option<String>,
@@ -82,7 +135,7 @@ impl Default for ShopSection {
             shipping_fee: 770,
             free_shipping_from: 11_000,
             delivery_lead_days: 2,
-            catalogue_cache_secs: 2,
+            cache_secs: 2,
             psp_url: None,
             psp_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
             smtp: None,
@@ -121,6 +174,7 @@ impl Default for Config {
             witness_file: None,
             ledger_origin: "mamori/access-ledger".into(),
             shop: ShopSection::default(),
+            backoffice: BackofficeSection::default(),
         }
     }
 }
@@ -211,6 +265,29 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn backoffice_section_parses() {
+        let cfg: Config = toml::from_str(
+            "[backoffice]\nlisten = \"127.0.0.1:9000\"\nallowed_cidrs = [\"10.1.0.0/16\", \"::1\"]\n",
+        )
+        .unwrap();
+        let nets = cfg.backoffice.cidrs().unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        let url = cfg
+            .backoffice
+            .public_url("127.0.0.1:9000".parse().unwrap())
+            .unwrap();
+        assert_eq!(url.as_str(), "http://localhost:9000/");
+        let bad = BackofficeSection {
+            allowed_cidrs: vec!["everyone".into()],
+            ..BackofficeSection::default()
+        };
+        assert!(bad.cidrs().is_err());
+        assert_eq!(Config::default().backoffice.cidrs().unwrap().len(), 2);
+    }
 
     #[test]
     fn the_demo_registration_number_is_valid() {

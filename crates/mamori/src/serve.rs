@@ -1,5 +1,6 @@
-//! `mamori serve`: the shop, and for local use the sandbox payment provider on a second port
-//! (a second origin), and the mail worker.
+//! `mamori serve`: the shop, the back office on its own listener (loopback and an IP allow-list
+//! by default), for local use the sandbox payment provider on another port (another origin), and
+//! the mail worker.
 //!
 //! On a fresh machine with an empty data directory it creates the keys, migrates the embedded
 //! SQLite database and loads the demo catalogue, so one command gives a working shop.
@@ -143,8 +144,9 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         shipping_fee: shop_cfg.shipping_fee,
         free_shipping_from: shop_cfg.free_shipping_from,
         delivery_lead_days: shop_cfg.delivery_lead_days,
-        catalogue_ttl: std::time::Duration::from_secs(shop_cfg.catalogue_cache_secs),
+        cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
+    let backoffice = start_backoffice(cfg, &gateway, &keys, psp.clone()).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
         keys: keys.clone(),
@@ -183,6 +185,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     ));
 
     println!("shop:             {public_url}");
+    println!("back office:      {}", backoffice.public_url);
     println!("payment provider: {provider_origin}");
     println!("press Ctrl-C to stop");
 
@@ -218,6 +221,60 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    backoffice.server.abort();
     ledger.checkpoint().await.ok();
     Ok(())
+}
+
+/// The back office, serving on its own listener.
+struct RunningBackoffice {
+    /// Where staff reach it.
+    public_url: Url,
+    /// Its server task.
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
+/// IP allow-list, until Ctrl-C.
+async fn start_backoffice(
+    cfg: &Config,
+    gateway: &Gateway,
+    keys: &Arc<KeyRing>,
+    psp: Arc<dyn PaymentConnector>,
+) -> Result<RunningBackoffice> {
+    let section = &cfg.backoffice;
+    let listener = tokio::net::TcpListener::bind(section.listen)
+        .await
+        .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = section.public_url(addr)?;
+    let config = mamori_backoffice::BackofficeConfig {
+        listen: addr,
+        public_url: public_url.clone(),
+        allowed_cidrs: section.cidrs()?,
+        shop_name: cfg.shop.name.clone(),
+        ..mamori_backoffice::BackofficeConfig::default()
+    };
+    let assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
+        gateway: gateway.clone(),
+        keys: keys.clone(),
+        psp,
+        config,
+        clock: Arc::new(mamori_web::clock::SystemClock),
+    })
+    .context("the back office's WebAuthn settings (backoffice.public_url)")?;
+    let app = assembly
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        if let Err(err) = served {
+            tracing::error!(error = %err, "the back office stopped");
+        }
+    });
+    Ok(RunningBackoffice { public_url, server })
 }

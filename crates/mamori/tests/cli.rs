@@ -229,3 +229,50 @@ fn postgres_by_url() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("retired master key"));
 }
+
+#[test]
+fn staff_create_prints_a_one_time_enrolment_link() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    let args = [
+        "staff",
+        "create",
+        "--role",
+        "owner",
+        "--email",
+        "Owner@Shop.example.jp",
+        "--name",
+        "店主 太郎",
+    ];
+    let out = mamori(dir.path(), &args);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let link = stdout
+        .lines()
+        .find(|l| l.starts_with("http://localhost:8082/enrol?token="))
+        .unwrap_or_else(|| panic!("no link in {stdout}"));
+    let token = link.trim_start_matches("http://localhost:8082/enrol?token=");
+    assert_eq!(token.len(), 43, "{token}");
+    assert!(
+        stdout.contains("owner@shop.example.jp as owner"),
+        "{stdout}"
+    );
+    // The same address again is refused; so is an unknown role.
+    let again = mamori(dir.path(), &args);
+    assert_eq!(code(&again), 2, "{}", text(&again));
+    let bad = mamori(
+        dir.path(),
+        &[
+            "staff",
+            "create",
+            "--role",
+            "king",
+            "--email",
+            "k@shop.example.jp",
+            "--name",
+            "K",
+        ],
+    );
+    assert_eq!(code(&bad), 2);
+    assert!(text(&bad).contains("unknown role"), "{}", text(&bad));
+}

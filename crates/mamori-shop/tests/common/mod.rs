@@ -139,11 +139,11 @@ impl TestShop {
     /// Starts everything on `backend`.
     pub async fn start(backend: Backend) -> TestShop {
         // Catalogue cache off: tests change stock behind the shop's back.
-        Self::start_with_catalogue_ttl(backend, std::time::Duration::ZERO).await
+        Self::start_with_cache_ttl(backend, std::time::Duration::ZERO).await
     }
 
     /// A shop whose catalogue reads are cached for `ttl`.
-    pub async fn start_with_catalogue_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
+    pub async fn start_with_cache_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
         let dir = tempfile::tempdir().unwrap();
         let db_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("shop.db").display()),
@@ -200,7 +200,7 @@ impl TestShop {
             shipping_fee: 880,
             free_shipping_from: 10_000,
             delivery_lead_days: 2,
-            catalogue_ttl: ttl,
+            cache_ttl: ttl,
         };
         let assembly = mamori_shop::assemble(Parts {
             gateway: gateway.clone(),

@@ -1,0 +1,64 @@
+//! The back office's own static files: its script (double-submit guard, WebAuthn ceremonies,
+//! image upload) and its stylesheet, compiled into the binary and served under content-hashed
+//! names from `/static/` (the shared stylesheet stays under mamori-web's `/assets/`).
+
+use std::sync::LazyLock;
+
+use axum::{
+    extract::Path,
+    response::{IntoResponse, Response},
+};
+use http::{header, HeaderValue};
+use mamori_web::errors::AppError;
+use sha2::{Digest, Sha256};
+
+const SCRIPT: &str = include_str!("../assets/backoffice.js");
+const STYLESHEET: &str = include_str!("../assets/backoffice.css");
+
+fn hashed(name: &str, ext: &str, body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    format!("/static/{name}-{}.{ext}", &hex::encode(digest)[..16])
+}
+
+/// Where the pages find the files.
+#[derive(Debug, Clone)]
+pub struct AssetPaths {
+    /// The script's path (`/static/backoffice-<hash>.js`).
+    pub js: &'static str,
+    /// The stylesheet's path (`/static/backoffice-<hash>.css`).
+    pub css: &'static str,
+}
+
+static JS_PATH: LazyLock<String> = LazyLock::new(|| hashed("backoffice", "js", SCRIPT));
+static CSS_PATH: LazyLock<String> = LazyLock::new(|| hashed("backoffice", "css", STYLESHEET));
+
+/// The current paths.
+pub fn paths() -> AssetPaths {
+    AssetPaths {
+        js: JS_PATH.as_str(),
+        css: CSS_PATH.as_str(),
+    }
+}
+
+/// `GET /static/{file}`: the script or the stylesheet under its hashed name, cached for a year.
+pub async fn serve(Path(file): Path<String>) -> Response {
+    let path = format!("/static/{file}");
+    let (ctype, body) = if path == *JS_PATH {
+        ("text/javascript; charset=utf-8", SCRIPT)
+    } else if path == *CSS_PATH {
+        ("text/css; charset=utf-8", STYLESHEET)
+    } else {
+        return AppError::NotFound.into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ctype)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,786 @@
+//! Orders: the list with filters and number search, the detail with recipients masked, state
+//! changes by the domain's state machine, cancel and refund (card orders through the payment
+//! connector), and the shipping CSV for carriers (an export: reason, step-up, rate limit).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::{
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use http::{header, HeaderValue};
+use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
+use mamori_store::{
+    model::{OrderFilter, OrderRow},
+    StoreError,
+};
+use mamori_web::{
+    errors::{AppError, SafeForm},
+    page::render,
+    security::PagePolicy,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    ctx::Ctx,
+    fail,
+    forms::{self, check_reason, day_start_us, offset, query_of, Pager, DAY_US},
+    stafflog,
+    state::{fmt_secs, fmt_us, BackofficeState},
+};
+
+pub use crate::forms::yen;
+
+/// An order state's label in the page's language (the stored code if unknown).
+pub fn state_label(c: &Ctx, code: &str) -> String {
+    match OrderState::parse(code) {
+        Ok(s) if c.en() => s.label_en().to_owned(),
+        Ok(s) => s.label_ja().to_owned(),
+        Err(_) => code.to_owned(),
+    }
+}
+
+/// A payment method's label in the page's language.
+pub fn method_label(c: &Ctx, code: &str) -> String {
+    match PaymentMethod::parse(code) {
+        Ok(m) if c.en() => m.label_en().to_owned(),
+        Ok(m) => m.label_ja().to_owned(),
+        Err(_) => code.to_owned(),
+    }
+}
+
+/// One order in a list, ready to show.
+#[derive(Debug, Clone)]
+pub struct OrderListRow {
+    /// Order id.
+    pub id: String,
+    /// Order number.
+    pub number: String,
+    /// Placed at (JST).
+    pub placed: String,
+    /// State label.
+    pub state: String,
+    /// Payment method label.
+    pub method: String,
+    /// Total, tax included.
+    pub total: String,
+}
+
+/// Makes a list row.
+pub fn list_row(c: &Ctx, o: &OrderRow) -> OrderListRow {
+    OrderListRow {
+        id: o.id.clone(),
+        number: o.order_number.clone(),
+        placed: fmt_us(o.placed_at),
+        state: state_label(c, &o.state),
+        method: method_label(c, &o.payment_method),
+        total: yen(o.total),
+    }
+}
+
+/// The list's filters (`GET /orders?state=&number=&from=&to=&page=`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// State code.
+    pub state: Option<String>,
+    /// Order number (prefix).
+    pub number: Option<String>,
+    /// First day (JST, `YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Last day (JST, inclusive).
+    pub to: Option<String>,
+    /// Page.
+    pub page: Option<i64>,
+}
+
+/// A filter made from the query, or the Japanese and English message for what is wrong.
+fn filter_of(q: &ListQuery) -> Result<OrderFilter, (&'static str, &'static str)> {
+    let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            OrderState::parse(s)
+                .map_err(|_| ("状態の指定が正しくありません。", "Unknown state."))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let bad_date = (
+        "日付は YYYY-MM-DD で入力してください。",
+        "Dates are YYYY-MM-DD.",
+    );
+    let from = day_start_us(q.from.as_deref()).map_err(|_| bad_date)?;
+    let to = day_start_us(q.to.as_deref())
+        .map_err(|_| bad_date)?
+        .map(|t| t + DAY_US);
+    let number = q
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if number.as_deref().is_some_and(|n| n.chars().count() > 40) {
+        return Err(("注文番号が長すぎます。", "The order number is too long."));
+    }
+    Ok(OrderFilter {
+        state,
+        number_prefix: number,
+        placed_from_us: from,
+        placed_to_us: to,
+    })
+}
+
+/// A state choice for the filter's select.
+#[derive(Debug, Clone)]
+pub struct StateOption {
+    /// Code.
+    pub code: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// Selected now.
+    pub selected: bool,
+}
+
+fn state_options(c: &Ctx, current: Option<&str>) -> Vec<StateOption> {
+    OrderState::ALL
+        .iter()
+        .map(|s| StateOption {
+            code: s.as_str(),
+            label: c.t(s.label_ja(), s.label_en()),
+            selected: current == Some(s.as_str()),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "orders/list.html")]
+struct List {
+    c: Ctx,
+    q: ListQuery,
+    states: Vec<StateOption>,
+    orders: Vec<OrderListRow>,
+    pager: Pager,
+    problem: Option<&'static str>,
+}
+
+impl List {
+    fn v<'a>(&self, field: &'a Option<String>) -> &'a str {
+        field.as_deref().unwrap_or("")
+    }
+}
+
+/// `GET /orders`.
+pub async fn list(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let (filter, problem) = match filter_of(&q) {
+        Ok(f) => (f, None),
+        Err((ja, en)) => (OrderFilter::default(), Some(c.t(ja, en))),
+    };
+    let page = state
+        .store
+        .orders_search(&filter, offset(q.page), forms::PAGE_SIZE)
+        .await
+        .map_err(fail("orders search"))?;
+    let orders = page.items.iter().map(|o| list_row(&c, o)).collect();
+    let query = query_of(&[
+        ("state", q.state.as_deref()),
+        ("number", q.number.as_deref()),
+        ("from", q.from.as_deref()),
+        ("to", q.to.as_deref()),
+    ]);
+    let pager = Pager::new(q.page, page.total, query);
+    let states = state_options(&c, q.state.as_deref());
+    Ok(render(&List {
+        c,
+        q,
+        states,
+        orders,
+        pager,
+        problem,
+    }))
+}
+
+/// An action button on the detail page.
+#[derive(Debug, Clone)]
+pub struct EventButton {
+    /// Event code.
+    pub code: &'static str,
+    /// Label.
+    pub label: &'static str,
+}
+
+/// One line of the order as shown.
+#[derive(Debug, Clone)]
+pub struct LineView {
+    /// Product name at order time.
+    pub name: String,
+    /// SKU.
+    pub sku: String,
+    /// Quantity.
+    pub quantity: i64,
+    /// Unit price.
+    pub unit: String,
+    /// 名入れ or のし were ordered (their text is personal and not shown here).
+    pub gift: bool,
+}
+
+/// One delivery as shown (recipient masked).
+#[derive(Debug, Clone)]
+pub struct ShipmentLine {
+    /// Recipient name, masked.
+    pub name: String,
+    /// Address, masked.
+    pub address: String,
+    /// Phone, masked.
+    pub phone: String,
+    /// Requested date.
+    pub date: String,
+    /// Slot label.
+    pub slot: String,
+}
+
+#[derive(Template)]
+#[template(path = "orders/detail.html")]
+struct Detail {
+    c: Ctx,
+    order: OrderListRow,
+    header: OrderRow,
+    lines: Vec<LineView>,
+    shipments: Vec<ShipmentLine>,
+    events: Vec<EventButton>,
+    can_cancel: bool,
+    can_refund: bool,
+    payment: Option<String>,
+    shipping: String,
+    cod_fee: String,
+    buyer: BuyerView,
+}
+
+/// The buyer, masked.
+#[derive(Debug, Clone)]
+pub struct BuyerView {
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Phone.
+    pub phone: String,
+    /// Address.
+    pub address: String,
+    /// The customer was erased.
+    pub erased: bool,
+}
+
+/// `GET /orders/{id}`: the order with its recipients masked (one `read_masked` event).
+pub async fn detail(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let acc = c.accessor("backoffice.orders.detail");
+    let masked = match state.gateway.order_masked(&acc, &id).await {
+        Ok(m) => m,
+        Err(StoreError::NotFound { .. }) => return Err(AppError::NotFound),
+        Err(e) => return Err(fail("order detail")(e)),
+    };
+    let header = masked.header.clone();
+    let method = PaymentMethod::parse(&header.payment_method).ok();
+    let current = OrderState::parse(&header.state).ok();
+    let allowed = match (current, method) {
+        (Some(s), Some(m)) => s.allowed_events(m),
+        _ => Vec::new(),
+    };
+    let events = allowed
+        .iter()
+        .filter(|e| !matches!(e, OrderEvent::Cancel | OrderEvent::Refund))
+        .map(|e| EventButton {
+            code: e.as_str(),
+            label: c.t(e.label_ja(), e.label_en()),
+        })
+        .collect();
+    let payment = state
+        .store
+        .payment_of_order(&id)
+        .await
+        .map_err(fail("payment of order"))?
+        .map(|p| {
+            let card = match (p.brand, p.last4) {
+                (Some(b), Some(l)) => format!(" {b} ****{l}"),
+                _ => String::new(),
+            };
+            format!("{} ({}){card}", p.provider, p.status)
+        });
+    let lines = masked
+        .lines
+        .iter()
+        .map(|i| LineView {
+            name: i.product_name.clone(),
+            sku: i.sku.clone(),
+            quantity: i.quantity,
+            unit: yen(i.unit_price),
+            gift: i.personalised || i.noshi,
+        })
+        .collect();
+    let buyer = BuyerView {
+        name: masked.buyer_name.clone(),
+        email: masked.buyer_email.clone(),
+        phone: masked.buyer_phone.clone(),
+        address: masked.buyer_address.clone(),
+        erased: masked.erased,
+    };
+    let shipments = masked
+        .shipments
+        .iter()
+        .map(|s| ShipmentLine {
+            name: s.name.clone(),
+            address: s.address.clone(),
+            phone: s.phone.clone(),
+            date: s.delivery_date.clone().unwrap_or_else(|| "-".to_owned()),
+            slot: mamori_domain::DeliverySlot::parse(&s.slot)
+                .map(|sl| c.t(sl.label_ja(), sl.label_en()).to_owned())
+                .unwrap_or_else(|_| s.slot.clone()),
+        })
+        .collect();
+    let order = list_row(&c, &header);
+    Ok((
+        PagePolicy::new().private(),
+        render(&Detail {
+            order,
+            shipping: yen(header.shipping_fee),
+            cod_fee: yen(header.cod_fee),
+            header,
+            lines,
+            shipments,
+            events,
+            can_cancel: allowed.contains(&OrderEvent::Cancel),
+            can_refund: allowed.contains(&OrderEvent::Refund),
+            payment,
+            buyer,
+            c,
+        }),
+    )
+        .into_response())
+}
+
+/// `POST /orders/{id}/transition` form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionForm {
+    /// Event code (`payment_confirmed`, `start_preparing`, `ship`, `confirm_delivery`).
+    pub event: String,
+}
+
+/// What went wrong with a state change, for the flash message.
+#[derive(Debug)]
+enum Refusal {
+    Unknown,
+    Invalid(mamori_domain::InvalidTransition),
+    Raced,
+    Payment,
+    Other(&'static str, &'static str),
+}
+
+impl Refusal {
+    fn message(&self, c: &Ctx) -> String {
+        match self {
+            Refusal::Unknown => c.t("注文が見つかりません。", "Order not found.").to_owned(),
+            Refusal::Invalid(t) if c.en() => format!("{}. Nothing was changed.", t.message_en()),
+            Refusal::Invalid(t) => format!("{}。何も変更していません。", t.message_ja()),
+            Refusal::Raced => c
+                .t(
+                    "他の操作で注文の状態が変わりました。確認してやり直してください。",
+                    "The order changed meanwhile. Please check it and try again.",
+                )
+                .to_owned(),
+            Refusal::Payment => c
+                .t(
+                    "決済代行会社での処理に失敗しました。注文は変更していません。",
+                    "The payment provider refused the operation. The order was not changed.",
+                )
+                .to_owned(),
+            Refusal::Other(ja, en) => c.t(ja, en).to_owned(),
+        }
+    }
+}
+
+/// Applies `event` to the order by compare-and-set, after `before` (the provider's part) ran.
+async fn apply(
+    state: &BackofficeState,
+    c: &Ctx,
+    id: &str,
+    event: OrderEvent,
+) -> Result<(OrderRow, OrderState), Refusal> {
+    let header = state
+        .store
+        .order_header(id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "order header");
+            Refusal::Other(
+                "注文を読み込めませんでした。",
+                "The order could not be read.",
+            )
+        })?
+        .ok_or(Refusal::Unknown)?;
+    let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
+    let from = OrderState::parse(&header.state).map_err(|_| Refusal::Unknown)?;
+    let to = from.apply(event, method).map_err(Refusal::Invalid)?;
+    let _ = c;
+    Ok((header, to))
+}
+
+async fn commit(
+    state: &BackofficeState,
+    c: &Ctx,
+    header: &OrderRow,
+    to: OrderState,
+    event: OrderEvent,
+) -> Result<(), Refusal> {
+    let moved = state
+        .store
+        .transition_order(
+            &header.id,
+            &[header.state.as_str()],
+            to.as_str(),
+            state.now(),
+            &[],
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "order transition");
+            Refusal::Other(
+                "注文を更新できませんでした。",
+                "The order could not be updated.",
+            )
+        })?;
+    if !moved {
+        return Err(Refusal::Raced);
+    }
+    stafflog::record(
+        state,
+        c,
+        None,
+        &format!("orders.{}", event.as_str()),
+        &header.id,
+        json!({ "order_number": header.order_number, "from": header.state, "to": to.as_str() }),
+    )
+    .await
+    .map_err(|_| {
+        Refusal::Other(
+            "操作ログに記録できませんでした。",
+            "The staff log could not be written.",
+        )
+    })
+}
+
+fn back_to(
+    c: &Ctx,
+    id: &str,
+    result: Result<(), Refusal>,
+    done_ja: &str,
+    done_en: &str,
+) -> Response {
+    match result {
+        Ok(()) => c.flash_next(if c.en() { done_en } else { done_ja }),
+        Err(r) => c.error_next(&r.message(c)),
+    }
+    Redirect::to(&format!("/orders/{id}")).into_response()
+}
+
+fn unknown_order(c: &Ctx) -> Response {
+    c.error_next(&Refusal::Unknown.message(c));
+    Redirect::to("/orders").into_response()
+}
+
+/// `POST /orders/{id}/transition`: one step of the state machine (cancel and refund have their
+/// own routes, since they involve the payment provider).
+pub async fn transition(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+    SafeForm(form): SafeForm<TransitionForm>,
+) -> Response {
+    let event = match OrderEvent::parse(&form.event) {
+        Ok(e) if !matches!(e, OrderEvent::Cancel | OrderEvent::Refund) => e,
+        _ => {
+            let r = Refusal::Other("その操作はできません。", "That operation is not available.");
+            return back_to(&c, &id, Err(r), "", "");
+        }
+    };
+    let result = match apply(&state, &c, &id, event).await {
+        Ok((header, to)) => commit(&state, &c, &header, to, event).await,
+        Err(Refusal::Unknown) => return unknown_order(&c),
+        Err(r) => Err(r),
+    };
+    back_to(
+        &c,
+        &id,
+        result,
+        "注文の状態を変更しました。",
+        "The order's state was changed.",
+    )
+}
+
+/// `POST /orders/{id}/cancel`: cancels an order not yet paid; a card payment still open at the
+/// provider is cancelled there first (if that fails, the order stays as it was).
+pub async fn cancel(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let (header, to) = apply(&state, &c, &id, OrderEvent::Cancel).await?;
+        if let Some(mut p) = state
+            .store
+            .payment_of_order(&id)
+            .await
+            .map_err(|_| Refusal::Payment)?
+        {
+            let info = state.psp.cancel(&p.payment_id).await.map_err(|e| {
+                tracing::warn!(error = %e, "provider cancel failed");
+                Refusal::Payment
+            })?;
+            p.status = "canceled".to_owned();
+            p.updated_at = state.now();
+            let _ = info;
+            state
+                .store
+                .payment_upsert(&p)
+                .await
+                .map_err(|_| Refusal::Payment)?;
+        }
+        commit(&state, &c, &header, to, OrderEvent::Cancel).await
+    }
+    .await;
+    if matches!(result, Err(Refusal::Unknown)) {
+        return unknown_order(&c);
+    }
+    back_to(
+        &c,
+        &id,
+        result,
+        "注文をキャンセルしました。",
+        "The order was cancelled.",
+    )
+}
+
+/// `POST /orders/{id}/refund` (step-up): refunds the whole order; a card payment through the
+/// provider (same idempotency key per order: a double submit refunds once), other methods are
+/// refunded outside mamori and only recorded here.
+pub async fn refund(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let (header, to) = apply(&state, &c, &id, OrderEvent::Refund).await?;
+        let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
+        if method == PaymentMethod::Card {
+            let mut p = state
+                .store
+                .payment_of_order(&id)
+                .await
+                .map_err(|_| Refusal::Payment)?
+                .ok_or(Refusal::Payment)?;
+            let key = format!("refund-{}", header.id);
+            state
+                .psp
+                .refund(&p.payment_id, header.total, &key)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "provider refund failed");
+                    Refusal::Payment
+                })?;
+            p.status = "refunded".to_owned();
+            p.updated_at = state.now();
+            state
+                .store
+                .payment_upsert(&p)
+                .await
+                .map_err(|_| Refusal::Payment)?;
+        }
+        commit(&state, &c, &header, to, OrderEvent::Refund).await
+    }
+    .await;
+    if matches!(result, Err(Refusal::Unknown)) {
+        return unknown_order(&c);
+    }
+    back_to(&c, &id, result, "返金しました。", "The order was refunded.")
+}
+
+#[derive(Template)]
+#[template(path = "orders/export.html")]
+struct ExportForm {
+    c: Ctx,
+    states: Vec<StateOption>,
+    from: String,
+    to: String,
+    reason: String,
+    problem: Option<String>,
+}
+
+/// `GET /orders/export` (step-up): the shipping CSV's selection and reason.
+pub async fn export_form(c: Ctx, Query(q): Query<ListQuery>) -> Response {
+    let current = q.state.as_deref().or(Some("preparing"));
+    let states = state_options(&c, current);
+    render(&ExportForm {
+        c,
+        states,
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        reason: String::new(),
+        problem: None,
+    })
+}
+
+/// `POST /orders/export` form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// State code (usually `preparing`).
+    pub state: Option<String>,
+    /// First day.
+    pub from: Option<String>,
+    /// Last day.
+    pub to: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// `POST /orders/export` (step-up, rate limit): the shipping CSV of the selected orders. The
+/// gateway records one read naming each order's customer and the shipment fields, with the
+/// reason; an empty selection exports nothing.
+pub async fn export(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    SafeForm(form): SafeForm<ExportRequest>,
+) -> Result<Response, AppError> {
+    let q = ListQuery {
+        state: form.state.clone(),
+        number: None,
+        from: form.from.clone(),
+        to: form.to.clone(),
+        page: None,
+    };
+    let again = |c: Ctx, problem: String| {
+        let states = state_options(&c, form.state.as_deref());
+        render(&ExportForm {
+            c,
+            states,
+            from: form.from.clone().unwrap_or_default(),
+            to: form.to.clone().unwrap_or_default(),
+            reason: form.reason.clone(),
+            problem: Some(problem),
+        })
+    };
+    let reason = match check_reason(&form.reason) {
+        Ok(r) => r,
+        Err((ja, en)) => {
+            let msg = c.t(ja, en).to_owned();
+            return Ok(again(c, msg));
+        }
+    };
+    let filter = match filter_of(&q) {
+        Ok(f) => f,
+        Err((ja, en)) => {
+            let msg = c.t(ja, en).to_owned();
+            return Ok(again(c, msg));
+        }
+    };
+    let max = i64::try_from(state.config.export_max_rows).unwrap_or(i64::MAX);
+    let page = state
+        .store
+        .orders_search(&filter, 0, max)
+        .await
+        .map_err(fail("export selection"))?;
+    if page.items.is_empty() {
+        let msg = c
+            .t(
+                "条件に合う注文がありません。何も出力していません。",
+                "No order matches. Nothing was exported.",
+            )
+            .to_owned();
+        return Ok(again(c, msg));
+    }
+    let ids: Vec<String> = page.items.iter().map(|o| o.id.clone()).collect();
+    let acc = c
+        .accessor("backoffice.orders.shipping_csv")
+        .because(&reason);
+    let rows = state
+        .gateway
+        .shipping_rows(&acc, &ids)
+        .await
+        .map_err(fail("shipping rows"))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let head = [
+        "注文番号",
+        "お届け先氏名",
+        "郵便番号",
+        "都道府県",
+        "住所",
+        "電話番号",
+        "お届け日",
+        "時間帯",
+        "品名",
+    ];
+    w.write_record(head).map_err(fail("csv"))?;
+    for r in &rows {
+        let slot =
+            mamori_domain::DeliverySlot::parse(&r.slot).map_or(r.slot.as_str(), |s| s.label_ja());
+        w.write_record([
+            r.order_number.as_str(),
+            r.recipient_name.expose().as_str(),
+            r.postal_code.expose().as_str(),
+            r.prefecture.as_str(),
+            r.address_line.expose().as_str(),
+            r.phone.expose().as_str(),
+            r.date.as_deref().unwrap_or(""),
+            slot,
+            r.items.as_str(),
+        ])
+        .map_err(fail("csv"))?;
+    }
+    let body = w.into_inner().map_err(|_| AppError::Internal)?;
+    stafflog::record(
+        &state,
+        &c,
+        None,
+        "orders.export",
+        "shipping_csv",
+        json!({ "orders": ids, "rows": rows.len() }),
+    )
+    .await?;
+    Ok(csv_response(
+        body,
+        &format!(
+            "shipping-{}.csv",
+            fmt_secs(state.now()).replace([' ', ':', '-'], "")
+        ),
+    ))
+}
+
+/// A CSV download: UTF-8 with a byte-order mark (spreadsheet programs in Japan need it to read
+/// UTF-8), `no-store`, as an attachment.
+pub fn csv_response(body: Vec<u8>, filename: &str) -> Response {
+    let mut bytes = Vec::with_capacity(body.len() + 3);
+    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    bytes.extend_from_slice(&body);
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        PagePolicy::new().private(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}

@@ -1,0 +1,252 @@
+//! Shop settings: name, address, invoice registration number (`T` + 13 digits with its check
+//! digit), delivery time slots on or off, payment methods on or off. Stored in `shop_settings`
+//! as JSON values under the keys of [`keys`]; every change goes to the staff log with the keys
+//! changed and their new values (shop data, nothing personal).
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use askama::Template;
+use axum::{
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+};
+use mamori_domain::{PaymentMethod, RegistrationNumber};
+use mamori_web::{
+    errors::{AppError, SafeForm},
+    page::render,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{ctx::Ctx, fail, stafflog, state::BackofficeState};
+
+/// The setting keys.
+pub mod keys {
+    /// The shop's name (string).
+    pub const NAME: &str = "shop.name";
+    /// The shop's address (string).
+    pub const ADDRESS: &str = "shop.address";
+    /// 適格請求書発行事業者登録番号 (string, `T` + 13 digits).
+    pub const REGISTRATION_NUMBER: &str = "shop.registration_number";
+    /// Delivery time slots offered at checkout (bool).
+    pub const DELIVERY_SLOTS: &str = "delivery.slots_enabled";
+    /// Payment methods offered (array of `PaymentMethod::as_str`).
+    pub const PAYMENT_METHODS: &str = "payment.methods";
+}
+
+/// The settings as the page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopSettings {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// Registration number.
+    pub registration_number: String,
+    /// Delivery slots on.
+    pub delivery_slots: bool,
+    /// Payment methods on.
+    pub payment_methods: Vec<String>,
+}
+
+impl ShopSettings {
+    /// The stored settings over the defaults (the shop name from the configuration, every
+    /// payment method on, slots on).
+    pub fn from_stored(stored: &[(String, String)], default_name: &str) -> Self {
+        let map: BTreeMap<&str, Value> = stored
+            .iter()
+            .filter_map(|(k, v)| serde_json::from_str(v).ok().map(|v| (k.as_str(), v)))
+            .collect();
+        let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            name: text(keys::NAME).unwrap_or_else(|| default_name.to_owned()),
+            address: text(keys::ADDRESS).unwrap_or_default(),
+            registration_number: text(keys::REGISTRATION_NUMBER).unwrap_or_default(),
+            delivery_slots: map
+                .get(keys::DELIVERY_SLOTS)
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            payment_methods: map
+                .get(keys::PAYMENT_METHODS)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_else(|| {
+                    PaymentMethod::ALL
+                        .iter()
+                        .map(|m| m.as_str().to_owned())
+                        .collect()
+                }),
+        }
+    }
+
+    fn values(&self) -> [(&'static str, Value); 5] {
+        [
+            (keys::NAME, json!(self.name)),
+            (keys::ADDRESS, json!(self.address)),
+            (keys::REGISTRATION_NUMBER, json!(self.registration_number)),
+            (keys::DELIVERY_SLOTS, json!(self.delivery_slots)),
+            (keys::PAYMENT_METHODS, json!(self.payment_methods)),
+        ]
+    }
+}
+
+/// A payment method's checkbox.
+#[derive(Debug, Clone)]
+pub struct MethodBox {
+    /// Code.
+    pub code: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// On.
+    pub on: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct Page {
+    c: Ctx,
+    s: ShopSettings,
+    methods: Vec<MethodBox>,
+    problems: Vec<&'static str>,
+}
+
+fn page(c: Ctx, s: ShopSettings, problems: Vec<&'static str>) -> Response {
+    let methods = PaymentMethod::ALL
+        .iter()
+        .map(|m| MethodBox {
+            code: m.as_str(),
+            label: c.t(m.label_ja(), m.label_en()),
+            on: s.payment_methods.iter().any(|x| x == m.as_str()),
+        })
+        .collect();
+    render(&Page {
+        c,
+        s,
+        methods,
+        problems,
+    })
+}
+
+async fn current(state: &BackofficeState) -> Result<ShopSettings, AppError> {
+    let stored = state.store.settings_all().await.map_err(fail("settings"))?;
+    Ok(ShopSettings::from_stored(&stored, &state.config.shop_name))
+}
+
+/// `GET /settings`.
+pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<Response, AppError> {
+    let s = current(&state).await?;
+    Ok(page(c, s, Vec::new()))
+}
+
+/// `POST /settings` form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsForm {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// Registration number.
+    pub registration_number: String,
+    /// Delivery slots on.
+    pub delivery_slots: Option<String>,
+    /// Card on.
+    pub pm_card: Option<String>,
+    /// Cash on delivery on.
+    pub pm_cash_on_delivery: Option<String>,
+    /// Bank transfer on.
+    pub pm_bank_transfer: Option<String>,
+    /// Store pickup on.
+    pub pm_store_pickup: Option<String>,
+}
+
+/// `POST /settings`: checks everything, then writes the keys that changed (nothing when any
+/// field is wrong).
+pub async fn save(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    SafeForm(f): SafeForm<SettingsForm>,
+) -> Result<Response, AppError> {
+    let before = current(&state).await?;
+    let mut problems = Vec::new();
+    let name = f.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        problems.push(c.t(
+            "ショップ名を100文字以内で入力してください。",
+            "Please enter the shop name (up to 100 characters).",
+        ));
+    }
+    let address = f.address.trim().replace("\r\n", "\n");
+    if address.chars().count() > 300 {
+        problems.push(c.t(
+            "住所は300文字以内で入力してください。",
+            "The address is up to 300 characters.",
+        ));
+    }
+    let registration_number = match RegistrationNumber::parse(&f.registration_number) {
+        Ok(n) => n.to_string(),
+        Err(e) => {
+            problems.push(c.t(e.message_ja(), e.message_en()));
+            f.registration_number.trim().to_owned()
+        }
+    };
+    let chosen = [
+        (PaymentMethod::Card, &f.pm_card),
+        (PaymentMethod::CashOnDelivery, &f.pm_cash_on_delivery),
+        (PaymentMethod::BankTransfer, &f.pm_bank_transfer),
+        (PaymentMethod::StorePickup, &f.pm_store_pickup),
+    ];
+    let payment_methods: Vec<String> = chosen
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(m, _)| m.as_str().to_owned())
+        .collect();
+    if payment_methods.is_empty() {
+        problems.push(c.t(
+            "支払方法を1つ以上選んでください。",
+            "Please keep at least one payment method.",
+        ));
+    }
+    let after = ShopSettings {
+        name,
+        address,
+        registration_number,
+        delivery_slots: f.delivery_slots.is_some(),
+        payment_methods,
+    };
+    if !problems.is_empty() {
+        return Ok(page(c, after, problems));
+    }
+    let now = state.now();
+    let mut changed = serde_json::Map::new();
+    for ((key, new), (_, old)) in after.values().into_iter().zip(before.values()) {
+        if new != old {
+            state
+                .store
+                .settings_put(key, &new.to_string(), now, Some(c.staff_id()))
+                .await
+                .map_err(fail("settings put"))?;
+            changed.insert(key.to_owned(), new);
+        }
+    }
+    if changed.is_empty() {
+        c.flash_next(c.t("変更はありませんでした。", "Nothing changed."));
+    } else {
+        stafflog::record(
+            &state,
+            &c,
+            None,
+            "settings.update",
+            "shop_settings",
+            Value::Object(changed),
+        )
+        .await?;
+        c.flash_next(c.t("設定を保存しました。", "The settings were saved."));
+    }
+    Ok(Redirect::to("/settings").into_response())
+}

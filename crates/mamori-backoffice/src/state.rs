@@ -1,0 +1,77 @@
+//! The back office's shared state.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use mamori_pay::PaymentConnector;
+use mamori_staff::StaffAuth;
+use mamori_store::{Gateway, Store};
+use mamori_vault::KeyRing;
+use mamori_web::{clock::Clock, ratelimit::RateLimitRule};
+
+use crate::config::BackofficeConfig;
+
+/// Japan Standard Time: every time on a back-office screen is shown in it.
+pub fn jst() -> FixedOffset {
+    // 9 h is always a valid offset; the fallback (UTC) is unreachable but keeps this total.
+    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM` in JST (`-` for an out-of-range value).
+pub fn fmt_secs(secs: i64) -> String {
+    DateTime::from_timestamp(secs, 0)
+        .map(|t| t.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// Microseconds since the epoch as `YYYY-MM-DD HH:MM` in JST.
+pub fn fmt_us(us: i64) -> String {
+    fmt_secs(us.div_euclid(1_000_000))
+}
+
+/// Rate limits of the back office (on top of the per-account lockout of `mamori-staff`).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Password and second-factor attempts per client IP.
+    pub login_ip: RateLimitRule,
+    /// CSV exports per staff member.
+    pub export: RateLimitRule,
+    /// Reveals of masked fields per staff member.
+    pub reveal: RateLimitRule,
+}
+
+/// Everything a handler may use. Cheap to clone (`Arc` inside).
+#[derive(Clone)]
+pub struct BackofficeState {
+    /// The personal-data gateway: the only way to customers' plaintext.
+    pub gateway: Gateway,
+    /// The store, for what holds no customer value (staff, products, order headers, settings).
+    pub store: Arc<dyn Store>,
+    /// The key ring.
+    pub keys: Arc<KeyRing>,
+    /// Staff sign-in, factors and staff management rules.
+    pub auth: Arc<StaffAuth>,
+    /// The payment provider (cancel and refund of card orders).
+    pub psp: Arc<dyn PaymentConnector>,
+    /// Settings.
+    pub config: Arc<BackofficeConfig>,
+    /// Rate limits.
+    pub limits: Limits,
+    /// Time (sessions, step-up freshness, rate limits, staff log).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for BackofficeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackofficeState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackofficeState {
+    /// Now, in Unix seconds, from the state's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}

@@ -1,0 +1,816 @@
+//! The back office's test harness: a whole back office on loopback, on SQLite or PostgreSQL.
+//!
+//! [`TestBackoffice::start`] builds, per test:
+//! - a fresh database (SQLite in a temp dir, PostgreSQL through `mamori_testkit`), migrated, with
+//!   the demo catalogue;
+//! - a key ring with cheap Argon2 parameters and a running ledger;
+//! - the sandbox payment provider and an `HttpConnector` to it;
+//! - the back office (`mamori_backoffice::assemble`) on `127.0.0.1:0` with connect info, its
+//!   public URL `http://localhost:PORT` (WebAuthn needs a host name), and a [`ManualClock`] that
+//!   tests move (TOTP steps, step-up windows, idle timeouts) instead of sleeping;
+//! - the mail worker over the shop's outbox adapter, delivering over SMTP to a [`MailCatcher`].
+//!
+//! [`BoClient`] is a browser-like client: a cookie jar, no automatic redirects, `Origin` set to
+//! the back office, and `_csrf` taken from the last page that had one.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mamori_backoffice::{BackofficeConfig, BackofficeState, Parts};
+use mamori_mail::{
+    catcher::MailCatcher, Backoff, Composer, SmtpSettings, SmtpTransport, WorkerConfig,
+};
+use mamori_pay::{url::Url, HttpConnector, SandboxConfig, SandboxHandle};
+use mamori_shop::mail::SqlOutbox;
+use mamori_staff::Role;
+pub use mamori_store::Backend;
+use mamori_store::{
+    access::{AccessEvent, Action},
+    open_store, Gateway, Ledger, LedgerConfig, Store,
+};
+use mamori_vault::{ExposeSecret, KeyRing, PasswordParams, SecretString};
+use mamori_web::clock::ManualClock;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The longest any wait lasts before it fails (never a measurement).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The password every helper-made member of staff has.
+pub const PASSWORD: &str = "long enough staff password 2026";
+
+/// A running back office with its provider, mail catcher and mail worker.
+pub struct TestBackoffice {
+    /// `http://localhost:PORT`.
+    pub base_url: String,
+    /// The listener's address.
+    pub addr: SocketAddr,
+    /// The shared state.
+    pub state: Arc<BackofficeState>,
+    /// The clock the back office reads.
+    pub clock: ManualClock,
+    /// The SMTP server the worker delivers to.
+    pub catcher: MailCatcher,
+    /// The sandbox provider.
+    pub sandbox: SandboxHandle,
+    /// Which database.
+    pub backend: Backend,
+    /// Key file, ledger key, witness, SQLite file.
+    pub dir: tempfile::TempDir,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    stop_worker: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestBackoffice {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop_worker.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+        self.worker.abort();
+    }
+}
+
+/// A member of staff made by [`TestBackoffice::staff`].
+#[derive(Clone, Debug)]
+pub struct TestStaff {
+    /// Id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// The TOTP secret (base32).
+    pub totp_secret: String,
+    /// The recovery codes shown at activation.
+    pub codes: Vec<String>,
+}
+
+/// Argon2 parameters for tests.
+pub fn cheap_params() -> PasswordParams {
+    PasswordParams {
+        m_cost_kib: 1024,
+        t_cost: 1,
+        p_cost: 1,
+    }
+}
+
+/// The TOTP code of `secret` (base32) at `unix` seconds, as an authenticator app computes it.
+pub fn totp_code(secret: &str, unix: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some("mamori".into()),
+        "test".into(),
+    )
+    .unwrap();
+    totp.generate(u64::try_from(unix).unwrap())
+}
+
+impl TestBackoffice {
+    /// Starts everything on `backend` with test-friendly settings.
+    pub async fn start(backend: Backend) -> TestBackoffice {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts everything on `backend`, letting `tweak` change the configuration first.
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut BackofficeConfig),
+    ) -> TestBackoffice {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("bo.db").display()),
+            Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
+        };
+        let store: Arc<dyn Store> = open_store(&db_url).await.unwrap();
+        store.migrate().await.unwrap();
+        mamori_store::demo::seed_demo_catalogue(store.as_ref())
+            .await
+            .unwrap();
+        let keys = Arc::new(
+            KeyRing::init(&dir.path().join("master.key"))
+                .unwrap()
+                .with_password_params(cheap_params()),
+        );
+        let signer = mamori_ledger::LedgerSigner::create_key_file(
+            &dir.path().join("ledger.key"),
+            "mamori-ledger",
+        )
+        .unwrap();
+        let ledger = Ledger::start(
+            store.clone(),
+            signer,
+            LedgerConfig::new(dir.path().join("witness.jsonl")),
+        );
+        let gateway = Gateway::new(store.clone(), keys.clone(), ledger);
+
+        let api_key = SecretString::from("sk_test_backoffice_harness".to_owned());
+        let sandbox = mamori_pay::spawn_sandbox(SandboxConfig::new(api_key.clone()))
+            .await
+            .unwrap();
+        let psp = HttpConnector::new(sandbox.base_url.clone(), api_key).unwrap();
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base_url = format!("http://localhost:{}", addr.port());
+        let mut config = BackofficeConfig {
+            listen: addr,
+            public_url: Url::parse(&format!("{base_url}/")).unwrap(),
+            logins_per_minute: 1000,
+            ..BackofficeConfig::default()
+        };
+        tweak(&mut config);
+        let clock = ManualClock::new(chrono::Utc::now());
+        let assembly = mamori_backoffice::assemble(Parts {
+            gateway: gateway.clone(),
+            keys,
+            psp: Arc::new(psp),
+            config,
+            clock: Arc::new(clock.clone()),
+        })
+        .unwrap();
+        let state = assembly.state.clone();
+        let app = assembly
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let catcher = MailCatcher::start().await.unwrap();
+        let mut smtp = SmtpSettings::plaintext("127.0.0.1", catcher.port());
+        smtp.hello_name = Some("shop.mamori.example".into());
+        let transport = SmtpTransport::new(&smtp).unwrap();
+        let composer =
+            Composer::new("守り商店 <shop@shop.mamori.example>", "shop.mamori.example").unwrap();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let outbox = SqlOutbox::new(gateway);
+        let worker = tokio::spawn(async move {
+            mamori_mail::run_worker(
+                Arc::new(outbox),
+                Arc::new(transport),
+                Arc::new(composer),
+                WorkerConfig {
+                    batch_size: 10,
+                    lease: Duration::from_secs(30),
+                    lease_margin: Duration::from_secs(1),
+                    poll_interval: Duration::from_millis(20),
+                    max_attempts: 5,
+                    max_permanent_attempts: 3,
+                    backoff: Backoff {
+                        base: Duration::from_millis(20),
+                        max: Duration::from_millis(200),
+                    },
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await;
+        });
+
+        TestBackoffice {
+            base_url,
+            addr,
+            state,
+            clock,
+            catcher,
+            sandbox,
+            backend,
+            dir,
+            server,
+            worker,
+            stop_worker: Some(stop_tx),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.state.store
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &Gateway {
+        &self.state.gateway
+    }
+
+    /// Now by the back office's clock (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.state.now()
+    }
+
+    /// Moves the clock by `secs`.
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// A fresh client.
+    pub fn client(&self) -> BoClient {
+        BoClient::new(&self.base_url, self.addr)
+    }
+
+    /// An active member of staff with a password, TOTP and recovery codes, made through the
+    /// staff service (the enrolment pages have their own test). The clock is moved past the
+    /// TOTP step used to confirm the app.
+    pub async fn staff(&self, role: Role, email: &str) -> TestStaff {
+        let auth = &self.state.auth;
+        let name = format!(
+            "{} {}",
+            role.label_ja(),
+            email.split('@').next().unwrap_or("")
+        );
+        let (row, token) = auth.invite(role, email, &name, None).await.unwrap();
+        let row2 = auth
+            .begin_enrolment(token.secret.expose_secret())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.id, row2.id);
+        auth.set_enrolment_password(&row.id, &SecretString::from(PASSWORD.to_owned()))
+            .await
+            .unwrap();
+        let t = auth.totp_begin(&row.id).await.unwrap();
+        let secret = t.secret_base32.expose_secret().to_owned();
+        let code = totp_code(&secret, self.now());
+        auth.totp_confirm(&row.id, &t.pending, &SecretString::from(code))
+            .await
+            .unwrap();
+        let codes = auth
+            .activate(&row.id)
+            .await
+            .unwrap()
+            .codes
+            .iter()
+            .map(|c| c.expose_secret().to_owned())
+            .collect();
+        self.advance(30);
+        TestStaff {
+            id: row.id,
+            email: email.to_owned(),
+            role,
+            totp_secret: secret,
+            codes,
+        }
+    }
+
+    /// A TOTP code for `staff` that has not been used: the clock moves one step first.
+    pub fn fresh_code(&self, staff: &TestStaff) -> String {
+        self.advance(30);
+        totp_code(&staff.totp_secret, self.now())
+    }
+
+    /// A client signed in as `staff` (password, then TOTP).
+    pub async fn signed_in(&self, staff: &TestStaff) -> BoClient {
+        let client = self.client();
+        client.login(self, staff).await;
+        client
+    }
+
+    /// A member of staff of `role` and a client signed in as them.
+    pub async fn member(&self, role: Role) -> (TestStaff, BoClient) {
+        let email = format!(
+            "{}-{}@staff.example.jp",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let staff = self.staff(role, &email).await;
+        let client = self.signed_in(&staff).await;
+        (staff, client)
+    }
+
+    /// Every ledger event, in order.
+    pub async fn ledger_events(&self) -> Vec<AccessEvent> {
+        let size = self.store().ledger_size().await.unwrap();
+        self.store()
+            .ledger_entries(0, size)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| AccessEvent::from_bytes(&e.event).unwrap())
+            .collect()
+    }
+
+    /// The events after the first `from`.
+    pub async fn ledger_events_since(&self, from: usize) -> Vec<AccessEvent> {
+        self.ledger_events().await.into_iter().skip(from).collect()
+    }
+
+    /// Waits until the ledger holds at least `n` events (the writer commits in the background).
+    pub async fn ledger_len(&self) -> usize {
+        self.ledger_events().await.len()
+    }
+
+    /// A member customer with a name, email and phone, plus an address, made through the gateway.
+    pub async fn customer(&self, email: &str) -> String {
+        use mamori_domain::*;
+        let acc = mamori_store::Accessor::system("test", "test.setup");
+        let profile = CustomerProfile {
+            kind: CustomerKind::Member,
+            name: Personal::new(PersonName::parse("山田", "花子").unwrap()),
+            email: Personal::new(Email::parse(email).unwrap()),
+            phone: Some(Personal::new(PhoneNumber::parse("09012345678").unwrap())),
+            birth_date: None,
+            gender: None,
+        };
+        let id = self
+            .gateway()
+            .register_customer(
+                &acc,
+                &profile,
+                Some(&SecretString::from("customer password 1".to_owned())),
+            )
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Places a cash-on-delivery order for `customer_id` through the gateway (a 名入れ line and
+    /// a reduced-rate line, one delivery to 鳩山 花子); returns (order id, order number).
+    pub async fn order(&self, customer_id: &str) -> (String, String) {
+        self.order_paid_by(customer_id, mamori_domain::PaymentMethod::CashOnDelivery)
+            .await
+    }
+
+    /// [`TestBackoffice::order`] with another payment method.
+    pub async fn order_paid_by(
+        &self,
+        customer_id: &str,
+        method: mamori_domain::PaymentMethod,
+    ) -> (String, String) {
+        use mamori_domain::*;
+        use mamori_store::gateway::{Buyer, NewOrder, NewShipment};
+        let name = PersonName::parse("鳩山", "花子").unwrap();
+        let address = Address::parse(&AddressParts {
+            postal_code: "1000001".into(),
+            prefecture: "東京都".into(),
+            city: "千代田区".into(),
+            line1: "千代田1-1".into(),
+            line2: Some("パークハイツ101".into()),
+        })
+        .unwrap();
+        let phone = PhoneNumber::parse("09012345678").unwrap();
+        let order = NewOrder {
+            customer_id: customer_id.into(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            payment_method: method,
+            buyer: Buyer {
+                name: Personal::new(name.clone()),
+                email: Personal::new(Email::parse("hanako.hatoyama@example.jp").unwrap()),
+                phone: Personal::new(phone.clone()),
+                address: Personal::new(address.clone()),
+            },
+            items: vec![
+                OrderItem {
+                    sku: "BANNER-01".into(),
+                    product_name: "名前旗 金襴 中".into(),
+                    unit_price_incl: Yen(16_500),
+                    rate: TaxRate::Standard,
+                    quantity: 1,
+                    personalisation: Some(Personalisation::new("蒼太郎", None).unwrap()),
+                    noshi: None,
+                },
+                OrderItem {
+                    sku: "TEA-200".into(),
+                    product_name: "国産 緑茶 200g".into(),
+                    unit_price_incl: Yen(1_080),
+                    rate: TaxRate::Reduced,
+                    quantity: 3,
+                    personalisation: None,
+                    noshi: None,
+                },
+            ],
+            shipments: vec![NewShipment {
+                recipient: Recipient {
+                    name: Personal::new(name),
+                    address: Personal::new(address),
+                    phone: Personal::new(phone),
+                },
+                delivery_date: None,
+                slot: DeliverySlot::Morning,
+            }],
+            shipping_fee: Yen(880),
+        };
+        let number = format!("T{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let placed = self
+            .gateway()
+            .place_order(
+                &mamori_store::Accessor::system("test", "test.setup"),
+                &order,
+                &number,
+            )
+            .await
+            .unwrap();
+        (placed.order_id, number)
+    }
+
+    /// Waits for a mail to `to` whose subject contains `subject`; returns its subject.
+    pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            for m in self.catcher.messages() {
+                if m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to)) {
+                    let raw = m.data_str();
+                    if raw.contains(subject) || decoded_subject(&raw).contains(subject) {
+                        return decoded_subject(&raw);
+                    }
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("no mail to {to} about {subject:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How many mails `to` received so far.
+    pub fn mails_to(&self, to: &str) -> usize {
+        self.catcher
+            .messages()
+            .iter()
+            .filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to)))
+            .count()
+    }
+}
+
+/// The subject with RFC 2047 base64 words decoded (enough for the mails this crate sends).
+pub fn decoded_subject(raw: &str) -> String {
+    use base64::Engine as _;
+    let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let Some(line) = unfolded
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("subject:"))
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for word in line["subject:".len()..].split_whitespace() {
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?b?") && word.ends_with("?=") {
+            let data = &word[10..word.len() - 2];
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap_or_default();
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        } else {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// Events whose action is `action`.
+pub fn of_action(events: &[AccessEvent], action: Action) -> Vec<AccessEvent> {
+    events
+        .iter()
+        .filter(|e| e.action == action)
+        .cloned()
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+/// One response, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// `Location`, if any.
+    pub location: Option<String>,
+    /// All headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as text (lossy for binary bodies).
+    pub text: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Resp {
+    /// The parsed page.
+    pub fn doc(&self) -> scraper::Html {
+        scraper::Html::parse_document(&self.text)
+    }
+
+    /// The text of the first element matching `css`.
+    pub fn text_of(&self, css: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc()
+            .select(&sel)
+            .next()
+            .map(|e| e.text().collect::<String>().trim().to_owned())
+    }
+
+    /// The texts of every element matching `css`.
+    pub fn texts_of(&self, css: &str) -> Vec<String> {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc()
+            .select(&sel)
+            .map(|e| e.text().collect::<String>().trim().to_owned())
+            .collect()
+    }
+
+    /// True when an element matches `css`.
+    pub fn has(&self, css: &str) -> bool {
+        let sel = scraper::Selector::parse(css).unwrap();
+        self.doc().select(&sel).next().is_some()
+    }
+
+    /// The value of the first input named `name`.
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let sel = scraper::Selector::parse(&format!("[name=\"{name}\"]")).unwrap();
+        self.doc()
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value").map(str::to_owned))
+    }
+
+    /// The `Set-Cookie` value that sets cookie `name`, if any.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Panics unless the status is `status`.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; location {:?}; body: {}",
+            self.location, self.text
+        );
+        self
+    }
+
+    /// Panics unless this is a 303 to a location starting with `prefix`.
+    #[track_caller]
+    pub fn expect_redirect(&self, prefix: &str) -> &Self {
+        assert_eq!(
+            self.status, 303,
+            "expected a 303 to {prefix}; body: {}",
+            self.text
+        );
+        let loc = self.location.clone().unwrap_or_default();
+        assert!(
+            loc.starts_with(prefix),
+            "redirect to {loc:?}, expected {prefix:?}"
+        );
+        self
+    }
+}
+
+/// A browser-like client of one back office.
+pub struct BoClient {
+    http: reqwest::Client,
+    base: String,
+    csrf: Mutex<Option<String>>,
+}
+
+impl BoClient {
+    /// A client with its own cookie jar, `Origin: <base>`, no automatic redirects; `localhost`
+    /// resolves to the listener's address.
+    pub fn new(base: &str, addr: SocketAddr) -> BoClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ORIGIN,
+            reqwest::header::HeaderValue::from_str(base).unwrap(),
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            reqwest::header::HeaderValue::from_static(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            ),
+        );
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .resolve("localhost", addr)
+            .timeout(WAIT)
+            .build()
+            .unwrap();
+        BoClient {
+            http,
+            base: base.to_owned(),
+            csrf: Mutex::new(None),
+        }
+    }
+
+    fn abs(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn read(&self, res: reqwest::Response) -> Resp {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let location = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = res.bytes().await.unwrap().to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let resp = Resp {
+            status,
+            location,
+            headers,
+            text,
+            bytes,
+        };
+        let is_html = resp
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"));
+        if is_html {
+            if let Some(token) = resp.input_value("_csrf") {
+                *self.csrf.lock().unwrap() = Some(token);
+            }
+        }
+        resp
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Resp {
+        let res = self.http.get(self.abs(path)).send().await.unwrap();
+        self.read(res).await
+    }
+
+    /// Follows redirects (GET) until a non-redirect answer.
+    pub async fn follow(&self, resp: &Resp) -> Resp {
+        let mut current = resp.clone();
+        for _ in 0..10 {
+            let Some(loc) = current
+                .location
+                .clone()
+                .filter(|_| (300..400).contains(&current.status))
+            else {
+                return current;
+            };
+            current = self.get(&loc).await;
+        }
+        panic!("too many redirects");
+    }
+
+    /// The CSRF token of the last page that had one (fetching `/login` first if none was seen).
+    pub async fn csrf(&self) -> String {
+        if let Some(t) = self.csrf.lock().unwrap().clone() {
+            return t;
+        }
+        self.get("/login").await;
+        self.csrf
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("no CSRF token on /login")
+    }
+
+    /// Forgets the remembered CSRF token (after a session change).
+    pub fn forget_csrf(&self) {
+        *self.csrf.lock().unwrap() = None;
+    }
+
+    /// `POST path` as a form with `_csrf` from the last page.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// `POST path` as a form with exactly `fields`.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let res = self
+            .http
+            .post(self.abs(path))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    /// `POST path` with raw `body` of `content_type`, the CSRF token in its header.
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let token = self.csrf().await;
+        let res = self
+            .http
+            .post(self.abs(path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header("x-csrf-token", token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.read(res).await
+    }
+
+    /// Signs in as `staff` with the password and a fresh TOTP code; panics unless it works.
+    pub async fn login(&self, bo: &TestBackoffice, staff: &TestStaff) {
+        self.get("/login").await.expect(200);
+        self.post_form("/login", &[("email", &staff.email), ("password", PASSWORD)])
+            .await
+            .expect_redirect("/login/factor");
+        self.get("/login/factor").await.expect(200);
+        let code = bo.fresh_code(staff);
+        self.post_form("/login/totp", &[("code", &code)])
+            .await
+            .expect_redirect("/");
+        // The session id changed: the next page carries the token.
+        self.forget_csrf();
+        self.get("/account").await.expect(200);
+    }
+}
+
+/// Generates `sqlite` and `postgres` tests from async fns taking a [`Backend`].
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(mamori_store::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(mamori_store::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}

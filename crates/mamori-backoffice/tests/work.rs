@@ -1,0 +1,709 @@
+//! The work pages: masked customers and reveals on the ledger, exports (exact ids and fields,
+//! never empty, step-up), orders (state machine, bad input, shipping CSV), products and images,
+//! settings, and the staff log as the auditor reads it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{of_action, TestBackoffice};
+
+/// Reads made for a member of staff (the mail worker's reads of queued mail are left out).
+fn staff_reads(
+    events: &[mamori_store::access::AccessEvent],
+) -> Vec<mamori_store::access::AccessEvent> {
+    of_action(events, Action::Read)
+        .into_iter()
+        .filter(|e| matches!(e.principal, Principal::Staff(_)))
+        .collect()
+}
+use mamori_staff::Role;
+use mamori_store::{
+    access::{Action, Principal},
+    model::StaffLogFilter,
+    Backend,
+};
+
+async fn staff_log_actions(bo: &TestBackoffice, staff_id: &str) -> Vec<String> {
+    bo.store()
+        .staff_log_page(
+            &StaffLogFilter {
+                staff_id: Some(staff_id.to_owned()),
+                ..Default::default()
+            },
+            0,
+            1000,
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.action)
+        .collect()
+}
+
+/// Support sees masked values; a reveal needs a reason, shows the value once and leaves exactly
+/// one ledger read naming that customer and field with the reason.
+async fn reveal_is_recorded_once_with_its_reason(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("hanako.yamada@example.jp").await;
+    let (support, client) = bo.member(Role::Support).await;
+
+    let list = client.get("/customers").await;
+    list.expect(200);
+    assert!(list.text.contains("山田 **"), "{}", list.text);
+    assert!(!list.text.contains("花子"));
+    assert!(!list.text.contains("hanako.yamada@example.jp"));
+    let page = client.get(&format!("/customers/{customer}")).await;
+    page.expect(200);
+    assert_eq!(page.text_of("#masked-phone").unwrap(), "090-****-5678");
+    assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
+
+    // Without a reason: nothing revealed, nothing read.
+    let before = bo.ledger_len().await;
+    let res = client
+        .post_form(
+            &format!("/customers/{customer}/reveal"),
+            &[("field", "phone"), ("reason", " ")],
+        )
+        .await;
+    res.expect(200);
+    assert!(res.has("#problem"));
+    assert!(!res.has("#revealed"));
+    assert!(staff_reads(&bo.ledger_events_since(before).await).is_empty());
+
+    // With a reason: the value, once, and one read event.
+    let before = bo.ledger_len().await;
+    let reason = "電話での本人確認のため（問い合わせ番号 1234）";
+    let res = client
+        .post_form(
+            &format!("/customers/{customer}/reveal"),
+            &[("field", "phone"), ("reason", reason)],
+        )
+        .await;
+    res.expect(200);
+    assert_eq!(res.text_of("#revealed").unwrap(), "090-1234-5678");
+    assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let e = &reads[0];
+    assert_eq!(e.principal, Principal::Staff(support.id.clone()));
+    assert_eq!(e.customers, vec![customer.clone()]);
+    assert_eq!(e.fields, vec!["customers.phone".to_owned()]);
+    assert_eq!(e.reason.as_deref(), Some(reason));
+    assert!(staff_log_actions(&bo, &support.id)
+        .await
+        .contains(&"customers.reveal".to_owned()));
+
+    // Reloading the customer shows it masked again.
+    let again = client.get(&format!("/customers/{customer}")).await;
+    assert!(!again.has("#revealed"));
+    assert!(!again.text.contains("090-1234-5678"));
+
+    // The auditor finds the reveal, with its reason, by the customer's id; no value is shown.
+    let (_auditor, audit) = bo.member(Role::Auditor).await;
+    let ledger = audit.get(&format!("/ledger?customer={customer}")).await;
+    ledger.expect(200);
+    assert!(ledger.texts_of("td.reason").iter().any(|r| r == reason));
+    assert!(ledger.texts_of("td.action").iter().any(|a| a == "read"));
+    assert!(!ledger.text.contains("090-1234-5678"));
+    audit
+        .get(&format!("/customers/{customer}"))
+        .await
+        .expect(403);
+}
+
+/// The customer export: permission, reason, step-up; never empty; exactly the chosen ids and
+/// fields on the ledger.
+async fn export_records_exactly_what_left(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let a = bo.customer("a.export@example.jp").await;
+    let b = bo.customer("b.export@example.jp").await;
+    let _c = bo.customer("c.export@example.jp").await;
+    let (manager, client) = bo.member(Role::Manager).await;
+    client.get("/customers/export").await.expect(200);
+
+    // Refusals: nothing exported, nothing read.
+    let before = bo.ledger_len().await;
+    let cases: [&[(&str, &str)]; 4] = [
+        &[
+            ("ids", ""),
+            ("reason", "月次の発送リスト作成"),
+            ("f_name", "1"),
+        ],
+        &[
+            ("ids", &format!("{a}\n{b}")),
+            ("reason", "月次の発送リスト作成"),
+        ],
+        &[
+            ("ids", &format!("{a}\n{b}")),
+            ("reason", ""),
+            ("f_name", "1"),
+        ],
+        &[
+            ("ids", "0190a0a0-0000-7000-8000-00000000dead"),
+            ("reason", "月次の発送リスト作成"),
+            ("f_name", "1"),
+        ],
+    ];
+    for fields in cases {
+        let res = client.post_form("/customers/export", fields).await;
+        res.expect(200);
+        assert!(res.has("#problem"), "{fields:?}");
+    }
+    assert!(staff_reads(&bo.ledger_events_since(before).await).is_empty());
+
+    let reason = "年賀状の送付先確認（経理依頼）";
+    let ids = format!("{a}\n{b}\n{a}");
+    let res = client
+        .post_form(
+            "/customers/export",
+            &[
+                ("ids", &ids),
+                ("reason", reason),
+                ("f_name", "1"),
+                ("f_email", "1"),
+            ],
+        )
+        .await;
+    res.expect(200);
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(res
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(res.bytes.starts_with(b"\xEF\xBB\xBF"));
+    let lines: Vec<&str> = res.text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[1].contains("a.export@example.jp") || lines[2].contains("a.export@example.jp"));
+    assert!(!res.text.contains("c.export@example.jp"));
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let mut customers = reads[0].customers.clone();
+    customers.sort();
+    let mut expected = vec![a.clone(), b.clone()];
+    expected.sort();
+    assert_eq!(customers, expected);
+    assert_eq!(
+        reads[0].fields,
+        vec!["customers.name".to_owned(), "customers.email".to_owned()]
+    );
+    assert_eq!(reads[0].reason.as_deref(), Some(reason));
+    assert_eq!(reads[0].principal, Principal::Staff(manager.id.clone()));
+    assert!(staff_log_actions(&bo, &manager.id)
+        .await
+        .contains(&"customers.export".to_owned()));
+
+    // Past the step-up window the export asks for a second factor first and reads nothing.
+    bo.advance(6 * 60);
+    let before = bo.ledger_len().await;
+    client
+        .post_form(
+            "/customers/export",
+            &[("ids", &a), ("reason", reason), ("f_name", "1")],
+        )
+        .await
+        .expect_redirect("/step-up");
+    assert!(staff_reads(&bo.ledger_events_since(before).await).is_empty());
+
+    // Support may not export at all.
+    let (_s, support) = bo.member(Role::Support).await;
+    support
+        .post_form(
+            "/customers/export",
+            &[("ids", &a), ("reason", reason), ("f_name", "1")],
+        )
+        .await
+        .expect(403);
+}
+
+/// Orders: the state machine decides; bad input changes nothing; the shipping CSV is an export.
+async fn orders_follow_the_state_machine(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("order.buyer@example.jp").await;
+    let (order, number) = bo.order(&customer).await;
+    let (operator, client) = bo.member(Role::Operator).await;
+
+    let list = client.get(&format!("/orders?number={number}")).await;
+    list.expect(200);
+    assert!(list.text.contains(&number));
+    let detail = client.get(&format!("/orders/{order}")).await;
+    detail.expect(200);
+    assert!(detail.text.contains("鳩山 **"), "{}", detail.text);
+    assert!(!detail.text.contains("花子"));
+    assert_eq!(detail.text_of("#order-state").unwrap(), "入金待ち");
+
+    let state = || async {
+        bo.store()
+            .order_header(&order)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+    };
+    // Shipping an order that is not prepared: refused with the domain's message.
+    let res = client
+        .post_form(&format!("/orders/{order}/transition"), &[("event", "ship")])
+        .await;
+    res.expect_redirect(&format!("/orders/{order}"));
+    let page = client.get(&format!("/orders/{order}")).await;
+    assert!(
+        page.text_of("#error").unwrap().contains("発送"),
+        "{:?}",
+        page.text_of("#error")
+    );
+    assert_eq!(state().await, "pending_payment");
+    // Unknown events and ids.
+    client
+        .post_form(
+            &format!("/orders/{order}/transition"),
+            &[("event", "explode")],
+        )
+        .await;
+    assert_eq!(state().await, "pending_payment");
+    let res = client
+        .post_form(
+            "/orders/0190a0a0-0000-7000-8000-00000000beef/transition",
+            &[("event", "start_preparing")],
+        )
+        .await;
+    res.expect_redirect("/orders");
+    assert!(client
+        .get("/orders")
+        .await
+        .text_of("#error")
+        .unwrap()
+        .contains("見つかりません"));
+    // A forged form (no or a wrong token) is refused and changes nothing.
+    let forged = client
+        .post_raw(
+            &format!("/orders/{order}/transition"),
+            &[("_csrf", "forged"), ("event", "start_preparing")],
+        )
+        .await;
+    forged.expect(403);
+    assert_eq!(state().await, "pending_payment");
+    // The right step.
+    client
+        .post_form(
+            &format!("/orders/{order}/transition"),
+            &[("event", "start_preparing")],
+        )
+        .await
+        .expect_redirect(&format!("/orders/{order}"));
+    assert_eq!(state().await, "preparing");
+    assert!(staff_log_actions(&bo, &operator.id)
+        .await
+        .contains(&"orders.start_preparing".to_owned()));
+
+    // Shipping CSV of what is being prepared.
+    client.get("/orders/export").await.expect(200);
+    let before = bo.ledger_len().await;
+    let empty = client
+        .post_form(
+            "/orders/export",
+            &[
+                ("state", "shipped"),
+                ("from", ""),
+                ("to", ""),
+                ("reason", "ヤマト運輸の集荷分"),
+            ],
+        )
+        .await;
+    empty.expect(200);
+    assert!(empty.has("#problem"));
+    let res = client
+        .post_form(
+            "/orders/export",
+            &[
+                ("state", "preparing"),
+                ("from", ""),
+                ("to", ""),
+                ("reason", "ヤマト運輸の集荷分"),
+            ],
+        )
+        .await;
+    res.expect(200);
+    assert!(res.text.contains("鳩山 花子"), "{}", res.text);
+    assert!(res.text.contains(&number));
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0].customers, vec![customer.clone()]);
+    assert_eq!(reads[0].reason.as_deref(), Some("ヤマト運輸の集荷分"));
+
+    // The dashboard counts today's order.
+    let dash = client.get("/dashboard").await;
+    dash.expect(200);
+    assert_eq!(dash.text_of("#orders-today").unwrap(), "1");
+}
+
+/// Products (inactive ones too), bad input changing nothing, images checked by content; the staff
+/// log records the changes and the auditor filters it.
+async fn products_images_and_the_staff_log(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let (operator, client) = bo.member(Role::Operator).await;
+    let product = bo.store().product_by_sku("PT-1001").await.unwrap().unwrap();
+    let page = client.get(&format!("/products/{}", product.id)).await;
+    page.expect(200);
+    let form = |price: &str| {
+        vec![
+            ("category_id", product.category_id.clone()),
+            ("name_ja", product.name_ja.clone()),
+            ("name_en", product.name_en.clone()),
+            ("description_ja", product.description_ja.clone()),
+            ("description_en", product.description_en.clone()),
+            ("price_incl", price.to_owned()),
+            ("tax_rate", product.tax_rate.clone()),
+        ]
+    };
+    let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    // A price of zero: refused, nothing changed.
+    let bad = as_refs(&form("0"));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = client
+        .post_form(&format!("/products/{}", product.id), &bad)
+        .await;
+    res.expect(200);
+    assert!(res.has("#problems"));
+    assert_eq!(
+        bo.store()
+            .product_by_id(&product.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        product
+    );
+    // A new price, and unpublished.
+    let good = form("1200");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    client
+        .post_form(&format!("/products/{}", product.id), &good)
+        .await
+        .expect_redirect(&format!("/products/{}", product.id));
+    let after = bo
+        .store()
+        .product_by_id(&product.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.price_incl, 1200);
+    assert!(!after.active);
+    let list = client.get("/products").await;
+    assert!(
+        list.text.contains("PT-1001"),
+        "inactive products are listed"
+    );
+    // Stock.
+    client
+        .post_form(
+            &format!("/products/{}/stock", product.id),
+            &[("stock", "-3")],
+        )
+        .await
+        .expect_redirect(&format!("/products/{}", product.id));
+    assert_eq!(
+        bo.store()
+            .product_by_id(&product.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock,
+        product.stock
+    );
+    client
+        .post_form(
+            &format!("/products/{}/stock", product.id),
+            &[("stock", "42")],
+        )
+        .await;
+    assert_eq!(
+        bo.store()
+            .product_by_id(&product.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock,
+        42
+    );
+
+    // Images: a script dressed as a PNG is refused; a real JPEG is stored as a clean PNG.
+    client.get(&format!("/products/{}", product.id)).await;
+    let fake = b"\x89PNG\r\n\x1a\n<script>alert(1)</script>".to_vec();
+    client
+        .post_bytes(
+            &format!("/products/{}/images", product.id),
+            "image/png",
+            fake,
+        )
+        .await
+        .expect_redirect(&format!("/products/{}", product.id));
+    assert!(bo
+        .store()
+        .product_images_of(&product.id)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(image::ImageBuffer::from_fn(64, 48, |x, y| {
+        image::Rgb([x as u8, y as u8, 9])
+    }))
+    .write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    client
+        .post_bytes(
+            &format!("/products/{}/images", product.id),
+            "image/jpeg",
+            jpeg,
+        )
+        .await
+        .expect_redirect(&format!("/products/{}", product.id));
+    let images = bo.store().product_images_of(&product.id).await.unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!((images[0].width, images[0].height), (64, 48));
+    let served = client
+        .get(&format!("/products/{}/images/{}", product.id, images[0].id))
+        .await;
+    served.expect(200);
+    assert_eq!(served.header("content-type").as_deref(), Some("image/png"));
+    assert_eq!(
+        served.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert!(served.bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    // The staff log, as the auditor reads it.
+    let (auditor, audit) = bo.member(Role::Auditor).await;
+    let log = audit.get("/staff-log?action=products.").await;
+    log.expect(200);
+    let actions = log.texts_of("td.action");
+    for a in ["products.update", "products.stock", "products.image_add"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    assert!(actions.iter().all(|a| a.starts_with("products.")));
+    assert_eq!(
+        actions.iter().filter(|a| *a == "products.stock").count(),
+        1,
+        "the refused stock change is not logged"
+    );
+    let mine = audit.get(&format!("/staff-log?staff={}", auditor.id)).await;
+    assert!(mine
+        .texts_of("td.action")
+        .iter()
+        .all(|a| !a.starts_with("products.")));
+    let theirs = audit
+        .get(&format!(
+            "/staff-log?staff={}&action=products.update",
+            operator.id
+        ))
+        .await;
+    assert_eq!(
+        theirs.texts_of("td.action"),
+        vec!["products.update".to_owned()]
+    );
+    audit.get("/products").await.expect(403);
+}
+
+/// Shop settings: a wrong invoice number changes nothing; a right one is stored and logged.
+async fn settings_are_validated(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let (owner, client) = bo.member(Role::Owner).await;
+    client.get("/settings").await.expect(200);
+    let fields = |number: &'static str| {
+        vec![
+            ("name", "守り商店"),
+            ("address", "東京都千代田区千代田1-1"),
+            ("registration_number", number),
+            ("delivery_slots", "1"),
+            ("pm_card", "1"),
+            ("pm_bank_transfer", "1"),
+        ]
+    };
+    let res = client
+        .post_form("/settings", &fields("T1234567890123"))
+        .await;
+    res.expect(200);
+    assert!(res.has("#problems"));
+    assert!(bo.store().settings_all().await.unwrap().is_empty());
+    client
+        .post_form("/settings", &fields("T7000012050002"))
+        .await
+        .expect_redirect("/settings");
+    let stored = bo.store().settings_all().await.unwrap();
+    let get = |k: &str| {
+        stored
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        get("shop.registration_number").as_deref(),
+        Some("\"T7000012050002\"")
+    );
+    assert_eq!(
+        get("payment.methods").as_deref(),
+        Some("[\"card\",\"bank_transfer\"]")
+    );
+    assert!(staff_log_actions(&bo, &owner.id)
+        .await
+        .contains(&"settings.update".to_owned()));
+}
+
+/// A card order paid at the provider is refunded through the payment connector (step-up); an
+/// unpaid card order is cancelled at the provider too.
+async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
+    use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("card.buyer@example.jp").await;
+    let psp = bo.state.psp.clone();
+    let back = Url::parse(&format!("{}/", bo.base_url)).unwrap();
+    let pay = |number: &str, total: i64| {
+        let psp = psp.clone();
+        let back = back.clone();
+        let number = number.to_owned();
+        async move {
+            let created = psp
+                .create_payment(&CreatePayment {
+                    order_ref: number.clone(),
+                    amount_jpy: total,
+                    description: "守り商店".into(),
+                    return_url: back.clone(),
+                    cancel_url: back,
+                    idempotency_key: format!("pay-{number}"),
+                })
+                .await
+                .unwrap();
+            created
+        }
+    };
+    let record = |order: String, payment_id: String, total: i64| {
+        let store = bo.store().clone();
+        async move {
+            store
+                .payment_upsert(&mamori_store::model::PaymentRow {
+                    order_id: order,
+                    provider: "sandbox".into(),
+                    payment_id,
+                    status: "pending".into(),
+                    amount: total,
+                    brand: None,
+                    last4: None,
+                    created_at: 1,
+                    updated_at: 1,
+                })
+                .await
+                .unwrap();
+        }
+    };
+
+    // Paid by card: the customer pays on the provider's page, the order moves to paid.
+    let (paid, paid_number) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
+        .await;
+    let total = bo.store().order_header(&paid).await.unwrap().unwrap().total;
+    let created = pay(&paid_number, total).await;
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    page.post(created.redirect_url.clone())
+        .form(&[
+            ("number", "4242424242424242"),
+            ("expiry", "12/34"),
+            ("cvv", "123"),
+            ("name", "HANAKO HATOYAMA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(psp
+        .lookup(&created.payment_id)
+        .await
+        .unwrap()
+        .settles(&paid_number, total));
+    record(paid.clone(), created.payment_id.clone(), total).await;
+    assert!(bo
+        .store()
+        .transition_order(&paid, &["pending_payment"], "paid", bo.now(), &[])
+        .await
+        .unwrap());
+
+    let (owner, client) = bo.member(Role::Owner).await;
+    // A paid order cannot be cancelled, only refunded.
+    client
+        .post_form(&format!("/orders/{paid}/cancel"), &[])
+        .await;
+    assert_eq!(
+        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        "paid"
+    );
+    bo.advance(6 * 60);
+    client
+        .post_form(&format!("/orders/{paid}/refund"), &[])
+        .await
+        .expect_redirect("/step-up");
+    assert_eq!(
+        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        "paid"
+    );
+    let code = bo.fresh_code(&owner);
+    client.post_form("/step-up/totp", &[("code", &code)]).await;
+    client
+        .post_form(&format!("/orders/{paid}/refund"), &[])
+        .await
+        .expect_redirect(&format!("/orders/{paid}"));
+    assert_eq!(
+        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        "refunded"
+    );
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Refunded { amount: total }
+    );
+    // Refunding again is refused by the state machine; the provider is not asked twice.
+    client
+        .post_form(&format!("/orders/{paid}/refund"), &[])
+        .await;
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Refunded { amount: total }
+    );
+
+    // Unpaid card order: cancelled at the provider and here.
+    let (open, open_number) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
+        .await;
+    let open_total = bo.store().order_header(&open).await.unwrap().unwrap().total;
+    let pending = pay(&open_number, open_total).await;
+    record(open.clone(), pending.payment_id.clone(), open_total).await;
+    client
+        .post_form(&format!("/orders/{open}/cancel"), &[])
+        .await
+        .expect_redirect(&format!("/orders/{open}"));
+    assert_eq!(
+        bo.store().order_header(&open).await.unwrap().unwrap().state,
+        "cancelled"
+    );
+    assert_eq!(
+        psp.lookup(&pending.payment_id).await.unwrap().status,
+        PaymentStatus::Canceled
+    );
+    let actions = staff_log_actions(&bo, &owner.id).await;
+    assert!(
+        actions.contains(&"orders.refund".to_owned())
+            && actions.contains(&"orders.cancel".to_owned())
+    );
+}
+
+both_backends!(
+    card_refund_and_cancel_go_through_the_provider,
+    reveal_is_recorded_once_with_its_reason,
+    export_records_exactly_what_left,
+    orders_follow_the_state_machine,
+    products_images_and_the_staff_log,
+    settings_are_validated,
+);
