@@ -3,7 +3,7 @@
 //! as JSON values under the keys of [`keys`]; every change goes to the staff log with the keys
 //! changed and their new values (shop data, nothing personal).
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::{
@@ -16,84 +16,11 @@ use mamori_web::{
     page::render,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{ctx::Ctx, fail, stafflog, state::BackofficeState};
 
-/// The setting keys.
-pub mod keys {
-    /// The shop's name (string).
-    pub const NAME: &str = "shop.name";
-    /// The shop's address (string).
-    pub const ADDRESS: &str = "shop.address";
-    /// 適格請求書発行事業者登録番号 (string, `T` + 13 digits).
-    pub const REGISTRATION_NUMBER: &str = "shop.registration_number";
-    /// Delivery time slots offered at checkout (bool).
-    pub const DELIVERY_SLOTS: &str = "delivery.slots_enabled";
-    /// Payment methods offered (array of `PaymentMethod::as_str`).
-    pub const PAYMENT_METHODS: &str = "payment.methods";
-}
-
-/// The settings as the page shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShopSettings {
-    /// Name.
-    pub name: String,
-    /// Address.
-    pub address: String,
-    /// Registration number.
-    pub registration_number: String,
-    /// Delivery slots on.
-    pub delivery_slots: bool,
-    /// Payment methods on.
-    pub payment_methods: Vec<String>,
-}
-
-impl ShopSettings {
-    /// The stored settings over the defaults (the shop name from the configuration, every
-    /// payment method on, slots on).
-    pub fn from_stored(stored: &[(String, String)], default_name: &str) -> Self {
-        let map: BTreeMap<&str, Value> = stored
-            .iter()
-            .filter_map(|(k, v)| serde_json::from_str(v).ok().map(|v| (k.as_str(), v)))
-            .collect();
-        let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
-        Self {
-            name: text(keys::NAME).unwrap_or_else(|| default_name.to_owned()),
-            address: text(keys::ADDRESS).unwrap_or_default(),
-            registration_number: text(keys::REGISTRATION_NUMBER).unwrap_or_default(),
-            delivery_slots: map
-                .get(keys::DELIVERY_SLOTS)
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            payment_methods: map
-                .get(keys::PAYMENT_METHODS)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_else(|| {
-                    PaymentMethod::ALL
-                        .iter()
-                        .map(|m| m.as_str().to_owned())
-                        .collect()
-                }),
-        }
-    }
-
-    fn values(&self) -> [(&'static str, Value); 5] {
-        [
-            (keys::NAME, json!(self.name)),
-            (keys::ADDRESS, json!(self.address)),
-            (keys::REGISTRATION_NUMBER, json!(self.registration_number)),
-            (keys::DELIVERY_SLOTS, json!(self.delivery_slots)),
-            (keys::PAYMENT_METHODS, json!(self.payment_methods)),
-        ]
-    }
-}
+pub use mamori_store::settings::{keys, ShopSettings};
 
 /// A payment method's checkbox.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use mamori_store::{CategoryRow, Page, ProductRow, Store, StoreError};
+use mamori_store::{settings::ShopSettings, CategoryRow, Page, ProductRow, Store, StoreError};
 use moka::sync::Cache;
 
 /// Most products and category pages kept.
@@ -25,6 +25,7 @@ pub struct CatalogueCache {
     products: Cache<String, Arc<Option<ProductRow>>>,
     categories: Cache<(), Arc<Vec<CategoryRow>>>,
     pages: Cache<(String, i64, i64), Arc<Page<ProductRow>>>,
+    settings: Cache<(), Arc<ShopSettings>>,
 }
 
 impl std::fmt::Debug for CatalogueCache {
@@ -50,6 +51,7 @@ impl CatalogueCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
                 .build(),
+            settings: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
         }
     }
 
@@ -102,6 +104,23 @@ impl CatalogueCache {
             self.pages.insert(key, page.clone());
         }
         Ok(page)
+    }
+
+    /// The settings the back office stored, over the defaults (`default_name` for the name).
+    pub async fn settings(
+        &self,
+        store: &dyn Store,
+        default_name: &str,
+    ) -> Result<Arc<ShopSettings>, StoreError> {
+        if let Some(hit) = self.enabled.then(|| self.settings.get(&())).flatten() {
+            return Ok(hit);
+        }
+        let stored = store.settings_all().await?;
+        let settings = Arc::new(ShopSettings::from_stored(&stored, default_name));
+        if self.enabled {
+            self.settings.insert((), settings.clone());
+        }
+        Ok(settings)
     }
 
     /// Forgets a product (after this process changed its stock) and the pages that list it.

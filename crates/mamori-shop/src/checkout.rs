@@ -34,6 +34,7 @@ use mamori_mail::template::{order_confirmation, DeliveryInfo, OrderConfirmation,
 use mamori_pay::{
     url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
 };
+use mamori_store::settings::ShopSettings;
 use mamori_store::{
     gateway::{Buyer, MailDraft, NewOrder, NewShipment, OrderView},
     Accessor, PaymentRow,
@@ -253,17 +254,45 @@ async fn cart_lines(state: &ShopState, c: &Ctx) -> Result<Vec<PricedLine>, AppEr
 }
 
 /// Validates the form into an order. Errors are left in `f`.
-fn build(state: &ShopState, f: &mut FormState, lines: &[PricedLine]) -> Option<Built> {
+fn build(
+    state: &ShopState,
+    offered: &ShopSettings,
+    f: &mut FormState,
+    lines: &[PricedLine],
+) -> Option<Built> {
     let name = f.person_name("buyer_");
     let email = f.email("buyer_email");
     let phone = f.phone("buyer_");
     let address = f.address("buyer_");
-    let method = f.check("payment", PaymentMethod::parse(f.value("payment")));
+    let method = f
+        .check("payment", PaymentMethod::parse(f.value("payment")))
+        .filter(|m| {
+            let on = offered.offers(*m);
+            if !on {
+                f.fail(
+                    "payment",
+                    "このお支払い方法は現在ご利用いただけません。",
+                    "This payment method is not offered at the moment.",
+                );
+            }
+            on
+        });
     let slot_raw = f.value("delivery_slot").to_owned();
     let slot = if slot_raw.is_empty() {
         Some(DeliverySlot::Unspecified)
     } else {
         f.check("delivery_slot", DeliverySlot::parse(&slot_raw))
+            .filter(|s| {
+                let on = offered.delivery_slots || *s == DeliverySlot::Unspecified;
+                if !on {
+                    f.fail(
+                        "delivery_slot",
+                        "現在、お届け時間帯は指定できません。",
+                        "Delivery time slots are not offered at the moment.",
+                    );
+                }
+                on
+            })
     };
     let today = to_jst(Utc::now()).date_naive();
     let date = match f.value("delivery_date").trim() {
@@ -474,8 +503,8 @@ struct FormPage {
     lines: Vec<FormLine>,
     items_total: Yen,
     dates: Vec<(String, String)>,
-    slots: &'static [DeliverySlot],
-    methods: &'static [PaymentMethod],
+    slots: Vec<DeliverySlot>,
+    methods: Vec<PaymentMethod>,
     purposes: &'static [NoshiPurpose],
     prefectures: Vec<(&'static str, &'static str)>,
     shipping_note: String,
@@ -503,6 +532,7 @@ impl FormPage {
 }
 
 fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) -> Response {
+    let offered = c.settings.clone();
     let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).unwrap_or(Yen::ZERO);
     let shipping_note = shipping_note(&state.config, &c);
     let page = FormPage {
@@ -515,8 +545,16 @@ fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) ->
             .collect(),
         items_total,
         dates: delivery_dates(&state.config),
-        slots: DeliverySlot::ALL,
-        methods: PaymentMethod::ALL,
+        slots: if offered.delivery_slots {
+            DeliverySlot::ALL.to_vec()
+        } else {
+            vec![DeliverySlot::Unspecified]
+        },
+        methods: PaymentMethod::ALL
+            .iter()
+            .copied()
+            .filter(|m| offered.offers(*m))
+            .collect(),
         purposes: NoshiPurpose::ALL,
         prefectures: forms::prefectures(),
         shipping_note,
@@ -539,7 +577,9 @@ pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
             f.set(&k, v);
         }
     } else {
-        f.set("payment", PaymentMethod::Card.as_str());
+        if let Some(m) = PaymentMethod::ALL.iter().find(|m| c.settings.offers(**m)) {
+            f.set("payment", m.as_str());
+        }
         f.set("ship_to", "buyer");
         if let Some(member) = c.member.clone() {
             let acc = c.accessor("checkout.prefill");
@@ -584,7 +624,7 @@ pub async fn submit(
     let allowed = allowed_fields(lines.len());
     let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
     let mut f = FormState::from_submission(c.lang(), map.clone(), &allowed)?;
-    if build(&state, &mut f, &lines).is_none() {
+    if build(&state, &c.settings, &mut f, &lines).is_none() {
         if !f.has_errors() {
             f.fail(
                 "cart",
@@ -728,7 +768,7 @@ pub async fn confirm(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Resp
     let Some(mut f) = saved_form(&c, lines.len())? else {
         return Ok(Redirect::to("/checkout").into_response());
     };
-    let Some(b) = build(&state, &mut f, &lines) else {
+    let Some(b) = build(&state, &c.settings, &mut f, &lines) else {
         return Ok(Redirect::to("/checkout").into_response());
     };
     let key = session_key(&c)?;
@@ -803,7 +843,7 @@ pub async fn place(
     if lines.is_empty() {
         return Ok(Redirect::to("/cart").into_response());
     }
-    let Some(b) = build(&state, &mut f, &lines) else {
+    let Some(b) = build(&state, &c.settings, &mut f, &lines) else {
         return Ok(Redirect::to("/checkout").into_response());
     };
     let customer_id = match c.member.clone() {

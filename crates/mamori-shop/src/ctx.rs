@@ -32,8 +32,13 @@ pub struct Ctx {
     pub member: Option<String>,
     /// Units in the cart.
     pub cart_count: u32,
-    /// Shop name.
+    /// Shop name (the back office's setting, else the configuration's).
     pub shop_name: String,
+    /// The invoice registration number shown (the back office's setting, else the
+    /// configuration's).
+    pub registration_number: String,
+    /// The shop's settings from the back office (payment methods and delivery slots offered).
+    pub settings: std::sync::Arc<mamori_store::settings::ShopSettings>,
     /// A message left by the previous request (shown once).
     pub flash: Option<String>,
     /// The request id (for accessors and error references).
@@ -114,6 +119,14 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             .unwrap_or_default();
         // Browsing creates no session: a visitor's token comes from its own cookie.
         let csrf = CsrfToken::for_request(parts)?;
+        let settings = state
+            .catalogue
+            .settings(state.store.as_ref(), &state.config.shop_name)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "shop settings unavailable");
+                AppError::Internal
+            })?;
         let member = session.get::<String>(ACCOUNT_KEY);
         let cart_count = cart::count(state, &session, member.as_deref()).await;
         let flash = session.get::<String>(FLASH_KEY);
@@ -125,7 +138,13 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             csrf,
             member,
             cart_count,
-            shop_name: state.config.shop_name.clone(),
+            shop_name: settings.name.clone(),
+            registration_number: if settings.registration_number.is_empty() {
+                state.config.registration_number.clone()
+            } else {
+                settings.registration_number.clone()
+            },
+            settings,
             flash,
             request_id,
             session,

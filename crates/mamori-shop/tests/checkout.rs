@@ -20,6 +20,7 @@ both_backends!(
     bad_input_gets_4xx_and_changes_nothing,
     cached_catalogue_follows_the_shops_own_stock_changes,
     lines_go_to_two_addresses,
+    back_office_settings_shape_the_storefront,
 );
 
 fn buyer(payment: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -556,8 +557,7 @@ async fn set_stock(shop: &TestShop, sku: &str, stock: i64) {
 }
 
 async fn cached_catalogue_follows_the_shops_own_stock_changes(backend: Backend) {
-    let shop =
-        TestShop::start_with_cache_ttl(backend, std::time::Duration::from_secs(600)).await;
+    let shop = TestShop::start_with_cache_ttl(backend, std::time::Duration::from_secs(600)).await;
     let c = shop.client();
     set_stock(&shop, "HL-2001", 5).await;
     let stock = |page: &common::Resp| page.text_of("#stock").unwrap();
@@ -683,4 +683,54 @@ async fn lines_go_to_two_addresses(backend: Backend) {
         .expect("second delivery in the mail");
     assert!(mail.body[at..].contains("佐藤 次郎"));
     assert!(mail.body[at..].contains(&second_name));
+}
+
+async fn back_office_settings_shape_the_storefront(backend: Backend) {
+    use mamori_store::settings::keys;
+    let shop = TestShop::start(backend).await;
+    let put = |k: &'static str, v: &'static str| {
+        let store = shop.store().clone();
+        async move { store.settings_put(k, v, 0, None).await.unwrap() }
+    };
+    put(keys::NAME, r#""守り商店 本店""#).await;
+    put(keys::REGISTRATION_NUMBER, r#""T1234567890123""#).await;
+    put(keys::PAYMENT_METHODS, r#"["card", "cash_on_delivery"]"#).await;
+    put(keys::DELIVERY_SLOTS, "false").await;
+
+    let c = shop.client();
+    assert_eq!(
+        c.get("/").await.text_of("a.brand").unwrap(),
+        "守り商店 本店"
+    );
+    assert!(c.get("/legal").await.text.contains("T1234567890123"));
+    add_to_cart(&c, "PT-1001", "1").await;
+    let form = c.get("/checkout").await;
+    assert!(form.has("#payment_card"));
+    assert!(
+        !form.has("#payment_bank_transfer"),
+        "a method switched off is not offered"
+    );
+    assert_eq!(form.count("#delivery_slot option"), 1, "only 指定なし");
+
+    // A hand-made submission of what is switched off is refused next to the field.
+    let r = c.post_form("/checkout", &buyer("bank_transfer")).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text
+            .contains("このお支払い方法は現在ご利用いただけません"),
+        "{}",
+        r.text
+    );
+    let mut slot = buyer("cash_on_delivery");
+    slot.retain(|(k, _)| *k != "delivery_slot");
+    slot.push(("delivery_slot", "morning"));
+    assert_eq!(c.post_form("/checkout", &slot).await.status, 422);
+    assert_eq!(order_count(&shop).await, 0);
+
+    let mut ok = buyer("cash_on_delivery");
+    ok.retain(|(k, _)| *k != "delivery_slot");
+    ok.push(("delivery_slot", ""));
+    c.post_form("/checkout", &ok)
+        .await
+        .expect_redirect("/checkout/confirm");
 }

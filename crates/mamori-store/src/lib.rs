@@ -129,6 +129,7 @@ pub mod error;
 pub mod gateway;
 pub mod ledger;
 pub mod model;
+pub mod settings;
 pub mod store;
 
 pub use access::{Accessor, Action, Principal};
