@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::{
     auth::{self, codes_page, totp_done, totp_setup, BeginBody, CodeForm, TotpShown},
-    ctx::{keys, Ctx},
+    ctx::{back, keys, Ctx},
     fail, stafflog,
     state::{fmt_secs, BackofficeState},
 };
@@ -85,22 +85,6 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         .into_response())
 }
 
-fn back(c: &Ctx, result: Result<&str, String>) -> Response {
-    match result {
-        Ok(msg) => c.flash_next(msg),
-        Err(msg) => c.error_next(&msg),
-    }
-    Redirect::to("/account").into_response()
-}
-
-fn message(c: &Ctx, e: &mamori_staff::StaffError) -> String {
-    if c.en() {
-        e.message_en()
-    } else {
-        e.message_ja()
-    }
-}
-
 /// `POST /account/password` form.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +106,7 @@ pub async fn password(
     if f.password != f.password2 {
         return Ok(back(
             &c,
+            "/account",
             Err(c
                 .t(
                     "確認用のパスワードが一致しません。何も変更していません。",
@@ -151,10 +136,11 @@ pub async fn password(
             .await?;
             Ok(back(
                 &c,
+                "/account",
                 Ok(c.t("パスワードを変更しました。", "Your password was changed.")),
             ))
         }
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/account", Err(auth::staff_error(&c, &e)))),
     }
 }
 
@@ -198,9 +184,11 @@ pub async fn passkey_finish(
             )
             .await?;
             c.flash_next(c.t("パスキーを登録しました。", "The passkey was added."));
-            Ok(auth::json_ok_redirect("/account"))
+            Ok(auth::json_ok(
+                serde_json::json!({ "ok": true, "redirect": "/account" }),
+            ))
         }
-        Err(msg) => Ok(auth::json_fail_msg(msg)),
+        Err(msg) => Ok(auth::json_fail(msg)),
     }
 }
 
@@ -224,11 +212,13 @@ pub async fn passkey_delete(
             .await?;
             Ok(back(
                 &c,
+                "/account",
                 Ok(c.t("パスキーを削除しました。", "The passkey was removed.")),
             ))
         }
         Ok(false) => Ok(back(
             &c,
+            "/account",
             Err(c
                 .t(
                     "パスキーが見つかりません。何も変更していません。",
@@ -236,7 +226,7 @@ pub async fn passkey_delete(
                 )
                 .to_owned()),
         )),
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/account", Err(auth::staff_error(&c, &e)))),
     }
 }
 
@@ -277,6 +267,7 @@ pub async fn totp_confirm(
             stafflog::record(&state, &c, None, "account.totp_set", &id, json!({})).await?;
             Ok(back(
                 &c,
+                "/account",
                 Ok(c.t(
                     "認証アプリを登録しました。",
                     "The authenticator app was added.",
@@ -284,7 +275,7 @@ pub async fn totp_confirm(
             ))
         }
         Err(e) => {
-            c.error = Some(message(&c, &e));
+            c.error = Some(auth::staff_error(&c, &e));
             let totp = totp_setup(&state, &c, &id).await?;
             Ok((PagePolicy::new().private(), render(&TotpPage { c, totp })).into_response())
         }
@@ -302,13 +293,14 @@ pub async fn totp_delete(
             stafflog::record(&state, &c, None, "account.totp_remove", &id, json!({})).await?;
             Ok(back(
                 &c,
+                "/account",
                 Ok(c.t(
                     "認証アプリの登録を削除しました。",
                     "The authenticator app was removed.",
                 )),
             ))
         }
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/account", Err(auth::staff_error(&c, &e)))),
     }
 }
 

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// One ledger entry as shown.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LedgerLine {
     /// Leaf index.
     pub seq: i64,

@@ -23,8 +23,8 @@ use mamori_staff::{
     PublicKeyCredential, RegisterPublicKeyCredential, RelyingParty, StaffAuth, StaffAuthConfig,
     StaffError,
 };
-use mamori_store::model::{OutboxRow, StaffRow};
-use mamori_vault::{ExposeSecret, FieldPlace, KeyRing, SecretString};
+use mamori_store::{model::StaffRow, MailDraft};
+use mamori_vault::{ExposeSecret, KeyRing, SecretString};
 use mamori_web::{
     clock::Clock,
     errors::{AppError, SafeForm},
@@ -50,9 +50,6 @@ pub const DEVICE_COOKIE: &str = "mamori_staff_device";
 const PENDING_SECS: i64 = 10 * 60;
 /// Device cookie lifetime (browsers cap cookies at 400 days).
 const DEVICE_COOKIE_DAYS: i64 = 400;
-/// Purpose of the system key that seals mail not tied to a customer key (the outbox worker opens
-/// rows without a customer id with it).
-const UNLINKED_MAIL_KEY: &str = "mail_outbox.unlinked";
 
 /// Adapts the web layer's clock to the staff service's (Unix seconds).
 struct StaffClock(Arc<dyn Clock>);
@@ -101,7 +98,9 @@ pub fn is_local_path(p: &str) -> bool {
         && p.len() <= 512
 }
 
-fn staff_error(c: &Ctx, e: &StaffError) -> String {
+/// A staff service error as the page shows it, in the page's language; internal failures are
+/// logged too.
+pub(crate) fn staff_error(c: &Ctx, e: &StaffError) -> String {
     if matches!(
         e,
         StaffError::Store(_) | StaffError::Vault(_) | StaffError::Config(_) | StaffError::Task
@@ -502,10 +501,10 @@ pub fn new_device_mail(shop: &str, name: &str, ctx: &ChangeContext) -> MailConte
     }
 }
 
-/// Queues the new-device mail to the member of staff through the outbox, sealed under the
-/// system key the outbox worker opens unlinked mail with (a staff member is no customer, so
-/// there is no customer key, and the ledger, which records customers' data, has nothing to
-/// record: the worker's open is recorded as usual).
+/// Queues the new-device mail to the member of staff through the outbox with
+/// `Gateway::queue_system_mail`: sealed under the system key the outbox worker opens unlinked
+/// mail with (a staff member is no customer, so there is no customer key, and the ledger, which
+/// records customers' data, has nothing to record: the worker's open is recorded as usual).
 async fn queue_new_device_mail(
     state: &BackofficeState,
     c: &Ctx,
@@ -529,27 +528,13 @@ async fn queue_new_device_mail(
     let to = Recipient::new(row.email.clone())?.with_name(row.display_name.clone());
     let mail =
         OutgoingMail::from_content(to, content).with_header("X-Mamori-Kind", "staff-new-device");
-    let payload = mail.to_payload();
-    let id = uuid::Uuid::now_v7().to_string();
-    let key = state.keys.system_data_key(UNLINKED_MAIL_KEY)?;
-    let place = FieldPlace {
-        table: "mail_outbox",
-        column: "payload",
-        row_id: &id,
-    };
-    let payload_ct = key.seal(&place, &payload)?;
-    // The outbox worker runs on the wall clock, so the row is due by it.
-    let now = mamori_store::model::now();
+    // The gateway dates the row by the wall clock, which the outbox worker runs on.
     state
-        .store
-        .outbox_enqueue(&[OutboxRow {
-            id,
-            customer_id: None,
+        .gateway
+        .queue_system_mail(MailDraft {
             kind: "staff_new_device".to_owned(),
-            payload_ct,
-            created_at: now,
-            next_attempt_at: now,
-        }])
+            payload: mail.to_payload(),
+        })
         .await?;
     Ok(())
 }
@@ -649,7 +634,8 @@ pub struct BeginBody {
     pub label: Option<String>,
 }
 
-fn json_fail(message: String) -> Response {
+/// `{"ok": false, "message": …}` for the page's script.
+pub(crate) fn json_fail(message: String) -> Response {
     (
         PagePolicy::new().private(),
         Json(json!({ "ok": false, "message": message })),
@@ -657,17 +643,8 @@ fn json_fail(message: String) -> Response {
         .into_response()
 }
 
-/// `{"ok": true, "redirect": to}` for the page's script.
-pub fn json_ok_redirect(to: &str) -> Response {
-    json_ok(json!({ "ok": true, "redirect": to }))
-}
-
-/// `{"ok": false, "message": …}` for the page's script.
-pub fn json_fail_msg(message: String) -> Response {
-    json_fail(message)
-}
-
-fn json_ok(body: serde_json::Value) -> Response {
+/// `body` (`{"ok": true, …}`) for the page's script.
+pub(crate) fn json_ok(body: serde_json::Value) -> Response {
     (PagePolicy::new().private(), Json(body)).into_response()
 }
 
@@ -1032,8 +1009,9 @@ pub async fn enrol_password(
     }
 }
 
-/// A TOTP secret to show while an authenticator app is being added.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A TOTP secret to show while an authenticator app is being added. No `Debug`: it holds the
+/// secret.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TotpShown {
     /// Base32 secret.
     pub secret: String,

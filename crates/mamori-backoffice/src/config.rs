@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use ipnet::IpNet;
 use mamori_pay::url::Url;
+use mamori_staff::EnrolmentToken;
+use mamori_vault::ExposeSecret as _;
 
 /// Settings of the back office.
 #[derive(Debug, Clone)]
@@ -89,6 +91,14 @@ impl BackofficeConfig {
         format!("{}{path_and_query}", self.origin())
     }
 
+    /// The one-time enrolment link of `token` (`/enrol?token=...`), as shown once to the owner
+    /// who invited or printed by `mamori staff create`.
+    pub fn enrol_link(&self, token: &EnrolmentToken) -> String {
+        let q = serde_urlencoded::to_string([("token", token.secret.expose_secret())])
+            .unwrap_or_default();
+        self.link(&format!("/enrol?{q}"))
+    }
+
     /// True when `ip` is inside the allow-list (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn allows(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
@@ -122,5 +132,17 @@ mod tests {
         ] {
             assert!(!c.allows(bad.parse().unwrap()), "{bad}");
         }
+    }
+
+    #[test]
+    fn enrolment_links_carry_the_token() {
+        let token = EnrolmentToken {
+            secret: mamori_vault::SecretString::from("AbC-_09".to_owned()),
+            expires_at: 0,
+        };
+        assert_eq!(
+            BackofficeConfig::default().enrol_link(&token),
+            "http://localhost:8082/enrol?token=AbC-_09"
+        );
     }
 }

@@ -3,7 +3,10 @@
 
 use std::{net::IpAddr, net::SocketAddr, sync::Arc};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    response::{IntoResponse, Redirect, Response},
+};
 use http::request::Parts;
 use mamori_staff::{Permission, Role};
 use mamori_store::Accessor;
@@ -47,8 +50,9 @@ pub mod keys {
 }
 
 /// The signed-in member of staff, as the route guard loaded them for this request (from the
-/// database, so a role change or a disabled account counts at once).
-#[derive(Debug, Clone)]
+/// database, so a role change or a disabled account counts at once). Debug shows the id and
+/// role only: the email and name are personal.
+#[derive(Clone)]
 pub struct CurrentStaff {
     /// Staff id.
     pub id: String,
@@ -58,6 +62,15 @@ pub struct CurrentStaff {
     pub display_name: String,
     /// Role.
     pub role: Role,
+}
+
+impl std::fmt::Debug for CurrentStaff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentStaff")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One entry of the side menu.
@@ -244,6 +257,16 @@ impl Ctx {
     pub fn ip(&self) -> Option<String> {
         self.peer.map(|p| p.to_string())
     }
+}
+
+/// Redirects to `to` after a form, leaving `result` for that page: a message on success, an
+/// error otherwise.
+pub fn back(c: &Ctx, to: &str, result: Result<&str, String>) -> Response {
+    match result {
+        Ok(msg) => c.flash_next(msg),
+        Err(msg) => c.error_next(&msg),
+    }
+    Redirect::to(to).into_response()
 }
 
 impl FromRequestParts<Arc<BackofficeState>> for Ctx {

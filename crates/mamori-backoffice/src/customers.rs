@@ -2,7 +2,7 @@
 //! with a reason (shown once, on the ledger with the reason), and the customer CSV export
 //! (permission, reason, step-up, rate limit; never an empty selection).
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use askama::Template;
 use axum::{
@@ -31,15 +31,14 @@ use crate::{
     state::{fmt_secs, fmt_us, BackofficeState},
 };
 
-/// A field's label in the page's language.
+/// A field's label in the page's language: the gateway's labels, except that the back office
+/// says "Birth date" where the gateway says "Date of birth".
 pub fn field_label(c: &Ctx, f: CustomerField) -> &'static str {
-    match f {
-        CustomerField::Name => c.t("氏名", "Name"),
-        CustomerField::Email => c.t("メールアドレス", "Email"),
-        CustomerField::Phone => c.t("電話番号", "Phone"),
-        CustomerField::Address => c.t("住所", "Address"),
-        CustomerField::BirthDate => c.t("生年月日", "Birth date"),
-    }
+    let en = match f {
+        CustomerField::BirthDate => "Birth date",
+        other => other.label_en(),
+    };
+    c.t(f.label_ja(), en)
 }
 
 /// A field choice on a form.
@@ -176,7 +175,7 @@ async fn find(state: &BackofficeState, text: &str) -> Result<Option<String>, App
         };
         return state
             .gateway
-            .find_customer_by_email(&email)
+            .find_member(&email)
             .await
             .map_err(fail("customer by email"));
     }
@@ -269,7 +268,7 @@ pub async fn detail(
 }
 
 /// `POST /customers/{id}/reveal` form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevealForm {
     /// `name`, `email`, `phone`, `address` or `birth_date`.
@@ -369,7 +368,7 @@ pub async fn export_form(c: Ctx, Query(q): Query<ExportQuery>) -> Response {
 }
 
 /// `POST /customers/export` form: ids one per line (or comma-separated), a checkbox per field.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportForm {
     /// Customer ids.
@@ -407,6 +406,7 @@ pub async fn export(
         })
     };
     let mut ids: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for raw in form
         .ids
         .split([',', '\n', '\r', ' '])
@@ -420,7 +420,7 @@ pub async fn export(
             );
             return Ok(again(c.clone(), msg));
         }
-        if !ids.iter().any(|i| i == raw) {
+        if seen.insert(raw) {
             ids.push(raw.to_owned());
         }
     }
@@ -464,27 +464,19 @@ pub async fn export(
             return Ok(again(c.clone(), msg));
         }
     };
-    for id in &ids {
-        let known = state
-            .store
-            .customer(id)
-            .await
-            .map_err(fail("export check"))?
-            .is_some_and(|r| r.erased_at.is_none());
-        if !known {
+    // The gateway refuses an unknown or erased customer before it records anything.
+    let acc = c.accessor("backoffice.customers.export").because(&reason);
+    let exported = match state.gateway.export_customers(&acc, &ids, &fields).await {
+        Ok(e) => e,
+        Err(StoreError::NotFound { .. } | StoreError::Erased(_)) => {
             let msg = c.t(
                 "存在しないか削除済みのお客様が含まれています。何も出力していません。",
                 "Some customers do not exist or were erased. Nothing was exported.",
             );
             return Ok(again(c.clone(), msg));
         }
-    }
-    let acc = c.accessor("backoffice.customers.export").because(&reason);
-    let exported = state
-        .gateway
-        .export_customers(&acc, &ids, &fields)
-        .await
-        .map_err(fail("customer export"))?;
+        Err(e) => return Err(fail("customer export")(e)),
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut head = vec!["id".to_owned()];
     head.extend(fields.iter().map(|f| field_label(&c, *f).to_owned()));

@@ -11,8 +11,8 @@ pub const PAGE_SIZE: i64 = 50;
 
 /// Shortest and longest reason accepted for a reveal or an export (in characters).
 pub const REASON_MIN: usize = 4;
-/// See [`REASON_MIN`].
-pub const REASON_MAX: usize = 200;
+/// See [`REASON_MIN`]; the gateway's own limit.
+pub const REASON_MAX: usize = mamori_store::gateway::REASON_MAX_CHARS;
 
 /// `1,234円`.
 pub fn yen(v: i64) -> String {

@@ -407,10 +407,10 @@ impl Refusal {
     }
 }
 
-/// Applies `event` to the order by compare-and-set, after `before` (the provider's part) ran.
+/// The order and the state `event` leads it to, if the state machine allows it for the order's
+/// payment method. Nothing is written: [`commit`] moves the order by compare-and-set.
 async fn apply(
     state: &BackofficeState,
-    c: &Ctx,
     id: &str,
     event: OrderEvent,
 ) -> Result<(OrderRow, OrderState), Refusal> {
@@ -429,7 +429,6 @@ async fn apply(
     let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
     let from = OrderState::parse(&header.state).map_err(|_| Refusal::Unknown)?;
     let to = from.apply(event, method).map_err(Refusal::Invalid)?;
-    let _ = c;
     Ok((header, to))
 }
 
@@ -511,7 +510,7 @@ pub async fn transition(
             return back_to(&c, &id, Err(r), "", "");
         }
     };
-    let result = match apply(&state, &c, &id, event).await {
+    let result = match apply(&state, &id, event).await {
         Ok((header, to)) => commit(&state, &c, &header, to, event).await,
         Err(Refusal::Unknown) => return unknown_order(&c),
         Err(r) => Err(r),
@@ -533,20 +532,19 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Response {
     let result = async {
-        let (header, to) = apply(&state, &c, &id, OrderEvent::Cancel).await?;
+        let (header, to) = apply(&state, &id, OrderEvent::Cancel).await?;
         if let Some(mut p) = state
             .store
             .payment_of_order(&id)
             .await
             .map_err(|_| Refusal::Payment)?
         {
-            let info = state.psp.cancel(&p.payment_id).await.map_err(|e| {
+            state.psp.cancel(&p.payment_id).await.map_err(|e| {
                 tracing::warn!(error = %e, "provider cancel failed");
                 Refusal::Payment
             })?;
             p.status = "canceled".to_owned();
             p.updated_at = state.now();
-            let _ = info;
             state
                 .store
                 .payment_upsert(&p)
@@ -577,7 +575,7 @@ pub async fn refund(
     Path(id): Path<String>,
 ) -> Response {
     let result = async {
-        let (header, to) = apply(&state, &c, &id, OrderEvent::Refund).await?;
+        let (header, to) = apply(&state, &id, OrderEvent::Refund).await?;
         let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
         if method == PaymentMethod::Card {
             let mut p = state
@@ -638,7 +636,7 @@ pub async fn export_form(c: Ctx, Query(q): Query<ListQuery>) -> Response {
 }
 
 /// `POST /orders/export` form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// State code (usually `preparing`).

@@ -16,13 +16,12 @@ use axum::{
 };
 use http::{header, Method};
 use mamori_staff::{Permission, Role};
-use mamori_store::model::StaffLogRow;
 use mamori_web::{errors::AppError, ratelimit::rate_limit, session::Session};
 
 use crate::{
     account, assets, audit, auth,
     ctx::{keys, CurrentStaff},
-    customers, dashboard, orders, products, settings, staff_admin,
+    customers, dashboard, orders, products, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -318,17 +317,21 @@ pub async fn guard(
             "role lacks the permission"
         );
         let request_id = crate::request_id(&req);
-        let row = StaffLogRow {
-            seq: 0,
-            at: state.now(),
-            staff_id: Some(staff.id.clone()),
-            action: "access.denied".to_owned(),
-            target: format!("{} {}", spec.method.method(), spec.path),
-            detail: serde_json::json!({ "role": staff.role.as_str() }).to_string(),
-            request_id,
-            ip: crate::peer_ip(&req).map(|i| i.to_string()),
+        let by = stafflog::Source {
+            staff_id: Some(&staff.id),
+            request_id: &request_id,
+            ip: crate::peer_ip(&req),
         };
-        if let Err(err) = state.store.staff_log_append(&row).await {
+        let appended = stafflog::append(
+            state.store.as_ref(),
+            state.now(),
+            by,
+            "access.denied",
+            &format!("{} {}", spec.method.method(), spec.path),
+            &serde_json::json!({ "role": staff.role.as_str() }),
+        )
+        .await;
+        if let Err(err) = appended {
             tracing::error!(error = %err, "could not record a refused access");
         }
         return AppError::Forbidden.into_response();

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
-use mamori_staff::{EnrolmentToken, Role, StaffError};
-use mamori_vault::ExposeSecret;
+use mamori_staff::Role;
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
@@ -21,13 +20,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    ctx::Ctx,
+    auth,
+    ctx::{back, Ctx},
     fail, stafflog,
     state::{fmt_secs, BackofficeState},
 };
 
 /// A member of staff as listed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StaffLine {
     /// Id.
     pub id: String,
@@ -130,27 +130,8 @@ pub async fn list(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
     list_page(&state, c, None, None).await
 }
 
-fn message(c: &Ctx, e: &StaffError) -> String {
-    if matches!(
-        e,
-        StaffError::Store(_) | StaffError::Vault(_) | StaffError::Task
-    ) {
-        tracing::error!(error = %e, "staff management failed");
-    }
-    if c.en() {
-        e.message_en()
-    } else {
-        e.message_ja()
-    }
-}
-
-fn link_of(state: &BackofficeState, t: &EnrolmentToken) -> String {
-    let q = serde_urlencoded::to_string([("token", t.secret.expose_secret())]).unwrap_or_default();
-    state.config.link(&format!("/enrol?{q}"))
-}
-
 /// `POST /staff/invite` form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteForm {
     /// Work email.
@@ -188,12 +169,12 @@ pub async fn invite(
                 json!({ "role": role.as_str() }),
             )
             .await?;
-            let link = link_of(&state, &token);
+            let link = state.config.enrol_link(&token);
             let until = fmt_secs(token.expires_at);
             list_page(&state, c, Some((link, until)), None).await
         }
         Err(e) => {
-            let msg = message(&c, &e);
+            let msg = auth::staff_error(&c, &e);
             list_page(&state, c, None, Some(msg)).await
         }
     }
@@ -208,23 +189,15 @@ pub async fn reissue(
     match state.auth.reissue_enrolment(&id, Some(c.staff_id())).await {
         Ok(token) => {
             stafflog::record(&state, &c, None, "staff.link", &id, json!({})).await?;
-            let link = link_of(&state, &token);
+            let link = state.config.enrol_link(&token);
             let until = fmt_secs(token.expires_at);
             list_page(&state, c, Some((link, until)), None).await
         }
         Err(e) => {
-            let msg = message(&c, &e);
+            let msg = auth::staff_error(&c, &e);
             list_page(&state, c, None, Some(msg)).await
         }
     }
-}
-
-fn back(c: &Ctx, r: Result<&str, String>) -> Response {
-    match r {
-        Ok(m) => c.flash_next(m),
-        Err(m) => c.error_next(&m),
-    }
-    Redirect::to("/staff").into_response()
 }
 
 /// `POST /staff/{id}/role` form.
@@ -245,6 +218,7 @@ pub async fn change_role(
     let Some(role) = Role::parse(&f.role) else {
         return Ok(back(
             &c,
+            "/staff",
             Err(c
                 .t(
                     "役割を選んでください。何も変更していません。",
@@ -268,10 +242,11 @@ pub async fn change_role(
             .await?;
             Ok(back(
                 &c,
+                "/staff",
                 Ok(c.t("役割を変更しました。", "The role was changed.")),
             ))
         }
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/staff", Err(auth::staff_error(&c, &e)))),
     }
 }
 
@@ -286,10 +261,11 @@ pub async fn disable(
             stafflog::record(&state, &c, None, "staff.disable", &row.id, json!({})).await?;
             Ok(back(
                 &c,
+                "/staff",
                 Ok(c.t("アカウントを無効にしました。", "The account was disabled.")),
             ))
         }
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/staff", Err(auth::staff_error(&c, &e)))),
     }
 }
 
@@ -312,9 +288,10 @@ pub async fn enable(
             .await?;
             Ok(back(
                 &c,
+                "/staff",
                 Ok(c.t("アカウントを有効にしました。", "The account was enabled.")),
             ))
         }
-        Err(e) => Ok(back(&c, Err(message(&c, &e)))),
+        Err(e) => Ok(back(&c, "/staff", Err(auth::staff_error(&c, &e)))),
     }
 }

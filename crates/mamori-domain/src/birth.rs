@@ -207,11 +207,15 @@ impl BirthDate {
         u32::try_from(years).ok()
     }
 
-    /// `"****-**-**"`: a birth date says nothing useful half-shown (the year alone narrows a
-    /// person down, the day and month are a common security question), so all of it is hidden.
+    /// What every birth date masks to: a birth date says nothing useful half-shown (the year
+    /// alone narrows a person down, the day and month are a common security question), so all
+    /// of it is hidden.
+    pub const MASKED: &'static str = "****-**-**";
+
+    /// [`BirthDate::MASKED`], whatever the date.
     #[must_use]
     pub fn masked(&self) -> String {
-        "****-**-**".to_owned()
+        Self::MASKED.to_owned()
     }
 
     /// `"平成2年1月2日"` (元年 for the first year).

@@ -64,8 +64,8 @@
 //!   `wait_for_navigation` is not used: it returns at once when the old
 //!   page is still loaded, which races a click.
 //! - [`Page::wait_for`] waits for a CSS selector to match;
-//!   [`Page::wait_for_url`] for the main frame's URL to satisfy a predicate
-//!   and its document to be loaded.
+//!   [`Page::wait_for_url_prefix`] for the main frame's URL to start with
+//!   a prefix and its document to be loaded.
 //!
 //! # Interaction
 //!
@@ -105,7 +105,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chromiumoxide::browser::BrowserConfig;
-use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
 use chromiumoxide::cdp::browser_protocol::log::EventEntryAdded;
 use chromiumoxide::cdp::browser_protocol::page::{
@@ -378,17 +377,6 @@ impl Browser {
         })
     }
 
-    /// The Chromium binary this browser runs.
-    #[must_use]
-    pub fn executable(&self) -> &Path {
-        &self.executable
-    }
-
-    /// Chromium's version string (`Chrome/156.0.…`).
-    pub async fn version(&self) -> Result<String> {
-        Ok(self.inner.version().await?.product)
-    }
-
     /// Opens a blank page in a new browser context of its own (cookies,
     /// storage and cache apart from every other page), with console
     /// collection running.
@@ -399,11 +387,11 @@ impl Browser {
             .await?;
         let params = CreateTargetParams::builder()
             .url("about:blank")
-            .browser_context_id(context.clone())
+            .browser_context_id(context)
             .build()
             .map_err(Error::Decode)?;
         let inner = self.inner.new_page(params).await?;
-        Page::attach(inner, Some(context)).await
+        Page::attach(inner).await
     }
 
     /// The chromiumoxide browser, for what the harness does not cover.
@@ -643,7 +631,6 @@ fn remote_text(o: &RemoteObject) -> String {
 /// All waits use [`DEFAULT_TIMEOUT`] unless they take a timeout.
 pub struct Page {
     inner: chromiumoxide::Page,
-    context: Option<BrowserContextId>,
     console: Mutex<Console>,
 }
 
@@ -661,7 +648,7 @@ fn js(s: &str) -> String {
 }
 
 impl Page {
-    async fn attach(inner: chromiumoxide::Page, context: Option<BrowserContextId>) -> Result<Page> {
+    async fn attach(inner: chromiumoxide::Page) -> Result<Page> {
         // Listen before enabling `Log`, so that nothing is missed.
         let log = inner.event_listener::<EventEntryAdded>().await?;
         let console = inner.event_listener::<EventConsoleApiCalled>().await?;
@@ -670,7 +657,6 @@ impl Page {
         inner.enable_log().await?;
         Ok(Page {
             inner,
-            context,
             console: Mutex::new(Console {
                 streams: Some(ConsoleStreams {
                     log,
@@ -686,12 +672,6 @@ impl Page {
     #[must_use]
     pub fn inner(&self) -> &chromiumoxide::Page {
         &self.inner
-    }
-
-    /// The browser context this page lives in.
-    #[must_use]
-    pub fn context(&self) -> Option<&BrowserContextId> {
-        self.context.as_ref()
     }
 
     /// Evaluates a JavaScript expression in the page (promises awaited) and
@@ -957,18 +937,6 @@ impl Page {
             }
             tokio::time::sleep(POLL).await;
         }
-    }
-
-    /// Waits until the main frame's URL satisfies `accept` and its document
-    /// is loaded; returns the URL.
-    pub async fn wait_for_url(
-        &self,
-        accept: impl Fn(&str) -> bool,
-        timeout: Duration,
-    ) -> Result<String> {
-        self.wait_loaded("the URL to match", timeout, |t| accept(&t.frame.url))
-            .await?;
-        self.url().await
     }
 
     /// Waits until the main frame's URL starts with `prefix` and its

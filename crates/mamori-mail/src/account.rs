@@ -286,11 +286,13 @@ fn label(s: &str) -> String {
     one_line(s, MAX_LABEL_CHARS)
 }
 
-fn ja_date(at: &DateTime<FixedOffset>) -> String {
+/// `2025年11月21日 15:04` (the time as given).
+pub(crate) fn ja_date(at: &DateTime<FixedOffset>) -> String {
     at.format("%Y年%m月%d日 %H:%M").to_string()
 }
 
-fn en_date(at: &DateTime<FixedOffset>) -> String {
+/// `2025-11-21 15:04 (UTC+09:00)`.
+pub(crate) fn en_date(at: &DateTime<FixedOffset>) -> String {
     at.format("%Y-%m-%d %H:%M (UTC%:z)").to_string()
 }
 

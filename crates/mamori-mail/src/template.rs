@@ -9,7 +9,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset};
 use mamori_domain::{AmountOverflow, InvoiceTotals, TaxRate, Yen, REDUCED_RATE_NOTE_JA};
 
-use crate::message::MailContent;
+use crate::{
+    account::{en_date, ja_date},
+    message::MailContent,
+};
 
 /// The shop as it signs its mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,11 +134,7 @@ pub fn order_confirmation(o: &OrderConfirmation) -> Result<MailContent, AmountOv
     t.push_str("以下の内容でご注文を承りました。\n\n");
     t.push_str("■ご注文内容\n");
     let _ = writeln!(t, "注文番号：{}", o.order_number);
-    let _ = writeln!(
-        t,
-        "ご注文日時：{}",
-        o.ordered_at.format("%Y年%m月%d日 %H:%M")
-    );
+    let _ = writeln!(t, "ご注文日時：{}", ja_date(&o.ordered_at));
     t.push('\n');
     for (line, total) in o.lines.iter().zip(&line_totals) {
         let _ = writeln!(t, "{}{}", line.name, line.rate.reduced_mark());
@@ -200,11 +199,7 @@ pub fn order_confirmation(o: &OrderConfirmation) -> Result<MailContent, AmountOv
     let _ = writeln!(t, "Thank you for shopping at {}.", o.shop.name);
     t.push_str("We have received your order:\n\n");
     let _ = writeln!(t, "Order number: {}", o.order_number);
-    let _ = writeln!(
-        t,
-        "Ordered at: {}",
-        o.ordered_at.format("%Y-%m-%d %H:%M (UTC%:z)")
-    );
+    let _ = writeln!(t, "Ordered at: {}", en_date(&o.ordered_at));
     t.push('\n');
     for (line, total) in o.lines.iter().zip(&line_totals) {
         let mark = if line.rate == TaxRate::Reduced {

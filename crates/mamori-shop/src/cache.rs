@@ -10,7 +10,7 @@
 //!
 //! [`ShopConfig::cache_ttl`]: crate::state::ShopConfig::cache_ttl
 
-use std::{sync::Arc, time::Duration};
+use std::{borrow::Borrow, future::Future, hash::Hash, sync::Arc, time::Duration};
 
 use mamori_store::{settings::ShopSettings, CategoryRow, Page, ProductRow, Store, StoreError};
 use moka::sync::Cache;
@@ -39,9 +39,8 @@ impl std::fmt::Debug for CatalogueCache {
 impl CatalogueCache {
     /// A cache whose entries live `ttl` (zero: no caching).
     pub fn new(ttl: Duration) -> Self {
-        let ttl = ttl.max(Duration::from_millis(1));
         Self {
-            enabled: ttl > Duration::from_millis(1),
+            enabled: !ttl.is_zero(),
             products: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
@@ -55,32 +54,46 @@ impl CatalogueCache {
         }
     }
 
+    /// The entry under `key` in `cache`, else what `load` gives (kept when the cache is on).
+    async fn get_or_load<K, Q, V>(
+        &self,
+        cache: &Cache<K, V>,
+        key: &Q,
+        load: impl Future<Output = Result<V, StoreError>>,
+    ) -> Result<V, StoreError>
+    where
+        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(hit) = self.enabled.then(|| cache.get(key)).flatten() {
+            return Ok(hit);
+        }
+        let value = load.await?;
+        if self.enabled {
+            cache.insert(key.to_owned(), value.clone());
+        }
+        Ok(value)
+    }
+
     /// The product with this SKU (active or not), as [`Store::product_by_sku`].
     pub async fn product(
         &self,
         store: &dyn Store,
         sku: &str,
     ) -> Result<Arc<Option<ProductRow>>, StoreError> {
-        if let Some(hit) = self.enabled.then(|| self.products.get(sku)).flatten() {
-            return Ok(hit);
-        }
-        let row = Arc::new(store.product_by_sku(sku).await?);
-        if self.enabled {
-            self.products.insert(sku.to_owned(), row.clone());
-        }
-        Ok(row)
+        self.get_or_load(&self.products, sku, async {
+            Ok(Arc::new(store.product_by_sku(sku).await?))
+        })
+        .await
     }
 
     /// Every category, as [`Store::categories`].
     pub async fn categories(&self, store: &dyn Store) -> Result<Arc<Vec<CategoryRow>>, StoreError> {
-        if let Some(hit) = self.enabled.then(|| self.categories.get(&())).flatten() {
-            return Ok(hit);
-        }
-        let rows = Arc::new(store.categories().await?);
-        if self.enabled {
-            self.categories.insert((), rows.clone());
-        }
-        Ok(rows)
+        self.get_or_load(&self.categories, &(), async {
+            Ok(Arc::new(store.categories().await?))
+        })
+        .await
     }
 
     /// One page of a category, as [`Store::products_in_category`].
@@ -92,18 +105,14 @@ impl CatalogueCache {
         limit: i64,
     ) -> Result<Arc<Page<ProductRow>>, StoreError> {
         let key = (category_id.to_owned(), offset, limit);
-        if let Some(hit) = self.enabled.then(|| self.pages.get(&key)).flatten() {
-            return Ok(hit);
-        }
-        let page = Arc::new(
-            store
-                .products_in_category(category_id, offset, limit)
-                .await?,
-        );
-        if self.enabled {
-            self.pages.insert(key, page.clone());
-        }
-        Ok(page)
+        self.get_or_load(&self.pages, &key, async {
+            Ok(Arc::new(
+                store
+                    .products_in_category(category_id, offset, limit)
+                    .await?,
+            ))
+        })
+        .await
     }
 
     /// The settings the back office stored, over the defaults (`default_name` for the name).
@@ -112,15 +121,11 @@ impl CatalogueCache {
         store: &dyn Store,
         default_name: &str,
     ) -> Result<Arc<ShopSettings>, StoreError> {
-        if let Some(hit) = self.enabled.then(|| self.settings.get(&())).flatten() {
-            return Ok(hit);
-        }
-        let stored = store.settings_all().await?;
-        let settings = Arc::new(ShopSettings::from_stored(&stored, default_name));
-        if self.enabled {
-            self.settings.insert((), settings.clone());
-        }
-        Ok(settings)
+        self.get_or_load(&self.settings, &(), async {
+            let stored = store.settings_all().await?;
+            Ok(Arc::new(ShopSettings::from_stored(&stored, default_name)))
+        })
+        .await
     }
 
     /// Forgets a product (after this process changed its stock) and the pages that list it.

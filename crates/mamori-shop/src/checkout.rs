@@ -50,6 +50,7 @@ use crate::{
     ctx::Ctx,
     fail,
     forms::{self, FormState},
+    members::today_jst,
     state::{to_jst, ShopConfig, ShopState},
 };
 
@@ -227,7 +228,7 @@ fn allowed_fields(n_lines: usize) -> Vec<String> {
 
 /// The dates offered for delivery: from the earliest possible for 14 days.
 fn delivery_dates(config: &ShopConfig) -> Vec<(String, String)> {
-    let today = to_jst(Utc::now()).date_naive();
+    let today = today_jst();
     let Some(first) = earliest_delivery_date(today, config.delivery_lead_days) else {
         return Vec::new();
     };
@@ -294,7 +295,7 @@ fn build(
                 on
             })
     };
-    let today = to_jst(Utc::now()).date_naive();
+    let today = today_jst();
     let date = match f.value("delivery_date").trim() {
         "" => Some(None),
         raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {

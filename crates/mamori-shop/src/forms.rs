@@ -8,9 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mamori_domain::{
-    Address, AddressParts, Email, Language, Localized, PersonName, Personal, PhoneNumber, Recipient,
+    Address, AddressParts, Email, Localized, PersonName, Personal, PhoneNumber, Recipient,
 };
 use mamori_web::{errors::AppError, i18n::Lang};
+
+use crate::members::language;
 
 /// The fields of a person with an address, under a prefix (`buyer_`, `ship_`, `addr_`).
 pub const PERSON_FIELDS: &[&str] = &[
@@ -43,13 +45,6 @@ impl std::fmt::Debug for FormState {
             .field("fields", &self.values.keys().collect::<Vec<_>>())
             .field("errors", &self.errors.keys().collect::<Vec<_>>())
             .finish()
-    }
-}
-
-fn language(lang: Lang) -> Language {
-    match lang {
-        Lang::Ja => Language::Ja,
-        Lang::En => Language::En,
     }
 }
 

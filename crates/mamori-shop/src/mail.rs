@@ -111,7 +111,7 @@ impl OutboxStore for SqlOutbox {
                     // Erased customer or damaged payload: nothing can ever be sent; give up now.
                     tracing::warn!(mail_id = %row.id, %reason, "queued mail cannot be opened");
                     store
-                        .outbox_mark_failed(&row.id, &row.token, None, "unreadable", secs(now))
+                        .outbox_mark_failed(&row.id, &row.token, None, "unreadable")
                         .await
                         .map_err(store_err)?;
                 }
@@ -140,7 +140,6 @@ impl OutboxStore for SqlOutbox {
                 &claim.token.to_string(),
                 next,
                 &failure.reason,
-                secs(Utc::now()),
             )
             .await
             .map_err(store_err)

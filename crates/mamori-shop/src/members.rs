@@ -46,7 +46,7 @@ use mamori_mail::{
 };
 use mamori_store::{
     gateway::{LoginOutcome, MailDraft},
-    StoreError,
+    Accessor, StoreError,
 };
 use mamori_vault::{ExposeSecret, SecretString};
 use mamori_web::{
@@ -311,24 +311,72 @@ pub fn notice_draft(
     .map_err(fail("mail draft"))
 }
 
-/// A link mail (confirmation, reset) to `to`.
-fn link_draft(
+/// A one-time link sent by mail: what its token is for, how long it works, the page it opens and
+/// the mail that carries it.
+pub(crate) struct LinkKind {
+    /// The token's purpose.
+    pub(crate) purpose: &'static str,
+    /// The token's lifetime (the mail states when it ends).
+    pub(crate) ttl_secs: i64,
+    /// The page the link opens; `?token=` follows.
+    pub(crate) path: &'static str,
+    /// The mail's kind in the outbox.
+    pub(crate) mail_kind: &'static str,
+    /// The mail's template.
+    pub(crate) template: fn(&LinkMail) -> MailContent,
+}
+
+/// The registration link (`/register/confirm`, 24 h).
+const CONFIRM_LINK: LinkKind = LinkKind {
+    purpose: PURPOSE_CONFIRM_EMAIL,
+    ttl_secs: CONFIRM_TTL_SECS,
+    path: "/register/confirm",
+    mail_kind: "registration-confirmation",
+    template: registration_confirmation,
+};
+
+/// The password-reset link (`/password/reset`, 1 h).
+const RESET_LINK: LinkKind = LinkKind {
+    purpose: PURPOSE_RESET_PASSWORD,
+    ttl_secs: RESET_TTL_SECS,
+    path: "/password/reset",
+    mail_kind: "password-reset",
+    template: password_reset,
+};
+
+/// Issues a token of `link`'s kind for `customer_id` (carrying `payload`, if any), and queues the
+/// mail with its link to `to` (an address and the name for the salutation).
+pub(crate) async fn mail_link(
     state: &ShopState,
-    kind: &str,
-    to: &str,
-    name: &PersonName,
-    link: String,
-    ttl_secs: i64,
-    content: impl FnOnce(&LinkMail) -> MailContent,
-) -> Result<MailDraft, AppError> {
+    acc: &Accessor,
+    customer_id: &str,
+    to: (&str, &PersonName),
+    link: &LinkKind,
+    payload: Option<&[u8]>,
+) -> Result<(), AppError> {
+    let token = state
+        .gateway
+        .issue_token(acc, customer_id, link.purpose, link.ttl_secs, payload)
+        .await
+        .map_err(fail("issue link token"))?;
+    let (address, name) = to;
     let full = name.full_name();
     let m = LinkMail {
         shop: state.config.mail_shop(),
         name: full.clone(),
-        link,
-        expires_at: to_jst(Utc::now() + Duration::seconds(ttl_secs)),
+        link: state
+            .config
+            .link(&format!("{}?token={}", link.path, token.expose_secret())),
+        expires_at: to_jst(Utc::now() + Duration::seconds(link.ttl_secs)),
     };
-    draft(kind, to, Some(&full), content(&m)).map_err(fail("mail draft"))
+    let mail = draft(link.mail_kind, address, Some(&full), (link.template)(&m))
+        .map_err(fail("mail draft"))?;
+    state
+        .gateway
+        .queue_mail(acc, customer_id, mail)
+        .await
+        .map_err(fail("queue link mail"))?;
+    Ok(())
 }
 
 /// Signs `customer_id` in on this session: a new session id (the old one stops working), the
@@ -355,10 +403,17 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     ok.then(|| n.to_owned())
 }
 
-fn too_many(wait: std::time::Duration) -> AppError {
-    AppError::TooManyRequests {
-        retry_after_secs: wait.as_secs().max(1),
-    }
+/// Counts a password check against the account's limit (login, and MyPage's current-password
+/// checks): 429 once the account has had too many.
+pub(crate) fn check_login_limit(state: &ShopState, email: &Email) -> Result<(), AppError> {
+    let account_key = hex::encode(state.gateway.email_index(email));
+    state
+        .limits
+        .login_account
+        .check(&account_key)
+        .map_err(|wait| AppError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })
 }
 
 /// A page with a title, a message and a link (results, "check your mail", invalid links).
@@ -397,13 +452,21 @@ pub fn message(
     })
 }
 
-/// `?token=...` (nothing else).
-#[derive(Debug, Deserialize)]
+/// `?token=...` (nothing else). `Debug` hides the token.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenQuery {
     /// The one-time token.
     #[serde(default)]
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenQuery")
+            .field("token", &format_args!("[redacted]"))
+            .finish()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,29 +545,8 @@ async fn register_submit(
         .await
     {
         Ok(id) => {
-            let token = state
-                .gateway
-                .issue_token(&acc, &id, PURPOSE_CONFIRM_EMAIL, CONFIRM_TTL_SECS, None)
-                .await
-                .map_err(fail("issue confirmation token"))?;
-            let link = state.config.link(&format!(
-                "/register/confirm?token={}",
-                token.expose_secret()
-            ));
-            let mail = link_draft(
-                &state,
-                "registration-confirmation",
-                email.expose().as_str(),
-                name.expose(),
-                link,
-                CONFIRM_TTL_SECS,
-                registration_confirmation,
-            )?;
-            state
-                .gateway
-                .queue_mail(&acc, &id, mail)
-                .await
-                .map_err(fail("queue confirmation mail"))?;
+            let to = (email.expose().as_str(), name.expose());
+            mail_link(&state, &acc, &id, to, &CONFIRM_LINK, None).await?;
         }
         Err(StoreError::DuplicateMember) => {
             // The page says nothing; the owner of the address hears about it instead.
@@ -675,12 +717,7 @@ async fn login_submit(
             notice: None,
         }));
     };
-    let account_key = hex::encode(state.gateway.email_index(email.expose()));
-    state
-        .limits
-        .login_account
-        .check(&account_key)
-        .map_err(too_many)?;
+    check_login_limit(&state, email.expose())?;
     let acc = c.accessor("members.login");
     let outcome = state
         .gateway
@@ -756,36 +793,8 @@ async fn resend_confirmation(
         .customer_profile(&acc, customer_id)
         .await
         .map_err(fail("profile for confirmation"))?;
-    let token = state
-        .gateway
-        .issue_token(
-            &acc,
-            customer_id,
-            PURPOSE_CONFIRM_EMAIL,
-            CONFIRM_TTL_SECS,
-            None,
-        )
-        .await
-        .map_err(fail("issue confirmation token"))?;
-    let link = state.config.link(&format!(
-        "/register/confirm?token={}",
-        token.expose_secret()
-    ));
-    let mail = link_draft(
-        state,
-        "registration-confirmation",
-        profile.email.expose().as_str(),
-        profile.name.expose(),
-        link,
-        CONFIRM_TTL_SECS,
-        registration_confirmation,
-    )?;
-    state
-        .gateway
-        .queue_mail(&acc, customer_id, mail)
-        .await
-        .map_err(fail("queue confirmation mail"))?;
-    Ok(())
+    let to = (profile.email.expose().as_str(), profile.name.expose());
+    mail_link(state, &acc, customer_id, to, &CONFIRM_LINK, None).await
 }
 
 /// `POST /logout`.
@@ -837,28 +846,8 @@ async fn forgot_submit(
             .customer_profile(&acc, &id)
             .await
             .map_err(fail("profile for reset"))?;
-        let token = state
-            .gateway
-            .issue_token(&acc, &id, PURPOSE_RESET_PASSWORD, RESET_TTL_SECS, None)
-            .await
-            .map_err(fail("issue reset token"))?;
-        let link = state
-            .config
-            .link(&format!("/password/reset?token={}", token.expose_secret()));
-        let mail = link_draft(
-            &state,
-            "password-reset",
-            profile.email.expose().as_str(),
-            profile.name.expose(),
-            link,
-            RESET_TTL_SECS,
-            password_reset,
-        )?;
-        state
-            .gateway
-            .queue_mail(&acc, &id, mail)
-            .await
-            .map_err(fail("queue reset mail"))?;
+        let to = (profile.email.expose().as_str(), profile.name.expose());
+        mail_link(&state, &acc, &id, to, &RESET_LINK, None).await?;
     }
     Ok(Redirect::to("/password/forgot/sent").into_response())
 }
@@ -1040,5 +1029,15 @@ mod tests {
             assert_eq!(form.value("p"), "", "password must be forgotten");
             assert_eq!(form.value("c"), "");
         }
+    }
+
+    #[test]
+    fn token_query_debug_hides_the_token() {
+        let q = TokenQuery {
+            token: Some("one-time-secret".to_owned()),
+        };
+        let shown = format!("{q:?}");
+        assert!(!shown.contains("one-time-secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
     }
 }

@@ -40,7 +40,6 @@ use mamori_mail::account::{
     profile_changed, withdrawal_completed,
 };
 use mamori_store::{gateway::MailDraft, OrderRow, StoreError};
-use mamori_vault::ExposeSecret;
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
@@ -54,8 +53,9 @@ use crate::{
     forms::{prefectures, FormState},
     mail::draft,
     members::{
-        change_context, current_password, language, message, new_password, notice_draft,
-        optional_birth_date, optional_gender, optional_phone, Peer, TokenQuery,
+        change_context, check_login_limit, current_password, language, mail_link, message,
+        new_password, notice_draft, optional_birth_date, optional_gender, optional_phone, LinkKind,
+        Peer, TokenQuery,
     },
     state::{to_jst, ShopState},
 };
@@ -64,6 +64,16 @@ use crate::{
 pub const PURPOSE_CHANGE_EMAIL: &str = "change_email";
 /// Lifetime of the email-change link.
 pub const CHANGE_EMAIL_TTL_SECS: i64 = 24 * 3600;
+
+/// The email-change link, mailed to the new address (`/mypage/email/confirm`, 24 h); its token
+/// carries the new address.
+const CHANGE_EMAIL_LINK: LinkKind = LinkKind {
+    purpose: PURPOSE_CHANGE_EMAIL,
+    ttl_secs: CHANGE_EMAIL_TTL_SECS,
+    path: "/mypage/email/confirm",
+    mail_kind: "email-change-confirmation",
+    template: email_change_confirmation,
+};
 
 /// MyPage's routes (each requires a member, each private).
 pub fn routes(_state: &Arc<ShopState>) -> Router<Arc<ShopState>> {
@@ -166,14 +176,7 @@ async fn verify_current(
     let Some(pw) = current_password(form, field) else {
         return Ok(false);
     };
-    let key = hex::encode(state.gateway.email_index(profile.email.expose()));
-    state
-        .limits
-        .login_account
-        .check(&key)
-        .map_err(|wait| AppError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        })?;
+    check_login_limit(state, profile.email.expose())?;
     let ok = state
         .gateway
         .check_password(&m.id, &pw)
@@ -266,7 +269,8 @@ async fn orders(State(state): State<Arc<ShopState>>, m: Member) -> Result<Respon
 }
 
 /// One line of an order's detail.
-#[derive(Debug, Clone)]
+/// No `Debug`: it holds the member's personal values in the clear, for the template only.
+#[derive(Clone)]
 pub struct ItemLine {
     /// Product name at order time.
     pub name: String,
@@ -287,7 +291,8 @@ pub struct ItemLine {
 }
 
 /// One delivery of an order's detail.
-#[derive(Debug, Clone)]
+/// No `Debug`: it holds the member's personal values in the clear, for the template only.
+#[derive(Clone)]
 pub struct DeliveryLine {
     /// Recipient's name.
     pub name: String,
@@ -337,23 +342,20 @@ async fn order_detail(
     m: Member,
     Path(number): Path<String>,
 ) -> Result<Response, AppError> {
-    let acc = m.c.accessor("mypage.order");
     let row = state
-        .gateway
-        .orders_of(&acc, &m.id)
+        .store
+        .order_by_number(&number)
         .await
-        .map_err(fail("orders of member"))?
-        .into_iter()
-        .find(|r| r.order_number == number)
+        .map_err(fail("order by number"))?
         .ok_or(AppError::NotFound)?;
-    let view = state
-        .gateway
-        .order(&acc, &row.id)
-        .await
-        .map_err(fail("order view"))?;
-    if view.header.customer_id != m.id {
+    if row.customer_id != m.id {
         return Err(AppError::NotFound);
     }
+    let view = state
+        .gateway
+        .order(&m.c.accessor("mypage.order"), &row.id)
+        .await
+        .map_err(fail("order view"))?;
     let c = m.c;
     let lang = language(c.lang());
     let items = view
@@ -446,7 +448,8 @@ async fn order_detail(
 // ---------------------------------------------------------------------------------------------
 
 /// An address-book entry as shown.
-#[derive(Debug, Clone)]
+/// No `Debug`: it holds the member's personal values in the clear, for the template only.
+#[derive(Clone)]
 pub struct AddressLine {
     /// Entry id.
     pub id: String,
@@ -805,39 +808,16 @@ async fn email_submit(
         }));
     };
     let acc = m.c.accessor("mypage.email").via("mypage/email");
-    let token = state
-        .gateway
-        .issue_token(
-            &acc,
-            &m.id,
-            PURPOSE_CHANGE_EMAIL,
-            CHANGE_EMAIL_TTL_SECS,
-            Some(new.expose().as_str().as_bytes()),
-        )
-        .await
-        .map_err(fail("issue email token"))?;
-    let name = profile.name.expose().full_name();
-    let link = mamori_mail::LinkMail {
-        shop: state.config.mail_shop(),
-        name: name.clone(),
-        link: state.config.link(&format!(
-            "/mypage/email/confirm?token={}",
-            token.expose_secret()
-        )),
-        expires_at: to_jst(chrono::Utc::now() + chrono::Duration::seconds(CHANGE_EMAIL_TTL_SECS)),
-    };
-    let mail = draft(
-        "email-change-confirmation",
-        new.expose().as_str(),
-        Some(&name),
-        email_change_confirmation(&link),
+    let new = new.expose().as_str();
+    mail_link(
+        &state,
+        &acc,
+        &m.id,
+        (new, profile.name.expose()),
+        &CHANGE_EMAIL_LINK,
+        Some(new.as_bytes()),
     )
-    .map_err(fail("mail draft"))?;
-    state
-        .gateway
-        .queue_mail(&acc, &m.id, mail)
-        .await
-        .map_err(fail("queue email confirmation"))?;
+    .await?;
     m.c.flash_next(m.c.t(
         "新しいメールアドレスに確認メールを送信しました。メール内のリンクを開くと変更が完了します。",
         "We have sent a confirmation mail to the new address. Open its link to complete the change.",

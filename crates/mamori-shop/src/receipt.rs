@@ -11,7 +11,7 @@ use axum::{
 };
 use mamori_domain::{TaxRate, Yen};
 use mamori_store::gateway::OrderView;
-use mamori_web::{errors::AppError, page::render, session::ACCOUNT_KEY};
+use mamori_web::{errors::AppError, page::render};
 
 use crate::{
     checkout::{item_extras, may_see, stored_quote, Quote},
@@ -102,7 +102,7 @@ pub async fn member_receipt(
     c: Ctx,
     Path(number): Path<String>,
 ) -> Result<Response, AppError> {
-    if c.session.get::<String>(ACCOUNT_KEY).is_none() {
+    if c.member.is_none() {
         return Err(AppError::NotFound);
     }
     receipt(&state, c, &number, "mypage.receipt").await

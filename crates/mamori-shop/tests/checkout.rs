@@ -64,7 +64,11 @@ async fn to_confirmation(c: &ShopClient, fields: &[(&str, &str)]) -> String {
 }
 
 async fn order_count(shop: &TestShop) -> i64 {
-    shop.store().orders_page(0, 1).await.unwrap().total
+    shop.store()
+        .orders_search(&mamori_store::OrderFilter::default(), 0, 1)
+        .await
+        .unwrap()
+        .total
 }
 
 async fn storefront_lists_searches_and_prices(backend: Backend) {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use mamori_domain::Email;
 use mamori_store::model::{PasskeyRow, StaffRow, StaffTokenRow};
-use mamori_store::{Store, StoreError};
+use mamori_store::{PasswordHasher, Store, StoreError};
 use mamori_vault::{ExposeSecret, KeyRing, PasswordCheck, SecretString};
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
@@ -255,7 +255,8 @@ pub struct StaffAuth {
     clock: Arc<dyn Clock>,
     config: StaffAuthConfig,
     webauthn: Webauthn,
-    dummy_hash: tokio::sync::OnceCell<String>,
+    /// Argon2id on the blocking pool, and the dummy hash an unknown email is verified against.
+    passwords: PasswordHasher,
 }
 
 impl std::fmt::Debug for StaffAuth {
@@ -286,21 +287,16 @@ impl StaffAuth {
             .map_err(|e| StaffError::Config(e.to_string()))?;
         Ok(Self {
             store,
+            passwords: PasswordHasher::new(keys.clone()),
             keys,
             clock,
             config,
             webauthn,
-            dummy_hash: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// The settings in use.
-    pub fn config(&self) -> &StaffAuthConfig {
-        &self.config
-    }
-
     /// Now, by the service's clock.
-    pub fn now(&self) -> i64 {
+    fn now(&self) -> i64 {
         self.clock.now()
     }
 
@@ -449,7 +445,7 @@ impl StaffAuth {
             return Err(StaffError::WrongState { state: row.state });
         }
         password::check_policy(new, &row.email).map_err(StaffError::WeakPassword)?;
-        row.password_hash = Some(self.hash_password(new).await?);
+        row.password_hash = Some(self.passwords.hash(new).await.map_err(hashing_error)?);
         row.updated_at = self.now();
         self.store.staff_update(&row).await?;
         Ok(())
@@ -472,12 +468,17 @@ impl StaffAuth {
             return Err(StaffError::Locked { until });
         }
         let stored = row.password_hash.clone().ok_or(StaffError::WrongPassword)?;
-        if self.verify_password(current, stored).await? == PasswordCheck::Invalid {
+        let check = self
+            .passwords
+            .verify(current, stored)
+            .await
+            .map_err(hashing_error)?;
+        if check == PasswordCheck::Invalid {
             self.count_failure(&row.id, now).await?;
             return Err(StaffError::WrongPassword);
         }
         password::check_policy(new, &row.email).map_err(StaffError::WeakPassword)?;
-        row.password_hash = Some(self.hash_password(new).await?);
+        row.password_hash = Some(self.passwords.hash(new).await.map_err(hashing_error)?);
         row.updated_at = now;
         self.store.staff_update(&row).await?;
         Ok(())
@@ -830,7 +831,7 @@ impl StaffAuth {
         password: &SecretString,
     ) -> Result<PasswordStep> {
         let now = self.now();
-        let dummy = self.dummy_hash().await?;
+        let dummy = self.passwords.dummy_hash().await.map_err(hashing_error)?;
         let found = match normalise_email(email) {
             Ok(e) => self.store.staff_by_email(&e).await?,
             Err(_) => None,
@@ -847,7 +848,11 @@ impl StaffAuth {
             .as_ref()
             .and_then(|r| r.password_hash.clone())
             .unwrap_or(dummy);
-        let check = self.verify_password(password, stored).await?;
+        let check = self
+            .passwords
+            .verify(password, stored)
+            .await
+            .map_err(hashing_error)?;
         let Some(mut row) = row else {
             return Ok(PasswordStep::Invalid);
         };
@@ -859,7 +864,7 @@ impl StaffAuth {
             return Ok(PasswordStep::Disabled);
         }
         if needs_rehash {
-            row.password_hash = Some(self.hash_password(password).await?);
+            row.password_hash = Some(self.passwords.hash(password).await.map_err(hashing_error)?);
             row.updated_at = now;
             self.store.staff_update(&row).await?;
         }
@@ -1088,35 +1093,14 @@ impl StaffAuth {
         self.store.staff_update(&row).await?;
         Ok(row)
     }
+}
 
-    // ---- passwords on the blocking pool ----
-
-    async fn dummy_hash(&self) -> Result<String> {
-        self.dummy_hash
-            .get_or_try_init(|| async {
-                let random = secrets::new_token()?.0;
-                self.hash_password(&random).await
-            })
-            .await
-            .cloned()
-    }
-
-    async fn hash_password(&self, password: &SecretString) -> Result<String> {
-        let keys = self.keys.clone();
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || keys.hash_password(&password))
-            .await
-            .map_err(|_| StaffError::Task)?
-            .map_err(StaffError::from)
-    }
-
-    async fn verify_password(&self, password: &SecretString, phc: String) -> Result<PasswordCheck> {
-        let keys = self.keys.clone();
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || keys.verify_password(&password, &phc))
-            .await
-            .map_err(|_| StaffError::Task)?
-            .map_err(StaffError::from)
+/// A failure of the shared password hasher as the staff service reports it: the key ring's own
+/// error as [`StaffError::Vault`], a lost blocking task as [`StaffError::Task`].
+fn hashing_error(e: StoreError) -> StaffError {
+    match e {
+        StoreError::Vault(v) => StaffError::Vault(v),
+        _ => StaffError::Task,
     }
 }
 

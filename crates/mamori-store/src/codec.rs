@@ -15,11 +15,15 @@ use crate::error::{Result, StoreError};
 use crate::gateway::{Buyer, NewOrder, ShipmentView};
 use crate::model::*;
 
-pub(crate) fn kind_str(kind: CustomerKind) -> &'static str {
-    kind.as_str()
-}
-
-fn seal(key: &DataKey, table: &str, column: &str, row_id: &str, plain: &[u8]) -> Result<Vec<u8>> {
+/// Seals `plain` at `table.column` of `row_id`: a field's bytes, or an opaque payload (a queued
+/// mail, a token's payload).
+pub(crate) fn seal(
+    key: &DataKey,
+    table: &str,
+    column: &str,
+    row_id: &str,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
     Ok(key.seal(
         &FieldPlace {
             table,
@@ -116,7 +120,8 @@ fn parse_birth(b: &[u8], table: &'static str, column: &'static str) -> Result<Bi
     BirthDate::new(d, NaiveDate::MAX).map_err(|_| StoreError::Malformed { table, column })
 }
 
-fn birth_text(b: &BirthDate) -> String {
+/// A birth date as stored and exported (`1985-04-12`).
+pub(crate) fn birth_text(b: &BirthDate) -> String {
     b.date().format("%Y-%m-%d").to_string()
 }
 
@@ -185,23 +190,7 @@ pub(crate) fn open_birth(
         .transpose()
 }
 
-/// A birth date as stored and exported (`1985-04-12`).
-pub(crate) fn birth_iso(b: &BirthDate) -> String {
-    birth_text(b)
-}
-
-/// Seals an opaque byte payload (a queued mail, a token's payload) at `table.column` of `row_id`.
-pub(crate) fn seal_bytes(
-    key: &DataKey,
-    table: &str,
-    column: &str,
-    row_id: &str,
-    plain: &[u8],
-) -> Result<Vec<u8>> {
-    seal(key, table, column, row_id, plain)
-}
-
-/// Opens what [`seal_bytes`] sealed.
+/// Opens what [`seal`] sealed as opaque bytes (a queued mail, a token's payload).
 pub(crate) fn open_bytes(
     key: &DataKey,
     table: &'static str,
@@ -384,24 +373,6 @@ struct StoredNoshi {
     name: Option<String>,
 }
 
-fn rate_str(r: TaxRate) -> &'static str {
-    match r {
-        TaxRate::Standard => "standard",
-        TaxRate::Reduced => "reduced",
-    }
-}
-
-fn parse_rate(s: &str) -> Result<TaxRate> {
-    match s {
-        "standard" => Ok(TaxRate::Standard),
-        "reduced" => Ok(TaxRate::Reduced),
-        _ => Err(StoreError::Malformed {
-            table: "order_items",
-            column: "tax_rate",
-        }),
-    }
-}
-
 fn overflow<E>(_: E) -> StoreError {
     StoreError::Invalid("order amounts are out of range".into())
 }
@@ -409,6 +380,7 @@ fn overflow<E>(_: E) -> StoreError {
 /// Builds the sealed rows of a new order and computes its amounts (tax once per rate, with the
 /// shipping and payment fees taxed at the standard rate). `item_shipments` gives each line's
 /// delivery (1-based, parallel to the items); empty sends every line with the first delivery.
+/// The caller ([`crate::Gateway::place_order_split`]) has checked that it fits the order.
 pub(crate) fn seal_order(
     key: &DataKey,
     id: &str,
@@ -416,16 +388,6 @@ pub(crate) fn seal_order(
     o: &NewOrder,
     item_shipments: &[i64],
 ) -> Result<OrderBundle> {
-    if !item_shipments.is_empty()
-        && (item_shipments.len() != o.items.len()
-            || item_shipments
-                .iter()
-                .any(|n| *n < 1 || *n > o.shipments.len() as i64))
-    {
-        return Err(StoreError::Invalid(
-            "every order line needs one of the order's deliveries".into(),
-        ));
-    }
     let mut lines = Vec::with_capacity(o.items.len() + 2);
     for it in &o.items {
         lines.push(it.invoice_line().map_err(overflow)?);
@@ -509,7 +471,7 @@ pub(crate) fn seal_order(
             sku: it.sku.clone(),
             product_name: it.product_name.clone(),
             unit_price: it.unit_price_incl.0,
-            tax_rate: rate_str(it.rate).to_owned(),
+            tax_rate: it.rate.as_str().to_owned(),
             quantity: i64::from(it.quantity),
             personalisation_ct: match &it.personalisation {
                 Some(p) => Some(seal(
@@ -625,7 +587,10 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
             sku: it.sku.clone(),
             product_name: it.product_name.clone(),
             unit_price_incl: Yen(it.unit_price),
-            rate: parse_rate(&it.tax_rate)?,
+            rate: TaxRate::from_storage(&it.tax_rate).ok_or(StoreError::Malformed {
+                table: I,
+                column: "tax_rate",
+            })?,
             quantity: u32::try_from(it.quantity).map_err(|_| StoreError::Malformed {
                 table: I,
                 column: "quantity",

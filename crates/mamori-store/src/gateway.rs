@@ -23,6 +23,7 @@ use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::ledger::Ledger;
 use crate::model::*;
+use crate::password::PasswordHasher;
 use crate::store::{OrderInsert, Store};
 
 mod backoffice;
@@ -249,9 +250,8 @@ pub struct Gateway {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     ledger: Ledger,
-    /// A hash of a random password made with the ring's parameters, verified against when a
-    /// login names an unknown email, so that it costs what a wrong password costs.
-    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// Argon2id on the blocking pool, and the dummy hash an unknown email is verified against.
+    passwords: PasswordHasher,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -274,7 +274,7 @@ fn mail_rows(key: &DataKey, customer_id: &str, mail: Option<&MailDraft>) -> Resu
         return Ok(Vec::new());
     };
     let id = new_id();
-    let payload_ct = codec::seal_bytes(key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &m.payload)?;
+    let payload_ct = codec::seal(key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &m.payload)?;
     let at = now();
     Ok(vec![OutboxRow {
         id,
@@ -289,6 +289,15 @@ fn mail_rows(key: &DataKey, customer_id: &str, mail: Option<&MailDraft>) -> Resu
 /// Purpose of the system key that seals mail not tied to a customer key.
 const UNLINKED_MAIL_KEY: &str = "mail_outbox.unlinked";
 
+/// An order header without its sealed buyer fields (for listings that open nothing).
+fn cleared(mut o: OrderRow) -> OrderRow {
+    o.buyer_name_ct = None;
+    o.buyer_email_ct = None;
+    o.buyer_phone_ct = None;
+    o.buyer_address_ct = None;
+    o
+}
+
 /// SHA-256 of a token's random bytes: what the database keeps instead of the token.
 fn token_hash(raw: &[u8]) -> Vec<u8> {
     Sha256::digest(raw).to_vec()
@@ -299,9 +308,9 @@ impl Gateway {
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, ledger: Ledger) -> Self {
         Self {
             store,
+            passwords: PasswordHasher::new(keys.clone()),
             keys,
             ledger,
-            dummy_hash: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -353,7 +362,7 @@ impl Gateway {
             }
         }
         let password_hash = match password {
-            Some(p) => Some(self.keys.hash_password(p)?),
+            Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
         };
         let (key, wrapped) = self.keys.new_data_key(&owner(&id))?;
@@ -362,7 +371,7 @@ impl Gateway {
         let now = now_us();
         let mut row = CustomerRow {
             id: id.clone(),
-            kind: codec::kind_str(profile.kind).to_owned(),
+            kind: profile.kind.as_str().to_owned(),
             email_bidx,
             password_hash,
             created_at: now,
@@ -400,11 +409,11 @@ impl Gateway {
         let Some(phc) = row.password_hash.clone() else {
             return Ok(false);
         };
-        match self.keys.verify_password(password, &phc)? {
+        match self.passwords.verify(password, phc).await? {
             PasswordCheck::Invalid => Ok(false),
             PasswordCheck::Valid { needs_rehash } => {
                 if needs_rehash {
-                    row.password_hash = Some(self.keys.hash_password(password)?);
+                    row.password_hash = Some(self.passwords.hash(password).await?);
                     row.updated_at = now_us();
                     self.store.update_customer(&row).await?;
                 }
@@ -664,16 +673,7 @@ impl Gateway {
             fields::ORDER_SUMMARY,
         )
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|mut r| {
-                r.buyer_name_ct = None;
-                r.buyer_email_ct = None;
-                r.buyer_phone_ct = None;
-                r.buyer_address_ct = None;
-                r
-            })
-            .collect())
+        Ok(rows.into_iter().map(cleared).collect())
     }
 
     /// One order with its personal parts decrypted.
@@ -787,9 +787,18 @@ impl Gateway {
             &[fields::MAIL],
         )
         .await?;
+        self.queue_system_mail(mail).await
+    }
+
+    /// Queues a mail that is about no customer (e.g. a notice to a member of staff): sealed under
+    /// the system key the outbox worker opens unlinked mail with, at `mail_outbox/payload/<row
+    /// id>`, and stored without a customer id; returns the row id. Records nothing (no
+    /// customer's data is written; the worker's open is recorded as usual). Mail about a
+    /// customer goes through [`Gateway::queue_unlinked_mail`], which records the write first.
+    pub async fn queue_system_mail(&self, mail: MailDraft) -> Result<String> {
         let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
         let id = new_id();
-        let payload_ct = codec::seal_bytes(&key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &mail.payload)?;
+        let payload_ct = codec::seal(&key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &mail.payload)?;
         let at = now();
         self.store
             .outbox_enqueue(&[OutboxRow {
@@ -905,7 +914,7 @@ impl Gateway {
         if row.kind != "member" {
             return Err(StoreError::Invalid("only members have a password".into()));
         }
-        let hash = self.hash_password(new_password).await?;
+        let hash = self.passwords.hash(new_password).await?;
         self.record(
             acc,
             Action::Write,
@@ -992,7 +1001,7 @@ impl Gateway {
                 )
                 .await?;
                 let key = self.data_key(customer_id).await?;
-                Some(codec::seal_bytes(
+                Some(codec::seal(
                     &key,
                     TOKEN_TABLE,
                     PAYLOAD_COLUMN,
@@ -1080,14 +1089,7 @@ impl Gateway {
         password: &SecretString,
     ) -> Result<LoginOutcome> {
         let _ = acc;
-        let dummy = self
-            .dummy_hash
-            .get_or_try_init(|| async {
-                let random = SecretString::from(uuid::Uuid::new_v4().to_string());
-                self.hash_password(&random).await
-            })
-            .await?
-            .clone();
+        let dummy = self.passwords.dummy_hash().await?;
         let id = self.find_member(email).await?;
         // The same round trip for an unknown email, with an id no row has.
         let row = self.store.customer(id.as_deref().unwrap_or("")).await?;
@@ -1095,7 +1097,8 @@ impl Gateway {
         let stored = member.as_ref().and_then(|r| r.password_hash.clone());
         let known = stored.is_some();
         let check = self
-            .verify_password(password, stored.unwrap_or(dummy))
+            .passwords
+            .verify(password, stored.unwrap_or(dummy))
             .await?;
         let (Some(mut row), true) = (member, known) else {
             return Ok(LoginOutcome::Invalid);
@@ -1104,7 +1107,7 @@ impl Gateway {
             PasswordCheck::Invalid => Ok(LoginOutcome::Invalid),
             PasswordCheck::Valid { needs_rehash } => {
                 if needs_rehash {
-                    row.password_hash = Some(self.hash_password(password).await?);
+                    row.password_hash = Some(self.passwords.hash(password).await?);
                     row.updated_at = now_us();
                     self.store.update_customer(&row).await?;
                 }
@@ -1129,26 +1132,6 @@ impl Gateway {
             return Err(StoreError::Erased(customer_id.to_owned()));
         }
         Ok(row)
-    }
-
-    /// Argon2id hashing on the blocking pool (it takes tens of milliseconds of CPU).
-    async fn hash_password(&self, password: &SecretString) -> Result<String> {
-        let keys = self.keys.clone();
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || keys.hash_password(&password))
-            .await
-            .map_err(|_| StoreError::Invalid("the password hashing task failed".into()))?
-            .map_err(StoreError::from)
-    }
-
-    /// Argon2id verification on the blocking pool.
-    async fn verify_password(&self, password: &SecretString, phc: String) -> Result<PasswordCheck> {
-        let keys = self.keys.clone();
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || keys.verify_password(&password, &phc))
-            .await
-            .map_err(|_| StoreError::Invalid("the password check task failed".into()))?
-            .map_err(StoreError::from)
     }
 
     /// Opens one sealed value at an explicit place with a customer's key (tools and tests that

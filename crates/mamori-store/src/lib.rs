@@ -24,7 +24,7 @@
 //! | web sessions | [`Store::session_load`], [`Store::session_save`], [`Store::session_delete`], [`Store::session_purge`] | opaque record bytes sealed by the web layer, under its hashed storage key: implements `mamori_web`'s `SessionStore` (convert `DateTime` to seconds) |
 //! | webhook replay guard | [`Store::webhook_first_seen`] | implements `mamori_pay`'s `ReplayGuard` (pass `now`) |
 //! | payments | [`Store::payment_upsert`], [`Store::payment_of_order`], [`Store::payment_by_provider_id`] | one row per order; of a card only brand and last four digits |
-//! | order states | [`Store::transition_order`] (compare-and-set plus mail), [`Store::order_header`], [`Store::order_by_number`], [`Store::orders_page`] | `false` = state was not in `from`: nothing changed, no mail |
+//! | order states | [`Store::transition_order`] (compare-and-set plus mail), [`Store::order_header`], [`Store::order_by_number`], [`Store::orders_search`] | `false` = state was not in `from`: nothing changed, no mail |
 //! | orders with mail | [`Store::insert_order_with_mail`] | an existing idempotency key queues no mail |
 //! | account changes with mail | [`Store::update_customer_with_mail`], [`Store::insert_address_with_mail`], [`Store::delete_address`], [`Store::mark_email_verified`] | |
 //! | mail outbox | [`Store::outbox_enqueue`], [`Store::outbox_claim`], [`Store::outbox_mark_sent`], [`Store::outbox_mark_failed`], [`Store::outbox_release`], [`Store::outbox_status`], [`Store::outbox_purge_sent`] | the semantics of `mamori_mail::OutboxStore` (below) |
@@ -58,6 +58,8 @@
 //! | [`Gateway::place_order_with_mail`] | Write of the order fields (+ mail) |
 //! | [`Gateway::transition_order_with_mail`] | with a mail: Write of `mail_outbox.payload` for the order's customer; without: nothing (no personal data) |
 //! | [`Gateway::queue_mail`] | Write of `mail_outbox.payload` |
+//! | [`Gateway::queue_unlinked_mail`] | Write of `mail_outbox.payload` naming the customer; the mail is sealed under a system key, so it outlives the customer's data key |
+//! | [`Gateway::queue_system_mail`] | nothing (a mail about no customer, e.g. to a member of staff; sealed under the same system key) |
 //! | [`Gateway::open_mail`] | Read of `mail_outbox.payload` (exactly one event; [`StoreError::Erased`] once the customer is erased) |
 //! | [`Gateway::update_profile_with_mail`], [`Gateway::add_address_with_mail`], [`Gateway::delete_address`] | Write of the profile / address-book fields (+ mail) |
 //! | [`Gateway::change_email`] | Write of `customers.email` (+ mail); the blind index follows, [`StoreError::DuplicateMember`] if another member has it |
@@ -116,7 +118,7 @@
 //! | [`Gateway::reveal`] | one Read naming exactly that customer and [`CustomerField::ledger_field`], with the reason; nothing (and an error) for an erased customer, an unknown one or an empty field |
 //! | [`Gateway::export_customers`] | ONE Read naming exactly the ids (repeats dropped) and fields, with the reason; refuses an empty list of either, an unknown or erased customer |
 //! | [`Gateway::shipping_rows`] | ONE Read naming each order's customer and [`gateway::fields::SHIPPING`], with the reason; refuses an empty list, an unknown order, an erased customer's order |
-//! | [`Gateway::find_customer_by_email`] | nothing (blind index of members) |
+//! | [`Gateway::find_member`] | nothing (blind index of members) |
 //!
 //! An event's `reason` is stored in the clear in the ledger, which cannot forget it: the back
 //! office must ask for a reason without personal values (a ticket number, not a name).
@@ -129,6 +131,7 @@ pub mod error;
 pub mod gateway;
 pub mod ledger;
 pub mod model;
+pub mod password;
 pub mod settings;
 pub mod store;
 
@@ -142,4 +145,5 @@ pub use gateway::{
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use model::*;
+pub use password::PasswordHasher;
 pub use store::{open_store, Backend, OrderInsert, Store};

@@ -370,8 +370,9 @@ pub struct TokenRow {
 // ---- The back office (migration 0004). Times are Unix seconds unless a doc says otherwise. ----
 
 /// A member of staff. The email (lower-case, unique) and display name are the staff member's own
-/// work identity, kept in the clear; no customer value is ever stored here.
-#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+/// work identity, kept in the clear; no customer value is ever stored here. `Debug` shows the
+/// id, role and state only.
+#[derive(Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct StaffRow {
     /// UUIDv7 text.
     pub id: String,
@@ -395,6 +396,19 @@ pub struct StaffRow {
     pub updated_at: i64,
     /// Last successful login.
     pub last_login_at: Option<i64>,
+}
+
+impl std::fmt::Debug for StaffRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffRow")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("email", &mamori_domain::REDACTED)
+            .field("display_name", &mamori_domain::REDACTED)
+            .field("password_hash", &mamori_domain::REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A staff member's WebAuthn passkey.

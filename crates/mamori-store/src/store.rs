@@ -176,8 +176,6 @@ pub trait Store: Send + Sync + 'static {
         bundle: &OrderBundle,
         mail: &[OutboxRow],
     ) -> Result<OrderInsert>;
-    /// Every order, newest first, one page (back office).
-    async fn orders_page(&self, offset: i64, limit: i64) -> Result<Page<OrderRow>>;
 
     /// [`Store::update_customer`] that also queues `mail` in the same transaction.
     async fn update_customer_with_mail(&self, row: &CustomerRow, mail: &[OutboxRow]) -> Result<()>;
@@ -214,7 +212,6 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         next_attempt_at: Option<i64>,
         reason: &str,
-        at: i64,
     ) -> Result<()>;
     /// Gives a claimed row back without counting the attempt (`attempts - 1`, lease cleared).
     /// Ignored for a stale token.

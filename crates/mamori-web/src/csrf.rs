@@ -209,13 +209,7 @@ impl CsrfConfig {
 
     /// The `Set-Cookie` value carrying a visitor token.
     fn visitor_set_cookie(&self, name: &str, token: &str) -> String {
-        cookie::Cookie::build((name.to_owned(), token.to_owned()))
-            .http_only(true)
-            .same_site(cookie::SameSite::Lax)
-            .path("/")
-            .secure(self.tls)
-            .build()
-            .to_string()
+        crate::session::site_cookie(name.to_owned(), token.to_owned(), self.tls).to_string()
     }
 
     fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {

@@ -273,8 +273,18 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 /// - `T` should carry `#[serde(deny_unknown_fields)]`, so unknown fields are a 400;
 /// - any failure is a 400 page (413 over the body limit, 415 for another content type), and the
 ///   parser's message, which could quote a value, is not logged.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints `SafeForm([redacted])`: a form carries what the visitor typed.
+#[derive(Clone)]
 pub struct SafeForm<T>(pub T);
+
+impl<T> std::fmt::Debug for SafeForm<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SafeForm")
+            .field(&format_args!("[redacted]"))
+            .finish()
+    }
+}
 
 impl<T, S> FromRequest<S> for SafeForm<T>
 where
@@ -422,5 +432,15 @@ mod tests {
             AppError::TooManyRequests { .. } => AppError::BadRequest,
             other => other.clone(),
         }
+    }
+
+    #[test]
+    fn safe_form_debug_hides_the_values() {
+        let form = SafeForm(Contact {
+            name: "山田花子".to_owned(),
+            qty: 2,
+        });
+        let shown = format!("{form:?}");
+        assert_eq!(shown, "SafeForm([redacted])");
     }
 }

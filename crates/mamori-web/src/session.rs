@@ -304,12 +304,7 @@ impl SessionConfig {
     }
 
     fn cookie(&self, value: String) -> Cookie<'static> {
-        Cookie::build((self.full_cookie_name(), value))
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .secure(self.tls)
-            .build()
+        site_cookie(self.full_cookie_name(), value, self.tls)
     }
 
     fn expired(&self, record: &SessionRecord, now: DateTime<Utc>) -> bool {
@@ -431,6 +426,17 @@ pub struct SessionLayerState {
     pub store: Arc<dyn SessionStore>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+}
+
+/// A cookie with the attributes every cookie of this stack carries: `HttpOnly`, `SameSite=Lax`,
+/// `Path=/`, no `Domain`, and `Secure` when served over TLS.
+pub(crate) fn site_cookie(name: String, value: String, tls: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(tls)
+        .build()
 }
 
 /// Every value of the cookie `name` in the request's `Cookie` headers.

@@ -42,12 +42,16 @@ pub struct BackofficeSection {
     pub allowed_cidrs: Vec<String>,
 }
 
+// The back office's own defaults: its listen address and the loopback allow-list.
 impl Default for BackofficeSection {
     fn default() -> Self {
         Self {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8082)),
+            listen: mamori_backoffice::BackofficeConfig::default().listen,
             public_url: None,
-            allowed_cidrs: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            allowed_cidrs: mamori_backoffice::config::loopback_cidrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -66,6 +70,22 @@ impl BackofficeSection {
                     })
             })
             .collect()
+    }
+
+    /// The back office's settings for a listener bound to `bound` (the public URL follows its
+    /// port unless configured); the rest are the back office's defaults.
+    pub fn to_config(
+        &self,
+        bound: std::net::SocketAddr,
+        shop_name: &str,
+    ) -> Result<mamori_backoffice::BackofficeConfig> {
+        Ok(mamori_backoffice::BackofficeConfig {
+            listen: bound,
+            public_url: self.public_url(bound)?,
+            allowed_cidrs: self.cidrs()?,
+            shop_name: shop_name.to_owned(),
+            ..mamori_backoffice::BackofficeConfig::default()
+        })
     }
 
     /// The public URL: the configured one, else `http://localhost:{port}/` of `bound`.

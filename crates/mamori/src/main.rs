@@ -218,20 +218,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 /// office's public URL. The invitation goes to the staff log as a system action.
 async fn staff_create(cfg: &Config, role: &str, email: &str, name: &str) -> Result<ExitCode> {
     use mamori_staff::Role;
-    use mamori_vault::ExposeSecret as _;
     let Some(role) = Role::parse(role) else {
         bail!("unknown role {role:?}: use owner, manager, operator, support or auditor");
     };
     let store = open_migrated(cfg).await?;
     let keys = Arc::new(load_keys(cfg)?);
-    let section = &cfg.backoffice;
-    let config = mamori_backoffice::BackofficeConfig {
-        listen: section.listen,
-        public_url: section.public_url(section.listen)?,
-        allowed_cidrs: section.cidrs()?,
-        shop_name: cfg.shop.name.clone(),
-        ..mamori_backoffice::BackofficeConfig::default()
-    };
+    let config = cfg
+        .backoffice
+        .to_config(cfg.backoffice.listen, &cfg.shop.name)?;
     let clock: Arc<dyn mamori_web::clock::Clock> = Arc::new(mamori_web::clock::SystemClock);
     let auth = mamori_backoffice::auth::build_staff_auth(&store, &keys, &config, &clock)
         .context("the back office's WebAuthn settings (backoffice.public_url)")?;
@@ -239,25 +233,26 @@ async fn staff_create(cfg: &Config, role: &str, email: &str, name: &str) -> Resu
         Ok(invited) => invited,
         Err(e) => bail!("{} / {}", e.message_ja(), e.message_en()),
     };
-    store
-        .staff_log_append(&mamori_store::model::StaffLogRow {
-            seq: 0,
-            at: mamori_store::model::now(),
-            staff_id: None,
-            action: "staff.invite".into(),
-            target: row.id.clone(),
-            detail: serde_json::json!({ "role": role.as_str(), "by": "cli" }).to_string(),
-            request_id: uuid_like(),
-            ip: None,
-        })
-        .await?;
-    let query = format!("token={}", token.secret.expose_secret());
+    let by = mamori_backoffice::stafflog::Source {
+        staff_id: None,
+        request_id: &uuid_like(),
+        ip: None,
+    };
+    mamori_backoffice::stafflog::append(
+        store.as_ref(),
+        mamori_store::model::now(),
+        by,
+        "staff.invite",
+        &row.id,
+        &serde_json::json!({ "role": role.as_str(), "by": "cli" }),
+    )
+    .await?;
     println!("invited {} as {}", row.email, role.as_str());
     println!(
         "enrolment link (works once, until {} JST):",
         mamori_backoffice::state::fmt_secs(token.expires_at)
     );
-    println!("{}", config.link(&format!("/enrol?{query}")));
+    println!("{}", config.enrol_link(&token));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,14 +44,15 @@ fn random_secret(prefix: &str) -> SecretString {
     SecretString::from(format!("{prefix}{}", hex::encode(b)))
 }
 
-/// Creates the key files in development when neither exists (the first `mamori serve`).
-fn ensure_keys(cfg: &Config) -> Result<(KeyRing, LedgerSigner)> {
+/// Creates the key files in development when neither exists and no master key comes from the
+/// environment (the first `mamori serve`). The data directory exists already.
+fn ensure_keys(cfg: &Config) -> Result<()> {
     let key_file = cfg.key_file();
     let ledger_file = cfg.ledger_key_file();
-    let env_key = KeyRing::from_env("MAMORI_MASTER_KEY")?;
-    if env_key.is_none() && !key_file.exists() && !ledger_file.exists() {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    if KeyRing::from_env("MAMORI_MASTER_KEY")?.is_none()
+        && !key_file.exists()
+        && !ledger_file.exists()
+    {
         KeyRing::init(&key_file)?;
         LedgerSigner::create_key_file(&ledger_file, "mamori-ledger")?;
         println!(
@@ -60,14 +61,7 @@ fn ensure_keys(cfg: &Config) -> Result<(KeyRing, LedgerSigner)> {
             ledger_file.display()
         );
     }
-    let ring = match env_key {
-        Some(r) => r,
-        None => KeyRing::load(&key_file)
-            .with_context(|| format!("loading the master key {}", key_file.display()))?,
-    };
-    let signer = LedgerSigner::load_key_file(&ledger_file)
-        .with_context(|| format!("loading the ledger key {}", ledger_file.display()))?;
-    Ok((ring, signer))
+    Ok(())
 }
 
 /// Runs until Ctrl-C.
@@ -77,18 +71,15 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let psp_listen = args.psp_listen.unwrap_or(shop_cfg.psp_listen);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    let (ring, signer) = ensure_keys(cfg)?;
-    let store = mamori_store::open_store(&cfg.database_url())
-        .await
-        .context("opening the database")?;
-    store.migrate().await.context("migrating the database")?;
+    ensure_keys(cfg)?;
+    let ring = crate::load_keys(cfg)?;
+    let signer = crate::load_signer(cfg)?;
+    let store = crate::open_migrated(cfg).await?;
     if !args.no_demo && store.categories().await?.is_empty() {
         mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
         println!("loaded the demo catalogue");
     }
-    let mut lc = mamori_store::LedgerConfig::new(cfg.witness_file());
-    lc.origin = cfg.ledger_origin.clone();
-    let ledger = Ledger::start(store.clone(), signer, lc);
+    let ledger = Ledger::start(store.clone(), signer, crate::ledger_config(cfg));
     let keys = Arc::new(ring);
     let gateway = Gateway::new(store.clone(), keys.clone(), ledger.clone());
 
@@ -247,14 +238,8 @@ async fn start_backoffice(
         .await
         .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = section.public_url(addr)?;
-    let config = mamori_backoffice::BackofficeConfig {
-        listen: addr,
-        public_url: public_url.clone(),
-        allowed_cidrs: section.cidrs()?,
-        shop_name: cfg.shop.name.clone(),
-        ..mamori_backoffice::BackofficeConfig::default()
-    };
+    let config = section.to_config(addr, &cfg.shop.name)?;
+    let public_url = config.public_url.clone();
     let assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
         gateway: gateway.clone(),
         keys: keys.clone(),

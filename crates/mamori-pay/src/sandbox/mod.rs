@@ -188,16 +188,6 @@ impl SandboxHandle {
         }
         Ok(())
     }
-
-    /// Waits until the server stops on its own (an I/O error), for
-    /// `mamori serve` to supervise it.
-    pub async fn wait(&mut self) -> anyhow::Result<()> {
-        if let Some(server) = self.server.as_mut() {
-            server.await??;
-            self.server = None;
-        }
-        Ok(())
-    }
 }
 
 impl Drop for SandboxHandle {

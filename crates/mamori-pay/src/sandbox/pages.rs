@@ -5,7 +5,7 @@
 //! strict CSP forbids everything else. The card number and security code
 //! are never written back into a page.
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -21,7 +21,7 @@ use unicode_normalization::UnicodeNormalization;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::state::Payment;
+use super::state::{Book, Payment};
 use super::{test_card_outcome, App, TestCardOutcome, CHALLENGE_CODE};
 use crate::card::{cvv_valid, CardNumber, CardNumberError, Expiry, ExpiryError};
 use crate::connector::FailureReason;
@@ -105,11 +105,17 @@ fn security_headers(h: &mut axum::http::HeaderMap) {
     );
 }
 
-/// 303 to `target` with `?payment_id=` added.
-fn back_to_shop(target: &Url, payment_id: &str) -> Response {
+/// `target` with `?payment_id=` added: where the shop learns which
+/// payment the customer comes back from.
+fn with_payment_id(target: &Url, payment_id: &str) -> Url {
     let mut url = target.clone();
     url.query_pairs_mut().append_pair("payment_id", payment_id);
-    see_other(url.as_str())
+    url
+}
+
+/// 303 to `target` with `?payment_id=` added.
+fn back_to_shop(target: &Url, payment_id: &str) -> Response {
+    see_other(with_payment_id(target, payment_id).as_str())
 }
 
 fn see_other(location: &str) -> Response {
@@ -360,8 +366,7 @@ fn finished_page(app: &App, p: &Payment) -> Markup {
             )
         }
     };
-    let mut back = target.clone();
-    back.query_pairs_mut().append_pair("payment_id", &p.id);
+    let back = with_payment_id(target, &p.id);
     let body = html! {
         h1 { (title.0) span.en lang="en" { (title.1) } }
         (summary(p))
@@ -559,23 +564,8 @@ async fn submit(
     p.card = Some((card.brand(), card.last4()));
     drop(card);
     match outcome {
-        TestCardOutcome::Succeed => {
-            p.status = WireStatus::Succeeded;
-            let (object, url) = (p.to_object(&app.base), p.return_url.clone());
-            drop(book);
-            tracing::info!(payment = %id, "sandbox: payment succeeded");
-            app.emit("payment.succeeded", object);
-            back_to_shop(&url, &id)
-        }
-        TestCardOutcome::Decline(reason) => {
-            p.status = WireStatus::Failed;
-            p.failure_reason = Some(reason);
-            let (object, url) = (p.to_object(&app.base), p.cancel_url.clone());
-            drop(book);
-            tracing::info!(payment = %id, reason = reason.as_str(), "sandbox: payment failed");
-            app.emit("payment.failed", object);
-            back_to_shop(&url, &id)
-        }
+        TestCardOutcome::Succeed => finish(&app, book, &id, Ending::Paid),
+        TestCardOutcome::Decline(reason) => finish(&app, book, &id, Ending::Declined(reason)),
         TestCardOutcome::Challenge => {
             p.status = WireStatus::RequiresAction;
             drop(book);
@@ -583,6 +573,89 @@ async fn submit(
             see_other(&challenge_url(&app, &id))
         }
     }
+}
+
+/// How a hosted page ends an open payment.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// The test card went through without a challenge.
+    Paid,
+    /// The test card was declined for this reason.
+    Declined(FailureReason),
+    /// The 3-D Secure code was right.
+    ChallengePassed,
+    /// The 3-D Secure code was wrong.
+    ChallengeFailed,
+    /// The customer canceled.
+    Canceled,
+}
+
+impl Ending {
+    fn status(self) -> WireStatus {
+        match self {
+            Ending::Paid | Ending::ChallengePassed => WireStatus::Succeeded,
+            Ending::Declined(_) | Ending::ChallengeFailed => WireStatus::Failed,
+            Ending::Canceled => WireStatus::Canceled,
+        }
+    }
+
+    fn failure_reason(self) -> Option<FailureReason> {
+        match self {
+            Ending::Declined(reason) => Some(reason),
+            Ending::ChallengeFailed => Some(FailureReason::AuthenticationFailed),
+            Ending::Paid | Ending::ChallengePassed | Ending::Canceled => None,
+        }
+    }
+
+    /// The webhook event it sends.
+    fn event(self) -> &'static str {
+        match self {
+            Ending::Paid | Ending::ChallengePassed => "payment.succeeded",
+            Ending::Declined(_) | Ending::ChallengeFailed => "payment.failed",
+            Ending::Canceled => "payment.canceled",
+        }
+    }
+
+    fn log(self, id: &str) {
+        match self {
+            Ending::Paid => tracing::info!(payment = %id, "sandbox: payment succeeded"),
+            Ending::Declined(reason) => {
+                tracing::info!(payment = %id, reason = reason.as_str(), "sandbox: payment failed");
+            }
+            Ending::ChallengePassed => {
+                tracing::info!(payment = %id, "sandbox: 3-D Secure passed; payment succeeded");
+            }
+            Ending::ChallengeFailed => {
+                tracing::info!(payment = %id, "sandbox: 3-D Secure failed; payment failed");
+            }
+            Ending::Canceled => tracing::info!(payment = %id, "sandbox: canceled by the customer"),
+        }
+    }
+}
+
+/// Ends payment `id` as `ending` under the lock the caller took (and checked
+/// the payment is open under), then, with the lock released, logs, queues
+/// the webhook and sends the browser back to the shop: to the return URL
+/// when paid, the cancel URL otherwise.
+fn finish(app: &App, mut book: MutexGuard<'_, Book>, id: &str, ending: Ending) -> Response {
+    let Some(p) = book.payments.get_mut(id) else {
+        drop(book);
+        return not_found(app);
+    };
+    p.status = ending.status();
+    if let Some(reason) = ending.failure_reason() {
+        p.failure_reason = Some(reason);
+    }
+    let url = if p.status == WireStatus::Succeeded {
+        p.return_url.clone()
+    } else {
+        p.cancel_url.clone()
+    };
+    let object = p.to_object(&app.base);
+    drop(book);
+    ending.log(id);
+    app.emit(ending.event(), object);
+    back_to_shop(&url, id)
 }
 
 async fn show_challenge(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
@@ -643,22 +716,12 @@ async fn submit_challenge(
         drop(book);
         return page(StatusCode::OK, finished_page(&app, &p), &origins);
     }
-    if code == CHALLENGE_CODE {
-        p.status = WireStatus::Succeeded;
-        let (object, url) = (p.to_object(&app.base), p.return_url.clone());
-        drop(book);
-        tracing::info!(payment = %id, "sandbox: 3-D Secure passed; payment succeeded");
-        app.emit("payment.succeeded", object);
-        back_to_shop(&url, &id)
+    let ending = if code == CHALLENGE_CODE {
+        Ending::ChallengePassed
     } else {
-        p.status = WireStatus::Failed;
-        p.failure_reason = Some(FailureReason::AuthenticationFailed);
-        let (object, url) = (p.to_object(&app.base), p.cancel_url.clone());
-        drop(book);
-        tracing::info!(payment = %id, "sandbox: 3-D Secure failed; payment failed");
-        app.emit("payment.failed", object);
-        back_to_shop(&url, &id)
-    }
+        Ending::ChallengeFailed
+    };
+    finish(&app, book, &id, ending)
 }
 
 async fn cancel(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
@@ -671,12 +734,7 @@ async fn cancel(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
         return not_found(&app);
     };
     if p.is_open() {
-        p.status = WireStatus::Canceled;
-        let (object, url) = (p.to_object(&app.base), p.cancel_url.clone());
-        drop(book);
-        tracing::info!(payment = %id, "sandbox: canceled by the customer");
-        app.emit("payment.canceled", object);
-        return back_to_shop(&url, &id);
+        return finish(&app, book, &id, Ending::Canceled);
     }
     let p = p.clone();
     drop(book);

@@ -881,22 +881,6 @@ macro_rules! impl_store {
             Ok(true)
         }
 
-        async fn orders_page(&self, offset: i64, limit: i64) -> Result<Page<OrderRow>> {
-            let items = sqlx::query_as::<_, OrderRow>(concat!(
-                "SELECT ",
-                order_columns!(),
-                " FROM orders ORDER BY placed_at DESC, id DESC LIMIT $1 OFFSET $2"
-            ))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-                .fetch_one(&self.pool)
-                .await?;
-            Ok(Page { items, total })
-        }
-
         async fn delete_address(&self, customer_id: &str, address_id: &str) -> Result<bool> {
             let done = sqlx::query("DELETE FROM addresses WHERE id = $1 AND customer_id = $2")
                 .bind(address_id)
@@ -949,7 +933,6 @@ macro_rules! impl_store {
             token: &str,
             next_attempt_at: Option<i64>,
             reason: &str,
-            _at: i64,
         ) -> Result<()> {
             let q = match next_attempt_at {
                 Some(next) => sqlx::query(

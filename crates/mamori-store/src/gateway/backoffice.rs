@@ -9,9 +9,9 @@
 
 use std::collections::HashSet;
 
-use mamori_domain::{Address, PersonName, Personal};
+use mamori_domain::{Address, BirthDate, PersonName, Personal};
 
-use super::{fields, Gateway};
+use super::{cleared, fields, Gateway};
 use crate::access::{Accessor, Action};
 use crate::codec;
 use crate::error::{Result, StoreError};
@@ -111,7 +111,7 @@ pub struct MaskedCustomer {
     pub email: String,
     /// `090-****-5678`.
     pub phone: String,
-    /// `****-**-**` when a birth date is stored (the ciphertext's presence, nothing opened).
+    /// [`BirthDate::MASKED`] (`****-**-**`) when a birth date is stored (the ciphertext's presence, nothing opened).
     pub birth_date: String,
     /// Prefecture of the first address-book entry (`東京都`).
     pub prefecture: Option<String>,
@@ -321,14 +321,6 @@ fn has_value(row: &CustomerRow, book: &[AddressRow], field: CustomerField) -> bo
     }
 }
 
-fn cleared(mut o: OrderRow) -> OrderRow {
-    o.buyer_name_ct = None;
-    o.buyer_email_ct = None;
-    o.buyer_phone_ct = None;
-    o.buyer_address_ct = None;
-    o
-}
-
 impl Gateway {
     /// Opens one field of a customer in full (the caller has recorded the read).
     fn plain_field(
@@ -352,7 +344,7 @@ impl Gateway {
                 .unwrap_or_default(),
             CustomerField::BirthDate => {
                 codec::open_birth(key, T, "birth_date", id, &row.birth_date_ct)?
-                    .map(|b| codec::birth_iso(&b))
+                    .map(|b| codec::birth_text(&b))
                     .unwrap_or_default()
             }
             CustomerField::Address => {
@@ -396,7 +388,7 @@ impl Gateway {
             .map(|p| p.masked())
             .unwrap_or_default();
         if row.birth_date_ct.is_some() {
-            out.birth_date = "****-**-**".to_owned();
+            out.birth_date = BirthDate::MASKED.to_owned();
         }
         if let Some(first) = book.iter().find(|a| a.address_ct.is_some()) {
             out.prefecture =
@@ -511,15 +503,6 @@ impl Gateway {
             addresses,
             orders,
         })
-    }
-
-    /// The member with this email address (by its blind index; guests are not indexed). Hands
-    /// out no personal value, so nothing is recorded.
-    pub async fn find_customer_by_email(
-        &self,
-        email: &mamori_domain::Email,
-    ) -> Result<Option<String>> {
-        self.find_member(email).await
     }
 
     /// One field of one customer in full, for a member of staff who gave a reason

@@ -253,11 +253,17 @@ async fn order_state_compare_and_set(backend: Backend) {
     assert_eq!(env.store.ledger_size().await.unwrap(), size1);
 
     // The back office's page of every order, newest first.
-    let page = s.orders_page(0, 1).await.unwrap();
+    let page = s
+        .orders_search(&mamori_store::OrderFilter::default(), 0, 1)
+        .await
+        .unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].id, o2);
-    let page = s.orders_page(1, 10).await.unwrap();
+    let page = s
+        .orders_search(&mamori_store::OrderFilter::default(), 1, 10)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].id, o);
 }
@@ -377,7 +383,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
     let st = s.outbox_status("m1").await.unwrap().unwrap();
     assert_eq!((st.state.as_str(), st.sent_at), ("sent", Some(120)));
     // A late failure report of a sent row is ignored.
-    s.outbox_mark_failed("m1", &c[0].token, None, "late", 140)
+    s.outbox_mark_failed("m1", &c[0].token, None, "late")
         .await
         .unwrap();
     assert_eq!(s.outbox_status("m1").await.unwrap().unwrap().state, "sent");
@@ -387,7 +393,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
     assert_eq!(c2.len(), 1);
     assert_eq!((c2[0].id.as_str(), c2[0].attempt), ("m2", 2));
     assert_ne!(c2[0].token, c[1].token);
-    s.outbox_mark_failed("m2", &c[1].token, Some(999), "stale", 161)
+    s.outbox_mark_failed("m2", &c[1].token, Some(999), "stale")
         .await
         .unwrap();
     s.outbox_release("m2", &c[1].token).await.unwrap();
@@ -403,7 +409,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
     assert_eq!((c3[0].id.as_str(), c3[0].attempt), ("m2", 2));
 
     // A failure with a retry time: due again then, lease cleared, reason kept.
-    s.outbox_mark_failed("m2", &c3[0].token, Some(400), "421 try later", 171)
+    s.outbox_mark_failed("m2", &c3[0].token, Some(400), "421 try later")
         .await
         .unwrap();
     let st = s.outbox_status("m2").await.unwrap().unwrap();
@@ -414,7 +420,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
     let c4 = s.outbox_claim(1, 60, 500).await.unwrap();
     assert_eq!((c4[0].id.as_str(), c4[0].attempt), ("m2", 3));
     // Giving up: dead, never claimed again, and a later sent report still wins (it was sent).
-    s.outbox_mark_failed("m2", &c4[0].token, None, "550 no such user", 501)
+    s.outbox_mark_failed("m2", &c4[0].token, None, "550 no such user")
         .await
         .unwrap();
     let st = s.outbox_status("m2").await.unwrap().unwrap();
