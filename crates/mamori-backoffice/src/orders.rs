@@ -12,7 +12,7 @@ use axum::{
 use http::{header, HeaderValue};
 use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
 use mamori_store::{
-    model::{OrderFilter, OrderRow},
+    model::{OrderFilter, OrderRow, PaymentRow},
     StoreError,
 };
 use mamori_web::{
@@ -533,12 +533,15 @@ pub async fn cancel(
 ) -> Response {
     let result = async {
         let (header, to) = apply(&state, &id, OrderEvent::Cancel).await?;
-        if let Some(mut p) = state
+        let attempts = state
             .store
-            .payment_of_order(&id)
+            .payments_of_order(&id)
             .await
-            .map_err(|_| Refusal::Payment)?
-        {
+            .map_err(|_| Refusal::Payment)?;
+        // Every attempt still open at the provider: an old payment page must not take money
+        // for a cancelled order.
+        let open = |p: &PaymentRow| matches!(p.status.as_str(), "pending" | "requires_action");
+        for mut p in attempts.into_iter().filter(open) {
             state.psp.cancel(&p.payment_id).await.map_err(|e| {
                 tracing::warn!(error = %e, "provider cancel failed");
                 Refusal::Payment

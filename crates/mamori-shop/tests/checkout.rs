@@ -289,10 +289,30 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(order.state, "pending_payment");
-    // A retry goes to a fresh payment on the provider, and a good card then pays the order.
+    // A retry goes to a fresh payment on the provider.
+    let first_id = path_of(&back).rsplit('=').next().unwrap().to_owned();
     let retry = c.post_form("/checkout/retry", &[("number", &number)]).await;
     let again = retry.location.clone().unwrap();
     assert_ne!(again, placed.location.clone().unwrap());
+    // The declined attempt's webhook arrives late, after the retry began: it updates that
+    // attempt only, and the retry's return still finds its own payment.
+    let now = chrono::Utc::now().timestamp();
+    let late = serde_json::json!({
+        "id": "evt_late_declined_1",
+        "type": "payment.failed",
+        "created": now,
+        "payment": {
+            "id": first_id, "order_ref": number, "amount_jpy": order.total,
+            "currency": "jpy", "description": "x",
+            "status": "failed", "failure_reason": "card_declined",
+            "refunded_jpy": 0, "card": {"brand": "visa", "last4": "0002"},
+            "redirect_url": placed.location.clone().unwrap(), "created": now
+        }
+    })
+    .to_string();
+    let secret = shop.webhook_secret.expose_secret().to_owned();
+    assert_eq!(post_webhook(&shop, &late, &secret, now).await, 200);
+    // A good card then pays the order.
     let back = pay_on_provider(&again, "4242424242424242").await;
     c.get(&path_of(&back))
         .await
@@ -304,6 +324,16 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(order.state, "paid");
+    let attempts = shop.store().payments_of_order(&order.id).await.unwrap();
+    let states: Vec<(&str, &str)> = attempts
+        .iter()
+        .map(|p| (p.status.as_str(), p.last4.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(states, vec![("succeeded", "4242"), ("failed", "0002")]);
+    assert_eq!(
+        shop.store().payment_of_order(&order.id).await.unwrap().unwrap().payment_id,
+        attempts[0].payment_id
+    );
 }
 
 async fn post_webhook(shop: &TestShop, body: &str, secret: &str, ts: i64) -> u16 {

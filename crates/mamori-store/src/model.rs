@@ -266,11 +266,12 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-/// The payment of an order at the payment provider. Of a card, only its brand and last four digits
-/// are kept; the number itself never reaches mamori. Times in Unix seconds.
+/// One payment attempt of an order at the payment provider (an order has one per attempt: a
+/// declined card and its retry are two). Of a card, only its brand and last four digits are kept;
+/// the number itself never reaches mamori. Times in Unix seconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct PaymentRow {
-    /// The order paid (one payment row per order).
+    /// The order paid.
     pub order_id: String,
     /// Provider code, e.g. `sandbox`.
     pub provider: String,

@@ -145,11 +145,16 @@ pub trait Store: Send + Sync + 'static {
     /// Of two concurrent calls with the same new id, exactly one gets true.
     async fn webhook_first_seen(&self, event_id: &str, keep_until: i64, now: i64) -> Result<bool>;
 
-    /// Inserts or replaces the payment of `row.order_id` (its `created_at` is kept on replace).
+    /// Records a payment attempt: a new `payment_id` becomes the order's next attempt, a known one
+    /// is updated (its `created_at` is kept). Updating one attempt never touches another, so a late
+    /// webhook of a declined attempt cannot hide the retry that followed it.
     /// [`StoreError::Invalid`] when `payment_id` already belongs to another order.
     async fn payment_upsert(&self, row: &PaymentRow) -> Result<()>;
-    /// The payment of an order.
+    /// The payment that counts for an order: an attempt that moved money (`succeeded` or
+    /// `refunded`), else the latest attempt.
     async fn payment_of_order(&self, order_id: &str) -> Result<Option<PaymentRow>>;
+    /// Every payment attempt of an order, the latest first.
+    async fn payments_of_order(&self, order_id: &str) -> Result<Vec<PaymentRow>>;
     /// The payment with this provider payment id.
     async fn payment_by_provider_id(&self, payment_id: &str) -> Result<Option<PaymentRow>>;
 

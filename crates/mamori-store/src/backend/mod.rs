@@ -777,12 +777,16 @@ macro_rules! impl_store {
         }
 
         async fn payment_upsert(&self, row: &PaymentRow) -> Result<()> {
-            sqlx::query(
+            // A new payment id is the order's next attempt; a known one is updated in place, and
+            // only if it belongs to the same order (no row changes otherwise).
+            let done = sqlx::query(
                 "INSERT INTO payments (order_id, provider, payment_id, status, amount, brand, last4, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (order_id) DO UPDATE SET provider = excluded.provider, \
-                 payment_id = excluded.payment_id, status = excluded.status, amount = excluded.amount, \
-                 brand = excluded.brand, last4 = excluded.last4, updated_at = excluded.updated_at",
+                 created_at, updated_at, attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 (SELECT COALESCE(MAX(attempt), 0) + 1 FROM payments WHERE order_id = $1)) \
+                 ON CONFLICT (payment_id) DO UPDATE SET provider = excluded.provider, \
+                 status = excluded.status, amount = excluded.amount, brand = excluded.brand, \
+                 last4 = excluded.last4, updated_at = excluded.updated_at \
+                 WHERE payments.order_id = excluded.order_id",
             )
             .bind(&row.order_id)
             .bind(&row.provider)
@@ -796,25 +800,40 @@ macro_rules! impl_store {
             .execute(&self.pool)
             .await
             .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Invalid(
-                    "this provider payment id belongs to another order".into(),
-                ),
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                     StoreError::NotFound { what: "order" }
                 }
                 _ => StoreError::Database(e),
             })?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Invalid(
+                    "this provider payment id belongs to another order".into(),
+                ));
+            }
             Ok(())
         }
 
         async fn payment_of_order(&self, order_id: &str) -> Result<Option<PaymentRow>> {
+            // The attempt that moved money wins over later ones; otherwise the latest attempt.
             Ok(sqlx::query_as::<_, PaymentRow>(concat!(
                 "SELECT ",
                 payment_columns!(),
-                " FROM payments WHERE order_id = $1"
+                " FROM payments WHERE order_id = $1 ORDER BY CASE WHEN status IN ",
+                "('succeeded', 'refunded') THEN 0 ELSE 1 END, attempt DESC LIMIT 1"
             ))
             .bind(order_id)
             .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        async fn payments_of_order(&self, order_id: &str) -> Result<Vec<PaymentRow>> {
+            Ok(sqlx::query_as::<_, PaymentRow>(concat!(
+                "SELECT ",
+                payment_columns!(),
+                " FROM payments WHERE order_id = $1 ORDER BY attempt DESC"
+            ))
+            .bind(order_id)
+            .fetch_all(&self.pool)
             .await?)
         }
 

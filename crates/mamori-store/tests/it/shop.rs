@@ -167,6 +167,40 @@ async fn payments_upsert_and_lookup(backend: Backend) {
         s.payment_upsert(&other).await,
         Err(StoreError::NotFound { what: "order" })
     ));
+    assert_eq!(s.payments_of_order(&o2).await.unwrap(), vec![]);
+
+    // A retry is the order's next attempt; a late update of the first attempt (its webhook) leaves
+    // the retry in place.
+    let retry = PaymentRow {
+        payment_id: "pay_003".into(),
+        status: "pending".into(),
+        brand: None,
+        last4: None,
+        created_at: 300,
+        updated_at: 300,
+        ..p.clone()
+    };
+    s.payment_upsert(&retry).await.unwrap();
+    assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(retry.clone()));
+    p.status = "failed".into();
+    p.updated_at = 301;
+    s.payment_upsert(&p).await.unwrap();
+    assert_eq!(
+        s.payment_by_provider_id("pay_003").await.unwrap(),
+        Some(retry.clone())
+    );
+    assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(retry.clone()));
+    let mut first = p.clone();
+    first.created_at = 100;
+    assert_eq!(
+        s.payments_of_order(&o1).await.unwrap(),
+        vec![retry.clone(), first.clone()],
+        "every attempt, the latest first"
+    );
+    // An attempt that moved money counts over a later one that did not.
+    first.status = "succeeded".into();
+    s.payment_upsert(&first).await.unwrap();
+    assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(first));
 }
 
 async fn order_state_compare_and_set(backend: Backend) {
