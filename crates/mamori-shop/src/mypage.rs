@@ -313,6 +313,8 @@ pub struct DeliveryLine {
 pub struct TaxLine {
     /// `10%対象` / `8%対象（軽減税率）`.
     pub label: &'static str,
+    /// `standard` / `reduced` (the cell's id).
+    pub code: &'static str,
     /// Amount at the rate, tax included.
     pub amount: String,
     /// Tax within it.
@@ -412,12 +414,17 @@ async fn order_detail(
         .collect();
     let h = &view.header;
     let mut taxes = Vec::new();
-    if let Ok(totals) = mamori_domain::order_invoice_totals(&view.items) {
-        for r in totals.per_rate {
+    // Shipping and the 代引き fee are taxed at 10% with the items, as on the receipt and in the mail.
+    if let Ok((_, quote)) = crate::checkout::stored_quote(&view) {
+        for r in quote.totals.per_rate {
             taxes.push(TaxLine {
                 label: match r.rate {
                     TaxRate::Reduced => c.t("8%対象（軽減税率）", "8% (reduced rate)"),
                     _ => c.t("10%対象", "10%"),
+                },
+                code: match r.rate {
+                    TaxRate::Reduced => "reduced",
+                    _ => "standard",
                 },
                 amount: r.amount_incl.format_tax_included(),
                 tax: r.tax.format_grouped(),
