@@ -21,13 +21,14 @@ enum Cmd {
     /// Everything CI runs: setup, clippy, and all tests on SQLite and PostgreSQL.
     Test {
         /// Extra arguments passed to `cargo test` (e.g. a test name filter).
-        #[arg(trailing_var_arg = true)]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Run the criterion benchmarks (see BENCHMARKS.md for the figures).
     Bench {
-        /// Extra arguments passed to `cargo bench`.
-        #[arg(trailing_var_arg = true)]
+        /// Arguments passed to `cargo bench` (e.g. `-p mamori-store --bench ledger`); the whole
+        /// workspace when there are none.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
 }
@@ -113,9 +114,10 @@ fn test(args: &[String]) -> Result<()> {
 fn bench(args: &[String]) -> Result<()> {
     setup()?;
     let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
+    let whole: &[String] = &["--workspace".to_owned()];
     let result = run(Command::new("cargo")
-        .args(["bench", "--workspace"])
-        .args(args)
+        .arg("bench")
+        .args(if args.is_empty() { whole } else { args })
         .env(mamori_testkit::PG_URL_VAR, &cluster.url));
     mamori_testkit::stop_cluster(&cluster)?;
     result

@@ -27,6 +27,9 @@ pub struct LedgerConfig {
     pub checkpoint_interval: Duration,
     /// Largest number of events committed in one transaction.
     pub max_batch: usize,
+    /// Subjects of this many appended events are moved into the per-customer index at once
+    /// ([`Store::ledger_index`]): the larger the batch, the fewer index pages written per event.
+    pub index_batch: usize,
 }
 
 impl LedgerConfig {
@@ -37,6 +40,7 @@ impl LedgerConfig {
             witness_path,
             checkpoint_interval: Duration::from_secs(1),
             max_batch: 8192,
+            index_batch: 50_000,
         }
     }
 }
@@ -77,6 +81,7 @@ impl Ledger {
             config,
             last_checkpoint: None,
             unsigned: 0,
+            unindexed: 0,
         };
         tokio::spawn(writer.run(rx));
         Self { jobs: tx }
@@ -135,6 +140,8 @@ struct Writer {
     config: LedgerConfig,
     last_checkpoint: Option<Instant>,
     unsigned: usize,
+    /// Events appended by this writer whose subjects are not in the per-customer index yet.
+    unindexed: usize,
 }
 
 impl Writer {
@@ -173,10 +180,26 @@ impl Writer {
             }
             self.commit(&mut events, &mut replies, &mut checkpoints)
                 .await;
+            // After the callers have their answers; appends queued meanwhile make the next batch.
+            if self.unindexed >= self.config.index_batch {
+                self.index().await;
+            }
         }
         // Last handle dropped: sign what is not signed yet, so a clean shutdown leaves a checkpoint.
         if self.unsigned > 0 {
             let _ = self.checkpoint_now().await;
+        }
+        if self.unindexed > 0 {
+            self.index().await;
+        }
+    }
+
+    /// Moves recent subjects into the per-customer index. On failure they stay where they are
+    /// (still found by queries) and the next batch tries again.
+    async fn index(&mut self) {
+        match self.store.ledger_index().await {
+            Ok(_) => self.unindexed = 0,
+            Err(e) => tracing::error!(error = %e, "could not index ledger subjects"),
         }
     }
 
@@ -198,6 +221,7 @@ impl Writer {
             match result {
                 Ok((outcome, note)) => {
                     self.unsigned += count;
+                    self.unindexed += count;
                     if let Some(note) = note {
                         self.after_checkpoint(&note).await;
                     }

@@ -400,6 +400,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(AppendOutcome, Option<String>)>;
     /// Signs the current tree head if no checkpoint exists at this size yet.
     async fn ledger_checkpoint(&self, signer: &CheckpointSigner) -> Result<(u64, Option<String>)>;
+    /// Moves the subjects of recent appends (written in append order, cheap to write) into the
+    /// per-customer index in one sorted batch; returns how many rows moved. Readers see every
+    /// subject before, during and after (see [`Store::ledger_events_of`]).
+    async fn ledger_index(&self) -> Result<u64>;
     /// Number of entries in the log.
     async fn ledger_size(&self) -> Result<u64>;
     /// Entries with `seq >= from`, in order, at most `limit`.

@@ -1673,8 +1673,11 @@ macro_rules! impl_store {
         }
 
         async fn ledger_events_of(&self, customer_id: &str) -> Result<Vec<u64>> {
+            // One statement, so one snapshot: a concurrent `ledger_index` moves rows between the
+            // two tables without this read missing or doubling any of them.
             let seqs: Vec<i64> = sqlx::query_scalar(
-                "SELECT seq FROM ledger_subjects WHERE customer_id = $1 ORDER BY seq",
+                "SELECT seq FROM ledger_subjects WHERE customer_id = $1 \
+                 UNION SELECT seq FROM ledger_subjects_recent WHERE customer_id = $1 ORDER BY seq",
             )
             .bind(customer_id)
             .fetch_all(&self.pool)
@@ -1724,8 +1727,9 @@ macro_rules! ledger_append_in_tx {
                 })
                 .collect();
             for sub in subjects.chunks($crate::backend::INSERT_CHUNK) {
+                // Into the append-ordered table; `ledger_index` moves them into the index later.
                 let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO ledger_subjects (seq, customer_id) ",
+                    "INSERT INTO ledger_subjects_recent (seq, customer_id) ",
                 );
                 qb.push_values(sub.iter(), |mut b, (seq, c)| {
                     b.push_bind(*seq).push_bind(*c);

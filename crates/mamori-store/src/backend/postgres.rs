@@ -92,6 +92,19 @@ impl_store!(PgStore, Postgres, {
         Ok(out)
     }
 
+    async fn ledger_index(&self) -> Result<u64> {
+        // One statement: the rows deleted are exactly the rows copied, even while appenders in
+        // other processes add new ones.
+        let moved = sqlx::query(
+            "WITH moved AS (DELETE FROM ledger_subjects_recent RETURNING customer_id, seq) \
+             INSERT INTO ledger_subjects (customer_id, seq) \
+             SELECT customer_id, seq FROM moved ORDER BY customer_id, seq ON CONFLICT DO NOTHING",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected())
+    }
+
     async fn ledger_checkpoint(&self, signer: &CheckpointSigner) -> Result<(u64, Option<String>)> {
         let mut tx = self.begin_ledger().await?;
         let (o, note) = ledger_append_in_tx!(Postgres, &mut *tx, STATE_SQL, &[], Some(signer))?;

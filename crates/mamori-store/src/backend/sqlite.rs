@@ -130,6 +130,26 @@ impl_store!(SqliteStore, Sqlite, {
         Self::finish(conn, res).await
     }
 
+    async fn ledger_index(&self) -> Result<u64> {
+        // Under SQLite's write lock no append runs between the copy and the delete.
+        let mut conn = self.begin_immediate().await?;
+        let res = async {
+            let moved = sqlx::query(
+                "INSERT INTO ledger_subjects (customer_id, seq) SELECT customer_id, seq \
+                 FROM ledger_subjects_recent WHERE true ORDER BY customer_id, seq \
+                 ON CONFLICT DO NOTHING",
+            )
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM ledger_subjects_recent")
+                .execute(&mut *conn)
+                .await?;
+            Ok(moved.rows_affected())
+        }
+        .await;
+        Self::finish(conn, res).await
+    }
+
     async fn ledger_checkpoint(&self, signer: &CheckpointSigner) -> Result<(u64, Option<String>)> {
         let mut conn = self.begin_ledger().await?;
         let res =

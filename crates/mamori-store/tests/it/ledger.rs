@@ -256,7 +256,38 @@ async fn rewritten_tail_is_detected(backend: Backend) {
     }
 }
 
+/// Subjects are written in append order and moved into the per-customer index in batches: a
+/// customer's events are found before, after and between the moves.
+async fn subjects_are_found_while_and_after_they_are_indexed(backend: Backend) {
+    let env = env(backend).await;
+    let mut config = mamori_store::LedgerConfig::new(env.dir.path().join("witness-2.jsonl"));
+    config.index_batch = 10;
+    let ledger = mamori_store::Ledger::start(env.store.clone(), LedgerSigner::generate("t"), config);
+    let mut seqs_of_3 = Vec::new();
+    for i in 0..25 {
+        let seq = ledger.record(&event(i)).await.unwrap();
+        if i % 7 == 3 {
+            seqs_of_3.push(seq);
+        }
+        assert_eq!(
+            env.store.ledger_events_of("customer-3").await.unwrap(),
+            seqs_of_3,
+            "after event {i}"
+        );
+    }
+    assert_eq!(seqs_of_3.len(), 4);
+    // The writer moved the first 20 (two batches of 10); 5 are still recent.
+    assert_eq!(env.store.ledger_index().await.unwrap(), 5);
+    assert_eq!(env.store.ledger_index().await.unwrap(), 0);
+    assert_eq!(
+        env.store.ledger_events_of("customer-3").await.unwrap(),
+        seqs_of_3
+    );
+    assert!(env.store.ledger_events_of("customer-9").await.unwrap().is_empty());
+}
+
 both_backends!(
+    subjects_are_found_while_and_after_they_are_indexed,
     group_commit_keeps_every_event,
     inclusion_proofs_verify,
     changed_event_is_detected,
