@@ -27,6 +27,7 @@ pub mod catalogue;
 pub mod checkout;
 pub mod ctx;
 pub mod forms;
+pub mod housekeeping;
 pub mod mail;
 pub mod members;
 pub mod mypage;
@@ -237,6 +238,16 @@ impl Assembly {
     /// The router with every layer.
     pub fn router(&self) -> Router {
         shop_router(self.state.clone(), &self.stack)
+    }
+
+    /// Removes expired sessions and old sent mail ([`housekeeping`]); run it periodically.
+    pub fn housekeeper(&self) -> housekeeping::Housekeeper {
+        housekeeping::Housekeeper {
+            sessions: self.stack.sessions.clone(),
+            session: self.stack.config.session.clone(),
+            store: self.state.store.clone(),
+            clock: self.stack.clock.clone(),
+        }
     }
 }
 

@@ -24,6 +24,7 @@ both_backends!(
     member_pages_are_not_cached,
     form_errors_keep_values_but_never_passwords,
     unknown_form_fields_are_refused,
+    housekeeping_ends_expired_sessions_and_old_mail,
 );
 
 const JA_SUBJECT_REGISTER: &str = "会員登録のご確認";
@@ -887,4 +888,43 @@ async fn login_renews_the_session_merges_the_cart_and_logout_ends_it(backend: Ba
         .expect_redirect("/login");
     // The stored cart waits for the next login.
     assert_eq!(shop.store().cart_lines(&id).await.unwrap().len(), 1);
+}
+
+/// Housekeeping removes sessions past their idle timeout (they hold sealed carts and drafts) and
+/// mail sent more than 30 days ago; nothing younger.
+async fn housekeeping_ends_expired_sessions_and_old_mail(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let email = "tidy@example.jp";
+    let (c, _) = shop.signed_in(email, "片付", "花子").await;
+    // One mail sent (a reset link, asked for by another browser).
+    let other = shop.client();
+    other.get("/password/forgot").await.expect(200);
+    other
+        .post_form("/password/forgot", &[("email", email)])
+        .await
+        .expect_redirect("/password/forgot/sent");
+    shop.wait_for_mail(email, "").await;
+    let now = chrono::Utc::now();
+    let done = shop.housekeeper.run_once(now).await.unwrap();
+    assert_eq!(done.sessions, 0);
+    assert_eq!(done.sent_mail, 0);
+    c.get("/mypage").await.expect(200);
+
+    let later = now + chrono::TimeDelta::minutes(31);
+    let done = shop.housekeeper.run_once(later).await.unwrap();
+    assert!(done.sessions >= 1, "the idle session went");
+    assert_eq!(done.sent_mail, 0, "mail is kept 30 days");
+    c.get("/mypage").await.expect_redirect("/login?next=");
+
+    // The reset mail, once marked sent, goes after 30 days.
+    let much_later = now + chrono::TimeDelta::days(31);
+    let mut purged = 0;
+    for _ in 0..50 {
+        purged += shop.housekeeper.run_once(much_later).await.unwrap().sent_mail;
+        if purged > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(purged >= 1);
 }

@@ -148,6 +148,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         clock: Arc::new(mamori_web::clock::SystemClock),
     });
     let app = assembly.router();
+    let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 
     // Mail: SMTP when configured, else a maildir in the data directory.
     let transport: Arc<dyn MailTransport> = match &shop_cfg.smtp {
@@ -212,6 +213,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    housekeeping.abort();
     backoffice.server.abort();
     ledger.checkpoint().await.ok();
     Ok(())

@@ -49,6 +49,8 @@ pub struct TestShop {
     pub base_url: String,
     /// The shop's state (gateway, store, config, limits).
     pub state: Arc<ShopState>,
+    /// The shop's housekeeping (run by hand in tests).
+    pub housekeeper: mamori_shop::housekeeping::Housekeeper,
     /// The SMTP server the mail worker delivers to.
     pub catcher: MailCatcher,
     /// The sandbox provider's base URL (`http://127.0.0.1:PORT/`).
@@ -212,6 +214,7 @@ impl TestShop {
             clock: Arc::new(mamori_web::clock::SystemClock),
         });
         let state = assembly.state.clone();
+        let housekeeper = assembly.housekeeper();
         let requests: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
         let app = assembly
@@ -248,6 +251,7 @@ impl TestShop {
         TestShop {
             base_url,
             state,
+            housekeeper,
             catcher,
             sandbox_url,
             sandbox,
