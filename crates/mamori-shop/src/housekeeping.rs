@@ -1,6 +1,7 @@
 //! Housekeeping: what the shop keeps no longer than it needs. Expired sessions still hold sealed
-//! carts and checkout drafts (a buyer's name and address among them), and sent mail keeps its
-//! sealed payload; neither should wait in the database for a breach.
+//! carts and checkout drafts (a buyer's name and address among them), sent mail keeps its sealed
+//! payload, and expired link tokens may hold a sealed new address; none should wait in the
+//! database for a breach.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub struct Housekept {
     pub sessions: u64,
     /// Mail rows sent before [`KEEP_SENT_MAIL`].
     pub sent_mail: u64,
+    /// Expired single-use tokens (customers' and staff's links), used or not.
+    pub tokens: u64,
 }
 
 /// A round failed; the message names the part, never a value.
@@ -68,9 +71,18 @@ impl Housekeeper {
                 what: "sent mail",
                 message: e.to_string(),
             })?;
+        let tokens = self
+            .store
+            .tokens_purge(now.timestamp())
+            .await
+            .map_err(|e| HousekeepingError {
+                what: "tokens",
+                message: e.to_string(),
+            })?;
         Ok(Housekept {
             sessions,
             sent_mail,
+            tokens,
         })
     }
 
@@ -85,6 +97,7 @@ impl Housekeeper {
                 Ok(done) => tracing::info!(
                     sessions = done.sessions,
                     sent_mail = done.sent_mail,
+                    tokens = done.tokens,
                     "housekeeping"
                 ),
                 Err(e) => tracing::error!(error = %e, "housekeeping"),

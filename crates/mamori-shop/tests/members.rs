@@ -908,6 +908,7 @@ async fn housekeeping_ends_expired_sessions_and_old_mail(backend: Backend) {
     let done = shop.housekeeper.run_once(now).await.unwrap();
     assert_eq!(done.sessions, 0);
     assert_eq!(done.sent_mail, 0);
+    assert_eq!(done.tokens, 0, "the reset link is still valid");
     c.get("/mypage").await.expect(200);
 
     let later = now + chrono::TimeDelta::minutes(31);
@@ -918,13 +919,16 @@ async fn housekeeping_ends_expired_sessions_and_old_mail(backend: Backend) {
 
     // The reset mail, once marked sent, goes after 30 days.
     let much_later = now + chrono::TimeDelta::days(31);
-    let mut purged = 0;
+    let (mut purged, mut tokens) = (0, 0);
     for _ in 0..50 {
-        purged += shop.housekeeper.run_once(much_later).await.unwrap().sent_mail;
+        let done = shop.housekeeper.run_once(much_later).await.unwrap();
+        purged += done.sent_mail;
+        tokens += done.tokens;
         if purged > 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(purged >= 1);
+    assert_eq!(tokens, 1, "the expired reset link went");
 }

@@ -240,7 +240,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<TokenRow>>;
     /// Marks a customer's unused tokens of `purpose` as used; returns how many.
     async fn tokens_revoke(&self, customer_id: &str, purpose: &str, at: i64) -> Result<u64>;
-    /// Deletes tokens that expired before `expired_before`; returns how many went.
+    /// Deletes customer and staff tokens (used or not) that expired before `expired_before`;
+    /// returns how many went.
     async fn tokens_purge(&self, expired_before: i64) -> Result<u64>;
 
     /// A member's cart lines `(sku, quantity)`, by SKU.

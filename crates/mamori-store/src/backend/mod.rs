@@ -1004,6 +1004,18 @@ macro_rules! impl_store {
             Ok(done.rows_affected())
         }
 
+        async fn tokens_purge(&self, expired_before: i64) -> Result<u64> {
+            let customers = sqlx::query("DELETE FROM auth_tokens WHERE expires_at < $1")
+                .bind(expired_before)
+                .execute(&self.pool)
+                .await?;
+            let staff = sqlx::query("DELETE FROM staff_tokens WHERE expires_at < $1")
+                .bind(expired_before)
+                .execute(&self.pool)
+                .await?;
+            Ok(customers.rows_affected() + staff.rows_affected())
+        }
+
         async fn token_insert(&self, row: &TokenRow) -> Result<()> {
             sqlx::query(
                 "INSERT INTO auth_tokens (token_hash, purpose, customer_id, payload_ct, created_at, \
@@ -1049,14 +1061,6 @@ macro_rules! impl_store {
             .bind(at)
             .execute(&self.pool)
             .await?;
-            Ok(done.rows_affected())
-        }
-
-        async fn tokens_purge(&self, expired_before: i64) -> Result<u64> {
-            let done = sqlx::query("DELETE FROM auth_tokens WHERE expires_at < $1")
-                .bind(expired_before)
-                .execute(&self.pool)
-                .await?;
             Ok(done.rows_affected())
         }
 

@@ -491,6 +491,9 @@ async fn staff_tokens_work_once_and_not_after_expiry(backend: Backend) {
         .await
         .unwrap()
         .is_some());
+    // Housekeeping removes expired staff tokens, used or not (all four expire at 1,000).
+    assert_eq!(s.tokens_purge(1_000).await.unwrap(), 0);
+    assert_eq!(s.tokens_purge(1_001).await.unwrap(), 4);
 }
 
 async fn devices_are_new_once(backend: Backend) {
