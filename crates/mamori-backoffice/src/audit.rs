@@ -183,8 +183,8 @@ pub async fn ledger(
     }))
 }
 
-/// One staff log entry as shown.
-#[derive(Debug, Clone)]
+/// One staff log entry as shown (no `Debug`: it names a member of staff).
+#[derive(Clone)]
 pub struct LogLine {
     /// Position.
     pub seq: i64,
@@ -219,8 +219,8 @@ pub struct LogQuery {
     pub page: Option<i64>,
 }
 
-/// A member of staff in the filter's select.
-#[derive(Debug, Clone)]
+/// A member of staff in the filter's select (no `Debug`: it holds a name).
+#[derive(Clone)]
 pub struct StaffOption {
     /// Id.
     pub id: String,

@@ -39,6 +39,7 @@ use serde_json::json;
 use crate::{
     config::BackofficeConfig,
     ctx::{keys, Ctx, MENU},
+    fail,
     routes::fresh_factor,
     stafflog,
     state::{fmt_secs, jst, BackofficeState},
@@ -126,10 +127,6 @@ fn until_text(c: &Ctx, until: i64) -> String {
             fmt_secs(until)
         )
     }
-}
-
-fn internal<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> AppError {
-    crate::fail(what)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,7 +279,7 @@ pub async fn login_submit(
             };
             c.session
                 .insert(keys::PENDING, &p)
-                .map_err(internal("pending sign-in"))?;
+                .map_err(fail("pending sign-in"))?;
             Ok(Redirect::to("/login/factor").into_response())
         }
         Ok(PasswordStep::Invalid) => {
@@ -391,15 +388,15 @@ async fn complete_login(
     s.remove(keys::WEBAUTHN);
     s.renew();
     s.insert(keys::STAFF, &row.id)
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     s.insert(ACCOUNT_KEY, &row.id)
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     s.insert(keys::FACTOR_AT, &state.now())
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     let (secret, set_cookie) = match device_cookie(headers, state.config.tls) {
         Some(v) => (v, None),
         None => {
-            let v = StaffAuth::new_device_secret().map_err(internal("device secret"))?;
+            let v = StaffAuth::new_device_secret().map_err(fail("device secret"))?;
             let cookie = device_set_cookie(&v, state.config.tls);
             (v, HeaderValue::from_str(&cookie).ok())
         }
@@ -408,7 +405,7 @@ async fn complete_login(
         .auth
         .device_seen(&row.id, &secret)
         .await
-        .map_err(internal("device seen"))?;
+        .map_err(fail("device seen"))?;
     if new_device {
         if let Err(e) = queue_new_device_mail(state, c, headers, row).await {
             // The sign-in stands; the failure is logged (without the address).
@@ -480,7 +477,7 @@ pub fn new_device_mail(shop: &str, name: &str, ctx: &ChangeContext) -> MailConte
         .ip
         .parse::<std::net::IpAddr>()
         .map_or_else(|_| "-".to_owned(), |i| i.to_string());
-    let browser = mamori_mail::account::browser_summary(&ctx.browser);
+    let browser = ctx.browser_display();
     let text = format!(
         "{name} 様\n\n\
          {shop} の管理画面に、これまで使われていない端末（ブラウザ）からログインがありました。\n\n\
@@ -744,7 +741,7 @@ async fn step_up_choice(state: &BackofficeState, c: &Ctx) -> Result<FactorChoice
         .auth
         .factors(c.staff_id())
         .await
-        .map_err(internal("factors"))?;
+        .map_err(fail("factors"))?;
     Ok(FactorChoice {
         passkey: f.passkeys > 0,
         totp: f.totp,
@@ -768,7 +765,7 @@ pub async fn step_up_form(
 async fn stepped_up(state: &BackofficeState, c: &Ctx, method: Method) -> Result<String, AppError> {
     c.session
         .insert(keys::FACTOR_AT, &state.now())
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     stafflog::record(
         state,
         c,
@@ -874,8 +871,8 @@ struct EnrolLanding {
     token: String,
 }
 
-/// `GET /enrol?token=`.
-#[derive(Debug, Default, Deserialize)]
+/// `GET /enrol?token=` (no `Debug`: the token is a credential).
+#[derive(Default, Deserialize)]
 pub struct TokenQuery {
     /// The one-time token.
     pub token: Option<String>,
@@ -912,7 +909,7 @@ pub async fn enrol_start(
             c.session.remove(keys::STAFF);
             c.session
                 .insert(keys::ENROL, &row.id)
-                .map_err(internal("session"))?;
+                .map_err(fail("session"))?;
             stafflog::record(
                 &state,
                 &c,
@@ -937,7 +934,7 @@ pub async fn enrol_start(
                 token: String::new(),
             }))
         }
-        Err(e) => Err(internal("begin enrolment")(e)),
+        Err(e) => Err(fail("begin enrolment")(e)),
     }
 }
 
@@ -1038,7 +1035,7 @@ pub async fn totp_setup(
         .auth
         .totp_begin(staff_id)
         .await
-        .map_err(internal("totp begin"))?;
+        .map_err(fail("totp begin"))?;
     let shown = TotpShown {
         secret: t.secret_base32.expose_secret().to_owned(),
         uri: t.otpauth_uri.expose_secret().to_owned(),
@@ -1047,7 +1044,7 @@ pub async fn totp_setup(
     c.session
         .insert(keys::TOTP_SETUP, &t.pending)
         .and_then(|()| c.session.insert(keys::TOTP_SHOWN, &shown))
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     Ok(shown)
 }
 
@@ -1072,7 +1069,7 @@ pub async fn enrol_factor_form(
     let Some(id) = enrolling(&c) else {
         return Ok(enrol_expired(&c));
     };
-    let factors = state.auth.factors(&id).await.map_err(internal("factors"))?;
+    let factors = state.auth.factors(&id).await.map_err(fail("factors"))?;
     if !factors.password {
         return Ok(Redirect::to("/enrol/password").into_response());
     }
@@ -1095,7 +1092,7 @@ async fn finish_enrolment(
         .auth
         .activate(id)
         .await
-        .map_err(internal("activate"))?;
+        .map_err(fail("activate"))?;
     let shown: Vec<String> = codes
         .codes
         .iter()
@@ -1103,7 +1100,7 @@ async fn finish_enrolment(
         .collect();
     c.session
         .insert(keys::CODES, &shown)
-        .map_err(internal("session"))?;
+        .map_err(fail("session"))?;
     c.session.remove(keys::ENROL);
     totp_done(c);
     stafflog::record(
@@ -1304,5 +1301,15 @@ mod tests {
         ] {
             assert!(!is_local_path(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn new_device_mail_names_the_browser() {
+        let at = chrono::Utc::now().with_timezone(&jst());
+        let ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 \
+                  (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+        let ctx = ChangeContext::new(at, std::net::Ipv4Addr::LOCALHOST.into(), ua);
+        let mail = new_device_mail("守り商店", "佐藤", &ctx);
+        assert!(mail.text.contains("ブラウザ: Chrome (macOS)"), "{}", mail.text);
     }
 }

@@ -252,11 +252,6 @@ impl Ctx {
             tracing::warn!("could not store an error message");
         }
     }
-
-    /// The client address as text for the staff log.
-    pub fn ip(&self) -> Option<String> {
-        self.peer.map(|p| p.to_string())
-    }
 }
 
 /// Redirects to `to` after a form, leaving `result` for that page: a message on success, an

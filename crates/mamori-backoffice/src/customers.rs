@@ -31,14 +31,9 @@ use crate::{
     state::{fmt_secs, fmt_us, BackofficeState},
 };
 
-/// A field's label in the page's language: the gateway's labels, except that the back office
-/// says "Birth date" where the gateway says "Date of birth".
+/// A field's label in the page's language.
 pub fn field_label(c: &Ctx, f: CustomerField) -> &'static str {
-    let en = match f {
-        CustomerField::BirthDate => "Birth date",
-        other => other.label_en(),
-    };
-    c.t(f.label_ja(), en)
+    c.t(f.label_ja(), f.label_en())
 }
 
 /// A field choice on a form.
@@ -99,8 +94,8 @@ fn line(c: &Ctx, m: &MaskedCustomer) -> CustomerLine {
     }
 }
 
-/// `GET /customers?q=&page=`.
-#[derive(Debug, Default, Deserialize)]
+/// `GET /customers?q=&page=` (no `Debug`: `q` may be a customer's email).
+#[derive(Default, Deserialize)]
 pub struct ListQuery {
     /// An exact email address or customer id.
     pub q: Option<String>,

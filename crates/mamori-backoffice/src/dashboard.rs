@@ -4,32 +4,26 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::{extract::State, response::Response};
-use chrono::{Duration, TimeZone as _};
+use chrono::{DateTime, FixedOffset, TimeZone as _};
 use mamori_store::model::OrderFilter;
 use mamori_web::{errors::AppError, page::render};
 
 use crate::{
     ctx::Ctx,
     fail,
+    forms::DAY_US,
     orders::{list_row, yen, OrderListRow},
     state::{jst, BackofficeState},
 };
 
-/// Today in JST as `[start, end)` in microseconds since the epoch.
-pub fn today_us(state: &BackofficeState) -> (i64, i64) {
-    let now = state.clock.now().with_timezone(&jst());
+/// The day of `now` (JST) as `[start, end)` in microseconds since the epoch.
+fn day_us(now: DateTime<FixedOffset>) -> (i64, i64) {
     let start = now
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .and_then(|t| jst().from_local_datetime(&t).single())
         .map_or(now.timestamp_micros(), |t| t.timestamp_micros());
-    (
-        start,
-        start
-            + Duration::days(1)
-                .num_microseconds()
-                .unwrap_or(86_400_000_000),
-    )
+    (start, start + DAY_US)
 }
 
 #[derive(Template)]
@@ -44,7 +38,8 @@ struct Dashboard {
 
 /// `GET /dashboard`.
 pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<Response, AppError> {
-    let (from, to) = today_us(&state);
+    let now = state.clock.now().with_timezone(&jst());
+    let (from, to) = day_us(now);
     let sales = state
         .store
         .sales_summary(from, to)
@@ -64,12 +59,7 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         .iter()
         .map(|o| list_row(&c, o))
         .collect();
-    let today = state
-        .clock
-        .now()
-        .with_timezone(&jst())
-        .format("%Y-%m-%d")
-        .to_string();
+    let today = now.format("%Y-%m-%d").to_string();
     Ok(render(&Dashboard {
         c,
         today,

@@ -16,7 +16,7 @@ pub const REASON_MAX: usize = mamori_store::gateway::REASON_MAX_CHARS;
 
 /// `1,234円`.
 pub fn yen(v: i64) -> String {
-    format!("{}円", Yen(v).format_grouped())
+    Yen(v).to_string()
 }
 
 /// A date field that is not `YYYY-MM-DD`.

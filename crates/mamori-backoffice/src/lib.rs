@@ -266,7 +266,6 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
     let state = Arc::new(BackofficeState {
         gateway,
         store,
-        keys,
         auth: Arc::new(auth),
         psp,
         config: Arc::new(config),

@@ -426,7 +426,7 @@ pub async fn update(
     }
     row.updated_at = mamori_store::model::now_us();
     let mut changed = Vec::new();
-    let cols: [(&str, bool); 11] = [
+    let cols: [(&str, bool); 10] = [
         ("category_id", before.category_id != row.category_id),
         ("name_ja", before.name_ja != row.name_ja),
         ("name_en", before.name_en != row.name_en),
@@ -446,7 +446,6 @@ pub async fn update(
         ),
         ("offers_noshi", before.offers_noshi != row.offers_noshi),
         ("active", before.active != row.active),
-        ("stock", before.stock != row.stock),
     ];
     for (name, differs) in cols {
         if differs {
@@ -545,11 +544,15 @@ pub async fn upload_image(
             return Ok(back);
         }
     };
-    let clean = match images::clean(
-        &bytes,
-        state.config.image_max_bytes,
-        state.config.image_max_side,
-    ) {
+    // Decoding and re-encoding is CPU work: off the runtime the shop shares.
+    let (max_bytes, max_side) = (state.config.image_max_bytes, state.config.image_max_side);
+    let cleaned = tokio::task::spawn_blocking(move || images::clean(&bytes, max_bytes, max_side))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "image worker failed");
+            AppError::Internal
+        })?;
+    let clean = match cleaned {
         Ok(img) => img,
         Err(e) => {
             c.error_next(if c.en() {

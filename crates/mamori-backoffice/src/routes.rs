@@ -265,7 +265,7 @@ async fn signed_in(
         tracing::error!(error = %err, "could not load the signed-in staff member");
         AppError::Internal
     })?;
-    let Some(row) = row.filter(|r| r.state == "active") else {
+    let Some(row) = row.filter(|r| r.state == mamori_staff::state::ACTIVE) else {
         session.destroy();
         return Ok(None);
     };

@@ -48,7 +48,7 @@ fn page(c: Ctx, s: ShopSettings, problems: Vec<&'static str>) -> Response {
         .map(|m| MethodBox {
             code: m.as_str(),
             label: c.t(m.label_ja(), m.label_en()),
-            on: s.payment_methods.iter().any(|x| x == m.as_str()),
+            on: s.offers(*m),
         })
         .collect();
     render(&Page {

@@ -10,7 +10,7 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use mamori_staff::Role;
+use mamori_staff::{state as account, Role};
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
@@ -97,9 +97,9 @@ async fn list_page(
                 me: s.id == me,
                 role_label: role.map_or("-", |r| c.role_name(r)),
                 state_label: match s.state.as_str() {
-                    "active" => c.t("有効", "Active"),
-                    "invited" => c.t("招待中", "Invited"),
-                    "disabled" => c.t("無効", "Disabled"),
+                    account::ACTIVE => c.t("有効", "Active"),
+                    account::INVITED => c.t("招待中", "Invited"),
+                    account::DISABLED => c.t("無効", "Disabled"),
                     _ => "-",
                 },
                 last_login: s.last_login_at.map_or_else(|| "-".to_owned(), fmt_secs),

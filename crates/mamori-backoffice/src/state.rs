@@ -6,7 +6,6 @@ use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use mamori_pay::PaymentConnector;
 use mamori_staff::StaffAuth;
 use mamori_store::{Gateway, Store};
-use mamori_vault::KeyRing;
 use mamori_web::{clock::Clock, ratelimit::RateLimitRule};
 
 use crate::config::BackofficeConfig;
@@ -47,8 +46,6 @@ pub struct BackofficeState {
     pub gateway: Gateway,
     /// The store, for what holds no customer value (staff, products, order headers, settings).
     pub store: Arc<dyn Store>,
-    /// The key ring.
-    pub keys: Arc<KeyRing>,
     /// Staff sign-in, factors and staff management rules.
     pub auth: Arc<StaffAuth>,
     /// The payment provider (cancel and refund of card orders).

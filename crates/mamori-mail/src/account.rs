@@ -162,7 +162,9 @@ impl ChangeContext {
             .map_or_else(|_| UNKNOWN_IP.to_owned(), |ip| ip.to_string())
     }
 
-    fn browser_display(&self) -> String {
+    /// The browser as printed: [`Self::browser`] if it is a summary already, else its summary.
+    #[must_use]
+    pub fn browser_display(&self) -> String {
         if is_summary(&self.browser) {
             self.browser.clone()
         } else {

@@ -1140,14 +1140,14 @@ async fn settle(
         return Ok(false);
     }
     if order.state != OrderState::PendingPayment.as_str() {
-        let counted = state
+        let attempts = state
             .store
-            .payment_of_order(&row.order_id)
+            .payments_of_order(&row.order_id)
             .await
-            .map_err(fail("payment of order"))?;
-        if counted.is_some_and(|p| p.payment_id != row.payment_id) {
-            // An older attempt's page, left open in another tab, was paid after a retry had
-            // already paid the order: the customer paid twice and one must be refunded.
+            .map_err(fail("payments of order"))?;
+        if attempts.iter().filter(|p| p.status == "succeeded").count() > 1 {
+            // Two attempts' pages (e.g. one left open in another tab, then a retry) were both
+            // paid: the customer paid twice and one must be refunded.
             tracing::warn!(order = %order.order_number, "a second payment attempt succeeded");
         }
         return Ok(true);

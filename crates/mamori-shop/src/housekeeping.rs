@@ -33,7 +33,16 @@ pub struct HousekeepingError {
     message: String,
 }
 
-/// Removes expired sessions and old sent mail; built by [`crate::Assembly::housekeeper`].
+/// Maps a failure of one part of a round to [`HousekeepingError`].
+fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> HousekeepingError {
+    move |e| HousekeepingError {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// Removes expired sessions, old sent mail and expired tokens; built by
+/// [`crate::Assembly::housekeeper`].
 #[derive(Clone)]
 pub struct Housekeeper {
     pub(crate) sessions: Arc<dyn SessionStore>,
@@ -59,26 +68,17 @@ impl Housekeeper {
                 ago(self.session.absolute_timeout),
             )
             .await
-            .map_err(|e| HousekeepingError {
-                what: "sessions",
-                message: e.to_string(),
-            })?;
+            .map_err(failed("sessions"))?;
         let sent_mail = self
             .store
             .outbox_purge_sent((now - KEEP_SENT_MAIL).timestamp())
             .await
-            .map_err(|e| HousekeepingError {
-                what: "sent mail",
-                message: e.to_string(),
-            })?;
+            .map_err(failed("sent mail"))?;
         let tokens = self
             .store
             .tokens_purge(now.timestamp())
             .await
-            .map_err(|e| HousekeepingError {
-                what: "tokens",
-                message: e.to_string(),
-            })?;
+            .map_err(failed("tokens"))?;
         Ok(Housekept {
             sessions,
             sent_mail,

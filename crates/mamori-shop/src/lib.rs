@@ -240,7 +240,8 @@ impl Assembly {
         shop_router(self.state.clone(), &self.stack)
     }
 
-    /// Removes expired sessions and old sent mail ([`housekeeping`]); run it periodically.
+    /// Removes expired sessions, old sent mail and expired tokens ([`housekeeping`]); run it
+    /// periodically.
     pub fn housekeeper(&self) -> housekeeping::Housekeeper {
         housekeeping::Housekeeper {
             sessions: self.stack.sessions.clone(),

@@ -313,7 +313,7 @@ pub struct DeliveryLine {
 pub struct TaxLine {
     /// `10%対象` / `8%対象（軽減税率）`.
     pub label: &'static str,
-    /// `standard` / `reduced` (the cell's id).
+    /// [`TaxRate::as_str`] (the cell's id).
     pub code: &'static str,
     /// Amount at the rate, tax included.
     pub amount: String,
@@ -422,10 +422,7 @@ async fn order_detail(
                     TaxRate::Reduced => c.t("8%対象（軽減税率）", "8% (reduced rate)"),
                     _ => c.t("10%対象", "10%"),
                 },
-                code: match r.rate {
-                    TaxRate::Reduced => "reduced",
-                    _ => "standard",
-                },
+                code: r.rate.as_str(),
                 amount: r.amount_incl.format_tax_included(),
                 tax: r.tax.format_grouped(),
             });

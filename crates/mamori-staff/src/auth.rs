@@ -801,15 +801,16 @@ impl StaffAuth {
             Ok(result) => result,
             Err(_) => return self.factor_failed(&row.id, now).await,
         };
-        let stored = self.store.staff_passkeys(&row.id).await?;
-        let Some(record) = stored
-            .iter()
-            .find(|p| p.credential_id.as_slice() == result.cred_id().as_slice())
+        let Some(record) = self
+            .store
+            .staff_passkey_by_credential(result.cred_id().as_slice())
+            .await?
+            .filter(|p| p.staff_id == row.id)
         else {
             // Deleted between begin and finish.
             return self.factor_failed(&row.id, now).await;
         };
-        let mut passkey = Self::parse_passkey(record)?;
+        let mut passkey = Self::parse_passkey(&record)?;
         passkey.update_credential(&result);
         let json = serde_json::to_string(&passkey)
             .map_err(|_| StaffError::Malformed { what: "passkey" })?;

@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | web sessions | [`Store::session_load`], [`Store::session_save`], [`Store::session_delete`], [`Store::session_purge`] | opaque record bytes sealed by the web layer, under its hashed storage key: implements `mamori_web`'s `SessionStore` (convert `DateTime` to seconds) |
 //! | webhook replay guard | [`Store::webhook_first_seen`] | implements `mamori_pay`'s `ReplayGuard` (pass `now`) |
-//! | payments | [`Store::payment_upsert`], [`Store::payment_of_order`], [`Store::payment_by_provider_id`] | one row per order; of a card only brand and last four digits |
+//! | payments | [`Store::payment_upsert`], [`Store::payment_of_order`], [`Store::payments_of_order`], [`Store::payment_by_provider_id`] | one row per attempt (a declined card and its retry are two); of a card only brand and last four digits |
 //! | order states | [`Store::transition_order`] (compare-and-set plus mail), [`Store::order_header`], [`Store::order_by_number`], [`Store::orders_search`] | `false` = state was not in `from`: nothing changed, no mail |
 //! | orders with mail | [`Store::insert_order_with_mail`] | an existing idempotency key queues no mail |
 //! | account changes with mail | [`Store::update_customer_with_mail`], [`Store::insert_address_with_mail`], [`Store::delete_address`], [`Store::mark_email_verified`] | |

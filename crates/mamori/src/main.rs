@@ -113,7 +113,7 @@ enum LedgerCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum StaffCmd {
     /// Invite a member of staff (the first owner, typically) and print their one-time enrolment
     /// link (valid 72 hours): they set a password and a passkey or authenticator app there.
@@ -128,6 +128,18 @@ enum StaffCmd {
         #[arg(long)]
         name: String,
     },
+}
+
+/// Shows the role only: the email and name are a person's.
+impl std::fmt::Debug for StaffCmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Create { role, .. } => f
+                .debug_struct("Create")
+                .field("role", role)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

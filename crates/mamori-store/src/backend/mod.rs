@@ -32,14 +32,16 @@ pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
 /// Rows per multi-row INSERT: well under both SQLite's and PostgreSQL's bind-parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 1000;
 
-/// A LIKE pattern matching values that start with `prefix`, its wildcards escaped (use with
-/// `ESCAPE '\\'`).
-pub(crate) fn like_prefix(prefix: &str) -> String {
-    let escaped = prefix
-        .replace('\\', "\\\\")
+/// `text` with LIKE's wildcards and escape character escaped (use with `ESCAPE '\\'`).
+pub(crate) fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
         .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("{escaped}%")
+        .replace('_', "\\_")
+}
+
+/// A LIKE pattern matching values that start with `prefix` (use with `ESCAPE '\\'`).
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    format!("{}%", like_escape(prefix))
 }
 
 /// The columns of [`crate::model::StaffRow`], in its field order.
@@ -688,8 +690,7 @@ macro_rules! impl_store {
 
         async fn search_products(&self, text: &str, offset: i64, limit: i64) -> Result<Page<ProductRow>> {
             // LIKE with the wildcards of the user's text escaped, so "%" finds a percent sign.
-            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
+            let pattern = format!("%{}%", $crate::backend::like_escape(text));
             // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
             let filter = "active AND (LOWER(name_ja) LIKE LOWER($1) ESCAPE '\\' OR LOWER(name_en) LIKE LOWER($1) ESCAPE '\\' \
                           OR LOWER(description_ja) LIKE LOWER($1) ESCAPE '\\' \

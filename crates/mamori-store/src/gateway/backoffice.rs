@@ -90,7 +90,7 @@ impl CustomerField {
             CustomerField::Email => "Email",
             CustomerField::Phone => "Phone",
             CustomerField::Address => "Address",
-            CustomerField::BirthDate => "Date of birth",
+            CustomerField::BirthDate => "Birth date",
         }
     }
 }
