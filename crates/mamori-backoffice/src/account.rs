@@ -11,12 +11,12 @@ use axum::{
     Json,
 };
 use mamori_staff::RegisterPublicKeyCredential;
-use mamori_vault::{ExposeSecret, SecretString};
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
     security::PagePolicy,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -24,7 +24,6 @@ use mamori_staff::{
     StaffError,
 };
 use mamori_store::{model::StaffRow, MailDraft};
-use mamori_vault::{ExposeSecret, KeyRing, SecretString};
 use mamori_web::{
     clock::Clock,
     errors::{AppError, SafeForm},
@@ -33,6 +32,7 @@ use mamori_web::{
     security::PagePolicy,
     session::{Session, ACCOUNT_KEY},
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -64,8 +64,7 @@ impl mamori_staff::Clock for StaffClock {
 /// The staff service for this back office: the WebAuthn relying party is the public URL (its
 /// host as RP id), and its clock is the back office's.
 pub fn build_staff_auth(
-    store: &Arc<dyn mamori_store::Store>,
-    keys: &Arc<KeyRing>,
+    gateway: &mamori_store::Gateway,
     config: &BackofficeConfig,
     clock: &Arc<dyn Clock>,
 ) -> Result<StaffAuth, StaffError> {
@@ -82,8 +81,9 @@ pub fn build_staff_auth(
         rp_name: format!("{} 管理画面", config.shop_name),
     };
     StaffAuth::new(
-        store.clone(),
-        keys.clone(),
+        gateway.records(),
+        gateway.system_sealer(mamori_store::SystemPurpose::StaffTotp),
+        gateway.passwords().clone(),
         Arc::new(StaffClock(clock.clone())),
         StaffAuthConfig::new(rp),
     )
@@ -387,10 +387,8 @@ async fn complete_login(
     s.remove(keys::PENDING);
     s.remove(keys::WEBAUTHN);
     s.renew();
-    s.insert(keys::STAFF, &row.id)
-        .map_err(fail("session"))?;
-    s.insert(ACCOUNT_KEY, &row.id)
-        .map_err(fail("session"))?;
+    s.insert(keys::STAFF, &row.id).map_err(fail("session"))?;
+    s.insert(ACCOUNT_KEY, &row.id).map_err(fail("session"))?;
     s.insert(keys::FACTOR_AT, &state.now())
         .map_err(fail("session"))?;
     let (secret, set_cookie) = match device_cookie(headers, state.config.tls) {
@@ -1088,11 +1086,7 @@ async fn finish_enrolment(
     id: &str,
     factor: &str,
 ) -> Result<(), AppError> {
-    let codes = state
-        .auth
-        .activate(id)
-        .await
-        .map_err(fail("activate"))?;
+    let codes = state.auth.activate(id).await.map_err(fail("activate"))?;
     let shown: Vec<String> = codes
         .codes
         .iter()
@@ -1310,6 +1304,10 @@ mod tests {
                   (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
         let ctx = ChangeContext::new(at, std::net::Ipv4Addr::LOCALHOST.into(), ua);
         let mail = new_device_mail("守り商店", "佐藤", &ctx);
-        assert!(mail.text.contains("ブラウザ: Chrome (macOS)"), "{}", mail.text);
+        assert!(
+            mail.text.contains("ブラウザ: Chrome (macOS)"),
+            "{}",
+            mail.text
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 use ipnet::IpNet;
 use mamori_pay::url::Url;
 use mamori_staff::EnrolmentToken;
-use mamori_vault::ExposeSecret as _;
+use secrecy::ExposeSecret as _;
 
 /// Settings of the back office.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn enrolment_links_carry_the_token() {
         let token = EnrolmentToken {
-            secret: mamori_vault::SecretString::from("AbC-_09".to_owned()),
+            secret: secrecy::SecretString::from("AbC-_09".to_owned()),
             expires_at: 0,
         };
         assert_eq!(

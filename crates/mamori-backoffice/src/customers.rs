@@ -177,12 +177,12 @@ async fn find(state: &BackofficeState, text: &str) -> Result<Option<String>, App
     if uuid::Uuid::parse_str(text).is_err() {
         return Ok(None);
     }
-    Ok(state
-        .store
-        .customer(text)
+    let exists = state
+        .gateway
+        .customer_exists(text)
         .await
-        .map_err(fail("customer by id"))?
-        .map(|r| r.id))
+        .map_err(fail("customer by id"))?;
+    Ok(exists.then(|| text.to_owned()))
 }
 
 /// A masked address.

@@ -194,8 +194,6 @@ pub async fn allow_list(
 pub struct Parts {
     /// The gateway over the store, key ring and ledger.
     pub gateway: mamori_store::Gateway,
-    /// The key ring (also held by the gateway).
-    pub keys: Arc<mamori_vault::KeyRing>,
     /// The payment provider (cancel and refund of card orders).
     pub psp: Arc<dyn mamori_pay::PaymentConnector>,
     /// Settings.
@@ -233,12 +231,11 @@ impl Assembly {
 pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
     let Parts {
         gateway,
-        keys,
         psp,
         config,
         clock,
     } = parts;
-    let store = gateway.store().clone();
+    let store = gateway.records();
     let rule =
         |limit: RateLimit, key: KeyKind| RateLimitRule::new(limit, key, 100_000, clock.clone());
     let hour = |n: u32| RateLimit::per_hour(n);
@@ -247,7 +244,7 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         export: rule(hour(config.exports_per_hour), KeyKind::Account),
         reveal: rule(hour(config.reveals_per_hour), KeyKind::Account),
     };
-    let auth = auth::build_staff_auth(&store, &keys, &config, &clock)?;
+    let auth = auth::build_staff_auth(&gateway, &config, &clock)?;
     let stack = WebStack::new(WebConfig {
         tls: config.tls,
         allowed_origins: vec![config.origin()],

@@ -12,7 +12,7 @@ use axum::{
 use http::{header, HeaderValue};
 use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
 use mamori_store::{
-    model::{OrderFilter, OrderRow, PaymentRow},
+    model::{OrderFilter, OrderHeader, PaymentRow},
     StoreError,
 };
 use mamori_web::{
@@ -69,7 +69,7 @@ pub struct OrderListRow {
 }
 
 /// Makes a list row.
-pub fn list_row(c: &Ctx, o: &OrderRow) -> OrderListRow {
+pub fn list_row(c: &Ctx, o: &OrderHeader) -> OrderListRow {
     OrderListRow {
         id: o.id.clone(),
         number: o.order_number.clone(),
@@ -248,7 +248,7 @@ pub struct ShipmentLine {
 struct Detail {
     c: Ctx,
     order: OrderListRow,
-    header: OrderRow,
+    header: OrderHeader,
     lines: Vec<LineView>,
     shipments: Vec<ShipmentLine>,
     events: Vec<EventButton>,
@@ -413,7 +413,7 @@ async fn apply(
     state: &BackofficeState,
     id: &str,
     event: OrderEvent,
-) -> Result<(OrderRow, OrderState), Refusal> {
+) -> Result<(OrderHeader, OrderState), Refusal> {
     let header = state
         .store
         .order_header(id)
@@ -435,7 +435,7 @@ async fn apply(
 async fn commit(
     state: &BackofficeState,
     c: &Ctx,
-    header: &OrderRow,
+    header: &OrderHeader,
     to: OrderState,
     event: OrderEvent,
 ) -> Result<(), Refusal> {

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use mamori_store::{model::StaffLogRow, Store, StoreError};
+use mamori_store::{model::StaffLogRow, Records, StoreError};
 use mamori_web::errors::AppError;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ pub struct Source<'a> {
 /// Appends one entry at `at` (Unix seconds): `action` on `target`, with `detail` (ids and field
 /// names, never values). Every staff-log entry is written through here.
 pub async fn append(
-    store: &dyn Store,
+    store: &dyn Records,
     at: i64,
     by: Source<'_>,
     action: &str,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use mamori_pay::PaymentConnector;
 use mamori_staff::StaffAuth;
-use mamori_store::{Gateway, Store};
+use mamori_store::{Gateway, Records};
 use mamori_web::{clock::Clock, ratelimit::RateLimitRule};
 
 use crate::config::BackofficeConfig;
@@ -45,7 +45,7 @@ pub struct BackofficeState {
     /// The personal-data gateway: the only way to customers' plaintext.
     pub gateway: Gateway,
     /// The store, for what holds no customer value (staff, products, order headers, settings).
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Records>,
     /// Staff sign-in, factors and staff management rules.
     pub auth: Arc<StaffAuth>,
     /// The payment provider (cancel and refund of card orders).

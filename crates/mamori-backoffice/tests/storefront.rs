@@ -49,7 +49,6 @@ async fn back_office_paths_are_not_on_the_storefront() {
     let base = format!("http://{addr}");
     let shop = mamori_shop::assemble(mamori_shop::Parts {
         gateway,
-        keys,
         psp: Arc::new(psp),
         webhook_secret: SecretString::from("whsec_storefront_test_0123456789".to_owned()),
         config: ShopConfig {

@@ -1,8 +1,12 @@
 //! The web layer's and the payment layer's storage, over the SQL store.
 //!
 //! Sessions can hold a checkout draft (names and addresses between the form and the confirmation
-//! page), so each record is sealed with a system data key bound to `sessions/record/<storage key>`:
-//! a copied `sessions` table is as useless as the rest of the database.
+//! page), so each record is sealed with the gateway's session sealer
+//! ([`mamori_store::SystemPurpose::Sessions`]), bound to `sessions/record/<storage key>`: a copied
+//! `sessions` table is as useless as the rest of the database. Opening a record is not an access
+//! event: the draft is what this browser typed, shown back to the same browser before it becomes an
+//! order (the one bounded exception to "plaintext only through a recorded gateway read", see
+//! ARCHITECTURE.md). The sealer cannot open anything sealed under a customer's key.
 //!
 //! Opened records are kept in memory for a few seconds ([`SqlSessionStore::with_cache`]), written
 //! through on save and dropped on delete, so a busy visitor's every page view does not read and
@@ -14,18 +18,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mamori_pay::{ReplayGuard, ReplayGuardError};
-use mamori_store::Store;
-use mamori_vault::{DataKey, FieldPlace, KeyRing};
+use mamori_store::{Records, SystemSealer};
 use mamori_web::session::{SessionError, SessionRecord, SessionStore, StorageKey};
 
-/// Purpose of the system key that seals sessions.
-const SESSION_KEY_PURPOSE: &str = "sessions.record";
+/// The column session records are sealed at.
+const RECORD_COLUMN: &str = "record";
 
 /// Sessions in the database, sealed.
 #[derive(Clone)]
 pub struct SqlSessionStore {
-    store: Arc<dyn Store>,
-    keys: Arc<KeyRing>,
+    store: Arc<dyn Records>,
+    sealer: SystemSealer,
     /// Opened records by storage key; None when caching is off.
     cache: Option<moka::sync::Cache<StorageKey, SessionRecord>>,
 }
@@ -37,11 +40,11 @@ impl std::fmt::Debug for SqlSessionStore {
 }
 
 impl SqlSessionStore {
-    /// Sessions in `store`, sealed with a key derived from `keys`' active master key.
-    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>) -> Self {
+    /// Sessions in `store`, sealed by `sealer` (the gateway's, for [`mamori_store::SystemPurpose::Sessions`]).
+    pub fn new(store: Arc<dyn Records>, sealer: SystemSealer) -> Self {
         Self {
             store,
-            keys,
+            sealer,
             cache: None,
         }
     }
@@ -56,24 +59,10 @@ impl SqlSessionStore {
         });
         self
     }
-
-    fn key(&self) -> Result<DataKey, SessionError> {
-        self.keys
-            .system_data_key(SESSION_KEY_PURPOSE)
-            .map_err(|e| backend(format!("session key: {e}")))
-    }
 }
 
 fn backend(text: String) -> SessionError {
     SessionError::Store(text)
-}
-
-fn place(key_hex: &str) -> FieldPlace<'_> {
-    FieldPlace {
-        table: "sessions",
-        column: "record",
-        row_id: key_hex,
-    }
 }
 
 #[async_trait]
@@ -93,7 +82,7 @@ impl SessionStore for SqlSessionStore {
         let hex = key.to_hex();
         // A record sealed under a retired master key (or damaged) is treated as no session: the
         // customer signs in again, nothing else breaks.
-        let Ok(plain) = self.key()?.open(&place(&hex), &sealed) else {
+        let Ok(plain) = self.sealer.open(RECORD_COLUMN, &hex, &sealed) else {
             return Ok(None);
         };
         let record: Option<SessionRecord> = serde_json::from_slice(&plain).ok();
@@ -104,13 +93,13 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn save(&self, key: &StorageKey, record: &SessionRecord) -> Result<(), SessionError> {
-        let plain = mamori_vault::Zeroizing::new(
+        let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(record).map_err(|e| backend(format!("session encode: {e}")))?,
         );
         let hex = key.to_hex();
         let sealed = self
-            .key()?
-            .seal(&place(&hex), &plain)
+            .sealer
+            .seal(RECORD_COLUMN, &hex, &plain)
             .map_err(|e| backend(format!("session seal: {e}")))?;
         if let Some(cache) = &self.cache {
             // Dropped before the write: a failed write must not leave a cached record behind.
@@ -156,7 +145,7 @@ impl SessionStore for SqlSessionStore {
 /// Webhook event ids in the database: a replay is refused across restarts and across processes.
 #[derive(Clone)]
 pub struct SqlReplayGuard {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Records>,
 }
 
 impl std::fmt::Debug for SqlReplayGuard {
@@ -167,7 +156,7 @@ impl std::fmt::Debug for SqlReplayGuard {
 
 impl SqlReplayGuard {
     /// A guard over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Records>) -> Self {
         Self { store }
     }
 }

@@ -12,7 +12,7 @@
 
 use std::{borrow::Borrow, future::Future, hash::Hash, sync::Arc, time::Duration};
 
-use mamori_store::{settings::ShopSettings, CategoryRow, Page, ProductRow, Store, StoreError};
+use mamori_store::{settings::ShopSettings, CategoryRow, Page, ProductRow, Records, StoreError};
 use moka::sync::Cache;
 
 /// Most products and category pages kept.
@@ -79,7 +79,7 @@ impl CatalogueCache {
     /// The product with this SKU (active or not), as [`Store::product_by_sku`].
     pub async fn product(
         &self,
-        store: &dyn Store,
+        store: &dyn Records,
         sku: &str,
     ) -> Result<Arc<Option<ProductRow>>, StoreError> {
         self.get_or_load(&self.products, sku, async {
@@ -89,7 +89,10 @@ impl CatalogueCache {
     }
 
     /// Every category, as [`Store::categories`].
-    pub async fn categories(&self, store: &dyn Store) -> Result<Arc<Vec<CategoryRow>>, StoreError> {
+    pub async fn categories(
+        &self,
+        store: &dyn Records,
+    ) -> Result<Arc<Vec<CategoryRow>>, StoreError> {
         self.get_or_load(&self.categories, &(), async {
             Ok(Arc::new(store.categories().await?))
         })
@@ -99,7 +102,7 @@ impl CatalogueCache {
     /// One page of a category, as [`Store::products_in_category`].
     pub async fn category_page(
         &self,
-        store: &dyn Store,
+        store: &dyn Records,
         category_id: &str,
         offset: i64,
         limit: i64,
@@ -118,7 +121,7 @@ impl CatalogueCache {
     /// The settings the back office stored, over the defaults (`default_name` for the name).
     pub async fn settings(
         &self,
-        store: &dyn Store,
+        store: &dyn Records,
         default_name: &str,
     ) -> Result<Arc<ShopSettings>, StoreError> {
         self.get_or_load(&self.settings, &(), async {

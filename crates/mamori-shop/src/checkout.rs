@@ -1318,7 +1318,7 @@ pub async fn retry(
 async fn find_order_by_number(
     state: &ShopState,
     number: &str,
-) -> Result<mamori_store::OrderRow, AppError> {
+) -> Result<mamori_store::OrderHeader, AppError> {
     state
         .store
         .order_by_number(number)
@@ -1331,7 +1331,7 @@ async fn find_order_by_number(
 #[template(path = "checkout/complete.html")]
 struct CompletePage {
     c: Ctx,
-    order: mamori_store::OrderRow,
+    order: mamori_store::OrderHeader,
     method: PaymentMethod,
     paid: bool,
     bank_account: String,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mamori_store::Store;
+use mamori_store::Records;
 use mamori_web::clock::Clock;
 use mamori_web::session::{SessionConfig, SessionStore};
 
@@ -47,7 +47,7 @@ fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Houseke
 pub struct Housekeeper {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) session: SessionConfig,
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Records>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 

@@ -256,12 +256,10 @@ impl Assembly {
 pub struct Parts {
     /// The gateway over the store, key ring and ledger.
     pub gateway: mamori_store::Gateway,
-    /// The key ring (also held by the gateway).
-    pub keys: Arc<mamori_vault::KeyRing>,
     /// The payment provider.
     pub psp: Arc<dyn mamori_pay::PaymentConnector>,
     /// The provider's webhook signing secret.
-    pub webhook_secret: mamori_vault::SecretString,
+    pub webhook_secret: secrecy::SecretString,
     /// Settings.
     pub config: ShopConfig,
     /// HTTPS in front (cookies `Secure`, HSTS).
@@ -276,14 +274,13 @@ pub fn assemble(parts: Parts) -> Assembly {
     use mamori_web::ratelimit::{KeyKind, RateLimit, RateLimitRule, RateLimiter};
     let Parts {
         gateway,
-        keys,
         psp,
         webhook_secret,
         config,
         tls,
         clock,
     } = parts;
-    let store = gateway.store().clone();
+    let store = gateway.records();
     let rule =
         |limit: RateLimit, key: KeyKind| RateLimitRule::new(limit, key, 100_000, clock.clone());
     let limits = state::Limits {
@@ -302,8 +299,11 @@ pub fn assemble(parts: Parts) -> Assembly {
     let webhooks = Arc::new(mamori_pay::WebhookVerifier::new(webhook_secret, guard));
     // Sessions are cached as briefly as the catalogue (a logout elsewhere shows within that).
     let sessions = Arc::new(
-        adapters::SqlSessionStore::new(store.clone(), keys.clone())
-            .with_cache(config.cache_ttl, 100_000),
+        adapters::SqlSessionStore::new(
+            store.clone(),
+            gateway.system_sealer(mamori_store::SystemPurpose::Sessions),
+        )
+        .with_cache(config.cache_ttl, 100_000),
     );
     let stack = WebStack::new(mamori_web::WebConfig {
         tls,
@@ -318,7 +318,6 @@ pub fn assemble(parts: Parts) -> Assembly {
         catalogue,
         gateway,
         store,
-        keys,
         psp,
         webhooks,
         config: Arc::new(config),

@@ -82,7 +82,7 @@ impl OutboxStore for SqlOutbox {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<ClaimedMail>, OutboxError> {
-        let store = self.gateway.store();
+        let store = self.gateway.records();
         let rows = store
             .outbox_claim(
                 i64::try_from(limit).unwrap_or(i64::MAX),
@@ -122,7 +122,7 @@ impl OutboxStore for SqlOutbox {
 
     async fn mark_sent(&self, claim: &Claim, at: DateTime<Utc>) -> Result<(), OutboxError> {
         self.gateway
-            .store()
+            .records()
             .outbox_mark_sent(&claim.mail_id.to_string(), secs(at))
             .await
             .map_err(store_err)
@@ -134,7 +134,7 @@ impl OutboxStore for SqlOutbox {
             FailureOutcome::Dead => None,
         };
         self.gateway
-            .store()
+            .records()
             .outbox_mark_failed(
                 &claim.mail_id.to_string(),
                 &claim.token.to_string(),
@@ -147,7 +147,7 @@ impl OutboxStore for SqlOutbox {
 
     async fn release(&self, claim: &Claim) -> Result<(), OutboxError> {
         self.gateway
-            .store()
+            .records()
             .outbox_release(&claim.mail_id.to_string(), &claim.token.to_string())
             .await
             .map_err(store_err)

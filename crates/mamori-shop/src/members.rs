@@ -48,7 +48,6 @@ use mamori_store::{
     gateway::{LoginOutcome, MailDraft},
     Accessor, StoreError,
 };
-use mamori_vault::{ExposeSecret, SecretString};
 use mamori_web::{
     errors::{AppError, SafeForm},
     i18n::Lang,
@@ -57,6 +56,7 @@ use mamori_web::{
     security::PagePolicy,
     session::ACCOUNT_KEY,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::{

@@ -39,7 +39,7 @@ use mamori_mail::account::{
     address_book_changed, email_change_confirmation, email_changed, password_changed,
     profile_changed, withdrawal_completed,
 };
-use mamori_store::{gateway::MailDraft, OrderRow, StoreError};
+use mamori_store::{gateway::MailDraft, OrderHeader, StoreError};
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
@@ -254,7 +254,7 @@ async fn orders(State(state): State<Arc<ShopState>>, m: Member) -> Result<Respon
         .orders_of(&m.c.accessor("mypage.orders"), &m.id)
         .await
         .map_err(fail("orders of member"))?;
-    let mut rows: Vec<OrderRow> = rows;
+    let mut rows: Vec<OrderHeader> = rows;
     rows.sort_by_key(|r| std::cmp::Reverse(r.placed_at));
     let orders = rows
         .iter()

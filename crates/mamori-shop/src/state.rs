@@ -5,8 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use mamori_mail::template::ShopInfo;
 use mamori_pay::{url::Url, PaymentConnector, WebhookVerifier};
-use mamori_store::{Gateway, Store};
-use mamori_vault::KeyRing;
+use mamori_store::{Gateway, Records};
 use mamori_web::{
     clock::Clock,
     ratelimit::{RateLimitRule, RateLimiter},
@@ -93,10 +92,9 @@ pub struct ShopState {
     pub catalogue: crate::cache::CatalogueCache,
     /// The personal-data gateway: the only way to plaintext.
     pub gateway: Gateway,
-    /// The store, for non-personal reads (catalogue, carts, payments).
-    pub store: Arc<dyn Store>,
-    /// The key ring (sealing sessions with a system key).
-    pub keys: Arc<KeyRing>,
+    /// What the store answers without a personal value (catalogue, carts, order headers,
+    /// payments): no customer row, no key, nothing to decrypt with.
+    pub store: Arc<dyn Records>,
     /// The payment provider.
     pub psp: Arc<dyn PaymentConnector>,
     /// Webhook verification (signature, time window, replay guard).

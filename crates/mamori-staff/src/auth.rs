@@ -7,8 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use mamori_domain::Email;
 use mamori_store::model::{PasskeyRow, StaffRow, StaffTokenRow};
-use mamori_store::{PasswordHasher, Store, StoreError};
-use mamori_vault::{ExposeSecret, KeyRing, PasswordCheck, SecretString};
+use mamori_store::PasswordCheck;
+use mamori_store::{PasswordHasher, Records, StoreError, SystemSealer};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -250,8 +251,9 @@ impl PasskeyAuthenticationState {
 
 /// The staff authentication service. Cheap to share behind an `Arc`.
 pub struct StaffAuth {
-    store: Arc<dyn Store>,
-    keys: Arc<KeyRing>,
+    store: Arc<dyn Records>,
+    /// Seals TOTP secrets (the gateway's sealer for `SystemPurpose::StaffTotp`).
+    totp_sealer: SystemSealer,
     clock: Arc<dyn Clock>,
     config: StaffAuthConfig,
     webauthn: Webauthn,
@@ -268,14 +270,16 @@ impl std::fmt::Debug for StaffAuth {
 }
 
 impl StaffAuth {
-    /// The service over `store`, with `keys` for password hashing (the members' Argon2id and
-    /// pepper) and TOTP sealing, and `clock` for every time it reads.
+    /// The service over `store` (no customer value on it), with `totp_sealer` for TOTP secrets
+    /// (the gateway's, for `SystemPurpose::StaffTotp`), `passwords` for hashing (the members'
+    /// Argon2id and pepper) and `clock` for every time it reads.
     ///
     /// [`StaffError::Config`] when the relying party does not make sense (an IP address as RP
     /// id, an RP id that is not a suffix of the origin's host).
     pub fn new(
-        store: Arc<dyn Store>,
-        keys: Arc<KeyRing>,
+        store: Arc<dyn Records>,
+        totp_sealer: SystemSealer,
+        passwords: PasswordHasher,
         clock: Arc<dyn Clock>,
         config: StaffAuthConfig,
     ) -> Result<Self> {
@@ -287,8 +291,8 @@ impl StaffAuth {
             .map_err(|e| StaffError::Config(e.to_string()))?;
         Ok(Self {
             store,
-            passwords: PasswordHasher::new(keys.clone()),
-            keys,
+            passwords,
+            totp_sealer,
             clock,
             config,
             webauthn,
@@ -552,7 +556,12 @@ impl StaffAuth {
         let gen = totp::generator(secret.as_ref(), &row.email)?;
         let uri = gen.get_url();
         let qr_svg = totp::qr_svg(&uri)?;
-        let sealed = totp::seal(&self.keys, staff_id, totp::PENDING_COLUMN, secret.as_ref())?;
+        let sealed = totp::seal(
+            &self.totp_sealer,
+            staff_id,
+            totp::PENDING_COLUMN,
+            secret.as_ref(),
+        )?;
         Ok(TotpEnrolment {
             secret_base32: SecretString::from(gen.get_secret_base32()),
             otpauth_uri: SecretString::from(uri),
@@ -577,12 +586,12 @@ impl StaffAuth {
         let sealed = URL_SAFE_NO_PAD
             .decode(pending.trim())
             .map_err(|_| StaffError::InvalidCode)?;
-        let secret = totp::open(&self.keys, staff_id, totp::PENDING_COLUMN, &sealed)
+        let secret = totp::open(&self.totp_sealer, staff_id, totp::PENDING_COLUMN, &sealed)
             .map_err(|_| StaffError::InvalidCode)?;
         let gen = totp::generator(&secret, &row.email)?;
         let now = self.now();
         let step = totp::matching_step(&gen, code, now).ok_or(StaffError::InvalidCode)?;
-        let stored = totp::seal(&self.keys, staff_id, totp::SECRET_COLUMN, &secret)?;
+        let stored = totp::seal(&self.totp_sealer, staff_id, totp::SECRET_COLUMN, &secret)?;
         self.store.staff_totp_set(staff_id, &stored, now).await?;
         self.store.staff_totp_use_step(staff_id, step).await?;
         Ok(())
@@ -892,7 +901,7 @@ impl StaffAuth {
         let Some((sealed, last_step)) = self.store.staff_totp(staff_id).await? else {
             return self.factor_failed(staff_id, now).await;
         };
-        let secret = totp::open(&self.keys, staff_id, totp::SECRET_COLUMN, &sealed)?;
+        let secret = totp::open(&self.totp_sealer, staff_id, totp::SECRET_COLUMN, &sealed)?;
         let gen = totp::generator(&secret, &row.email)?;
         match totp::matching_step(&gen, code, now) {
             Some(step)

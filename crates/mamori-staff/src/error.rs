@@ -3,7 +3,7 @@
 //! ([`StaffError::message_ja`], [`StaffError::message_en`]).
 
 use mamori_store::StoreError;
-use mamori_vault::VaultError;
+use mamori_store::VaultError;
 use thiserror::Error;
 
 use crate::password::PasswordProblem;

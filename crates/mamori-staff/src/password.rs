@@ -5,7 +5,7 @@
 //! [`MAX_CHARS`], no control characters, and not containing the local part of the staff member's
 //! email address (the first guess of anyone who knows the address).
 
-use mamori_vault::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
 /// Fewest characters (Unicode scalar values) a staff password may have.

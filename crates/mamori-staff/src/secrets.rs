@@ -3,9 +3,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use mamori_vault::{ExposeSecret, SecretString};
 use rand::rngs::OsRng;
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
@@ -26,7 +26,7 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>> {
     let mut out = Zeroizing::new([0u8; N]);
     OsRng
         .try_fill_bytes(out.as_mut())
-        .map_err(|_| StaffError::Vault(mamori_vault::VaultError::Random))?;
+        .map_err(|_| StaffError::Vault(mamori_store::VaultError::Random))?;
     Ok(out)
 }
 

@@ -2,9 +2,11 @@
 //! of skew either way. The secret is 20 random bytes, sealed at rest under the system data key
 //! `staff.totp`, bound to its place `staff_totp/secret/<staff id>`.
 
-use mamori_vault::{ExposeSecret, FieldPlace, KeyRing, SecretString, VaultError, Zeroizing};
+use mamori_store::SystemSealer;
+use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
+use zeroize::Zeroizing;
 
 use crate::error::{Result, StaffError};
 use crate::secrets::normalise_typed;
@@ -19,10 +21,6 @@ pub const SKEW_STEPS: i64 = 1;
 pub const SECRET_BYTES: usize = 20;
 /// Issuer shown by authenticator apps.
 pub const ISSUER: &str = "mamori";
-/// Purpose of the system data key that seals TOTP secrets.
-pub const KEY_PURPOSE: &str = "staff.totp";
-/// Table of the field place of a sealed secret.
-pub(crate) const TABLE: &str = "staff_totp";
 /// Column of a confirmed secret.
 pub(crate) const SECRET_COLUMN: &str = "secret";
 /// Column of a secret waiting for its first code (held in the web session, sealed).
@@ -82,37 +80,25 @@ pub(crate) fn qr_svg(uri: &str) -> Result<String> {
         .build())
 }
 
-/// Seals a TOTP secret of `staff_id` for `column` under the active master key's `staff.totp` key.
-pub(crate) fn seal(keys: &KeyRing, staff_id: &str, column: &str, secret: &[u8]) -> Result<Vec<u8>> {
-    let key = keys.system_data_key(KEY_PURPOSE)?;
-    Ok(key.seal(&FieldPlace::new(TABLE, column, staff_id), secret)?)
+/// Seals a TOTP secret of `staff_id` for `column` (the sealer binds it to `staff_totp/<column>/<id>`).
+pub(crate) fn seal(
+    sealer: &SystemSealer,
+    staff_id: &str,
+    column: &str,
+    secret: &[u8],
+) -> Result<Vec<u8>> {
+    Ok(sealer.seal(column, staff_id, secret)?)
 }
 
-/// Opens a sealed TOTP secret. Tries the active master key first, then the older ones in the
-/// file, so secrets sealed before a key rotation still open (the AEAD tells a wrong key apart).
+/// Opens a sealed TOTP secret; secrets sealed before a key rotation still open (the sealer tries
+/// the older master keys too).
 pub(crate) fn open(
-    keys: &KeyRing,
+    sealer: &SystemSealer,
     staff_id: &str,
     column: &str,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let place = FieldPlace::new(TABLE, column, staff_id);
-    let active = keys.active_master_key_id().to_owned();
-    let mut last: Option<VaultError> = None;
-    let others = keys.master_key_ids().into_iter().filter(|id| *id != active);
-    for id in std::iter::once(active.clone()).chain(others) {
-        let key = keys.system_data_key_under(KEY_PURPOSE, &id)?;
-        match key.open(&place, sealed) {
-            Ok(secret) => return Ok(secret),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.map_or(
-        StaffError::Malformed {
-            what: "TOTP secret",
-        },
-        StaffError::Vault,
-    ))
+    Ok(sealer.open(column, staff_id, sealed)?)
 }
 
 #[cfg(test)]
@@ -171,28 +157,6 @@ mod tests {
             matching_step(&totp, &SecretString::from("abcdef".to_owned()), now),
             None
         );
-    }
-
-    #[test]
-    fn sealed_secret_is_bound_to_its_place_and_survives_rotation() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k");
-        let keys = KeyRing::init(&path).unwrap();
-        let sealed = seal(&keys, "s1", SECRET_COLUMN, &[9u8; 20]).unwrap();
-        assert_eq!(
-            &open(&keys, "s1", SECRET_COLUMN, &sealed).unwrap()[..],
-            &[9u8; 20]
-        );
-        assert!(open(&keys, "s2", SECRET_COLUMN, &sealed).is_err());
-        assert!(open(&keys, "s1", PENDING_COLUMN, &sealed).is_err());
-        let rotated = KeyRing::rotate(&path).unwrap();
-        assert_ne!(rotated.active_master_key_id(), keys.active_master_key_id());
-        assert_eq!(
-            &open(&rotated, "s1", SECRET_COLUMN, &sealed).unwrap()[..],
-            &[9u8; 20]
-        );
-        let other = KeyRing::generate().unwrap();
-        assert!(open(&other, "s1", SECRET_COLUMN, &sealed).is_err());
     }
 
     #[test]

@@ -12,7 +12,6 @@ use mamori_vault::{DataKey, FieldPlace, Zeroizing};
 use serde_json::json;
 
 use crate::error::{Result, StoreError};
-use crate::gateway::{Buyer, NewOrder, ShipmentView};
 use crate::model::*;
 
 /// Seals `plain` at `table.column` of `row_id`: a field's bytes, or an opaque payload (a queued
@@ -416,20 +415,24 @@ pub(crate) fn seal_order(
     let now = now_us();
     let t = "orders";
     let order = OrderRow {
-        id: id.to_owned(),
-        order_number: order_number.to_owned(),
-        customer_id: o.customer_id.clone(),
-        idempotency_key: o.idempotency_key.clone(),
-        state: mamori_domain::OrderState::PendingPayment
-            .as_str()
-            .to_owned(),
-        payment_method: o.payment_method.as_str().to_owned(),
-        items_total: items_total.0,
-        cod_fee: fee.0,
-        shipping_fee: o.shipping_fee.0,
-        total: totals.total_incl.0,
-        tax_standard: tax_of(TaxRate::Standard),
-        tax_reduced: tax_of(TaxRate::Reduced),
+        header: OrderHeader {
+            id: id.to_owned(),
+            order_number: order_number.to_owned(),
+            customer_id: o.customer_id.clone(),
+            idempotency_key: o.idempotency_key.clone(),
+            state: mamori_domain::OrderState::PendingPayment
+                .as_str()
+                .to_owned(),
+            payment_method: o.payment_method.as_str().to_owned(),
+            items_total: items_total.0,
+            cod_fee: fee.0,
+            shipping_fee: o.shipping_fee.0,
+            total: totals.total_incl.0,
+            tax_standard: tax_of(TaxRate::Standard),
+            tax_reduced: tax_of(TaxRate::Reduced),
+            placed_at: now,
+            updated_at: now,
+        },
         buyer_name_ct: Some(seal(
             key,
             t,
@@ -458,8 +461,6 @@ pub(crate) fn seal_order(
             id,
             &address_bytes(o.buyer.address.expose()),
         )?),
-        placed_at: now,
-        updated_at: now,
     };
     let mut items = Vec::with_capacity(o.items.len());
     for (i, it) in o.items.iter().enumerate() {
@@ -626,7 +627,7 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
         column: "payment_method",
     })?;
     Ok(crate::gateway::OrderView {
-        header: b.order,
+        header: b.order.header,
         buyer,
         items,
         item_shipments,

@@ -132,6 +132,7 @@ pub mod gateway;
 pub mod ledger;
 pub mod model;
 pub mod password;
+pub mod sealer;
 pub mod settings;
 pub mod store;
 
@@ -144,6 +145,8 @@ pub use gateway::{
     ShippingRow,
 };
 pub use ledger::{Ledger, LedgerConfig};
+pub use mamori_vault::{PasswordCheck, VaultError};
 pub use model::*;
 pub use password::PasswordHasher;
-pub use store::{open_store, Backend, OrderInsert, Store};
+pub use sealer::{SystemPurpose, SystemSealer};
+pub use store::*;

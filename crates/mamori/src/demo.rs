@@ -131,7 +131,7 @@ fn person(rng: &mut StdRng) -> Result<(PersonName, Address, PhoneNumber)> {
 /// Builds the shop. Prints progress and the time taken.
 pub async fn populate(gateway: &Gateway, args: &PopulateArgs) -> Result<()> {
     let products: Arc<Vec<ProductRow>> = Arc::new({
-        let store = gateway.store();
+        let store = gateway.records();
         let mut all = Vec::new();
         for cat in store.categories().await? {
             all.extend(store.products_in_category(&cat.id, 0, 1000).await?.items);

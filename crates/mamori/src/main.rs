@@ -234,12 +234,13 @@ async fn staff_create(cfg: &Config, role: &str, email: &str, name: &str) -> Resu
         bail!("unknown role {role:?}: use owner, manager, operator, support or auditor");
     };
     let store = open_migrated(cfg).await?;
-    let keys = Arc::new(load_keys(cfg)?);
+    let ledger = Ledger::start(store.clone(), load_signer(cfg)?, ledger_config(cfg));
+    let gateway = Gateway::new(store.clone(), Arc::new(load_keys(cfg)?), ledger);
     let config = cfg
         .backoffice
         .to_config(cfg.backoffice.listen, &cfg.shop.name)?;
     let clock: Arc<dyn mamori_web::clock::Clock> = Arc::new(mamori_web::clock::SystemClock);
-    let auth = mamori_backoffice::auth::build_staff_auth(&store, &keys, &config, &clock)
+    let auth = mamori_backoffice::auth::build_staff_auth(&gateway, &config, &clock)
         .context("the back office's WebAuthn settings (backoffice.public_url)")?;
     let (row, token) = match auth.invite(role, email, name, None).await {
         Ok(invited) => invited,

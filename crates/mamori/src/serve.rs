@@ -137,10 +137,9 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         delivery_lead_days: shop_cfg.delivery_lead_days,
         cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
-    let backoffice = start_backoffice(cfg, &gateway, &keys, psp.clone()).await?;
+    let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
-        keys: keys.clone(),
         psp,
         webhook_secret,
         config,
@@ -232,7 +231,6 @@ struct RunningBackoffice {
 async fn start_backoffice(
     cfg: &Config,
     gateway: &Gateway,
-    keys: &Arc<KeyRing>,
     psp: Arc<dyn PaymentConnector>,
 ) -> Result<RunningBackoffice> {
     let section = &cfg.backoffice;
@@ -244,7 +242,6 @@ async fn start_backoffice(
     let public_url = config.public_url.clone();
     let assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
         gateway: gateway.clone(),
-        keys: keys.clone(),
         psp,
         config,
         clock: Arc::new(mamori_web::clock::SystemClock),

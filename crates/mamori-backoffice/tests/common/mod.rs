@@ -176,7 +176,6 @@ impl TestBackoffice {
         let clock = ManualClock::new(chrono::Utc::now());
         let assembly = mamori_backoffice::assemble(Parts {
             gateway: gateway.clone(),
-            keys,
             psp: Arc::new(psp),
             config,
             clock: Arc::new(clock.clone()),
@@ -237,8 +236,8 @@ impl TestBackoffice {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store surface the back office holds (nothing personal on it).
+    pub fn store(&self) -> &Arc<dyn mamori_store::Records> {
         &self.state.store
     }
 

@@ -206,7 +206,6 @@ impl TestShop {
         };
         let assembly = mamori_shop::assemble(Parts {
             gateway: gateway.clone(),
-            keys,
             psp: Arc::new(psp),
             webhook_secret: webhook_secret.clone(),
             config,
@@ -278,8 +277,8 @@ impl TestShop {
         &self.state.gateway
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store surface the shop holds (nothing personal on it).
+    pub fn store(&self) -> &Arc<dyn mamori_store::Records> {
         &self.state.store
     }
 

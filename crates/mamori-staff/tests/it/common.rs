@@ -8,7 +8,7 @@ use mamori_staff::{
     StaffAuthConfig,
 };
 use mamori_store::model::StaffRow;
-use mamori_store::{open_store, Backend, Store};
+use mamori_store::{open_store, Backend, PasswordHasher, Store, SystemPurpose, SystemSealer};
 use mamori_vault::{ExposeSecret, KeyRing, PasswordParams, SecretString};
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -62,7 +62,8 @@ pub fn service(store: &Arc<dyn Store>, keys: &Arc<KeyRing>, clock: &Arc<ManualCl
     let rp = RelyingParty::localhost(PORT, "mamori 管理画面").unwrap();
     StaffAuth::new(
         store.clone(),
-        keys.clone(),
+        SystemSealer::new(keys.clone(), SystemPurpose::StaffTotp),
+        PasswordHasher::new(keys.clone()),
         clock.clone(),
         StaffAuthConfig::new(rp),
     )

@@ -267,7 +267,8 @@ async fn an_ip_address_is_no_relying_party(backend: Backend) {
     };
     let err = StaffAuth::new(
         env.store.clone(),
-        env.keys.clone(),
+        mamori_store::SystemSealer::new(env.keys.clone(), mamori_store::SystemPurpose::StaffTotp),
+        mamori_store::PasswordHasher::new(env.keys.clone()),
         Arc::new(mamori_staff::SystemClock),
         StaffAuthConfig::new(rp),
     )
@@ -280,7 +281,8 @@ async fn an_ip_address_is_no_relying_party(backend: Backend) {
     };
     assert!(StaffAuth::new(
         env.store.clone(),
-        env.keys.clone(),
+        mamori_store::SystemSealer::new(env.keys.clone(), mamori_store::SystemPurpose::StaffTotp),
+        mamori_store::PasswordHasher::new(env.keys.clone()),
         Arc::new(mamori_staff::SystemClock),
         StaffAuthConfig::new(rp),
     )

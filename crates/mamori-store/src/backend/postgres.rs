@@ -6,8 +6,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use super::{
-    impl_store, ledger_append_in_tx, order_columns, outbox_claim_in_tx, outbox_due_sql,
-    payment_columns, product_columns,
+    backoffice::impl_backoffice_store, catalogue::impl_catalogue_store,
+    customers::impl_customer_store, ledger::impl_ledger_read_store, ledger::impl_ledger_store,
+    ledger_append_in_tx, order_columns, orders::impl_order_store, orders::impl_sealed_order_store,
+    outbox::impl_mail_outbox_store, outbox_claim_in_tx, outbox_due_sql, payment_columns,
+    product_columns, sessions::impl_token_store, sessions::impl_web_session_store,
+    staff::impl_staff_store,
 };
 use crate::error::{Result, StoreError};
 use crate::model::*;
@@ -51,7 +55,8 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, Postgres, {
+#[async_trait::async_trait]
+impl Store for PgStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
@@ -60,18 +65,15 @@ impl_store!(PgStore, Postgres, {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+}
 
-    async fn ledger_append(
-        &self,
-        events: &[PendingEvent],
-        signer: Option<&CheckpointSigner>,
-    ) -> Result<(AppendOutcome, Option<String>)> {
-        let mut tx = self.begin_ledger().await?;
-        let out = ledger_append_in_tx!(Postgres, &mut *tx, STATE_SQL, events, signer)?;
-        tx.commit().await?;
-        Ok(out)
-    }
-
+impl_customer_store!(PgStore, Postgres, {});
+impl_order_store!(PgStore, Postgres, {});
+impl_sealed_order_store!(PgStore, Postgres, {});
+impl_catalogue_store!(PgStore, Postgres, {});
+impl_web_session_store!(PgStore, Postgres, {});
+impl_token_store!(PgStore, Postgres, {});
+impl_mail_outbox_store!(PgStore, Postgres, {
     async fn outbox_claim(
         &self,
         limit: i64,
@@ -88,6 +90,21 @@ impl_store!(PgStore, Postgres, {
             lease_secs,
             now
         )?;
+        tx.commit().await?;
+        Ok(out)
+    }
+});
+impl_staff_store!(PgStore, Postgres, {});
+impl_backoffice_store!(PgStore, Postgres, {});
+impl_ledger_read_store!(PgStore, Postgres, {});
+impl_ledger_store!(PgStore, Postgres, {
+    async fn ledger_append(
+        &self,
+        events: &[PendingEvent],
+        signer: Option<&CheckpointSigner>,
+    ) -> Result<(AppendOutcome, Option<String>)> {
+        let mut tx = self.begin_ledger().await?;
+        let out = ledger_append_in_tx!(Postgres, &mut *tx, STATE_SQL, events, signer)?;
         tx.commit().await?;
         Ok(out)
     }

@@ -7,8 +7,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 
 use super::{
-    impl_store, ledger_append_in_tx, order_columns, outbox_claim_in_tx, outbox_due_sql,
-    payment_columns, product_columns,
+    backoffice::impl_backoffice_store, catalogue::impl_catalogue_store,
+    customers::impl_customer_store, ledger::impl_ledger_read_store, ledger::impl_ledger_store,
+    ledger_append_in_tx, order_columns, orders::impl_order_store, orders::impl_sealed_order_store,
+    outbox::impl_mail_outbox_store, outbox_claim_in_tx, outbox_due_sql, payment_columns,
+    product_columns, sessions::impl_token_store, sessions::impl_web_session_store,
+    staff::impl_staff_store,
 };
 use crate::error::{Result, StoreError};
 use crate::model::*;
@@ -96,7 +100,8 @@ impl SqliteStore {
 
 const STATE_SQL: &str = "SELECT size, frontier FROM ledger_state WHERE id = 1";
 
-impl_store!(SqliteStore, Sqlite, {
+#[async_trait::async_trait]
+impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
@@ -105,18 +110,15 @@ impl_store!(SqliteStore, Sqlite, {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+}
 
-    async fn ledger_append(
-        &self,
-        events: &[PendingEvent],
-        signer: Option<&CheckpointSigner>,
-    ) -> Result<(AppendOutcome, Option<String>)> {
-        let mut conn = self.begin_ledger().await?;
-        let res =
-            async { ledger_append_in_tx!(Sqlite, &mut *conn, STATE_SQL, events, signer) }.await;
-        Self::finish(conn, res).await
-    }
-
+impl_customer_store!(SqliteStore, Sqlite, {});
+impl_order_store!(SqliteStore, Sqlite, {});
+impl_sealed_order_store!(SqliteStore, Sqlite, {});
+impl_catalogue_store!(SqliteStore, Sqlite, {});
+impl_web_session_store!(SqliteStore, Sqlite, {});
+impl_token_store!(SqliteStore, Sqlite, {});
+impl_mail_outbox_store!(SqliteStore, Sqlite, {
     async fn outbox_claim(
         &self,
         limit: i64,
@@ -127,6 +129,21 @@ impl_store!(SqliteStore, Sqlite, {
         let res =
             async { outbox_claim_in_tx!(&mut *conn, outbox_due_sql!(), limit, lease_secs, now) }
                 .await;
+        Self::finish(conn, res).await
+    }
+});
+impl_staff_store!(SqliteStore, Sqlite, {});
+impl_backoffice_store!(SqliteStore, Sqlite, {});
+impl_ledger_read_store!(SqliteStore, Sqlite, {});
+impl_ledger_store!(SqliteStore, Sqlite, {
+    async fn ledger_append(
+        &self,
+        events: &[PendingEvent],
+        signer: Option<&CheckpointSigner>,
+    ) -> Result<(AppendOutcome, Option<String>)> {
+        let mut conn = self.begin_ledger().await?;
+        let res =
+            async { ledger_append_in_tx!(Sqlite, &mut *conn, STATE_SQL, events, signer) }.await;
         Self::finish(conn, res).await
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use mamori_domain::{Address, BirthDate, PersonName, Personal};
 
-use super::{cleared, fields, Gateway};
+use super::{fields, Gateway};
 use crate::access::{Accessor, Action};
 use crate::codec;
 use crate::error::{Result, StoreError};
@@ -142,7 +142,7 @@ pub struct MaskedCustomerDetail {
     /// Their address book, masked, oldest first.
     pub addresses: Vec<MaskedAddress>,
     /// Their orders, newest first (amounts, states, numbers; the sealed buyer fields emptied).
-    pub orders: Vec<OrderRow>,
+    pub orders: Vec<OrderHeader>,
 }
 
 /// One exported customer: the chosen fields in the order they were asked for. A field the
@@ -224,7 +224,7 @@ pub struct MaskedOrderLine {
 #[derive(Clone, Debug, Default)]
 pub struct MaskedOrder {
     /// Header (amounts, state, numbers); its sealed buyer fields emptied.
-    pub header: OrderRow,
+    pub header: OrderHeader,
     /// The customer was erased (every masked field is empty).
     pub erased: bool,
     /// Buyer, `山田 **`.
@@ -455,13 +455,7 @@ impl Gateway {
             .customer(customer_id)
             .await?
             .ok_or(StoreError::NotFound { what: "customer" })?;
-        let orders: Vec<OrderRow> = self
-            .store
-            .orders_of(customer_id)
-            .await?
-            .into_iter()
-            .map(cleared)
-            .collect();
+        let orders: Vec<OrderHeader> = self.store.orders_of(customer_id).await?;
         if row.erased_at.is_some() {
             return Ok(MaskedCustomerDetail {
                 customer: Self::mask_customer(None, &row, &[])?,
@@ -710,7 +704,7 @@ impl Gateway {
         let o = &b.order;
         let erased = o.buyer_name_ct.is_none();
         let mut out = MaskedOrder {
-            header: cleared(o.clone()),
+            header: o.header.clone(),
             erased,
             lines,
             ..Default::default()

@@ -352,8 +352,8 @@ async fn order_mail_is_queued_once_per_idempotency_key(backend: Backend) {
     // Store level: an existing key queues nothing either.
     let bundle = env.store.order(&first.order_id).await.unwrap().unwrap();
     let mut dup = bundle.clone();
-    dup.order.id = "another-id".into();
-    dup.order.order_number = "N-3".into();
+    dup.order.header.id = "another-id".into();
+    dup.order.header.order_number = "N-3".into();
     let got = env
         .store
         .insert_order_with_mail(&dup, &[outbox_row("m-dup", Some(&a), 1)])

@@ -1,6 +1,9 @@
 //! Rows as the database holds them: ids, amounts and states in the clear, personal values sealed.
 //! Only the gateway turns these into domain types.
 
+mod views;
+pub use views::*;
+
 /// Sealed bytes of one personal field (AEAD output of the vault), or nothing.
 pub type Sealed = Option<Vec<u8>>;
 
@@ -65,9 +68,10 @@ pub struct AddressRow {
     pub created_at: i64,
 }
 
-/// An order header.
+/// An order header: numbers, state, money and times. Nothing personal and no ciphertext, so it
+/// is what listings, handlers and jobs get ([`crate::Records`]).
 #[derive(Clone, Debug, Default, sqlx::FromRow)]
-pub struct OrderRow {
+pub struct OrderHeader {
     /// UUIDv7 text.
     pub id: String,
     /// Shown to the customer, e.g. `20261121-483920`.
@@ -92,6 +96,25 @@ pub struct OrderRow {
     pub tax_standard: i64,
     /// Tax within the 8% part.
     pub tax_reduced: i64,
+    /// Microseconds since the epoch.
+    pub placed_at: i64,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+}
+
+impl std::ops::Deref for OrderRow {
+    type Target = OrderHeader;
+    fn deref(&self) -> &OrderHeader {
+        &self.header
+    }
+}
+
+/// An order header with the buyer snapshot, sealed: read by the gateway only.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct OrderRow {
+    /// Everything that is not personal.
+    #[sqlx(flatten)]
+    pub header: OrderHeader,
     /// Sealed buyer name (snapshot at order time).
     pub buyer_name_ct: Sealed,
     /// Sealed buyer email.
@@ -100,10 +123,6 @@ pub struct OrderRow {
     pub buyer_phone_ct: Sealed,
     /// Sealed buyer address.
     pub buyer_address_ct: Sealed,
-    /// Microseconds since the epoch.
-    pub placed_at: i64,
-    /// Microseconds since the epoch.
-    pub updated_at: i64,
 }
 
 /// One order line.

@@ -1,0 +1,86 @@
+//! SQL of the backoffice area, shared by both backends (expanded in `sqlite.rs` and `postgres.rs`).
+
+/// Emits `impl BackofficeStore for $store`: the shared methods plus the backend's own (`$own`).
+macro_rules! impl_backoffice_store {
+    ($store:ty, $db:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::BackofficeStore for $store {
+        $($own)*
+        async fn staff_log_append(&self, row: &StaffLogRow) -> Result<i64> {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO staff_log (at, staff_id, action, target, detail, request_id, ip) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            )
+            .bind(row.at)
+            .bind(&row.staff_id)
+            .bind(&row.action)
+            .bind(&row.target)
+            .bind(&row.detail)
+            .bind(&row.request_id)
+            .bind(&row.ip)
+            .fetch_one(&self.pool)
+            .await?)
+        }
+        async fn staff_log_page(&self, filter: &StaffLogFilter, offset: i64, limit: i64) -> Result<Page<StaffLogRow>> {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                "SELECT ",
+                $crate::backend::staff_log_columns!(),
+                " FROM staff_log"
+            ));
+            $crate::backend::push_staff_log_filter!(qb, filter);
+            qb.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+            qb.push(" OFFSET ").push_bind(offset);
+            let items = qb.build_query_as::<StaffLogRow>().fetch_all(&self.pool).await?;
+            let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM staff_log");
+            $crate::backend::push_staff_log_filter!(qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            Ok(Page { items, total })
+        }
+        async fn settings_all(&self) -> Result<Vec<(String, String)>> {
+            Ok(sqlx::query_as("SELECT key, value FROM shop_settings ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?)
+        }
+        async fn settings_put(&self, key: &str, value_json: &str, at: i64, by: Option<&str>) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO shop_settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+                 updated_by = excluded.updated_by",
+            )
+            .bind(key)
+            .bind(value_json)
+            .bind(at)
+            .bind(by)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+        async fn orders_search(&self, filter: &OrderFilter, offset: i64, limit: i64) -> Result<Page<OrderHeader>> {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(concat!("SELECT ", order_columns!(), " FROM orders"));
+            $crate::backend::push_order_filter!(qb, filter);
+            qb.push(" ORDER BY placed_at DESC, id DESC LIMIT ").push_bind(limit);
+            qb.push(" OFFSET ").push_bind(offset);
+            let items = qb.build_query_as::<OrderHeader>().fetch_all(&self.pool).await?;
+            let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT COUNT(*) FROM orders");
+            $crate::backend::push_order_filter!(qb, filter);
+            let total: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            Ok(Page { items, total })
+        }
+        async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary> {
+            // CAST: PostgreSQL sums BIGINT into NUMERIC.
+            let (orders, total): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders \
+                 WHERE placed_at >= $1 AND placed_at < $2 AND state <> $3 AND state <> $4",
+            )
+            .bind(from_us)
+            .bind(to_us)
+            .bind(mamori_domain::OrderState::Cancelled.as_str())
+            .bind(mamori_domain::OrderState::Refunded.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(SalesSummary { orders, total })
+        }
+        }
+    };
+}
+pub(crate) use impl_backoffice_store;

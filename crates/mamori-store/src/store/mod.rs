@@ -1,0 +1,126 @@
+//! The [`Store`] interface: what the rest of mamori may ask of a database. It moves sealed rows and
+//! ledger entries; it never sees a key or a plaintext personal value.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::{Result, StoreError};
+
+mod backoffice;
+mod catalogue;
+mod customers;
+mod ledger;
+mod orders;
+mod outbox;
+mod sessions;
+mod staff;
+
+pub use backoffice::BackofficeStore;
+pub use catalogue::CatalogueStore;
+pub use customers::CustomerStore;
+pub use ledger::{LedgerReadStore, LedgerStore};
+pub use orders::{OrderStore, SealedOrderStore};
+pub use outbox::MailOutboxStore;
+pub use sessions::{TokenStore, WebSessionStore};
+pub use staff::StaffStore;
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (the default; one process).
+    Sqlite,
+    /// PostgreSQL (production; several processes may share it).
+    Postgres,
+}
+
+/// Outcome of an order insert keyed by its idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderInsert {
+    /// The order was written now.
+    Inserted,
+    /// An order with the same idempotency key existed already; nothing was written.
+    Existing {
+        /// Its id.
+        order_id: String,
+    },
+}
+
+/// Signs checkpoints inside the append transaction, so that the signed root is the committed one.
+pub struct CheckpointSigner {
+    /// Checkpoint origin line (the log's name).
+    pub origin: String,
+    /// Ed25519 key of the ledger.
+    pub signer: mamori_ledger::LedgerSigner,
+}
+
+impl CheckpointSigner {
+    /// Signs a checkpoint of `size` and `root`.
+    pub fn sign(&self, size: u64, root: [u8; 32]) -> String {
+        mamori_ledger::Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        }
+        .sign(&self.signer)
+    }
+}
+
+/// A database that holds mamori's data. Implemented by [`crate::SqliteStore`] and [`crate::PgStore`].
+/// A database that holds mamori's data: the union of every area. Implemented by
+/// [`crate::SqliteStore`] and [`crate::PgStore`]. Only the gateway, the ledger writer and the binary
+/// (which opens the store and hands it to the gateway) hold one; everything else gets [`Records`].
+#[async_trait]
+pub trait Store:
+    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + 'static
+{
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+}
+
+/// What the store answers without a personal value, sealed or not: the surface handed to web
+/// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
+/// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
+/// settings, the staff log and the ledger's entries. Customers, addresses, whole orders and tokens
+/// are not reachable from it: they are opened by the gateway only.
+pub trait Records:
+    CatalogueStore
+    + OrderStore
+    + WebSessionStore
+    + MailOutboxStore
+    + StaffStore
+    + BackofficeStore
+    + LedgerReadStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Records for T where
+    T: CatalogueStore
+        + OrderStore
+        + WebSessionStore
+        + MailOutboxStore
+        + StaffStore
+        + BackofficeStore
+        + LedgerReadStore
+        + Send
+        + Sync
+        + 'static
+        + ?Sized
+{
+}
+
+/// Opens (creating if needed) the store at `url`: `sqlite://PATH` or `postgres://...`.
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(crate::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(crate::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
