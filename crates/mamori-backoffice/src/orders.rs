@@ -34,11 +34,11 @@ use crate::{
 pub use crate::forms::yen;
 
 /// An order state's label in the page's language (the stored code if unknown).
-pub fn state_label(c: &Ctx, code: &str) -> String {
-    match OrderState::parse(code) {
-        Ok(s) if c.en() => s.label_en().to_owned(),
-        Ok(s) => s.label_ja().to_owned(),
-        Err(_) => code.to_owned(),
+pub fn state_label(c: &Ctx, state: &OrderState) -> String {
+    if c.en() {
+        state.label_en().to_owned()
+    } else {
+        state.label_ja().to_owned()
     }
 }
 
@@ -100,9 +100,7 @@ fn filter_of(q: &ListQuery) -> Result<OrderFilter, (&'static str, &'static str)>
     let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(
             OrderState::parse(s)
-                .map_err(|_| ("状態の指定が正しくありません。", "Unknown state."))?
-                .as_str()
-                .to_owned(),
+                .map_err(|_| ("状態の指定が正しくありません。", "Unknown state."))?,
         ),
         None => None,
     };
@@ -289,7 +287,7 @@ pub async fn detail(
     };
     let header = masked.header.clone();
     let method = PaymentMethod::parse(&header.payment_method).ok();
-    let current = OrderState::parse(&header.state).ok();
+    let current = Some(header.state);
     let allowed = match (current, method) {
         (Some(s), Some(m)) => s.allowed_events(m),
         _ => Vec::new(),
@@ -427,7 +425,7 @@ async fn apply(
         })?
         .ok_or(Refusal::Unknown)?;
     let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
-    let from = OrderState::parse(&header.state).map_err(|_| Refusal::Unknown)?;
+    let from = header.state;
     let to = from.apply(event, method).map_err(Refusal::Invalid)?;
     Ok((header, to))
 }
@@ -441,13 +439,7 @@ async fn commit(
 ) -> Result<(), Refusal> {
     let moved = state
         .store
-        .transition_order(
-            &header.id,
-            &[header.state.as_str()],
-            to.as_str(),
-            state.now(),
-            &[],
-        )
+        .transition_order(&header.id, &[header.state], to, state.now(), &[])
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "order transition");

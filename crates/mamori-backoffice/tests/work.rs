@@ -254,7 +254,7 @@ async fn orders_follow_the_state_machine(backend: Backend) {
         "{:?}",
         page.text_of("#error")
     );
-    assert_eq!(state().await, "pending_payment");
+    assert_eq!(state().await.as_str(), "pending_payment");
     // Unknown events and ids.
     client
         .post_form(
@@ -262,7 +262,7 @@ async fn orders_follow_the_state_machine(backend: Backend) {
             &[("event", "explode")],
         )
         .await;
-    assert_eq!(state().await, "pending_payment");
+    assert_eq!(state().await.as_str(), "pending_payment");
     let res = client
         .post_form(
             "/orders/0190a0a0-0000-7000-8000-00000000beef/transition",
@@ -284,7 +284,7 @@ async fn orders_follow_the_state_machine(backend: Backend) {
         )
         .await;
     forged.expect(403);
-    assert_eq!(state().await, "pending_payment");
+    assert_eq!(state().await.as_str(), "pending_payment");
     // The right step.
     client
         .post_form(
@@ -293,7 +293,7 @@ async fn orders_follow_the_state_machine(backend: Backend) {
         )
         .await
         .expect_redirect(&format!("/orders/{order}"));
-    assert_eq!(state().await, "preparing");
+    assert_eq!(state().await.as_str(), "preparing");
     assert!(staff_log_actions(&bo, &operator.id)
         .await
         .contains(&"orders.start_preparing".to_owned()));
@@ -628,7 +628,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
     record(paid.clone(), created.payment_id.clone(), total).await;
     assert!(bo
         .store()
-        .transition_order(&paid, &["pending_payment"], "paid", bo.now(), &[])
+        .transition_order(
+            &paid,
+            &[mamori_domain::OrderState::PendingPayment],
+            mamori_domain::OrderState::Paid,
+            bo.now(),
+            &[]
+        )
         .await
         .unwrap());
 
@@ -638,7 +644,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .post_form(&format!("/orders/{paid}/cancel"), &[])
         .await;
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        bo.store()
+            .order_header(&paid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "paid"
     );
     bo.advance(6 * 60);
@@ -647,7 +659,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .await
         .expect_redirect("/step-up");
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        bo.store()
+            .order_header(&paid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "paid"
     );
     let code = bo.fresh_code(&owner);
@@ -657,7 +675,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{paid}"));
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        bo.store()
+            .order_header(&paid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "refunded"
     );
     assert_eq!(
@@ -685,7 +709,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{open}"));
     assert_eq!(
-        bo.store().order_header(&open).await.unwrap().unwrap().state,
+        bo.store()
+            .order_header(&open)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "cancelled"
     );
     assert_eq!(

@@ -89,6 +89,14 @@ macro_rules! labelled_enum {
                 $name::parse(s)
             }
         }
+
+        // Rows hold the code as text: `#[sqlx(try_from = "String")]` reads it back through this.
+        impl ::std::convert::TryFrom<String> for $name {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $name::parse(&s)
+            }
+        }
     };
 }
 

@@ -77,6 +77,13 @@ labelled_enum! {
     }
 }
 
+/// A new order starts waiting for its payment.
+impl Default for OrderState {
+    fn default() -> Self {
+        Self::PendingPayment
+    }
+}
+
 labelled_enum! {
     /// Something that happens to an order.
     pub enum OrderEvent / UnknownOrderEvent ("unknown order event", "注文操作の値が正しくありません") {

@@ -908,7 +908,7 @@ pub async fn place(
             .map_err(fail("cart clear"))?;
     }
     remember_order(&c, &number)?;
-    if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment.as_str() {
+    if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment {
         return start_payment(&state, &placed.order_id, &number, stored.total, 1).await;
     }
     finish_checkout(&c);
@@ -1139,7 +1139,7 @@ async fn settle(
     if !paid {
         return Ok(false);
     }
-    if order.state != OrderState::PendingPayment.as_str() {
+    if order.state != OrderState::PendingPayment {
         let attempts = state
             .store
             .payments_of_order(&row.order_id)
@@ -1163,8 +1163,8 @@ async fn settle(
         .transition_order_with_mail(
             acc,
             &row.order_id,
-            &[OrderState::PendingPayment.as_str()],
-            OrderState::Paid.as_str(),
+            &[OrderState::PendingPayment],
+            OrderState::Paid,
             Some(mail),
         )
         .await
@@ -1306,7 +1306,7 @@ pub async fn retry(
         return Err(AppError::NotFound);
     }
     let order = find_order_by_number(&state, &form.number).await?;
-    if order.state != OrderState::PendingPayment.as_str()
+    if order.state != OrderState::PendingPayment
         || order.payment_method != PaymentMethod::Card.as_str()
     {
         return Ok(Redirect::to(&format!("/checkout/complete/{}", form.number)).into_response());
@@ -1364,7 +1364,7 @@ pub async fn complete(
         (Some(b), Some(l)) => Some(format!("{} **** {l}", b.to_uppercase())),
         _ => None,
     });
-    let paid = order.state != OrderState::PendingPayment.as_str();
+    let paid = order.state != OrderState::PendingPayment;
     Ok(render(&CompletePage {
         c,
         order,

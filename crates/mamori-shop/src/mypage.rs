@@ -234,10 +234,8 @@ pub struct OrderLine {
     pub state: String,
 }
 
-fn state_label(c: &Ctx, state: &str) -> String {
-    OrderState::parse(state)
-        .map(|s| s.label(language(c.lang())).to_owned())
-        .unwrap_or_else(|_| state.to_owned())
+fn state_label(c: &Ctx, state: &OrderState) -> String {
+    state.label(language(c.lang())).to_owned()
 }
 
 #[derive(Template)]

@@ -168,7 +168,7 @@ async fn guest_buys_by_card_with_3d_secure_and_the_card_never_reaches_mamori() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(order.state, "paid");
+    assert_eq!(order.state.as_str(), "paid");
     let mail = shop.wait_for_mail("guest.buyer@example.jp", &number).await;
 
     // The card number is nowhere on mamori's side.
@@ -235,7 +235,7 @@ async fn declined_card_ends_in_a_clear_message_and_no_paid_order() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(order.state, "pending_payment", "no paid order");
+    assert_eq!(order.state.as_str(), "pending_payment", "no paid order");
     assert!(
         shop.mails_to("declined@example.jp").is_empty(),
         "no order mail"

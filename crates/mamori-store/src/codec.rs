@@ -420,9 +420,7 @@ pub(crate) fn seal_order(
             order_number: order_number.to_owned(),
             customer_id: o.customer_id.clone(),
             idempotency_key: o.idempotency_key.clone(),
-            state: mamori_domain::OrderState::PendingPayment
-                .as_str()
-                .to_owned(),
+            state: mamori_domain::OrderState::PendingPayment,
             payment_method: o.payment_method.as_str().to_owned(),
             items_total: items_total.0,
             cod_fee: fee.0,

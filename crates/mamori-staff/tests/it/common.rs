@@ -134,7 +134,7 @@ pub async fn active_with_totp(
         .unwrap();
     let codes = env.auth.activate(&row.id).await.unwrap();
     let row = env.auth.staff(&row.id).await.unwrap().unwrap();
-    assert_eq!(row.state, "active");
+    assert_eq!(row.state.as_str(), "active");
     (row, app, codes)
 }
 

@@ -15,7 +15,7 @@ async fn enrolment_token_works_once_and_expires(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(row.email, "owner@example.jp");
-    assert_eq!(row.state, "invited");
+    assert_eq!(row.state.as_str(), "invited");
     assert_eq!(row.role, "owner");
     assert_eq!(token.expires_at, T0 + 72 * 3600);
     // Only the hash is stored: the token text appears in no row.

@@ -86,7 +86,7 @@ async fn the_last_active_owner_stays(backend: Backend) {
         .disable(&manager.id, &invited_owner.id)
         .await
         .unwrap();
-    assert_eq!(gone.state, "disabled");
+    assert_eq!(gone.state.as_str(), "disabled");
 }
 
 async fn a_disabled_account_cannot_sign_in_and_keeps_its_factors(backend: Backend) {
@@ -95,7 +95,7 @@ async fn a_disabled_account_cannot_sign_in_and_keeps_its_factors(backend: Backen
     let (staff, app, codes) =
         active_with_totp(&env, Role::Support, "support@example.jp", Some(&owner.id)).await;
     let disabled = env.auth.disable(&owner.id, &staff.id).await.unwrap();
-    assert_eq!(disabled.state, "disabled");
+    assert_eq!(disabled.state.as_str(), "disabled");
 
     assert_eq!(
         env.auth
@@ -136,7 +136,7 @@ async fn a_disabled_account_cannot_sign_in_and_keeps_its_factors(backend: Backen
     ));
 
     let enabled = env.auth.enable(&owner.id, &staff.id).await.unwrap();
-    assert_eq!(enabled.state, "active");
+    assert_eq!(enabled.state.as_str(), "active");
     assert!(matches!(
         env.auth.enable(&owner.id, &staff.id).await.unwrap_err(),
         StaffError::WrongState { .. }

@@ -122,8 +122,8 @@ macro_rules! push_order_filter {
     ($qb:expr, $f:expr) => {{
         let f: &OrderFilter = $f;
         $qb.push(" WHERE 1 = 1");
-        if let Some(v) = &f.state {
-            $qb.push(" AND state = ").push_bind(v.clone());
+        if let Some(v) = f.state {
+            $qb.push(" AND state = ").push_bind(v.as_str());
         }
         if let Some(v) = &f.number_prefix {
             $qb.push(" AND order_number LIKE ")

@@ -25,8 +25,8 @@ macro_rules! impl_order_store {
         async fn transition_order(
             &self,
             order_id: &str,
-            from: &[&str],
-            to: &str,
+            from: &[mamori_domain::OrderState],
+            to: mamori_domain::OrderState,
             at: i64,
             mail: &[OutboxRow],
         ) -> Result<bool> {
@@ -40,11 +40,11 @@ macro_rules! impl_order_store {
             );
             let mut tx = self.pool.begin().await?;
             let mut q = sqlx::query(&sql)
-                .bind(to)
+                .bind(to.as_str())
                 .bind(at.saturating_mul(1_000_000))
                 .bind(order_id);
             for f in from {
-                q = q.bind(*f);
+                q = q.bind(f.as_str());
             }
             let done = q.execute(&mut *tx).await?;
             if done.rows_affected() != 1 {
@@ -158,7 +158,7 @@ macro_rules! impl_sealed_order_store {
             .bind(&o.order_number)
             .bind(&o.customer_id)
             .bind(&o.idempotency_key)
-            .bind(&o.state)
+            .bind(o.state.as_str())
             .bind(&o.payment_method)
             .bind(o.items_total)
             .bind(o.cod_fee)

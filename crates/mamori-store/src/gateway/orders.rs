@@ -107,15 +107,11 @@ impl Gateway {
 
     /// Moves an order to its next state (no personal data involved).
     pub fn next_state(
-        current: &str,
+        current: OrderState,
         event: mamori_domain::OrderEvent,
         method: PaymentMethod,
     ) -> Result<OrderState> {
-        let state = OrderState::parse(current).map_err(|_| StoreError::Malformed {
-            table: "orders",
-            column: "state",
-        })?;
-        state
+        current
             .apply(event, method)
             .map_err(|e| StoreError::Invalid(e.message_en().to_owned()))
     }
@@ -132,8 +128,8 @@ impl Gateway {
         &self,
         acc: &Accessor,
         order_id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[OrderState],
+        to: OrderState,
         mail: Option<MailDraft>,
     ) -> Result<bool> {
         let rows = match mail {
@@ -142,7 +138,7 @@ impl Gateway {
                 let Some(header) = self.store.order_header(order_id).await? else {
                     return Ok(false);
                 };
-                if !from.contains(&header.state.as_str()) {
+                if !from.contains(&header.state) {
                     return Ok(false);
                 }
                 let customer_id = header.customer_id;

@@ -80,8 +80,9 @@ pub struct OrderHeader {
     pub customer_id: String,
     /// Makes a resubmitted checkout return the first order instead of a second one.
     pub idempotency_key: String,
-    /// `mamori_domain::OrderState::as_str`.
-    pub state: String,
+    /// Where the order stands (stored as [`mamori_domain::OrderState::as_str`]).
+    #[sqlx(try_from = "String")]
+    pub state: mamori_domain::OrderState,
     /// Payment method code.
     pub payment_method: String,
     /// Sum of the lines, tax included.
@@ -526,8 +527,8 @@ pub struct ProductImageRow {
 /// Which orders [`crate::Store::orders_search`] lists. Every set condition must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
-    /// Only orders in this state (`mamori_domain::OrderState::as_str`).
-    pub state: Option<String>,
+    /// Only orders in this state.
+    pub state: Option<mamori_domain::OrderState>,
     /// Only order numbers starting with this text.
     pub number_prefix: Option<String>,
     /// Only orders placed at or after this time (microseconds, like `orders.placed_at`).

@@ -22,8 +22,8 @@ pub trait OrderStore: Send + Sync {
     async fn transition_order(
         &self,
         order_id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[mamori_domain::OrderState],
+        to: mamori_domain::OrderState,
         at: i64,
         mail: &[OutboxRow],
     ) -> Result<bool>;

@@ -3,6 +3,7 @@
 //! settings, product images, order search and sales, order lines' deliveries; masked customer and
 //! order views, reveals with a reason, exports, and what the ledger records for each.
 
+use mamori_domain::OrderState as OS;
 use mamori_domain::{CustomerKind, Email};
 use mamori_store::access::{AccessEvent, Action};
 use mamori_store::gateway::fields;
@@ -181,7 +182,7 @@ async fn staff_accounts_and_lockout(backend: Backend) {
     assert_eq!(got.email, "owner@shop.example.jp");
     assert_eq!(got.display_name, "店長");
     assert_eq!(got.role, "manager");
-    assert_eq!(got.state, "disabled");
+    assert_eq!(got.state.as_str(), "disabled");
     assert_eq!(got.password_hash, None);
     assert_eq!(got.failed_logins, 0);
     assert_eq!((got.last_login_at, got.updated_at), (Some(5_000), 5_000));
@@ -776,15 +777,15 @@ async fn orders_search_and_sales(backend: Backend) {
         .await;
     }
     assert!(s
-        .transition_order(&o2, &["pending_payment"], "paid", 10, &[])
+        .transition_order(&o2, &[OS::PendingPayment], OS::Paid, 10, &[])
         .await
         .unwrap());
     assert!(s
-        .transition_order(&o3, &["pending_payment"], "cancelled", 10, &[])
+        .transition_order(&o3, &[OS::PendingPayment], OS::Cancelled, 10, &[])
         .await
         .unwrap());
     assert!(s
-        .transition_order(&o4, &["pending_payment"], "refunded", 10, &[])
+        .transition_order(&o4, &[OS::PendingPayment], OS::Refunded, 10, &[])
         .await
         .unwrap());
 
@@ -811,7 +812,7 @@ async fn orders_search_and_sales(backend: Backend) {
         .unwrap();
     assert_eq!(ids(paged), (5, vec![o4.clone(), o3.clone()]));
     let pending = OrderFilter {
-        state: Some("pending_payment".into()),
+        state: Some(OS::PendingPayment),
         ..Default::default()
     };
     assert_eq!(
@@ -837,7 +838,7 @@ async fn orders_search_and_sales(backend: Backend) {
         (2, vec![o3.clone(), o2.clone()])
     );
     let everything = OrderFilter {
-        state: Some("paid".into()),
+        state: Some(OS::Paid),
         number_prefix: Some("2026".into()),
         placed_from_us: Some(1),
         placed_to_us: Some(10_000_000),

@@ -2,6 +2,7 @@
 //! webhook replay guard, payments, order state compare-and-set with mail, the mail outbox,
 //! single-use tokens, member carts, erasure of all of it, email change and member login.
 
+use mamori_domain::OrderState as OS;
 use std::collections::HashSet;
 
 use mamori_domain::{CustomerKind, Email, Personal};
@@ -209,7 +210,7 @@ async fn order_state_compare_and_set(backend: Backend) {
     let o = order_of(&env, &a, "cas").await;
     let s = &env.store;
     let before = s.order_header(&o).await.unwrap().unwrap();
-    assert_eq!(before.state, "pending_payment");
+    assert_eq!(before.state.as_str(), "pending_payment");
     let by_number = s.order_by_number("N-cas").await.unwrap().unwrap();
     assert_eq!(by_number.id, o);
     assert!(s.order_by_number("N-none").await.unwrap().is_none());
@@ -217,29 +218,29 @@ async fn order_state_compare_and_set(backend: Backend) {
     // Wrong `from`: false, nothing changes, no mail.
     let mail = [outbox_row("m-cas-1", Some(&a), 10)];
     assert!(!s
-        .transition_order(&o, &["paid", "preparing"], "shipped", 50, &mail)
+        .transition_order(&o, &[OS::Paid, OS::Preparing], OS::Shipped, 50, &mail)
         .await
         .unwrap());
     let same = s.order_header(&o).await.unwrap().unwrap();
-    assert_eq!(same.state, "pending_payment");
+    assert_eq!(same.state.as_str(), "pending_payment");
     assert_eq!(same.updated_at, before.updated_at);
     assert_eq!(env.sql_i64(mail_count_sql()).await, 0);
     assert!(!s
-        .transition_order("missing", &["pending_payment"], "paid", 50, &mail)
+        .transition_order("missing", &[OS::PendingPayment], OS::Paid, 50, &mail)
         .await
         .unwrap());
     assert!(!s
-        .transition_order(&o, &[], "paid", 50, &mail)
+        .transition_order(&o, &[], OS::Paid, 50, &mail)
         .await
         .unwrap());
 
     // Right `from`: moved, with its mail, once.
     assert!(s
-        .transition_order(&o, &["pending_payment", "paid"], "paid", 60, &mail)
+        .transition_order(&o, &[OS::PendingPayment, OS::Paid], OS::Paid, 60, &mail)
         .await
         .unwrap());
     let after = s.order_header(&o).await.unwrap().unwrap();
-    assert_eq!(after.state, "paid");
+    assert_eq!(after.state.as_str(), "paid");
     assert_eq!(
         after.updated_at, 60_000_000,
         "seconds in, microseconds stored"
@@ -248,8 +249,8 @@ async fn order_state_compare_and_set(backend: Backend) {
     assert!(!s
         .transition_order(
             &o,
-            &["pending_payment"],
-            "paid",
+            &[OS::PendingPayment],
+            OS::Paid,
             70,
             &[outbox_row("m-cas-2", Some(&a), 10)]
         )
@@ -263,7 +264,13 @@ async fn order_state_compare_and_set(backend: Backend) {
     let size0 = env.store.ledger_size().await.unwrap();
     assert!(env
         .gw
-        .transition_order_with_mail(&acc, &o2, &["pending_payment"], "paid", Some(draft("paid")))
+        .transition_order_with_mail(
+            &acc,
+            &o2,
+            &[OS::PendingPayment],
+            OS::Paid,
+            Some(draft("paid"))
+        )
         .await
         .unwrap());
     let (size1, ev) = last_event(&env).await;
@@ -273,7 +280,13 @@ async fn order_state_compare_and_set(backend: Backend) {
     assert_eq!(ev.customers, vec![a.clone()]);
     assert!(!env
         .gw
-        .transition_order_with_mail(&acc, &o2, &["pending_payment"], "paid", Some(draft("paid")))
+        .transition_order_with_mail(
+            &acc,
+            &o2,
+            &[OS::PendingPayment],
+            OS::Paid,
+            Some(draft("paid"))
+        )
         .await
         .unwrap());
     assert_eq!(env.sql_i64(mail_count_sql()).await, 2);
@@ -281,7 +294,7 @@ async fn order_state_compare_and_set(backend: Backend) {
     // Without a mail nothing personal is involved and nothing is recorded.
     assert!(env
         .gw
-        .transition_order_with_mail(&acc, &o2, &["paid"], "preparing", None)
+        .transition_order_with_mail(&acc, &o2, &[OS::Paid], OS::Preparing, None)
         .await
         .unwrap());
     assert_eq!(env.store.ledger_size().await.unwrap(), size1);
@@ -447,7 +460,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
         .await
         .unwrap();
     let st = s.outbox_status("m2").await.unwrap().unwrap();
-    assert_eq!(st.state, "pending");
+    assert_eq!(st.state.as_str(), "pending");
     assert_eq!(st.next_attempt_at, 400);
     assert_eq!(st.last_error.as_deref(), Some("421 try later"));
     assert!(s.outbox_claim(10, 60, 399).await.unwrap().is_empty());
@@ -458,7 +471,7 @@ async fn outbox_claim_lease_and_outcomes(backend: Backend) {
         .await
         .unwrap();
     let st = s.outbox_status("m2").await.unwrap().unwrap();
-    assert_eq!(st.state, "dead");
+    assert_eq!(st.state.as_str(), "dead");
     assert_eq!(st.last_error.as_deref(), Some("550 no such user"));
     let c5 = s.outbox_claim(10, 60, 10_000).await.unwrap();
     assert_eq!(
@@ -750,7 +763,7 @@ async fn erasure_kills_queued_mail_and_tokens(backend: Backend) {
 
     for id in [&pending, &claimed_id] {
         let st = env.store.outbox_status(id).await.unwrap().unwrap();
-        assert_eq!(st.state, "dead");
+        assert_eq!(st.state.as_str(), "dead");
     }
     let emptied = env
         .sql_i64(&format!(
