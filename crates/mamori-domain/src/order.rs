@@ -199,6 +199,24 @@ impl OrderState {
             .collect()
     }
 
+    /// Whether the order's money has been received, so a receipt (領収書) may be issued:
+    /// prepaid orders from 入金済み until a refund, pay-on-handover orders once delivered (the
+    /// money is collected at the door or the counter).
+    #[must_use]
+    pub fn is_paid_for(self, method: PaymentMethod) -> bool {
+        if method.collects_on_handover() {
+            matches!(self, OrderState::Delivered)
+        } else {
+            matches!(
+                self,
+                OrderState::Paid
+                    | OrderState::Preparing
+                    | OrderState::Shipped
+                    | OrderState::Delivered
+            )
+        }
+    }
+
     /// Whether no event can change the state any more.
     #[must_use]
     pub const fn is_final(self) -> bool {
@@ -211,6 +229,21 @@ mod tests {
     use super::*;
     use OrderEvent as E;
     use OrderState as S;
+
+    #[test]
+    fn paid_for_only_once_money_was_received() {
+        use PaymentMethod as M;
+        for m in [M::Card, M::BankTransfer] {
+            assert!(!S::PendingPayment.is_paid_for(m));
+            assert!(S::Paid.is_paid_for(m) && S::Shipped.is_paid_for(m));
+            assert!(!S::Refunded.is_paid_for(m) && !S::Cancelled.is_paid_for(m));
+        }
+        for m in [M::CashOnDelivery, M::StorePickup] {
+            assert!(!S::PendingPayment.is_paid_for(m));
+            assert!(!S::Preparing.is_paid_for(m) && !S::Shipped.is_paid_for(m));
+            assert!(S::Delivered.is_paid_for(m));
+        }
+    }
 
     const X: Option<OrderState> = None;
 

@@ -62,6 +62,9 @@ const FORM_KEY: &str = "checkout_form";
 const GUEST_CUSTOMER_KEY: &str = "checkout_guest_customer";
 /// Session key of the order numbers placed in this session (their pages and receipts).
 pub const ORDERS_KEY: &str = "orders";
+/// Session key of the last checkout placed in this session: its idempotency key and order number
+/// (a resubmitted confirmation finds its order, while the next checkout starts afresh).
+const PLACED_KEY: &str = "checkout_placed";
 /// Days after the earliest date a delivery can be asked for.
 const DELIVERY_WINDOW_DAYS: u32 = 14;
 /// Provider name kept with payments.
@@ -832,6 +835,13 @@ pub async fn place(
     c: Ctx,
     SafeForm(form): SafeForm<PlaceForm>,
 ) -> Result<Response, AppError> {
+    if let Some((placed_key, number)) = c.session.get::<(String, String)>(PLACED_KEY) {
+        if placed_key == form.key {
+            // The confirmation of the order placed last, submitted again (double click, back
+            // button, second tab): that order, never a second one, nor the next checkout's.
+            return placed_again(&state, &number).await;
+        }
+    }
     let key = session_key(&c)?;
     if form.key != key {
         // A confirmation page from before the last order (or another tab that already ordered).
@@ -908,17 +918,44 @@ pub async fn place(
             .map_err(fail("cart clear"))?;
     }
     remember_order(&c, &number)?;
+    // The checkout is over once its order is written, whatever the payment does next: a retry
+    // goes through the order's number, and the next cart gets a new key, form and customer.
+    forget_checkout(&c.session);
+    c.session
+        .insert(PLACED_KEY, &(key, number.clone()))
+        .map_err(fail("placed checkout"))?;
     if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment.as_str() {
         return start_payment(&state, &placed.order_id, &number, stored.total, 1).await;
     }
-    finish_checkout(&c);
     Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
 }
 
-fn finish_checkout(c: &Ctx) {
-    c.session.remove(FORM_KEY);
-    c.session.remove(KEY_KEY);
-    c.session.remove(GUEST_CUSTOMER_KEY);
+/// The last placed order's confirmation submitted again: its first payment page while that
+/// attempt is still open, else the order's page (which offers a retry to an unpaid card order).
+async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppError> {
+    let order = find_order_by_number(state, number).await?;
+    if order.payment_method == PaymentMethod::Card.as_str()
+        && order.state == OrderState::PendingPayment.as_str()
+    {
+        let attempts = state
+            .store
+            .payments_of_order(&order.id)
+            .await
+            .map_err(fail("payments of order"))?;
+        if attempts.len() == 1 && attempts.iter().all(|p| p.status == "pending") {
+            return start_payment(state, &order.id, number, order.total, 1).await;
+        }
+    }
+    Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
+}
+
+/// Forgets the checkout in progress: its key, its form and the guest customer made for it.
+/// Called once an order is placed and when someone signs in (a member's checkout is their own,
+/// never the previous visitor's of this browser).
+pub fn forget_checkout(session: &mamori_web::session::Session) {
+    session.remove(FORM_KEY);
+    session.remove(KEY_KEY);
+    session.remove(GUEST_CUSTOMER_KEY);
 }
 
 async fn guest_customer(state: &ShopState, c: &Ctx, b: &Built) -> Result<String, AppError> {
@@ -971,6 +1008,16 @@ async fn start_payment(
         })
         .await
         .map_err(fail("create payment"))?;
+    let known = state
+        .store
+        .payment_by_provider_id(&created.payment_id)
+        .await
+        .map_err(fail("payment row"))?;
+    if known.is_some() {
+        // The provider found this attempt again (same idempotency key): what is recorded of
+        // it (e.g. declined) stays; it is not opened again as pending.
+        return Ok(Redirect::to(created.redirect_url.as_str()).into_response());
+    }
     let now = Utc::now().timestamp();
     state
         .store
@@ -1229,7 +1276,6 @@ pub async fn payment_return(
         .map_err(fail("payment lookup"))?;
     let acc = c.accessor("checkout.payment-return");
     if settle(&state, &acc, &row, &info).await? {
-        finish_checkout(&c);
         return Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response());
     }
     failed_page(c, number, &info)
@@ -1334,6 +1380,8 @@ struct CompletePage {
     order: mamori_store::OrderRow,
     method: PaymentMethod,
     paid: bool,
+    /// Money received: the receipt is offered.
+    receipt: bool,
     bank_account: String,
     card: Option<String>,
 }
@@ -1365,11 +1413,13 @@ pub async fn complete(
         _ => None,
     });
     let paid = order.state != OrderState::PendingPayment.as_str();
+    let receipt = OrderState::parse(&order.state).is_ok_and(|s| s.is_paid_for(method));
     Ok(render(&CompletePage {
         c,
         order,
         method,
         paid,
+        receipt,
         bank_account: state.config.bank_account.clone(),
         card,
     }))

@@ -12,6 +12,7 @@ both_backends!(
     guest_bank_transfer_order_once_per_key,
     card_payment_on_the_provider_page_marks_paid_once,
     declined_card_leaves_the_order_unpaid,
+    declined_card_is_recorded_declined_and_no_sale,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -331,7 +332,12 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
         .collect();
     assert_eq!(states, vec![("succeeded", "4242"), ("failed", "0002")]);
     assert_eq!(
-        shop.store().payment_of_order(&order.id).await.unwrap().unwrap().payment_id,
+        shop.store()
+            .payment_of_order(&order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment_id,
         attempts[0].payment_id
     );
 }
@@ -767,4 +773,56 @@ async fn back_office_settings_shape_the_storefront(backend: Backend) {
     c.post_form("/checkout", &ok)
         .await
         .expect_redirect("/checkout/confirm");
+}
+
+/// A declined attempt stays recorded as failed (placing again with the old confirmation's key does
+/// not reopen it), the order is no sale while unpaid, and the session's next checkout is a new one.
+async fn declined_card_is_recorded_declined_and_no_sale(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4004", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let back = pay_on_provider(placed.location.as_deref().unwrap(), "4000000000000002").await;
+    let page = c.get(&path_of(&back)).await;
+    let number = page.input_value("number").unwrap();
+    let order = shop
+        .store()
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    let day = (
+        order.placed_at - 86_400_000_000,
+        order.placed_at + 86_400_000_000,
+    );
+    let sales = shop.store().sales_summary(day.0, day.1).await.unwrap();
+    assert_eq!(
+        (sales.orders, sales.total),
+        (0, 0),
+        "an unpaid card order is no sale"
+    );
+
+    // The old confirmation posted again (back button): the declined attempt stays declined.
+    c.post_form("/checkout/place", &[("key", &key)]).await;
+    let attempts = shop.store().payments_of_order(&order.id).await.unwrap();
+    let states: Vec<&str> = attempts.iter().map(|p| p.status.as_str()).collect();
+    assert_eq!(states, vec!["failed"]);
+
+    // A new cart is a new order with a new key.
+    add_to_cart(&c, "PT-1005", "1").await;
+    let key2 = to_confirmation(&c, &buyer("cash_on_delivery")).await;
+    assert_ne!(key2, key, "a new checkout key after an order was placed");
+    let done = c
+        .follow(&c.post_form("/checkout/place", &[("key", &key2)]).await)
+        .await;
+    let number2 = done.text_of("#order-number").unwrap();
+    assert_ne!(number2, number);
+    assert!(!done.has("#card"));
+    assert_eq!(order_count(&shop).await, 2);
+    let sales = shop.store().sales_summary(day.0, day.1).await.unwrap();
+    assert_eq!(
+        sales.orders, 1,
+        "the COD order counts, the declined one not"
+    );
 }

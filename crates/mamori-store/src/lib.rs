@@ -93,7 +93,7 @@
 //! | settings | [`Store::settings_all`], [`Store::settings_put`] | JSON values by key, with who changed them |
 //! | product images | [`Store::product_image_insert`], [`Store::product_image`], [`Store::product_images_of`], [`Store::product_image_delete`] | bytes checked and re-encoded by the caller |
 //! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
-//! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders |
+//! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders and unpaid card orders |
 //! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
 //!
 //! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];

@@ -386,7 +386,7 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Page<OrderRow>>;
     /// Orders placed in `[from_us, to_us)` (microseconds) and the sum of their totals, leaving
-    /// out cancelled and refunded orders.
+    /// out cancelled and refunded orders and card orders not paid yet.
     async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary>;
     /// Every customer (members and guests, erased ones too: see `erased_at`), newest first, one page.
     async fn customers_page(&self, offset: i64, limit: i64) -> Result<Page<CustomerRow>>;
