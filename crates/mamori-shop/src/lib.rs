@@ -90,6 +90,7 @@ pub fn routes(state: Arc<ShopState>) -> Router {
         .route("/category/{slug}", get(catalogue::category))
         .route("/search", get(catalogue::search))
         .route("/product/{sku}", get(catalogue::product))
+        .route("/images/{id}", get(catalogue::image))
         .route("/lang/{code}", get(set_lang))
         .route("/legal", get(legal))
         // Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.

@@ -13,6 +13,7 @@ both_backends!(
     card_payment_on_the_provider_page_marks_paid_once,
     declined_card_leaves_the_order_unpaid,
     declined_card_is_recorded_declined_and_no_sale,
+    product_images_reach_the_storefront,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -825,4 +826,81 @@ async fn declined_card_is_recorded_declined_and_no_sale(backend: Backend) {
         sales.orders, 1,
         "the COD order counts, the declined one not"
     );
+}
+
+/// A 4 × 3 PNG.
+const PNG_4X3: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 3, 8, 2, 0,
+    0, 0, 59, 150, 57, 145, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 96, 96, 0, 71, 12, 56,
+    57, 0, 14, 54, 13, 129, 134, 153, 75, 159, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+fn attr_of(page: &common::Resp, css: &str, name: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(css).unwrap();
+    page.doc()
+        .select(&sel)
+        .next()
+        .and_then(|e| e.value().attr(name).map(str::to_owned))
+}
+
+/// An image the back office stored shows on the product page and in listings, with the
+/// product's name as its alt text, and is served with long caching and an ETag.
+async fn product_images_reach_the_storefront(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let store = shop.store();
+    let p = store.product_by_sku("BK-4004").await.unwrap().unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .product_image_insert(&mamori_store::model::ProductImageRow {
+            id: id.clone(),
+            product_id: p.id.clone(),
+            content_type: "image/png".into(),
+            bytes: PNG_4X3.to_vec(),
+            width: 4,
+            height: 3,
+            sha256: vec![0xab; 32],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let c = shop.client();
+    let page = c.get("/product/BK-4004").await;
+    page.expect(200);
+    let src = format!("/images/{id}");
+    assert_eq!(attr_of(&page, "#product-image", "src"), Some(src.clone()));
+    assert_eq!(
+        attr_of(&page, "#product-image", "alt"),
+        Some(p.name_ja.clone())
+    );
+    let listing = c.get("/category/books").await;
+    let sel = format!("img.thumb[src=\"{src}\"]");
+    assert_eq!(attr_of(&listing, &sel, "alt"), Some(p.name_ja.clone()));
+    assert!(!c.get("/product/BK-4001").await.has("#product-image"));
+
+    let http = reqwest::Client::new();
+    let res = http.get(shop.url(&src)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", "ab".repeat(32)));
+    assert!(h.get("set-cookie").is_none(), "no session for an image");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG_4X3.as_slice());
+    let again = http
+        .get(shop.url(&src))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    for bad in ["/images/nope", "/images/..%2Fx", "/images/a%20b"] {
+        assert_eq!(c.get(bad).await.status, 404, "{bad}");
+    }
+    // Off sale: its images go too.
+    let mut off = p.clone();
+    off.active = false;
+    store.upsert_product(&off).await.unwrap();
+    let gone = http.get(shop.url(&src)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
 }

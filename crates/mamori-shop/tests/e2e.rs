@@ -48,6 +48,13 @@ impl Write for LogWriter {
     }
 }
 
+/// A 4 × 3 PNG.
+const PNG_4X3: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 3, 8, 2, 0,
+    0, 0, 59, 150, 57, 145, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 96, 96, 0, 71, 12, 56,
+    57, 0, 14, 54, 13, 129, 134, 153, 75, 159, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 /// Fails the test if the page logged an error or a CSP violation.
 async fn assert_clean_console(page: &Page, what: &str) {
     let errors = page.console_errors().await.unwrap();
@@ -130,6 +137,43 @@ async fn guest_buys_by_card_with_3d_secure_and_the_card_never_reaches_mamori() {
     let shop = TestShop::start(Backend::Sqlite).await;
     let browser = Browser::launch().await.unwrap();
     let page = browser.new_page().await.unwrap();
+
+    // A product image stored by the back office loads in the browser, on the page and listing.
+    let product = shop
+        .store()
+        .product_by_sku("BK-4001")
+        .await
+        .unwrap()
+        .unwrap();
+    shop.store()
+        .product_image_insert(&mamori_store::model::ProductImageRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            product_id: product.id,
+            content_type: "image/png".into(),
+            bytes: PNG_4X3.to_vec(),
+            width: 4,
+            height: 3,
+            sha256: vec![1; 32],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    for (path, css) in [
+        ("/product/BK-4001", "#product-image"),
+        ("/category/books", "img.thumb"),
+    ] {
+        page.goto(&shop.url(path)).await.unwrap();
+        let loaded: bool = page
+            .eval(&format!(
+                "(async () => {{ const i = document.querySelector('{css}'); \
+                 await i.decode(); return i.naturalWidth === 4 && i.alt.length > 0; }})()"
+            ))
+            .await
+            .unwrap();
+        assert!(loaded, "the image shows on {path}");
+        assert_clean_console(&page, path).await;
+    }
+    page.screenshot("shop-product-image").await.unwrap();
 
     add_to_cart(&page, &shop, "BK-4001").await;
     page.screenshot("shop-cart").await.unwrap();

@@ -134,6 +134,7 @@ pub mod model;
 pub mod password;
 pub mod settings;
 pub mod store;
+pub mod storefront;
 
 pub use access::{Accessor, Action, Principal};
 pub use backend::{PgStore, SqliteStore};
@@ -147,3 +148,4 @@ pub use ledger::{Ledger, LedgerConfig};
 pub use model::*;
 pub use password::PasswordHasher;
 pub use store::{open_store, Backend, OrderInsert, Store};
+pub use storefront::StorefrontStore;

@@ -8,6 +8,7 @@
 
 mod postgres;
 mod sqlite;
+mod storefront;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
