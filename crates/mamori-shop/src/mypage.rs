@@ -328,6 +328,8 @@ struct OrderPage {
     number: String,
     placed: String,
     state: String,
+    /// Money received: the receipt is offered.
+    receipt: bool,
     payment: String,
     items: Vec<ItemLine>,
     deliveries: Vec<DeliveryLine>,
@@ -435,6 +437,10 @@ async fn order_detail(
         number: h.order_number.clone(),
         placed: jst_time(h.placed_at),
         state: state_label(&c, &h.state),
+        receipt: PaymentMethod::parse(&h.payment_method)
+            .ok()
+            .zip(mamori_domain::OrderState::parse(&h.state).ok())
+            .is_some_and(|(m, st)| st.is_paid_for(m)),
         payment,
         items,
         deliveries,

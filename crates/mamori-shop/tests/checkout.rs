@@ -469,6 +469,12 @@ async fn guest_cart_merges_into_member_cart(backend: Backend) {
 
 async fn receipt_is_a_qualified_invoice(backend: Backend) {
     let shop = TestShop::start(backend).await;
+    let store = shop.store().clone();
+    let put = |k: &'static str, v: &'static str| {
+        let store = store.clone();
+        async move { store.settings_put(k, v, 0, None).await.unwrap() }
+    };
+    put("shop.address", "\"東京都千代田区丸の内1-1-1\"").await;
     let c = shop.client();
     add_to_cart(&c, "HL-2004", "3").await; // 1,080 × 3 = 3,240 at 8%
     add_to_cart(&c, "BK-4001", "1").await;
@@ -476,14 +482,49 @@ async fn receipt_is_a_qualified_invoice(backend: Backend) {
     let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
     let done = c.follow(&placed).await;
     let number = done.text_of("#order-number").unwrap();
+    // Paid on delivery: no receipt before the money is collected.
+    assert!(
+        !done.has("#receipt-link"),
+        "no receipt offered while unpaid"
+    );
+    assert_eq!(
+        c.get(&format!("/orders/{number}/receipt")).await.status,
+        404
+    );
+    let order = store.order_by_number(&number).await.unwrap().unwrap();
+    assert!(store
+        .transition_order(&order.id, &["pending_payment"], "delivered", 1, &[])
+        .await
+        .unwrap());
+    assert!(c
+        .get(&format!("/checkout/complete/{number}"))
+        .await
+        .has("#receipt-link"));
+
     let receipt = c.get(&format!("/orders/{number}/receipt")).await;
     receipt.expect(200);
     assert_eq!(
         receipt.text_of("#registration-number").unwrap(),
         shop.state.config.registration_number
     );
+    assert_eq!(
+        receipt.text_of("#shop-address").unwrap(),
+        "東京都千代田区丸の内1-1-1"
+    );
     assert_eq!(receipt.text_of("#red-amount").unwrap(), "3,240円");
     assert_eq!(receipt.text_of("#red-tax").unwrap(), "240円");
+    let total = receipt.text_of("#receipt-total").unwrap();
+    assert_eq!(
+        total.matches("税込").count(),
+        0,
+        "said once, in the label: {total}"
+    );
+    assert!(receipt.text.contains("合計金額（税込）"));
+    let issued = receipt.text_of("#issued-on").unwrap();
+    assert!(
+        issued.contains('年') && !issued.contains("年0"),
+        "a Japanese date: {issued}"
+    );
     assert!(receipt
         .text_of("#receipt-buyer")
         .unwrap()
@@ -493,6 +534,27 @@ async fn receipt_is_a_qualified_invoice(backend: Backend) {
         Some("no-store"),
         "a receipt with a name is a private page"
     );
+    // The shop's settings change later: the issued receipt still says what it said.
+    put("shop.registration_number", "\"T9999999999999\"").await;
+    put("shop.address", "\"大阪府大阪市北区梅田1-1\"").await;
+    put("shop.name", "\"新しい商店\"").await;
+    let again = c.get(&format!("/orders/{number}/receipt")).await;
+    assert_eq!(
+        again.text_of("#registration-number").unwrap(),
+        shop.state.config.registration_number
+    );
+    assert_eq!(
+        again.text_of("#shop-address").unwrap(),
+        "東京都千代田区丸の内1-1-1"
+    );
+    assert_eq!(again.text_of("#issued-on"), receipt.text_of("#issued-on"));
+    // The legal notice follows the settings, with the address.
+    let legal = c.get("/legal").await;
+    assert_eq!(
+        legal.text_of("#legal-address").unwrap(),
+        "大阪府大阪市北区梅田1-1"
+    );
+    assert!(legal.text.contains("T9999999999999"));
     // Another browser cannot see it.
     assert_eq!(
         shop.client()
