@@ -587,19 +587,40 @@ pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
         f.set("ship_to", "buyer");
         if let Some(member) = c.member.clone() {
             let acc = c.accessor("checkout.prefill");
+            // The member's own address is the one they last gave as buyer (the profile holds
+            // none); the address book holds recipients (gifts) and never stands for the member.
+            match last_buyer(&state, &acc, &member).await {
+                Ok(Some(buyer)) => {
+                    let own = Recipient {
+                        name: buyer.name.clone(),
+                        address: buyer.address.clone(),
+                        phone: buyer.phone.clone(),
+                    };
+                    f.fill_recipient("buyer_", &own);
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "checkout prefill unavailable"),
+            }
+            // Name, email and phone as the profile has them now.
             match state.gateway.customer_profile(&acc, &member).await {
                 Ok(p) => prefill_buyer(&mut f, &p),
                 Err(err) => tracing::warn!(error = %err, "checkout prefill unavailable"),
             }
-            if let Ok(book) = state.gateway.addresses(&acc, &member).await {
-                if let Some((_, first)) = book.first() {
-                    f.fill_recipient("buyer_", first);
-                    f.set("buyer_phone", first.phone.expose().digits());
-                }
-            }
         }
     }
     Ok(form_page(&state, c, f, lines))
+}
+
+/// The buyer of the member's latest order (their name, address and phone as they last gave them).
+async fn last_buyer(
+    state: &ShopState,
+    acc: &Accessor,
+    member: &str,
+) -> Result<Option<Buyer>, mamori_store::StoreError> {
+    let Some(latest) = state.store.orders_of(member).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(state.gateway.order(acc, &latest.id).await?.buyer))
 }
 
 fn prefill_buyer(f: &mut FormState, p: &CustomerProfile) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{path_of, Backend, ShopClient, TestShop, WAIT};
+use common::{path_of, place_sample_order, Backend, ShopClient, TestShop, WAIT};
 use mamori_pay::webhook::signature_header;
 use mamori_vault::ExposeSecret as _;
 
@@ -14,6 +14,7 @@ both_backends!(
     declined_card_leaves_the_order_unpaid,
     declined_card_is_recorded_declined_and_no_sale,
     product_images_reach_the_storefront,
+    checkout_prefills_the_member_not_their_gift_recipient,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -965,4 +966,60 @@ async fn product_images_reach_the_storefront(backend: Backend) {
     store.upsert_product(&off).await.unwrap();
     let gone = http.get(shop.url(&src)).send().await.unwrap();
     assert_eq!(gone.status(), 404);
+}
+
+/// A member's address book holds recipients (gifts): checkout's buyer is the member, with the
+/// address they last gave as buyer, never the first address-book entry.
+async fn checkout_prefills_the_member_not_their_gift_recipient(backend: Backend) {
+    use mamori_domain::{Address, AddressParts, PersonName, Personal, PhoneNumber, Recipient};
+    let shop = TestShop::start(backend).await;
+    let (c, id) = shop.signed_in("buyer@example.jp", "鳩山", "花子").await;
+    let gift = Recipient {
+        name: Personal::new(PersonName::parse_with_kana("榊原", "健司", None, None).unwrap()),
+        address: Personal::new(
+            Address::parse(&AddressParts {
+                postal_code: "5300001".into(),
+                prefecture: "大阪府".into(),
+                city: "大阪市北区".into(),
+                line1: "梅田3-3-3".into(),
+                line2: None,
+            })
+            .unwrap(),
+        ),
+        phone: Personal::new(PhoneNumber::parse("0612345678").unwrap()),
+    };
+    shop.gateway()
+        .add_address(
+            &mamori_store::Accessor::system("test", "test.setup"),
+            &id,
+            &gift,
+        )
+        .await
+        .unwrap();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let form = c.get("/checkout").await;
+    form.expect(200);
+    assert_eq!(form.input_value("buyer_family").as_deref(), Some("鳩山"));
+    assert_ne!(
+        form.input_value("buyer_city").as_deref(),
+        Some("大阪市北区")
+    );
+    assert_ne!(
+        form.input_value("buyer_phone").as_deref(),
+        Some("0612345678")
+    );
+    assert_eq!(
+        form.text_of("#buyer_prefecture option[selected]")
+            .as_deref(),
+        None,
+        "no prefecture chosen for the member from a recipient"
+    );
+    // Once the member has ordered, their own address as buyer is offered again.
+    place_sample_order(&shop, &id).await;
+    let form = c.get("/checkout").await;
+    assert_eq!(form.input_value("buyer_city").as_deref(), Some("千代田区"));
+    assert_eq!(
+        form.input_value("buyer_line2").as_deref(),
+        Some("パークハイツ101")
+    );
 }
