@@ -243,7 +243,13 @@ fn delivery_dates(config: &ShopConfig) -> Vec<(String, String)> {
 
 const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
 
-fn date_label(d: NaiveDate) -> String {
+/// `2026年12月6日`: the shop's one way of writing a date.
+pub fn date_ja(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+/// `2026年12月6日（日）`: a date with its weekday (delivery dates).
+pub fn date_label(d: NaiveDate) -> String {
     let wd = WEEKDAYS_JA
         .get(d.weekday().num_days_from_monday() as usize)
         .copied()
@@ -744,7 +750,7 @@ pub fn item_extras(i: &OrderItem, en: bool) -> String {
     if let Some(p) = &i.personalisation {
         let date = p
             .birth_date()
-            .map(|b| format!(" {}", b.expose().date().format("%Y-%m-%d")))
+            .map(|b| format!(" {}", date_ja(b.expose().date())))
             .unwrap_or_default();
         parts.push(format!(
             "{}: {}{}",

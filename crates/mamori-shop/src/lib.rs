@@ -99,6 +99,7 @@ pub fn routes(state: Arc<ShopState>) -> Router {
             get(|| async { http::StatusCode::NO_CONTENT }),
         )
         .route("/privacy", get(privacy))
+        .route("/terms", get(terms))
         .route(
             "/cart",
             get(cart::show).route_layer(private.clone().layer()),
@@ -219,6 +220,17 @@ struct Privacy {
 
 async fn privacy(c: ctx::Ctx) -> Response {
     render(&Privacy { c })
+}
+
+#[derive(Template)]
+#[template(path = "terms.html")]
+struct Terms {
+    c: ctx::Ctx,
+}
+
+/// `GET /terms`: the terms registration asks members to agree to.
+async fn terms(c: ctx::Ctx) -> Response {
+    render(&Terms { c })
 }
 
 /// What a running shop is made of, before it listens.

@@ -29,7 +29,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate};
 use http::{request::Parts, HeaderMap, Uri};
 use mamori_domain::{
     CustomerKind, CustomerProfile, DeliverySlot, Email, Gender, OrderState, PaymentMethod,
@@ -217,7 +217,7 @@ async fn home(State(state): State<Arc<ShopState>>, m: Member) -> Result<Response
 /// `2026年11月21日 14:05` (JST) from microseconds since the epoch.
 fn jst_time(micros: i64) -> String {
     DateTime::from_timestamp_micros(micros)
-        .map(|t| to_jst(t).format("%Y年%m月%d日 %H:%M").to_string())
+        .map(|t| to_jst(t).format("%Y年%-m月%-d日 %H:%M").to_string())
         .unwrap_or_default()
 }
 
@@ -379,7 +379,7 @@ async fn order_detail(
                 let mut s = p.name().expose().clone();
                 if let Some(b) = p.birth_date() {
                     s.push_str(" / ");
-                    s.push_str(&b.expose().date().format("%Y-%m-%d").to_string());
+                    s.push_str(&crate::checkout::date_ja(b.expose().date()));
                 }
                 s
             }),
@@ -404,10 +404,14 @@ async fn order_detail(
             items: if several { items } else { Vec::new() },
             name: s.recipient.name.expose().full_name(),
             address: s.recipient.address.expose().to_label(),
-            phone: s.recipient.phone.expose().digits().to_owned(),
+            phone: s.recipient.phone.expose().to_string(),
             date: s
                 .delivery_date
-                .clone()
+                .as_deref()
+                .map(|d| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_or_else(|_| d.to_owned(), crate::checkout::date_label)
+                })
                 .unwrap_or_else(|| c.t("指定なし", "No preference").to_owned()),
             slot: DeliverySlot::parse(&s.slot)
                 .map(|d| d.label(lang).to_owned())
@@ -476,7 +480,7 @@ fn address_line(id: &str, r: &Recipient) -> AddressLine {
         id: id.to_owned(),
         name: r.name.expose().full_name(),
         address: r.address.expose().to_label(),
-        phone: r.phone.expose().digits().to_owned(),
+        phone: r.phone.expose().to_string(),
     }
 }
 

@@ -15,6 +15,7 @@ both_backends!(
     declined_card_is_recorded_declined_and_no_sale,
     product_images_reach_the_storefront,
     checkout_prefills_the_member_not_their_gift_recipient,
+    pages_say_things_one_way,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -1022,4 +1023,56 @@ async fn checkout_prefills_the_member_not_their_gift_recipient(backend: Backend)
         form.input_value("buyer_line2").as_deref(),
         Some("パークハイツ101")
     );
+}
+
+/// Small things said one way: no 8% line without 8% items, phones hyphenated, dates in Japanese,
+/// 必須 on the checkout's required fields, and the terms registration asks to agree to.
+async fn pages_say_things_one_way(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let form = c.get("/checkout").await;
+    for field in [
+        "buyer_family",
+        "buyer_given",
+        "buyer_postal_code",
+        "buyer_prefecture",
+        "buyer_city",
+        "buyer_line1",
+        "buyer_phone",
+        "buyer_email",
+    ] {
+        let mark = form.text_of(&format!("label[for={field}] .required"));
+        assert_eq!(mark.as_deref(), Some("必須"), "{field} is marked required");
+    }
+    assert!(!form.has("label[for=buyer_line2] .required"));
+    let _ = to_confirmation(&c, &buyer("bank_transfer")).await;
+    let confirm = c.get("/checkout/confirm").await;
+    assert!(confirm.has("#tax-standard"));
+    assert!(!confirm.has("#tax-reduced"), "no 8% line without 8% items");
+    assert!(confirm.text.contains("090-1234-5678"), "phone hyphenated");
+
+    let (m, id) = shop.signed_in("dates@example.jp", "鳩山", "花子").await;
+    let (_, number) = place_sample_order(&shop, &id).await;
+    let detail = m.get(&format!("/mypage/orders/{number}")).await;
+    detail.expect(200);
+    assert!(detail.text.contains("090-1234-5678"), "phone hyphenated");
+    assert!(
+        detail.text.contains("2025年5月5日"),
+        "名入れ date in Japanese"
+    );
+    assert!(!detail.text.contains("2025-05-05"));
+    assert!(
+        !detail.text.contains("年0"),
+        "no zero-padded Japanese dates"
+    );
+
+    let terms = c.get("/terms").await;
+    terms.expect(200);
+    assert!(terms.text_of("h1").unwrap().contains("利用規約"));
+    assert!(shop
+        .client()
+        .get("/register")
+        .await
+        .has("a[href=\"/terms\"]"));
 }

@@ -349,7 +349,7 @@ async fn member_registers_buys_a_gift_with_a_name_and_changes_the_password() {
     );
     let confirm = page.content().await.unwrap();
     assert!(
-        confirm.contains("名入れ: 一郎 2020-04-01"),
+        confirm.contains("名入れ: 一郎 2020年4月1日"),
         "personalisation shown"
     );
     assert!(
