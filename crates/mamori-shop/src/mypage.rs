@@ -234,10 +234,14 @@ pub struct OrderLine {
     pub state: String,
 }
 
-fn state_label(c: &Ctx, state: &str) -> String {
-    OrderState::parse(state)
-        .map(|s| s.label(language(c.lang())).to_owned())
-        .unwrap_or_else(|_| state.to_owned())
+/// The state in words for the customer, as the payment method has it (store pickup is ready for
+/// pickup rather than shipped).
+fn state_label(c: &Ctx, state: &str, method: &str) -> String {
+    match (OrderState::parse(state), PaymentMethod::parse(method)) {
+        (Ok(s), Ok(m)) => s.label_for(m, language(c.lang())).to_owned(),
+        (Ok(s), Err(_)) => s.label(language(c.lang())).to_owned(),
+        _ => state.to_owned(),
+    }
 }
 
 #[derive(Template)]
@@ -262,7 +266,7 @@ async fn orders(State(state): State<Arc<ShopState>>, m: Member) -> Result<Respon
             number: r.order_number.clone(),
             placed: jst_time(r.placed_at),
             total: Yen(r.total).format_tax_included(),
-            state: state_label(&m.c, &r.state),
+            state: state_label(&m.c, &r.state, &r.payment_method),
         })
         .collect();
     Ok(render(&OrdersPage { c: m.c, orders }))
@@ -440,7 +444,7 @@ async fn order_detail(
     Ok(render(&OrderPage {
         number: h.order_number.clone(),
         placed: jst_time(h.placed_at),
-        state: state_label(&c, &h.state),
+        state: state_label(&c, &h.state, &h.payment_method),
         receipt: PaymentMethod::parse(&h.payment_method)
             .ok()
             .zip(mamori_domain::OrderState::parse(&h.state).ok())

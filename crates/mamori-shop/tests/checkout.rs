@@ -16,6 +16,7 @@ both_backends!(
     product_images_reach_the_storefront,
     checkout_prefills_the_member_not_their_gift_recipient,
     pages_say_things_one_way,
+    store_pickup_speaks_of_pickup,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -1075,4 +1076,53 @@ async fn pages_say_things_one_way(backend: Backend) {
         .get("/register")
         .await
         .has("a[href=\"/terms\"]"));
+}
+
+/// A store-pickup order is ready for pickup, not shipped, and says where the store is.
+async fn store_pickup_speaks_of_pickup(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    shop.store()
+        .settings_put("shop.address", "\"東京都千代田区丸の内1-1-1\"", 0, None)
+        .await
+        .unwrap();
+    let c = shop.client();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let key = to_confirmation(&c, &buyer("store_pickup")).await;
+    let done = c
+        .follow(&c.post_form("/checkout/place", &[("key", &key)]).await)
+        .await;
+    assert_eq!(
+        done.text_of("#pickup-address").as_deref(),
+        Some("東京都千代田区丸の内1-1-1")
+    );
+
+    let (m, id) = shop.signed_in("pickup@example.jp", "鳩山", "花子").await;
+    let mut order = common::sample_order(&id, "pickup-1");
+    order.payment_method = mamori_domain::PaymentMethod::StorePickup;
+    let placed = shop
+        .gateway()
+        .place_order(
+            &mamori_store::Accessor::system("test", "test.setup"),
+            &order,
+            "P-1",
+        )
+        .await
+        .unwrap();
+    assert!(shop
+        .store()
+        .transition_order(&placed.order_id, &["pending_payment"], "shipped", 1, &[])
+        .await
+        .unwrap());
+    let detail = m.get("/mypage/orders/P-1").await;
+    detail.expect(200);
+    assert!(detail.text.contains("受取準備完了"), "ready for pickup");
+    assert!(!detail.text.contains("発送済み"));
+    let list = m.get("/mypage/orders").await;
+    assert!(list.text.contains("受取準備完了") && !list.text.contains("発送済み"));
+    shop.store()
+        .transition_order(&placed.order_id, &["shipped"], "delivered", 2, &[])
+        .await
+        .unwrap();
+    let detail = m.get("/mypage/orders/P-1").await;
+    assert!(detail.text.contains("お受け取り済み") && !detail.text.contains("配達完了"));
 }
