@@ -8,12 +8,12 @@
 //!
 //! | folder / module | what lives there |
 //! |---|---|
-//! | [`catalogue`] | home, categories, search, product pages |
+//! | [`catalogue`] | home, categories, search, product pages, product images (`/images/{id}`) |
 //! | [`cart`] | the cart (session for guests, stored for members, merged at login) |
 //! | [`checkout`] | buyer and delivery form, confirmation, order placement, payment redirect, return, webhook |
 //! | [`members`] | registration with mail confirmation, login, logout, password reset |
 //! | [`mypage`] | order history and detail, address book, profile, password and email change, withdrawal |
-//! | [`receipt`] | the printable 適格請求書 of an order |
+//! | [`receipt`] | the printable 適格請求書 of a paid order, its issuer as at first issue |
 //! | [`mail`] | mail drafts sealed into the outbox, the outbox the mail worker reads |
 //! | [`adapters`] | SQL-backed session store and webhook replay guard |
 //! | [`forms`] | field-by-field validation that keeps what the user typed |
