@@ -534,11 +534,20 @@ pub async fn cancel(
         // for a cancelled order.
         let open = |p: &PaymentRow| matches!(p.status.as_str(), "pending" | "requires_action");
         for mut p in attempts.into_iter().filter(open) {
-            state.psp.cancel(&p.payment_id).await.map_err(|e| {
-                tracing::warn!(error = %e, "provider cancel failed");
-                Refusal::Payment
-            })?;
-            p.status = "canceled".to_owned();
+            p.status = match state.psp.cancel(&p.payment_id).await {
+                Ok(_) => "canceled",
+                // The provider refuses to cancel a payment that is closed already (e.g. its
+                // card was declined and the shop never heard): take what it says it is.
+                Err(e) => match state.psp.lookup(&p.payment_id).await.map(|i| i.status) {
+                    Ok(mamori_pay::PaymentStatus::Failed { .. }) => "failed",
+                    Ok(mamori_pay::PaymentStatus::Canceled) => "canceled",
+                    _ => {
+                        tracing::warn!(error = %e, "provider cancel failed");
+                        return Err(Refusal::Payment);
+                    }
+                },
+            }
+            .to_owned();
             p.updated_at = state.now();
             state
                 .store

@@ -206,6 +206,42 @@ impl OrderState {
             .collect()
     }
 
+    /// Whether the order's money has been received, so a receipt (領収書) may be issued:
+    /// prepaid orders from 入金済み until a refund, pay-on-handover orders once delivered (the
+    /// money is collected at the door or the counter).
+    #[must_use]
+    pub fn is_paid_for(self, method: PaymentMethod) -> bool {
+        if method.collects_on_handover() {
+            matches!(self, OrderState::Delivered)
+        } else {
+            matches!(
+                self,
+                OrderState::Paid
+                    | OrderState::Preparing
+                    | OrderState::Shipped
+                    | OrderState::Delivered
+            )
+        }
+    }
+
+    /// The state's name for a customer who pays with `method`: a store-pickup order is
+    /// 受取準備完了 (ready for pickup) where others are shipped, and お受け取り済み (picked up)
+    /// where others are delivered.
+    #[must_use]
+    pub fn label_for(self, method: PaymentMethod, lang: Language) -> &'static str {
+        let pickup = method == PaymentMethod::StorePickup;
+        match (self, pickup, lang) {
+            (OrderState::Preparing, true, Language::Ja) => "受取準備中",
+            (OrderState::Preparing, true, Language::En) => "Being prepared for pickup",
+            (OrderState::Shipped, true, Language::Ja) => "受取準備完了",
+            (OrderState::Shipped, true, Language::En) => "Ready for pickup",
+            (OrderState::Delivered, true, Language::Ja) => "お受け取り済み",
+            (OrderState::Delivered, true, Language::En) => "Picked up",
+            (_, _, Language::Ja) => self.label_ja(),
+            (_, _, Language::En) => self.label_en(),
+        }
+    }
+
     /// Whether no event can change the state any more.
     #[must_use]
     pub const fn is_final(self) -> bool {
@@ -218,6 +254,36 @@ mod tests {
     use super::*;
     use OrderEvent as E;
     use OrderState as S;
+
+    #[test]
+    fn store_pickup_is_ready_for_pickup_not_shipped() {
+        let pickup = PaymentMethod::StorePickup;
+        assert_eq!(S::Shipped.label_for(pickup, Language::Ja), "受取準備完了");
+        assert_eq!(
+            S::Delivered.label_for(pickup, Language::Ja),
+            "お受け取り済み"
+        );
+        assert_eq!(
+            S::Shipped.label_for(PaymentMethod::Card, Language::Ja),
+            "発送済み"
+        );
+        assert_eq!(S::Paid.label_for(pickup, Language::En), "Paid");
+    }
+
+    #[test]
+    fn paid_for_only_once_money_was_received() {
+        use PaymentMethod as M;
+        for m in [M::Card, M::BankTransfer] {
+            assert!(!S::PendingPayment.is_paid_for(m));
+            assert!(S::Paid.is_paid_for(m) && S::Shipped.is_paid_for(m));
+            assert!(!S::Refunded.is_paid_for(m) && !S::Cancelled.is_paid_for(m));
+        }
+        for m in [M::CashOnDelivery, M::StorePickup] {
+            assert!(!S::PendingPayment.is_paid_for(m));
+            assert!(!S::Preparing.is_paid_for(m) && !S::Shipped.is_paid_for(m));
+            assert!(S::Delivered.is_paid_for(m));
+        }
+    }
 
     const X: Option<OrderState> = None;
 

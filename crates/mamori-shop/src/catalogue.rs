@@ -1,15 +1,16 @@
 //! The storefront's public pages: home, categories with pagination, search, product pages.
 //! Nothing here touches personal data.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
+use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mamori_domain::{TaxRate, Yen};
-use mamori_store::{CategoryRow, ProductRow};
+use mamori_store::{storefront::ProductImageHead, CategoryRow, ProductRow};
 use mamori_web::{errors::AppError, page::render};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
@@ -31,12 +32,89 @@ pub fn is_reduced(p: &ProductRow) -> bool {
     TaxRate::from_storage(&p.tax_rate) == Some(TaxRate::Reduced)
 }
 
+/// An image as a page shows it: its URL and the size it is shown at (within a box, aspect kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownImage {
+    /// `/images/{id}`.
+    pub src: String,
+    /// Shown width in CSS pixels.
+    pub width: i64,
+    /// Shown height in CSS pixels.
+    pub height: i64,
+}
+
+impl ShownImage {
+    /// `head` shown within `max` × `max` pixels (never enlarged).
+    pub fn fit(head: &ProductImageHead, max: i64) -> ShownImage {
+        let (w, h) = (head.width.max(1), head.height.max(1));
+        let scale_num = max.min(w.max(h));
+        let big = w.max(h);
+        ShownImage {
+            src: format!("/images/{}", head.id),
+            width: (w * scale_num / big).max(1),
+            height: (h * scale_num / big).max(1),
+        }
+    }
+}
+
+/// Size of a product's image in listings.
+const THUMB_PX: i64 = 224;
+/// Size of the main image on a product page.
+const MAIN_PX: i64 = 480;
+/// Size of the further images on a product page.
+const MORE_PX: i64 = 160;
+
+/// The first image of each product, for a listing (one query without the images' bytes).
+async fn thumbnails(
+    state: &ShopState,
+    products: &[ProductRow],
+) -> Result<HashMap<String, ShownImage>, AppError> {
+    let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
+    let heads = state
+        .store
+        .product_image_heads(&ids)
+        .await
+        .map_err(fail("image heads"))?;
+    let mut out = HashMap::new();
+    for h in &heads {
+        out.entry(h.product_id.clone())
+            .or_insert_with(|| ShownImage::fit(h, THUMB_PX));
+    }
+    Ok(out)
+}
+
+/// What the product grid needs besides the products: language and their first images.
+trait Grid {
+    fn ctx(&self) -> &Ctx;
+    fn thumbs(&self) -> &HashMap<String, ShownImage>;
+    fn thumb(&self, p: &ProductRow) -> Option<&ShownImage> {
+        self.thumbs().get(&p.id)
+    }
+    fn name_of<'a>(&self, p: &'a ProductRow) -> &'a str {
+        if self.ctx().en() {
+            &p.name_en
+        } else {
+            &p.name_ja
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home {
     c: Ctx,
     categories: Vec<CategoryRow>,
     featured: Vec<ProductRow>,
+    thumbs: HashMap<String, ShownImage>,
+}
+
+impl Grid for Home {
+    fn ctx(&self) -> &Ctx {
+        &self.c
+    }
+    fn thumbs(&self) -> &HashMap<String, ShownImage> {
+        &self.thumbs
+    }
 }
 
 #[derive(Template)]
@@ -50,6 +128,16 @@ struct Listing {
     pages: i64,
     prev_link: Option<String>,
     next_link: Option<String>,
+    thumbs: HashMap<String, ShownImage>,
+}
+
+impl Grid for Listing {
+    fn ctx(&self) -> &Ctx {
+        &self.c
+    }
+    fn thumbs(&self) -> &HashMap<String, ShownImage> {
+        &self.thumbs
+    }
 }
 
 #[derive(Template)]
@@ -57,6 +145,26 @@ struct Listing {
 struct ProductPage {
     c: Ctx,
     p: ProductRow,
+    /// The product's images, the first shown large.
+    images: Vec<ShownImage>,
+}
+
+impl ProductPage {
+    fn name(&self) -> &str {
+        if self.c.en() {
+            &self.p.name_en
+        } else {
+            &self.p.name_ja
+        }
+    }
+    /// Alt text of the `i`-th image (0-based): the product's name, numbered after the first.
+    fn alt(&self, i: &usize) -> String {
+        if *i == 0 {
+            self.name().to_owned()
+        } else {
+            format!("{}（{}{}）", self.name(), self.c.t("画像", "image "), i + 1)
+        }
+    }
 }
 
 /// `GET /`.
@@ -77,10 +185,12 @@ pub async fn home(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
             .map_err(fail("featured"))?;
         featured.extend(page.items.iter().cloned());
     }
+    let thumbs = thumbnails(&state, &featured).await?;
     Ok(render(&Home {
         c,
         categories,
         featured,
+        thumbs,
     }))
 }
 
@@ -106,7 +216,7 @@ fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
 fn listing(
     c: Ctx,
     heading: String,
-    products: Vec<ProductRow>,
+    (products, thumbs): (Vec<ProductRow>, HashMap<String, ShownImage>),
     total: i64,
     page: i64,
     link: impl Fn(i64) -> String,
@@ -121,6 +231,7 @@ fn listing(
         pages,
         prev_link: (page > 1).then(|| link(page - 1)),
         next_link: (page < pages).then(|| link(page + 1)),
+        thumbs,
     }
 }
 
@@ -158,10 +269,11 @@ pub async fn category(
     }
     let heading = if c.en() { cat.name_en } else { cat.name_ja };
     let slug = cat.slug;
+    let thumbs = thumbnails(&state, &found.items).await?;
     Ok(render(&listing(
         c,
         heading,
-        found.items,
+        (found.items, thumbs),
         found.total,
         page,
         |n| format!("/category/{slug}?page={n}"),
@@ -199,10 +311,11 @@ pub async fn search(
         .map_err(fail("search"))?;
     let heading = format!("{}「{}」", c.t("検索結果", "Results for "), text);
     let encoded = utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string();
+    let thumbs = thumbnails(&state, &found.items).await?;
     Ok(render(&listing(
         c,
         heading,
-        found.items,
+        (found.items, thumbs),
         found.total,
         page,
         |n| format!("/search?q={encoded}&page={n}"),
@@ -224,5 +337,74 @@ pub async fn product(
         .clone()
         .filter(|p| p.active)
         .ok_or(AppError::NotFound)?;
-    Ok(render(&ProductPage { c, p }))
+    let images = state
+        .store
+        .product_image_heads(std::slice::from_ref(&p.id))
+        .await
+        .map_err(fail("product images"))?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ShownImage::fit(h, if i == 0 { MAIN_PX } else { MORE_PX }))
+        .collect();
+    Ok(render(&ProductPage { c, p, images }))
+}
+
+/// `GET /images/{id}`: a product image as the back office stored it (checked and re-encoded
+/// there). An id names one image for good, so browsers and caches keep it for a year; the ETag
+/// is its SHA-256. Only images of products on sale are served.
+pub async fn image(
+    State(state): State<Arc<ShopState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    {
+        return Err(AppError::NotFound);
+    }
+    let img = state
+        .store
+        .product_image(&id)
+        .await
+        .map_err(fail("image"))?
+        .ok_or(AppError::NotFound)?;
+    let on_sale = state
+        .store
+        .product_by_id(&img.product_id)
+        .await
+        .map_err(fail("image product"))?
+        .is_some_and(|p| p.active);
+    if !on_sale {
+        return Err(AppError::NotFound);
+    }
+    let etag = format!("\"{}\"", hex::encode(&img.sha256));
+    let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
+    let etag_value = HeaderValue::from_str(&etag).map_err(fail("etag"))?;
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if fresh {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag_value), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response());
+    }
+    let content_type = match img.content_type.as_str() {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/webp" => "image/webp",
+        _ => return Err(AppError::NotFound),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, cache),
+            (header::ETAG, etag_value),
+        ],
+        img.bytes,
+    )
+        .into_response())
 }

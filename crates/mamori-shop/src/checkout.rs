@@ -62,6 +62,9 @@ const FORM_KEY: &str = "checkout_form";
 const GUEST_CUSTOMER_KEY: &str = "checkout_guest_customer";
 /// Session key of the order numbers placed in this session (their pages and receipts).
 pub const ORDERS_KEY: &str = "orders";
+/// Session key of the last checkout placed in this session: its idempotency key and order number
+/// (a resubmitted confirmation finds its order, while the next checkout starts afresh).
+const PLACED_KEY: &str = "checkout_placed";
 /// Days after the earliest date a delivery can be asked for.
 const DELIVERY_WINDOW_DAYS: u32 = 14;
 /// Provider name kept with payments.
@@ -240,7 +243,13 @@ fn delivery_dates(config: &ShopConfig) -> Vec<(String, String)> {
 
 const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
 
-fn date_label(d: NaiveDate) -> String {
+/// `2026年12月6日`: the shop's one way of writing a date.
+pub fn date_ja(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+/// `2026年12月6日（日）`: a date with its weekday (delivery dates).
+pub fn date_label(d: NaiveDate) -> String {
     let wd = WEEKDAYS_JA
         .get(d.weekday().num_days_from_monday() as usize)
         .copied()
@@ -584,19 +593,40 @@ pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
         f.set("ship_to", "buyer");
         if let Some(member) = c.member.clone() {
             let acc = c.accessor("checkout.prefill");
+            // The member's own address is the one they last gave as buyer (the profile holds
+            // none); the address book holds recipients (gifts) and never stands for the member.
+            match last_buyer(&state, &acc, &member).await {
+                Ok(Some(buyer)) => {
+                    let own = Recipient {
+                        name: buyer.name.clone(),
+                        address: buyer.address.clone(),
+                        phone: buyer.phone.clone(),
+                    };
+                    f.fill_recipient("buyer_", &own);
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "checkout prefill unavailable"),
+            }
+            // Name, email and phone as the profile has them now.
             match state.gateway.customer_profile(&acc, &member).await {
                 Ok(p) => prefill_buyer(&mut f, &p),
                 Err(err) => tracing::warn!(error = %err, "checkout prefill unavailable"),
             }
-            if let Ok(book) = state.gateway.addresses(&acc, &member).await {
-                if let Some((_, first)) = book.first() {
-                    f.fill_recipient("buyer_", first);
-                    f.set("buyer_phone", first.phone.expose().digits());
-                }
-            }
         }
     }
     Ok(form_page(&state, c, f, lines))
+}
+
+/// The buyer of the member's latest order (their name, address and phone as they last gave them).
+async fn last_buyer(
+    state: &ShopState,
+    acc: &Accessor,
+    member: &str,
+) -> Result<Option<Buyer>, mamori_store::StoreError> {
+    let Some(latest) = state.store.orders_of(member).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(state.gateway.order(acc, &latest.id).await?.buyer))
 }
 
 fn prefill_buyer(f: &mut FormState, p: &CustomerProfile) {
@@ -720,7 +750,7 @@ pub fn item_extras(i: &OrderItem, en: bool) -> String {
     if let Some(p) = &i.personalisation {
         let date = p
             .birth_date()
-            .map(|b| format!(" {}", b.expose().date().format("%Y-%m-%d")))
+            .map(|b| format!(" {}", date_ja(b.expose().date())))
             .unwrap_or_default();
         parts.push(format!(
             "{}: {}{}",
@@ -832,6 +862,13 @@ pub async fn place(
     c: Ctx,
     SafeForm(form): SafeForm<PlaceForm>,
 ) -> Result<Response, AppError> {
+    if let Some((placed_key, number)) = c.session.get::<(String, String)>(PLACED_KEY) {
+        if placed_key == form.key {
+            // The confirmation of the order placed last, submitted again (double click, back
+            // button, second tab): that order, never a second one, nor the next checkout's.
+            return placed_again(&state, &number).await;
+        }
+    }
     let key = session_key(&c)?;
     if form.key != key {
         // A confirmation page from before the last order (or another tab that already ordered).
@@ -908,17 +945,44 @@ pub async fn place(
             .map_err(fail("cart clear"))?;
     }
     remember_order(&c, &number)?;
+    // The checkout is over once its order is written, whatever the payment does next: a retry
+    // goes through the order's number, and the next cart gets a new key, form and customer.
+    forget_checkout(&c.session);
+    c.session
+        .insert(PLACED_KEY, &(key, number.clone()))
+        .map_err(fail("placed checkout"))?;
     if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment {
         return start_payment(&state, &placed.order_id, &number, stored.total, 1).await;
     }
-    finish_checkout(&c);
     Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
 }
 
-fn finish_checkout(c: &Ctx) {
-    c.session.remove(FORM_KEY);
-    c.session.remove(KEY_KEY);
-    c.session.remove(GUEST_CUSTOMER_KEY);
+/// The last placed order's confirmation submitted again: its first payment page while that
+/// attempt is still open, else the order's page (which offers a retry to an unpaid card order).
+async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppError> {
+    let order = find_order_by_number(state, number).await?;
+    if order.payment_method == PaymentMethod::Card.as_str()
+        && order.state == OrderState::PendingPayment.as_str()
+    {
+        let attempts = state
+            .store
+            .payments_of_order(&order.id)
+            .await
+            .map_err(fail("payments of order"))?;
+        if attempts.len() == 1 && attempts.iter().all(|p| p.status == "pending") {
+            return start_payment(state, &order.id, number, order.total, 1).await;
+        }
+    }
+    Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
+}
+
+/// Forgets the checkout in progress: its key, its form and the guest customer made for it.
+/// Called once an order is placed and when someone signs in (a member's checkout is their own,
+/// never the previous visitor's of this browser).
+pub fn forget_checkout(session: &mamori_web::session::Session) {
+    session.remove(FORM_KEY);
+    session.remove(KEY_KEY);
+    session.remove(GUEST_CUSTOMER_KEY);
 }
 
 async fn guest_customer(state: &ShopState, c: &Ctx, b: &Built) -> Result<String, AppError> {
@@ -971,6 +1035,16 @@ async fn start_payment(
         })
         .await
         .map_err(fail("create payment"))?;
+    let known = state
+        .store
+        .payment_by_provider_id(&created.payment_id)
+        .await
+        .map_err(fail("payment row"))?;
+    if known.is_some() {
+        // The provider found this attempt again (same idempotency key): what is recorded of
+        // it (e.g. declined) stays; it is not opened again as pending.
+        return Ok(Redirect::to(created.redirect_url.as_str()).into_response());
+    }
     let now = Utc::now().timestamp();
     state
         .store
@@ -1229,7 +1303,6 @@ pub async fn payment_return(
         .map_err(fail("payment lookup"))?;
     let acc = c.accessor("checkout.payment-return");
     if settle(&state, &acc, &row, &info).await? {
-        finish_checkout(&c);
         return Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response());
     }
     failed_page(c, number, &info)
@@ -1334,6 +1407,8 @@ struct CompletePage {
     order: mamori_store::OrderHeader,
     method: PaymentMethod,
     paid: bool,
+    /// Money received: the receipt is offered.
+    receipt: bool,
     bank_account: String,
     card: Option<String>,
 }
@@ -1365,11 +1440,13 @@ pub async fn complete(
         _ => None,
     });
     let paid = order.state != OrderState::PendingPayment;
+    let receipt = order.state.is_paid_for(method);
     Ok(render(&CompletePage {
         c,
         order,
         method,
         paid,
+        receipt,
         bank_account: state.config.bank_account.clone(),
         card,
     }))

@@ -8,12 +8,12 @@
 //!
 //! | folder / module | what lives there |
 //! |---|---|
-//! | [`catalogue`] | home, categories, search, product pages |
+//! | [`catalogue`] | home, categories, search, product pages, product images (`/images/{id}`) |
 //! | [`cart`] | the cart (session for guests, stored for members, merged at login) |
 //! | [`checkout`] | buyer and delivery form, confirmation, order placement, payment redirect, return, webhook |
 //! | [`members`] | registration with mail confirmation, login, logout, password reset |
 //! | [`mypage`] | order history and detail, address book, profile, password and email change, withdrawal |
-//! | [`receipt`] | the printable 適格請求書 of an order |
+//! | [`receipt`] | the printable 適格請求書 of a paid order, its issuer as at first issue |
 //! | [`mail`] | mail drafts sealed into the outbox, the outbox the mail worker reads |
 //! | [`adapters`] | SQL-backed session store and webhook replay guard |
 //! | [`forms`] | field-by-field validation that keeps what the user typed |
@@ -90,6 +90,7 @@ pub fn routes(state: Arc<ShopState>) -> Router {
         .route("/category/{slug}", get(catalogue::category))
         .route("/search", get(catalogue::search))
         .route("/product/{sku}", get(catalogue::product))
+        .route("/images/{id}", get(catalogue::image))
         .route("/lang/{code}", get(set_lang))
         .route("/legal", get(legal))
         // Browsers ask for it unprompted; an empty answer keeps their consoles free of 404s.
@@ -98,6 +99,7 @@ pub fn routes(state: Arc<ShopState>) -> Router {
             get(|| async { http::StatusCode::NO_CONTENT }),
         )
         .route("/privacy", get(privacy))
+        .route("/terms", get(terms))
         .route(
             "/cart",
             get(cart::show).route_layer(private.clone().layer()),
@@ -218,6 +220,17 @@ struct Privacy {
 
 async fn privacy(c: ctx::Ctx) -> Response {
     render(&Privacy { c })
+}
+
+#[derive(Template)]
+#[template(path = "terms.html")]
+struct Terms {
+    c: ctx::Ctx,
+}
+
+/// `GET /terms`: the terms registration asks members to agree to.
+async fn terms(c: ctx::Ctx) -> Response {
+    render(&Terms { c })
 }
 
 /// What a running shop is made of, before it listens.

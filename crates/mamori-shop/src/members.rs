@@ -383,6 +383,7 @@ pub(crate) async fn mail_link(
 /// account key, and the guest cart merged into the member's.
 pub async fn sign_in(state: &ShopState, c: &Ctx, customer_id: &str) -> Result<(), AppError> {
     c.session.renew();
+    crate::checkout::forget_checkout(&c.session);
     c.session
         .insert(ACCOUNT_KEY, &customer_id)
         .map_err(fail("session insert"))?;

@@ -29,7 +29,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate};
 use http::{request::Parts, HeaderMap, Uri};
 use mamori_domain::{
     CustomerKind, CustomerProfile, DeliverySlot, Email, Gender, OrderState, PaymentMethod,
@@ -217,7 +217,7 @@ async fn home(State(state): State<Arc<ShopState>>, m: Member) -> Result<Response
 /// `2026年11月21日 14:05` (JST) from microseconds since the epoch.
 fn jst_time(micros: i64) -> String {
     DateTime::from_timestamp_micros(micros)
-        .map(|t| to_jst(t).format("%Y年%m月%d日 %H:%M").to_string())
+        .map(|t| to_jst(t).format("%Y年%-m月%-d日 %H:%M").to_string())
         .unwrap_or_default()
 }
 
@@ -234,8 +234,13 @@ pub struct OrderLine {
     pub state: String,
 }
 
-fn state_label(c: &Ctx, state: &OrderState) -> String {
-    state.label(language(c.lang())).to_owned()
+/// The state in words for the customer, as the payment method has it (store pickup is ready for
+/// pickup rather than shipped).
+fn state_label(c: &Ctx, state: &OrderState, method: &str) -> String {
+    match PaymentMethod::parse(method) {
+        Ok(m) => state.label_for(m, language(c.lang())).to_owned(),
+        Err(_) => state.label(language(c.lang())).to_owned(),
+    }
 }
 
 #[derive(Template)]
@@ -260,7 +265,7 @@ async fn orders(State(state): State<Arc<ShopState>>, m: Member) -> Result<Respon
             number: r.order_number.clone(),
             placed: jst_time(r.placed_at),
             total: Yen(r.total).format_tax_included(),
-            state: state_label(&m.c, &r.state),
+            state: state_label(&m.c, &r.state, &r.payment_method),
         })
         .collect();
     Ok(render(&OrdersPage { c: m.c, orders }))
@@ -326,6 +331,8 @@ struct OrderPage {
     number: String,
     placed: String,
     state: String,
+    /// Money received: the receipt is offered.
+    receipt: bool,
     payment: String,
     items: Vec<ItemLine>,
     deliveries: Vec<DeliveryLine>,
@@ -375,7 +382,7 @@ async fn order_detail(
                 let mut s = p.name().expose().clone();
                 if let Some(b) = p.birth_date() {
                     s.push_str(" / ");
-                    s.push_str(&b.expose().date().format("%Y-%m-%d").to_string());
+                    s.push_str(&crate::checkout::date_ja(b.expose().date()));
                 }
                 s
             }),
@@ -400,10 +407,14 @@ async fn order_detail(
             items: if several { items } else { Vec::new() },
             name: s.recipient.name.expose().full_name(),
             address: s.recipient.address.expose().to_label(),
-            phone: s.recipient.phone.expose().digits().to_owned(),
+            phone: s.recipient.phone.expose().to_string(),
             date: s
                 .delivery_date
-                .clone()
+                .as_deref()
+                .map(|d| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_or_else(|_| d.to_owned(), crate::checkout::date_label)
+                })
                 .unwrap_or_else(|| c.t("指定なし", "No preference").to_owned()),
             slot: DeliverySlot::parse(&s.slot)
                 .map(|d| d.label(lang).to_owned())
@@ -432,7 +443,11 @@ async fn order_detail(
     Ok(render(&OrderPage {
         number: h.order_number.clone(),
         placed: jst_time(h.placed_at),
-        state: state_label(&c, &h.state),
+        state: state_label(&c, &h.state, &h.payment_method),
+        receipt: PaymentMethod::parse(&h.payment_method)
+            .ok()
+            .zip(mamori_domain::OrderState::parse(&h.state).ok())
+            .is_some_and(|(m, st)| st.is_paid_for(m)),
         payment,
         items,
         deliveries,
@@ -468,7 +483,7 @@ fn address_line(id: &str, r: &Recipient) -> AddressLine {
         id: id.to_owned(),
         name: r.name.expose().full_name(),
         address: r.address.expose().to_label(),
-        phone: r.phone.expose().digits().to_owned(),
+        phone: r.phone.expose().to_string(),
     }
 }
 

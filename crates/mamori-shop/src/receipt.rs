@@ -1,6 +1,12 @@
 //! The printable 適格請求書 (qualified invoice) of an order: the shop's registration number
 //! (`T` + 13 digits), the transaction date, the items with the reduced-rate mark, and per rate the
 //! tax-included total and the tax, rounded once per rate, as the order was charged.
+//!
+//! A receipt exists only once the money was received ([`OrderState::is_paid_for`]). It is a
+//! document: what it says about its issuer (name, operator, registration number, 所在地,
+//! contact) and its issue date are recorded when it is first shown
+//! ([`mamori_store::StorefrontStore::receipt_issue`]) and shown as recorded from then on, whatever
+//! the settings say later.
 
 use std::sync::Arc;
 
@@ -9,22 +15,27 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_domain::{TaxRate, Yen};
-use mamori_store::gateway::OrderView;
+use mamori_domain::{OrderState, PaymentMethod, TaxRate, Yen};
+use mamori_store::{gateway::OrderView, storefront::IssuedReceipt};
 use mamori_web::{errors::AppError, page::render};
 
 use crate::{
     checkout::{item_extras, may_see, stored_quote, Quote},
     ctx::Ctx,
     fail,
-    state::{to_jst, ShopConfig, ShopState},
+    state::{to_jst, ShopState},
 };
+
+/// `2026年12月6日`: the one date format of the shop's pages.
+pub fn date_ja(at: chrono::DateTime<chrono::Utc>) -> String {
+    to_jst(at).format("%Y年%-m月%-d日").to_string()
+}
 
 #[derive(Template)]
 #[template(path = "receipt.html")]
 struct ReceiptPage {
     c: Ctx,
-    config: Arc<ShopConfig>,
+    issuer: IssuedReceipt,
     view: OrderView,
     quote: Quote,
     ordered_on: String,
@@ -61,6 +72,14 @@ async fn receipt(
     if !may_see(&c, &order.customer_id, number) {
         return Err(AppError::NotFound);
     }
+    let paid = PaymentMethod::parse(&order.payment_method)
+        .ok()
+        .zip(OrderState::parse(&order.state).ok())
+        .is_some_and(|(method, st)| st.is_paid_for(method));
+    if !paid {
+        // No money received, no receipt.
+        return Err(AppError::NotFound);
+    }
     let acc = c.accessor(purpose);
     let view = state
         .gateway
@@ -75,13 +94,26 @@ async fn receipt(
         return Err(AppError::Internal);
     }
     let placed = chrono::DateTime::from_timestamp_micros(view.header.placed_at).unwrap_or_default();
+    // First issue records the issuer as the settings say now; later views show that record.
+    let issuer = state
+        .store
+        .receipt_issue(&IssuedReceipt {
+            order_id: order.id.clone(),
+            shop_name: c.shop_name.clone(),
+            legal_name: state.config.legal_name.clone(),
+            registration_number: c.registration_number.clone(),
+            address: c.settings.address.clone(),
+            contact: state.config.support_email.clone(),
+            issued_at: chrono::Utc::now().timestamp(),
+        })
+        .await
+        .map_err(fail("receipt issue"))?;
+    let issued = chrono::DateTime::from_timestamp(issuer.issued_at, 0).unwrap_or_default();
     Ok(render(&ReceiptPage {
         c,
-        config: state.config.clone(),
-        ordered_on: to_jst(placed).format("%Y年%m月%d日").to_string(),
-        issued_on: to_jst(chrono::Utc::now())
-            .format("%Y年%m月%d日")
-            .to_string(),
+        ordered_on: date_ja(placed),
+        issued_on: date_ja(issued),
+        issuer,
         view,
         quote: q,
     }))

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{path_of, Backend, ShopClient, TestShop, WAIT};
+use common::{path_of, place_sample_order, Backend, ShopClient, TestShop, WAIT};
 use mamori_pay::webhook::signature_header;
 use mamori_vault::ExposeSecret as _;
 
@@ -12,6 +12,11 @@ both_backends!(
     guest_bank_transfer_order_once_per_key,
     card_payment_on_the_provider_page_marks_paid_once,
     declined_card_leaves_the_order_unpaid,
+    declined_card_is_recorded_declined_and_no_sale,
+    product_images_reach_the_storefront,
+    checkout_prefills_the_member_not_their_gift_recipient,
+    pages_say_things_one_way,
+    store_pickup_speaks_of_pickup,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -465,6 +470,12 @@ async fn guest_cart_merges_into_member_cart(backend: Backend) {
 
 async fn receipt_is_a_qualified_invoice(backend: Backend) {
     let shop = TestShop::start(backend).await;
+    let store = shop.store().clone();
+    let put = |k: &'static str, v: &'static str| {
+        let store = store.clone();
+        async move { store.settings_put(k, v, 0, None).await.unwrap() }
+    };
+    put("shop.address", "\"東京都千代田区丸の内1-1-1\"").await;
     let c = shop.client();
     add_to_cart(&c, "HL-2004", "3").await; // 1,080 × 3 = 3,240 at 8%
     add_to_cart(&c, "BK-4001", "1").await;
@@ -472,14 +483,49 @@ async fn receipt_is_a_qualified_invoice(backend: Backend) {
     let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
     let done = c.follow(&placed).await;
     let number = done.text_of("#order-number").unwrap();
+    // Paid on delivery: no receipt before the money is collected.
+    assert!(
+        !done.has("#receipt-link"),
+        "no receipt offered while unpaid"
+    );
+    assert_eq!(
+        c.get(&format!("/orders/{number}/receipt")).await.status,
+        404
+    );
+    let order = store.order_by_number(&number).await.unwrap().unwrap();
+    assert!(store
+        .transition_order(&order.id, &["pending_payment"], "delivered", 1, &[])
+        .await
+        .unwrap());
+    assert!(c
+        .get(&format!("/checkout/complete/{number}"))
+        .await
+        .has("#receipt-link"));
+
     let receipt = c.get(&format!("/orders/{number}/receipt")).await;
     receipt.expect(200);
     assert_eq!(
         receipt.text_of("#registration-number").unwrap(),
         shop.state.config.registration_number
     );
+    assert_eq!(
+        receipt.text_of("#shop-address").unwrap(),
+        "東京都千代田区丸の内1-1-1"
+    );
     assert_eq!(receipt.text_of("#red-amount").unwrap(), "3,240円");
     assert_eq!(receipt.text_of("#red-tax").unwrap(), "240円");
+    let total = receipt.text_of("#receipt-total").unwrap();
+    assert_eq!(
+        total.matches("税込").count(),
+        0,
+        "said once, in the label: {total}"
+    );
+    assert!(receipt.text.contains("合計金額（税込）"));
+    let issued = receipt.text_of("#issued-on").unwrap();
+    assert!(
+        issued.contains('年') && !issued.contains("年0"),
+        "a Japanese date: {issued}"
+    );
     assert!(receipt
         .text_of("#receipt-buyer")
         .unwrap()
@@ -489,6 +535,27 @@ async fn receipt_is_a_qualified_invoice(backend: Backend) {
         Some("no-store"),
         "a receipt with a name is a private page"
     );
+    // The shop's settings change later: the issued receipt still says what it said.
+    put("shop.registration_number", "\"T9999999999999\"").await;
+    put("shop.address", "\"大阪府大阪市北区梅田1-1\"").await;
+    put("shop.name", "\"新しい商店\"").await;
+    let again = c.get(&format!("/orders/{number}/receipt")).await;
+    assert_eq!(
+        again.text_of("#registration-number").unwrap(),
+        shop.state.config.registration_number
+    );
+    assert_eq!(
+        again.text_of("#shop-address").unwrap(),
+        "東京都千代田区丸の内1-1-1"
+    );
+    assert_eq!(again.text_of("#issued-on"), receipt.text_of("#issued-on"));
+    // The legal notice follows the settings, with the address.
+    let legal = c.get("/legal").await;
+    assert_eq!(
+        legal.text_of("#legal-address").unwrap(),
+        "大阪府大阪市北区梅田1-1"
+    );
+    assert!(legal.text.contains("T9999999999999"));
     // Another browser cannot see it.
     assert_eq!(
         shop.client()
@@ -770,4 +837,290 @@ async fn back_office_settings_shape_the_storefront(backend: Backend) {
     c.post_form("/checkout", &ok)
         .await
         .expect_redirect("/checkout/confirm");
+}
+
+/// A declined attempt stays recorded as failed (placing again with the old confirmation's key does
+/// not reopen it), the order is no sale while unpaid, and the session's next checkout is a new one.
+async fn declined_card_is_recorded_declined_and_no_sale(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4004", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let back = pay_on_provider(placed.location.as_deref().unwrap(), "4000000000000002").await;
+    let page = c.get(&path_of(&back)).await;
+    let number = page.input_value("number").unwrap();
+    let order = shop
+        .store()
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    let day = (
+        order.placed_at - 86_400_000_000,
+        order.placed_at + 86_400_000_000,
+    );
+    let sales = shop.store().sales_summary(day.0, day.1).await.unwrap();
+    assert_eq!(
+        (sales.orders, sales.total),
+        (0, 0),
+        "an unpaid card order is no sale"
+    );
+
+    // The old confirmation posted again (back button): the declined attempt stays declined.
+    c.post_form("/checkout/place", &[("key", &key)]).await;
+    let attempts = shop.store().payments_of_order(&order.id).await.unwrap();
+    let states: Vec<&str> = attempts.iter().map(|p| p.status.as_str()).collect();
+    assert_eq!(states, vec!["failed"]);
+
+    // A new cart is a new order with a new key.
+    add_to_cart(&c, "PT-1005", "1").await;
+    let key2 = to_confirmation(&c, &buyer("cash_on_delivery")).await;
+    assert_ne!(key2, key, "a new checkout key after an order was placed");
+    let done = c
+        .follow(&c.post_form("/checkout/place", &[("key", &key2)]).await)
+        .await;
+    let number2 = done.text_of("#order-number").unwrap();
+    assert_ne!(number2, number);
+    assert!(!done.has("#card"));
+    assert_eq!(order_count(&shop).await, 2);
+    let sales = shop.store().sales_summary(day.0, day.1).await.unwrap();
+    assert_eq!(
+        sales.orders, 1,
+        "the COD order counts, the declined one not"
+    );
+}
+
+/// A 4 × 3 PNG.
+const PNG_4X3: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 3, 8, 2, 0,
+    0, 0, 59, 150, 57, 145, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 96, 96, 0, 71, 12, 56,
+    57, 0, 14, 54, 13, 129, 134, 153, 75, 159, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
+fn attr_of(page: &common::Resp, css: &str, name: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(css).unwrap();
+    page.doc()
+        .select(&sel)
+        .next()
+        .and_then(|e| e.value().attr(name).map(str::to_owned))
+}
+
+/// An image the back office stored shows on the product page and in listings, with the
+/// product's name as its alt text, and is served with long caching and an ETag.
+async fn product_images_reach_the_storefront(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let store = shop.store();
+    let p = store.product_by_sku("BK-4004").await.unwrap().unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .product_image_insert(&mamori_store::model::ProductImageRow {
+            id: id.clone(),
+            product_id: p.id.clone(),
+            content_type: "image/png".into(),
+            bytes: PNG_4X3.to_vec(),
+            width: 4,
+            height: 3,
+            sha256: vec![0xab; 32],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let c = shop.client();
+    let page = c.get("/product/BK-4004").await;
+    page.expect(200);
+    let src = format!("/images/{id}");
+    assert_eq!(attr_of(&page, "#product-image", "src"), Some(src.clone()));
+    assert_eq!(
+        attr_of(&page, "#product-image", "alt"),
+        Some(p.name_ja.clone())
+    );
+    let listing = c.get("/category/books").await;
+    let sel = format!("img.thumb[src=\"{src}\"]");
+    assert_eq!(attr_of(&listing, &sel, "alt"), Some(p.name_ja.clone()));
+    assert!(!c.get("/product/BK-4001").await.has("#product-image"));
+
+    let http = reqwest::Client::new();
+    let res = http.get(shop.url(&src)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", "ab".repeat(32)));
+    assert!(h.get("set-cookie").is_none(), "no session for an image");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG_4X3.as_slice());
+    let again = http
+        .get(shop.url(&src))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    for bad in ["/images/nope", "/images/..%2Fx", "/images/a%20b"] {
+        assert_eq!(c.get(bad).await.status, 404, "{bad}");
+    }
+    // Off sale: its images go too.
+    let mut off = p.clone();
+    off.active = false;
+    store.upsert_product(&off).await.unwrap();
+    let gone = http.get(shop.url(&src)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+/// A member's address book holds recipients (gifts): checkout's buyer is the member, with the
+/// address they last gave as buyer, never the first address-book entry.
+async fn checkout_prefills_the_member_not_their_gift_recipient(backend: Backend) {
+    use mamori_domain::{Address, AddressParts, PersonName, Personal, PhoneNumber, Recipient};
+    let shop = TestShop::start(backend).await;
+    let (c, id) = shop.signed_in("buyer@example.jp", "鳩山", "花子").await;
+    let gift = Recipient {
+        name: Personal::new(PersonName::parse_with_kana("榊原", "健司", None, None).unwrap()),
+        address: Personal::new(
+            Address::parse(&AddressParts {
+                postal_code: "5300001".into(),
+                prefecture: "大阪府".into(),
+                city: "大阪市北区".into(),
+                line1: "梅田3-3-3".into(),
+                line2: None,
+            })
+            .unwrap(),
+        ),
+        phone: Personal::new(PhoneNumber::parse("0612345678").unwrap()),
+    };
+    shop.gateway()
+        .add_address(
+            &mamori_store::Accessor::system("test", "test.setup"),
+            &id,
+            &gift,
+        )
+        .await
+        .unwrap();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let form = c.get("/checkout").await;
+    form.expect(200);
+    assert_eq!(form.input_value("buyer_family").as_deref(), Some("鳩山"));
+    assert_ne!(
+        form.input_value("buyer_city").as_deref(),
+        Some("大阪市北区")
+    );
+    assert_ne!(
+        form.input_value("buyer_phone").as_deref(),
+        Some("0612345678")
+    );
+    assert_eq!(
+        form.text_of("#buyer_prefecture option[selected]")
+            .as_deref(),
+        None,
+        "no prefecture chosen for the member from a recipient"
+    );
+    // Once the member has ordered, their own address as buyer is offered again.
+    place_sample_order(&shop, &id).await;
+    let form = c.get("/checkout").await;
+    assert_eq!(form.input_value("buyer_city").as_deref(), Some("千代田区"));
+    assert_eq!(
+        form.input_value("buyer_line2").as_deref(),
+        Some("パークハイツ101")
+    );
+}
+
+/// Small things said one way: no 8% line without 8% items, phones hyphenated, dates in Japanese,
+/// 必須 on the checkout's required fields, and the terms registration asks to agree to.
+async fn pages_say_things_one_way(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let form = c.get("/checkout").await;
+    for field in [
+        "buyer_family",
+        "buyer_given",
+        "buyer_postal_code",
+        "buyer_prefecture",
+        "buyer_city",
+        "buyer_line1",
+        "buyer_phone",
+        "buyer_email",
+    ] {
+        let mark = form.text_of(&format!("label[for={field}] .required"));
+        assert_eq!(mark.as_deref(), Some("必須"), "{field} is marked required");
+    }
+    assert!(!form.has("label[for=buyer_line2] .required"));
+    let _ = to_confirmation(&c, &buyer("bank_transfer")).await;
+    let confirm = c.get("/checkout/confirm").await;
+    assert!(confirm.has("#tax-standard"));
+    assert!(!confirm.has("#tax-reduced"), "no 8% line without 8% items");
+    assert!(confirm.text.contains("090-1234-5678"), "phone hyphenated");
+
+    let (m, id) = shop.signed_in("dates@example.jp", "鳩山", "花子").await;
+    let (_, number) = place_sample_order(&shop, &id).await;
+    let detail = m.get(&format!("/mypage/orders/{number}")).await;
+    detail.expect(200);
+    assert!(detail.text.contains("090-1234-5678"), "phone hyphenated");
+    assert!(
+        detail.text.contains("2025年5月5日"),
+        "名入れ date in Japanese"
+    );
+    assert!(!detail.text.contains("2025-05-05"));
+    assert!(
+        !detail.text.contains("年0"),
+        "no zero-padded Japanese dates"
+    );
+
+    let terms = c.get("/terms").await;
+    terms.expect(200);
+    assert!(terms.text_of("h1").unwrap().contains("利用規約"));
+    assert!(shop
+        .client()
+        .get("/register")
+        .await
+        .has("a[href=\"/terms\"]"));
+}
+
+/// A store-pickup order is ready for pickup, not shipped, and says where the store is.
+async fn store_pickup_speaks_of_pickup(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    shop.store()
+        .settings_put("shop.address", "\"東京都千代田区丸の内1-1-1\"", 0, None)
+        .await
+        .unwrap();
+    let c = shop.client();
+    add_to_cart(&c, "PT-1005", "1").await;
+    let key = to_confirmation(&c, &buyer("store_pickup")).await;
+    let done = c
+        .follow(&c.post_form("/checkout/place", &[("key", &key)]).await)
+        .await;
+    assert_eq!(
+        done.text_of("#pickup-address").as_deref(),
+        Some("東京都千代田区丸の内1-1-1")
+    );
+
+    let (m, id) = shop.signed_in("pickup@example.jp", "鳩山", "花子").await;
+    let mut order = common::sample_order(&id, "pickup-1");
+    order.payment_method = mamori_domain::PaymentMethod::StorePickup;
+    let placed = shop
+        .gateway()
+        .place_order(
+            &mamori_store::Accessor::system("test", "test.setup"),
+            &order,
+            "P-1",
+        )
+        .await
+        .unwrap();
+    assert!(shop
+        .store()
+        .transition_order(&placed.order_id, &["pending_payment"], "shipped", 1, &[])
+        .await
+        .unwrap());
+    let detail = m.get("/mypage/orders/P-1").await;
+    detail.expect(200);
+    assert!(detail.text.contains("受取準備完了"), "ready for pickup");
+    assert!(!detail.text.contains("発送済み"));
+    let list = m.get("/mypage/orders").await;
+    assert!(list.text.contains("受取準備完了") && !list.text.contains("発送済み"));
+    shop.store()
+        .transition_order(&placed.order_id, &["shipped"], "delivered", 2, &[])
+        .await
+        .unwrap();
+    let detail = m.get("/mypage/orders/P-1").await;
+    assert!(detail.text.contains("お受け取り済み") && !detail.text.contains("配達完了"));
 }

@@ -48,6 +48,13 @@ impl Write for LogWriter {
     }
 }
 
+/// A 4 × 3 PNG.
+const PNG_4X3: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 3, 8, 2, 0,
+    0, 0, 59, 150, 57, 145, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 96, 96, 0, 71, 12, 56,
+    57, 0, 14, 54, 13, 129, 134, 153, 75, 159, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 /// Fails the test if the page logged an error or a CSP violation.
 async fn assert_clean_console(page: &Page, what: &str) {
     let errors = page.console_errors().await.unwrap();
@@ -130,6 +137,43 @@ async fn guest_buys_by_card_with_3d_secure_and_the_card_never_reaches_mamori() {
     let shop = TestShop::start(Backend::Sqlite).await;
     let browser = Browser::launch().await.unwrap();
     let page = browser.new_page().await.unwrap();
+
+    // A product image stored by the back office loads in the browser, on the page and listing.
+    let product = shop
+        .store()
+        .product_by_sku("BK-4001")
+        .await
+        .unwrap()
+        .unwrap();
+    shop.store()
+        .product_image_insert(&mamori_store::model::ProductImageRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            product_id: product.id,
+            content_type: "image/png".into(),
+            bytes: PNG_4X3.to_vec(),
+            width: 4,
+            height: 3,
+            sha256: vec![1; 32],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    for (path, css) in [
+        ("/product/BK-4001", "#product-image"),
+        ("/category/books", "img.thumb"),
+    ] {
+        page.goto(&shop.url(path)).await.unwrap();
+        let loaded: bool = page
+            .eval(&format!(
+                "(async () => {{ const i = document.querySelector('{css}'); \
+                 await i.decode(); return i.naturalWidth === 4 && i.alt.length > 0; }})()"
+            ))
+            .await
+            .unwrap();
+        assert!(loaded, "the image shows on {path}");
+        assert_clean_console(&page, path).await;
+    }
+    page.screenshot("shop-product-image").await.unwrap();
 
     add_to_cart(&page, &shop, "BK-4001").await;
     page.screenshot("shop-cart").await.unwrap();
@@ -305,7 +349,7 @@ async fn member_registers_buys_a_gift_with_a_name_and_changes_the_password() {
     );
     let confirm = page.content().await.unwrap();
     assert!(
-        confirm.contains("名入れ: 一郎 2020-04-01"),
+        confirm.contains("名入れ: 一郎 2020年4月1日"),
         "personalisation shown"
     );
     assert!(
@@ -338,5 +382,117 @@ async fn member_registers_buys_a_gift_with_a_name_and_changes_the_password() {
         .await
         .unwrap();
     shop.wait_for_mail(email, "パスワード").await;
+    browser.close().await.unwrap();
+}
+
+/// A guest's card order declined on the provider's page; returns the declined order's number.
+async fn declined_guest_order(page: &Page, shop: &TestShop) -> String {
+    add_to_cart(page, shop, "BK-4004").await;
+    page.goto(&shop.url("/checkout")).await.unwrap();
+    fill_buyer(page, "first.guest@example.jp").await;
+    page.check("#payment_card").await.unwrap();
+    page.submit_and_wait("#to-confirm").await.unwrap();
+    page.submit_and_wait("#place-order").await.unwrap();
+    pay_with(page, shop, "4000000000000002").await;
+    page.wait_for("#payment-error", DEFAULT_TIMEOUT)
+        .await
+        .unwrap();
+    page.content()
+        .await
+        .unwrap()
+        .split("name=\"number\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// After a declined card the same browser starts a new checkout from scratch: a new order for
+/// the new cart (not the declined one again), its own mail, an empty cart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_declined_card_the_browser_places_a_new_order() {
+    let shop = TestShop::start(Backend::Sqlite).await;
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    let declined = declined_guest_order(&page, &shop).await;
+
+    // A new cart, paid on delivery this time.
+    add_to_cart(&page, &shop, "PT-1005").await;
+    page.goto(&shop.url("/checkout")).await.unwrap();
+    fill_buyer(&page, "first.guest@example.jp").await;
+    page.check("#payment_cash_on_delivery").await.unwrap();
+    page.submit_and_wait("#to-confirm").await.unwrap();
+    assert!(page.url().await.unwrap().ends_with("/checkout/confirm"));
+    page.submit_and_wait("#place-order").await.unwrap();
+    page.wait_for("#order-number", DEFAULT_TIMEOUT)
+        .await
+        .unwrap();
+    page.screenshot("shop-order-after-declined").await.unwrap();
+    let number = page.text("#order-number").await.unwrap();
+    assert_ne!(number, declined, "a new order, not the declined one");
+    assert!(
+        !page.exists("#card").await.unwrap(),
+        "no card on a COD order"
+    );
+    let order = shop
+        .store()
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(order.payment_method, "cash_on_delivery");
+    let items = shop
+        .gateway()
+        .order(&mamori_store::Accessor::system("test", "test"), &order.id)
+        .await
+        .unwrap()
+        .items;
+    let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
+    assert_eq!(skus, vec!["PT-1005"]);
+    shop.wait_for_mail("first.guest@example.jp", &number).await;
+    page.goto(&shop.url("/cart")).await.unwrap();
+    assert!(page.exists("#cart-empty").await.unwrap(), "cart emptied");
+    assert_clean_console(&page, "after declined").await;
+    browser.close().await.unwrap();
+}
+
+/// A member registering in a browser where a guest's card was declined starts with their own
+/// details at checkout, not the guest's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_after_a_declined_guest_sees_their_own_details() {
+    let shop = TestShop::start(Backend::Sqlite).await;
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    declined_guest_order(&page, &shop).await;
+    let email = "next.member@example.jp";
+    page.goto(&shop.url("/register")).await.unwrap();
+    for (css, v) in [
+        ("[name=email]", email),
+        ("[name=password]", common::PASSWORD),
+        ("[name=password_confirm]", common::PASSWORD),
+        ("[name=family]", "鈴木"),
+        ("[name=given]", "花子"),
+    ] {
+        if page.exists(css).await.unwrap() {
+            page.fill(css, v).await.unwrap();
+        }
+    }
+    if page.exists("[name=consent]").await.unwrap() {
+        page.check("[name=consent]").await.unwrap();
+    }
+    page.submit_and_wait("form[action='/register'] button[type=submit]")
+        .await
+        .unwrap();
+    let mail = shop.wait_for_mail(email, "").await;
+    page.goto(&link_in(&mail, "/register/confirm"))
+        .await
+        .unwrap();
+    page.wait_for_url_prefix(&shop.url("/mypage"), DEFAULT_TIMEOUT)
+        .await
+        .unwrap();
+    add_to_cart(&page, &shop, "PT-1005").await;
+    page.goto(&shop.url("/checkout")).await.unwrap();
+    assert_eq!(page.value("#buyer_family").await.unwrap(), "鈴木");
+    assert_eq!(page.value("#buyer_email").await.unwrap(), email);
     browser.close().await.unwrap();
 }

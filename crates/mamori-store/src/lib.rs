@@ -30,6 +30,7 @@
 //! | mail outbox | [`Store::outbox_enqueue`], [`Store::outbox_claim`], [`Store::outbox_mark_sent`], [`Store::outbox_mark_failed`], [`Store::outbox_release`], [`Store::outbox_status`], [`Store::outbox_purge_sent`] | the semantics of `mamori_mail::OutboxStore` (below) |
 //! | single-use tokens | [`Store::token_insert`], [`Store::token_consume`], [`Store::tokens_revoke`], [`Store::tokens_purge`] | only SHA-256 of a token is stored; consume is atomic |
 //! | member carts | [`Store::cart_lines`], [`Store::cart_set`], [`Store::cart_clear`] | SKU and quantity; 0 removes a line |
+//! | storefront ([`StorefrontStore`], a supertrait of [`Store`]) | [`StorefrontStore::product_image_heads`], [`StorefrontStore::receipt_issue`] | images without bytes; a receipt's issuer recorded once, at first issue (`0007_storefront.sql`) |
 //!
 //! [`Store::erase_customer`] also empties the customer's queued mail payloads (pending mail goes
 //! `dead`), and deletes their tokens and cart, in the erasure's transaction.
@@ -93,7 +94,7 @@
 //! | settings | [`Store::settings_all`], [`Store::settings_put`] | JSON values by key, with who changed them |
 //! | product images | [`Store::product_image_insert`], [`Store::product_image`], [`Store::product_images_of`], [`Store::product_image_delete`] | bytes checked and re-encoded by the caller |
 //! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
-//! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders |
+//! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders and unpaid card orders |
 //! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
 //!
 //! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];
@@ -135,6 +136,7 @@ pub mod password;
 pub mod sealer;
 pub mod settings;
 pub mod store;
+pub mod storefront;
 
 pub use access::{Accessor, Action, Principal};
 pub use backend::{PgStore, SqliteStore};

@@ -67,15 +67,19 @@ macro_rules! impl_backoffice_store {
             Ok(Page { items, total })
         }
         async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary> {
-            // CAST: PostgreSQL sums BIGINT into NUMERIC.
+            // CAST: PostgreSQL sums BIGINT into NUMERIC. A card order not paid yet (e.g. its
+            // card was declined) is no sale: nothing was charged.
             let (orders, total): (i64, i64) = sqlx::query_as(
                 "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders \
-                 WHERE placed_at >= $1 AND placed_at < $2 AND state <> $3 AND state <> $4",
+                 WHERE placed_at >= $1 AND placed_at < $2 AND state <> $3 AND state <> $4 \
+                 AND NOT (state = $5 AND payment_method = $6)",
             )
             .bind(from_us)
             .bind(to_us)
             .bind(mamori_domain::OrderState::Cancelled.as_str())
             .bind(mamori_domain::OrderState::Refunded.as_str())
+            .bind(mamori_domain::OrderState::PendingPayment.as_str())
+            .bind(mamori_domain::PaymentMethod::Card.as_str())
             .fetch_one(&self.pool)
             .await?;
             Ok(SalesSummary { orders, total })

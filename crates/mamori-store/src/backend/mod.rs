@@ -16,6 +16,7 @@ mod postgres;
 mod sessions;
 mod sqlite;
 mod staff;
+mod storefront;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

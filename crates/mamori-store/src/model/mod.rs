@@ -537,7 +537,8 @@ pub struct OrderFilter {
     pub placed_to_us: Option<i64>,
 }
 
-/// Orders and sales over a period (cancelled and refunded orders are not sales).
+/// Orders and sales over a period (cancelled and refunded orders, and card orders not paid yet,
+/// are not sales).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SalesSummary {
     /// Number of orders.

@@ -40,6 +40,6 @@ pub trait BackofficeStore: Send + Sync {
     ) -> Result<Page<OrderHeader>>;
 
     /// Orders placed in `[from_us, to_us)` (microseconds) and the sum of their totals, leaving
-    /// out cancelled and refunded orders.
+    /// out cancelled and refunded orders and card orders not paid yet.
     async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary>;
 }

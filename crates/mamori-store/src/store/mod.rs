@@ -15,6 +15,7 @@ mod orders;
 mod outbox;
 mod sessions;
 mod staff;
+mod storefront;
 
 pub use backoffice::BackofficeStore;
 pub use catalogue::CatalogueStore;
@@ -87,6 +88,7 @@ pub trait Store:
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
+    + StorefrontStore
     + OrderStore
     + WebSessionStore
     + MailOutboxStore
@@ -101,6 +103,7 @@ pub trait Records:
 
 impl<T> Records for T where
     T: CatalogueStore
+        + StorefrontStore
         + OrderStore
         + WebSessionStore
         + MailOutboxStore

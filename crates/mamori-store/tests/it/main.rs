@@ -8,3 +8,4 @@ mod gateway;
 mod ledger;
 mod plaintext;
 mod shop;
+mod storefront;
