@@ -52,15 +52,6 @@ const PENDING_SECS: i64 = 10 * 60;
 /// Device cookie lifetime (browsers cap cookies at 400 days).
 const DEVICE_COOKIE_DAYS: i64 = 400;
 
-/// Adapts the web layer's clock to the staff service's (Unix seconds).
-struct StaffClock(Arc<dyn Clock>);
-
-impl mamori_staff::Clock for StaffClock {
-    fn now(&self) -> i64 {
-        self.0.now().timestamp()
-    }
-}
-
 /// The staff service for this back office: the WebAuthn relying party is the public URL (its
 /// host as RP id), and its clock is the back office's.
 pub fn build_staff_auth(
@@ -84,7 +75,7 @@ pub fn build_staff_auth(
         gateway.records(),
         gateway.system_sealer(mamori_store::SystemPurpose::StaffTotp),
         gateway.passwords().clone(),
-        Arc::new(StaffClock(clock.clone())),
+        clock.clone(),
         StaffAuthConfig::new(rp),
     )
 }

@@ -10,11 +10,7 @@ use mamori_web::{clock::Clock, ratelimit::RateLimitRule};
 
 use crate::config::BackofficeConfig;
 
-/// Japan Standard Time: every time on a back-office screen is shown in it.
-pub fn jst() -> FixedOffset {
-    // 9 h is always a valid offset; the fallback (UTC) is unreachable but keeps this total.
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
-}
+pub use mamori_domain::time::jst;
 
 /// Unix seconds as `YYYY-MM-DD HH:MM` in JST (`-` for an out-of-range value).
 pub fn fmt_secs(secs: i64) -> String {

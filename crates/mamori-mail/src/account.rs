@@ -726,9 +726,7 @@ mod tests {
     const CHROME_WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
         (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
-    fn jst() -> FixedOffset {
-        FixedOffset::east_opt(9 * 3600).unwrap()
-    }
+    use mamori_domain::time::jst;
 
     fn shop() -> ShopInfo {
         ShopInfo {

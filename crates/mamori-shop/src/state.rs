@@ -11,11 +11,7 @@ use mamori_web::{
     ratelimit::{RateLimitRule, RateLimiter},
 };
 
-/// Japan Standard Time, the shop's clock on every screen, mail and receipt.
-pub fn jst() -> FixedOffset {
-    // 9 h is always a valid offset; the fallback (UTC) is unreachable but keeps this total.
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| Utc.fix())
-}
+pub use mamori_domain::time::jst;
 
 /// `now` in JST.
 pub fn to_jst(at: DateTime<Utc>) -> DateTime<FixedOffset> {

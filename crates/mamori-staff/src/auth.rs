@@ -301,7 +301,7 @@ impl StaffAuth {
 
     /// Now, by the service's clock.
     fn now(&self) -> i64 {
-        self.clock.now()
+        self.clock.now_secs()
     }
 
     // ---- accounts ----

@@ -47,7 +47,7 @@ pub async fn env(backend: Backend) -> Env {
             .unwrap()
             .with_password_params(cheap_params()),
     );
-    let clock = Arc::new(ManualClock::new(T0));
+    let clock = Arc::new(ManualClock::at_secs(T0));
     let auth = service(&store, &keys, &clock);
     Env {
         _dir: dir,
@@ -141,7 +141,7 @@ pub async fn active_with_totp(
 impl Env {
     pub fn clock_now(&self) -> i64 {
         use mamori_staff::Clock;
-        self.clock.now()
+        self.clock.now_secs()
     }
 
     /// The password step that must succeed, returning the staff id.

@@ -48,7 +48,7 @@ async fn enrolment_token_works_once_and_expires(backend: Backend) {
         None,
         "a reissued link revokes the earlier ones"
     );
-    env.clock.set(later.expires_at);
+    env.clock.set_secs(later.expires_at);
     assert_eq!(
         env.auth
             .begin_enrolment(later.secret.expose_secret())
@@ -56,9 +56,9 @@ async fn enrolment_token_works_once_and_expires(backend: Backend) {
             .unwrap(),
         None
     );
-    env.clock.set(T0);
+    env.clock.set_secs(T0);
     let fresh = env.auth.reissue_enrolment(&row.id, None).await.unwrap();
-    env.clock.set(fresh.expires_at - 1);
+    env.clock.set_secs(fresh.expires_at - 1);
     assert!(env
         .auth
         .begin_enrolment(fresh.secret.expose_secret())

@@ -40,7 +40,7 @@ async fn lockout_after_five_failures_and_release(backend: Backend) {
             .unwrap(),
         FactorOutcome::Locked { until }
     );
-    env.clock.set(until - 1);
+    env.clock.set_secs(until - 1);
     assert_eq!(
         env.auth
             .login_password(EMAIL, &secret(PASSWORD))
@@ -48,7 +48,7 @@ async fn lockout_after_five_failures_and_release(backend: Backend) {
             .unwrap(),
         PasswordStep::Locked { until }
     );
-    env.clock.set(until);
+    env.clock.set_secs(until);
     let id = env.password_ok(EMAIL).await;
     assert_eq!(id, row.id);
     let ok = env
@@ -123,7 +123,7 @@ async fn second_factor_failures_count_toward_the_lock(backend: Backend) {
     assert_eq!(env.auth.recovery_remaining(&row.id).await.unwrap(), 10);
     // Once a lock has run out, the count is not reset: each further failure locks again until
     // a success (one guess per lock period).
-    env.clock.set(until);
+    env.clock.set_secs(until);
     assert_eq!(
         env.auth
             .login_password(EMAIL, &secret("wrong password!!"))
@@ -196,7 +196,7 @@ async fn totp_codes_work_once_and_within_one_step(backend: Backend) {
     let env = env(backend).await;
     let (row, app, _) = active_with_totp(&env, Role::Support, EMAIL, None).await;
     let t = env.clock_now() + 300;
-    env.clock.set(t);
+    env.clock.set_secs(t);
     // Two steps away either side: refused.
     for off in [-60, 60] {
         assert_eq!(
@@ -245,7 +245,7 @@ async fn totp_codes_work_once_and_within_one_step(backend: Backend) {
             .await
             .unwrap()
     ));
-    env.clock.set(t + 30);
+    env.clock.set_secs(t + 30);
     assert_eq!(
         env.auth
             .second_factor_totp(&row.id, &app.code(t + 30))
@@ -253,7 +253,7 @@ async fn totp_codes_work_once_and_within_one_step(backend: Backend) {
             .unwrap(),
         FactorOutcome::Invalid
     );
-    env.clock.set(t + 60);
+    env.clock.set_secs(t + 60);
     assert!(is_ok(
         &env.auth
             .second_factor_totp(&row.id, &app.code(t + 60))

@@ -106,7 +106,7 @@ async fn passkey_registration_and_sign_in(backend: Backend) {
         serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
     assert_eq!(state.staff_id(), row.id);
     let response = laptop.do_authentication(origin(), options).unwrap();
-    env.clock.advance(5);
+    env.clock.advance_secs(5);
     let outcome = env
         .auth
         .second_factor_passkey(&state, &response)
@@ -194,7 +194,7 @@ async fn passkeys_from_elsewhere_are_refused(backend: Backend) {
     // A ceremony older than five minutes is refused.
     let (options, late) = env.auth.passkey_auth_begin(&owner.id).await.unwrap();
     let response = mine.do_authentication(origin(), options).unwrap();
-    env.clock.advance(301);
+    env.clock.advance_secs(301);
     assert_eq!(
         env.auth
             .second_factor_passkey(&late, &response)
