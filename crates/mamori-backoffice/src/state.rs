@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use chrono::DateTime;
 use mamori_pay::PaymentConnector;
 use mamori_staff::StaffAuth;
 use mamori_store::{Gateway, Records};

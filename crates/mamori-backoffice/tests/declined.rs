@@ -82,7 +82,8 @@ async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "cancelled"
     );
     let attempts = bo.store().payments_of_order(&order).await.unwrap();

@@ -10,7 +10,7 @@ use axum::{
 };
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mamori_domain::{TaxRate, Yen};
-use mamori_store::{storefront::ProductImageHead, CategoryRow, ProductRow};
+use mamori_store::{CategoryRow, ProductImageHead, ProductRow};
 use mamori_web::{errors::AppError, page::render};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;

@@ -623,7 +623,13 @@ async fn last_buyer(
     acc: &Accessor,
     member: &str,
 ) -> Result<Option<Buyer>, mamori_store::StoreError> {
-    let Some(latest) = state.store.orders_of(member).await?.into_iter().next() else {
+    let Some(latest) = state
+        .gateway
+        .orders_of(acc, member)
+        .await?
+        .into_iter()
+        .next()
+    else {
         return Ok(None);
     };
     Ok(Some(state.gateway.order(acc, &latest.id).await?.buyer))
@@ -962,7 +968,7 @@ pub async fn place(
 async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppError> {
     let order = find_order_by_number(state, number).await?;
     if order.payment_method == PaymentMethod::Card.as_str()
-        && order.state == OrderState::PendingPayment.as_str()
+        && order.state == OrderState::PendingPayment
     {
         let attempts = state
             .store

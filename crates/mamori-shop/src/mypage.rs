@@ -446,7 +446,7 @@ async fn order_detail(
         state: state_label(&c, &h.state, &h.payment_method),
         receipt: PaymentMethod::parse(&h.payment_method)
             .ok()
-            .zip(mamori_domain::OrderState::parse(&h.state).ok())
+            .zip(Some(h.state))
             .is_some_and(|(m, st)| st.is_paid_for(m)),
         payment,
         items,

@@ -15,8 +15,8 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_domain::{OrderState, PaymentMethod, TaxRate, Yen};
-use mamori_store::{gateway::OrderView, storefront::IssuedReceipt};
+use mamori_domain::{PaymentMethod, TaxRate, Yen};
+use mamori_store::{gateway::OrderView, IssuedReceipt};
 use mamori_web::{errors::AppError, page::render};
 
 use crate::{
@@ -74,7 +74,7 @@ async fn receipt(
     }
     let paid = PaymentMethod::parse(&order.payment_method)
         .ok()
-        .zip(OrderState::parse(&order.state).ok())
+        .zip(Some(order.state))
         .is_some_and(|(method, st)| st.is_paid_for(method));
     if !paid {
         // No money received, no receipt.

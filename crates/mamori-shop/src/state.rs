@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use mamori_mail::template::ShopInfo;
 use mamori_pay::{url::Url, PaymentConnector, WebhookVerifier};
 use mamori_store::{Gateway, Records};

@@ -494,7 +494,13 @@ async fn receipt_is_a_qualified_invoice(backend: Backend) {
     );
     let order = store.order_by_number(&number).await.unwrap().unwrap();
     assert!(store
-        .transition_order(&order.id, &["pending_payment"], "delivered", 1, &[])
+        .transition_order(
+            &order.id,
+            &[mamori_domain::OrderState::PendingPayment],
+            mamori_domain::OrderState::Delivered,
+            1,
+            &[]
+        )
         .await
         .unwrap());
     assert!(c
@@ -1108,7 +1114,13 @@ async fn store_pickup_speaks_of_pickup(backend: Backend) {
         .unwrap();
     assert!(shop
         .store()
-        .transition_order(&placed.order_id, &["pending_payment"], "shipped", 1, &[])
+        .transition_order(
+            &placed.order_id,
+            &[mamori_domain::OrderState::PendingPayment],
+            mamori_domain::OrderState::Shipped,
+            1,
+            &[]
+        )
         .await
         .unwrap());
     let detail = m.get("/mypage/orders/P-1").await;
@@ -1118,7 +1130,13 @@ async fn store_pickup_speaks_of_pickup(backend: Backend) {
     let list = m.get("/mypage/orders").await;
     assert!(list.text.contains("受取準備完了") && !list.text.contains("発送済み"));
     shop.store()
-        .transition_order(&placed.order_id, &["shipped"], "delivered", 2, &[])
+        .transition_order(
+            &placed.order_id,
+            &[mamori_domain::OrderState::Shipped],
+            mamori_domain::OrderState::Delivered,
+            2,
+            &[],
+        )
         .await
         .unwrap();
     let detail = m.get("/mypage/orders/P-1").await;

@@ -594,8 +594,14 @@ async fn order_history_shows_only_own_orders(backend: Backend) {
             .unwrap()
     };
     assert_eq!(yen("#tax-reduced"), 3_240);
-    assert_eq!(yen("#tax-reduced") + yen("#tax-standard"), yen("#order-total"));
-    assert!(yen("#tax-standard") > 16_500 + 880, "items, shipping and fee");
+    assert_eq!(
+        yen("#tax-reduced") + yen("#tax-standard"),
+        yen("#order-total")
+    );
+    assert!(
+        yen("#tax-standard") > 16_500 + 880,
+        "items, shipping and fee"
+    );
     assert!(
         !detail.has(&format!("a[href=\"/mypage/orders/{number}/receipt\"]")),
         "no receipt for an order not paid yet"

@@ -30,7 +30,7 @@
 //! | mail outbox | [`Store::outbox_enqueue`], [`Store::outbox_claim`], [`Store::outbox_mark_sent`], [`Store::outbox_mark_failed`], [`Store::outbox_release`], [`Store::outbox_status`], [`Store::outbox_purge_sent`] | the semantics of `mamori_mail::OutboxStore` (below) |
 //! | single-use tokens | [`Store::token_insert`], [`Store::token_consume`], [`Store::tokens_revoke`], [`Store::tokens_purge`] | only SHA-256 of a token is stored; consume is atomic |
 //! | member carts | [`Store::cart_lines`], [`Store::cart_set`], [`Store::cart_clear`] | SKU and quantity; 0 removes a line |
-//! | storefront ([`StorefrontStore`], a supertrait of [`Store`]) | [`StorefrontStore::product_image_heads`], [`StorefrontStore::receipt_issue`] | images without bytes; a receipt's issuer recorded once, at first issue (`0007_storefront.sql`) |
+//! | storefront ([`StorefrontStore`], part of [`Records`]) | [`StorefrontStore::product_image_heads`], [`StorefrontStore::receipt_issue`] | images without bytes; a receipt's issuer recorded once, at first issue (`0007_storefront.sql`) |
 //!
 //! [`Store::erase_customer`] also empties the customer's queued mail payloads (pending mail goes
 //! `dead`), and deletes their tokens and cart, in the erasure's transaction.
@@ -136,7 +136,6 @@ pub mod password;
 pub mod sealer;
 pub mod settings;
 pub mod store;
-pub mod storefront;
 
 pub use access::{Accessor, Action, Principal};
 pub use backend::{PgStore, SqliteStore};

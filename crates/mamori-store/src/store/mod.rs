@@ -25,6 +25,7 @@ pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use sessions::{TokenStore, WebSessionStore};
 pub use staff::StaffStore;
+pub use storefront::{IssuedReceipt, ProductImageHead, StorefrontStore};
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

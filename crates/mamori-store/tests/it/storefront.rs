@@ -2,8 +2,8 @@
 
 use mamori_domain::CustomerKind;
 use mamori_store::model::ProductImageRow;
-use mamori_store::storefront::IssuedReceipt;
 use mamori_store::Backend;
+use mamori_store::IssuedReceipt;
 
 use crate::both_backends;
 use crate::common::*;
