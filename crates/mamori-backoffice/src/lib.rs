@@ -95,6 +95,7 @@
 //! | [`dashboard`], [`orders`], [`customers`], [`products`], [`staff_admin`], [`settings`], [`audit`] | the work pages |
 //! | [`images`] | product images: decoded, limited, re-encoded to PNG |
 //! | [`forms`] | dates in JST, yen, reasons, paging |
+//! | [`labels`] | labels for stored codes (ledger actions and fields, staff-log actions and details, payment states) |
 //! | [`state`] | [`BackofficeState`], rate limits, times shown in JST |
 //! | [`stafflog`] | appending to the staff log |
 //! | [`assets`] | the back office's script and stylesheet |
@@ -112,6 +113,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod forms;
 pub mod images;
+pub mod labels;
 pub mod orders;
 pub mod products;
 pub mod routes;

@@ -11,6 +11,7 @@ use axum::{
 };
 use http::{header, HeaderValue};
 use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
+use mamori_staff::Permission;
 use mamori_store::{
     model::{OrderFilter, OrderRow, PaymentRow},
     StoreError,
@@ -224,8 +225,14 @@ pub struct LineView {
     pub quantity: i64,
     /// Unit price.
     pub unit: String,
-    /// 名入れ or のし were ordered (their text is personal and not shown here).
-    pub gift: bool,
+    /// 名入れ was ordered.
+    pub personalised: bool,
+    /// のし was ordered.
+    pub noshi: bool,
+    /// The 名入れ text, for staff who make it (a recorded read).
+    pub engraving: Option<String>,
+    /// The のし wording (表書き / name), for staff who make it (a recorded read).
+    pub noshi_text: Option<String>,
 }
 
 /// One delivery as shown (recipient masked).
@@ -312,17 +319,45 @@ pub async fn detail(
                 (Some(b), Some(l)) => format!(" {b} ****{l}"),
                 _ => String::new(),
             };
-            format!("{} ({}){card}", p.provider, p.status)
+            let provider = crate::labels::provider(&c, &p.provider);
+            let status = crate::labels::payment_status(&c, &p.status);
+            if c.en() {
+                format!("{provider} ({status}){card}")
+            } else {
+                format!("{provider}（{status}）{card}")
+            }
         });
+    // Staff who prepare orders see what to engrave and print: one recorded read of the gift
+    // fields (nothing is read when the order has none, or for an erased customer).
+    let gifts = if c.can(Permission::OrdersManage) && !masked.erased {
+        let acc = c.accessor("backoffice.orders.gifts");
+        state
+            .gateway
+            .order_gifts(&acc, &id)
+            .await
+            .map_err(fail("order gifts"))?
+    } else {
+        Vec::new()
+    };
     let lines = masked
         .lines
         .iter()
-        .map(|i| LineView {
-            name: i.product_name.clone(),
-            sku: i.sku.clone(),
-            quantity: i.quantity,
-            unit: yen(i.unit_price),
-            gift: i.personalised || i.noshi,
+        .map(|i| {
+            let gift = gifts.iter().find(|g| g.line_no == i.line_no);
+            LineView {
+                name: i.product_name.clone(),
+                sku: i.sku.clone(),
+                quantity: i.quantity,
+                unit: yen(i.unit_price),
+                personalised: i.personalised,
+                noshi: i.noshi,
+                engraving: gift
+                    .and_then(|g| g.personalisation.as_ref())
+                    .map(|p| p.expose().clone()),
+                noshi_text: gift
+                    .and_then(|g| g.noshi.as_ref())
+                    .map(|n| n.expose().clone()),
+            }
         })
         .collect();
     let buyer = BuyerView {
@@ -569,14 +604,56 @@ pub async fn cancel(
     )
 }
 
-/// `POST /orders/{id}/refund` (step-up): refunds the whole order; a card payment through the
-/// provider (same idempotency key per order: a double submit refunds once), other methods are
-/// refunded outside mamori and only recorded here.
-pub async fn refund(
+#[derive(Template)]
+#[template(path = "orders/refund.html")]
+struct RefundConfirm {
+    c: Ctx,
+    order: OrderListRow,
+    card: bool,
+}
+
+/// `GET /orders/{id}/refund` (step-up): what a refund would do (order, amount, how it is paid
+/// back), and the button that does it. Nothing changes here.
+pub async fn refund_confirm(
     State(state): State<Arc<BackofficeState>>,
     c: Ctx,
     Path(id): Path<String>,
 ) -> Response {
+    let (header, _to) = match apply(&state, &id, OrderEvent::Refund).await {
+        Ok(found) => found,
+        Err(Refusal::Unknown) => return unknown_order(&c),
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    let card = header.payment_method == PaymentMethod::Card.as_str();
+    let order = list_row(&c, &header);
+    (
+        PagePolicy::new().private(),
+        render(&RefundConfirm { c, order, card }),
+    )
+        .into_response()
+}
+
+/// `POST /orders/{id}/refund` form: sent only by the confirmation page's button.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundForm {
+    /// `yes` from the confirmation page; anything else shows the confirmation first.
+    pub confirm: Option<String>,
+}
+
+/// `POST /orders/{id}/refund` (step-up), confirmed on `GET /orders/{id}/refund`: refunds the
+/// whole order; a card payment through the provider (same idempotency key per order: a double
+/// submit refunds once), other methods are refunded outside mamori and only recorded here. An
+/// unconfirmed post changes nothing and shows the confirmation.
+pub async fn refund(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+    SafeForm(form): SafeForm<RefundForm>,
+) -> Response {
+    if form.confirm.as_deref() != Some("yes") {
+        return Redirect::to(&format!("/orders/{id}/refund")).into_response();
+    }
     let result = async {
         let (header, to) = apply(&state, &id, OrderEvent::Refund).await?;
         let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
@@ -727,6 +804,8 @@ pub async fn export(
         "お届け日",
         "時間帯",
         "品名",
+        "名入れ",
+        "のし",
     ];
     w.write_record(head).map_err(fail("csv"))?;
     for r in &rows {
@@ -742,6 +821,8 @@ pub async fn export(
             r.date.as_deref().unwrap_or(""),
             slot,
             r.items.as_str(),
+            r.personalisation.expose().as_str(),
+            r.noshi.expose().as_str(),
         ])
         .map_err(fail("csv"))?;
     }

@@ -31,6 +31,8 @@ pub use backoffice::{
     CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
     MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
 };
+mod gifts;
+pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

@@ -377,8 +377,9 @@ impl TestBackoffice {
         id
     }
 
-    /// Places a cash-on-delivery order for `customer_id` through the gateway (a 名入れ line and
-    /// a reduced-rate line, one delivery to 鳩山 花子); returns (order id, order number).
+    /// Places a cash-on-delivery order for `customer_id` through the gateway (a 名入れ line, a
+    /// reduced-rate line and a のし line, one delivery to 鳩山 花子); returns (order id, order
+    /// number).
     pub async fn order(&self, customer_id: &str) -> (String, String) {
         self.order_paid_by(customer_id, mamori_domain::PaymentMethod::CashOnDelivery)
             .await
@@ -430,6 +431,15 @@ impl TestBackoffice {
                     quantity: 3,
                     personalisation: None,
                     noshi: None,
+                },
+                OrderItem {
+                    sku: "TOWEL-SET".into(),
+                    product_name: "今治タオル ギフトセット".into(),
+                    unit_price_incl: Yen(3_300),
+                    rate: TaxRate::Standard,
+                    quantity: 1,
+                    personalisation: None,
+                    noshi: Some(Noshi::new(NoshiPurpose::Uchiiwai, Some("鳩山")).unwrap()),
                 },
             ],
             shipments: vec![NewShipment {
