@@ -31,6 +31,8 @@ pub use backoffice::{
     CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
     MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
 };
+mod fulfilment;
+pub use fulfilment::CONTACT_FIELDS;
 mod gifts;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 

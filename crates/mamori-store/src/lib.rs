@@ -128,6 +128,7 @@ mod backend;
 mod codec;
 pub mod demo;
 pub mod error;
+pub mod fulfilment;
 pub mod gateway;
 pub mod ledger;
 pub mod model;
@@ -138,6 +139,7 @@ pub mod store;
 pub use access::{Accessor, Action, Principal};
 pub use backend::{PgStore, SqliteStore};
 pub use error::StoreError;
+pub use fulfilment::Fulfilment;
 pub use gateway::{
     CustomerField, ExportedCustomer, Gateway, LoginOutcome, MailDraft, MaskedAddress,
     MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment,

@@ -51,7 +51,7 @@ impl CheckpointSigner {
 
 /// A database that holds mamori's data. Implemented by [`crate::SqliteStore`] and [`crate::PgStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::fulfilment::Fulfilment + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
