@@ -95,6 +95,7 @@
 //! | [`dashboard`], [`orders`], [`customers`], [`products`], [`staff_admin`], [`settings`], [`audit`] | the work pages |
 //! | [`images`] | product images: decoded, limited, re-encoded to PNG |
 //! | [`forms`] | dates in JST, yen, reasons, paging |
+//! | [`order_mail`] | the mails an order's steps send the customer (paid, shipped with tracking numbers, cancelled, refunded), in the customer's language |
 //! | [`labels`] | labels for stored codes (ledger actions and fields, staff-log actions and details, payment states) |
 //! | [`state`] | [`BackofficeState`], rate limits, times shown in JST |
 //! | [`stafflog`] | appending to the staff log |
@@ -114,6 +115,7 @@ pub mod dashboard;
 pub mod forms;
 pub mod images;
 pub mod labels;
+pub mod order_mail;
 pub mod orders;
 pub mod products;
 pub mod routes;

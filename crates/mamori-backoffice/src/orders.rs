@@ -248,6 +248,8 @@ pub struct ShipmentLine {
     pub date: String,
     /// Slot label.
     pub slot: String,
+    /// The carrier's tracking number, once shipped.
+    pub tracking: String,
 }
 
 #[derive(Template)]
@@ -265,6 +267,7 @@ struct Detail {
     shipping: String,
     cod_fee: String,
     buyer: BuyerView,
+    pickup: bool,
 }
 
 /// The buyer, masked.
@@ -367,10 +370,20 @@ pub async fn detail(
         address: masked.buyer_address.clone(),
         erased: masked.erased,
     };
+    let tracking = state
+        .store
+        .tracking_numbers(&id)
+        .await
+        .map_err(fail("tracking numbers"))?;
     let shipments = masked
         .shipments
         .iter()
         .map(|s| ShipmentLine {
+            tracking: tracking
+                .iter()
+                .find(|(no, _)| *no == s.shipment_no)
+                .and_then(|(_, t)| t.clone())
+                .unwrap_or_default(),
             name: s.name.clone(),
             address: s.address.clone(),
             phone: s.phone.clone(),
@@ -395,6 +408,7 @@ pub async fn detail(
             can_refund: allowed.contains(&OrderEvent::Refund),
             payment,
             buyer,
+            pickup: method == Some(PaymentMethod::StorePickup),
             c,
         }),
     )
@@ -407,6 +421,53 @@ pub async fn detail(
 pub struct TransitionForm {
     /// Event code (`payment_confirmed`, `start_preparing`, `ship`, `confirm_delivery`).
     pub event: String,
+    /// With `ship`: the carrier's tracking numbers (お問い合わせ伝票番号), one per delivery in
+    /// delivery order, separated by commas, spaces or new lines.
+    pub tracking: Option<String>,
+}
+
+/// Longest tracking number accepted.
+const TRACKING_MAX: usize = 30;
+
+/// The tracking numbers typed for a shipment: one per delivery, each digits, ASCII letters and
+/// hyphens (full-width digits and dashes are accepted and made ASCII). Not needed for store
+/// pickup (no parcel is sent).
+fn tracking_numbers(
+    text: Option<&str>,
+    deliveries: usize,
+    pickup: bool,
+) -> Result<Vec<String>, Refusal> {
+    let text = text.unwrap_or("");
+    let numbers: Vec<String> = text
+        .split(|ch: char| ch == ',' || ch == '、' || ch == '，' || ch.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.chars()
+                .map(|ch| match ch {
+                    '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
+                        char::from_u32(u32::from(ch) - 0xFEE0).unwrap_or(ch)
+                    }
+                    '－' | 'ー' | '‐' | '−' => '-',
+                    other => other,
+                })
+                .collect()
+        })
+        .collect();
+    if pickup {
+        return Ok(Vec::new());
+    }
+    let well_formed = |t: &String| {
+        t.chars().count() <= TRACKING_MAX
+            && t.chars().any(|ch| ch.is_ascii_digit())
+            && t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    };
+    if numbers.len() != deliveries || !numbers.iter().all(well_formed) {
+        return Err(Refusal::Other(
+            "お問い合わせ伝票番号を、お届け先ごとに1つずつ（半角英数字とハイフン）入力してください。",
+            "Enter one tracking number per delivery (letters, digits and hyphens).",
+        ));
+    }
+    Ok(numbers)
 }
 
 /// What went wrong with a state change, for the flash message.
@@ -467,32 +528,54 @@ async fn apply(
     Ok((header, to))
 }
 
+/// Moves the order by compare-and-set, queueing the customer's mail about the step in the same
+/// transaction (see [`crate::order_mail`]); a shipment also records its tracking numbers.
 async fn commit(
     state: &BackofficeState,
     c: &Ctx,
     header: &OrderRow,
     to: OrderState,
     event: OrderEvent,
+    tracking: &[String],
 ) -> Result<(), Refusal> {
-    let moved = state
-        .store
-        .transition_order(
-            &header.id,
-            &[header.state.as_str()],
-            to.as_str(),
-            state.now(),
-            &[],
+    let failed = |e: StoreError| {
+        tracing::error!(error = %e, "order transition");
+        Refusal::Other(
+            "注文を更新できませんでした。",
+            "The order could not be updated.",
         )
+    };
+    let mail = crate::order_mail::notice(state, c, header, event, tracking)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "order transition");
+        .map_err(|_| {
             Refusal::Other(
-                "注文を更新できませんでした。",
-                "The order could not be updated.",
+                "お客様へのメールを作成できませんでした。注文は変更していません。",
+                "The mail to the customer could not be made. The order was not changed.",
             )
         })?;
+    let acc = c.accessor(&format!("backoffice.orders.{}", event.as_str()));
+    let from = [header.state.as_str()];
+    let moved = if event == OrderEvent::Ship {
+        let numbered: Vec<(i64, String)> = (1..).zip(tracking.iter().cloned()).collect();
+        state
+            .gateway
+            .ship_order_with_mail(&acc, &header.id, &from, to.as_str(), &numbered, mail)
+            .await
+            .map_err(failed)?
+    } else {
+        state
+            .gateway
+            .transition_order_with_mail(&acc, &header.id, &from, to.as_str(), mail)
+            .await
+            .map_err(failed)?
+    };
     if !moved {
         return Err(Refusal::Raced);
+    }
+    let mut detail =
+        json!({ "order_number": header.order_number, "from": header.state, "to": to.as_str() });
+    if !tracking.is_empty() {
+        detail["tracking_number"] = json!(tracking);
     }
     stafflog::record(
         state,
@@ -500,7 +583,7 @@ async fn commit(
         None,
         &format!("orders.{}", event.as_str()),
         &header.id,
-        json!({ "order_number": header.order_number, "from": header.state, "to": to.as_str() }),
+        detail,
     )
     .await
     .map_err(|_| {
@@ -546,7 +629,24 @@ pub async fn transition(
         }
     };
     let result = match apply(&state, &id, event).await {
-        Ok((header, to)) => commit(&state, &c, &header, to, event).await,
+        Ok((header, to)) => {
+            let numbers = if event == OrderEvent::Ship {
+                let pickup = header.payment_method == PaymentMethod::StorePickup.as_str();
+                let deliveries = state
+                    .store
+                    .tracking_numbers(&id)
+                    .await
+                    .map(|t| t.len().max(1))
+                    .unwrap_or(1);
+                tracking_numbers(form.tracking.as_deref(), deliveries, pickup)
+            } else {
+                Ok(Vec::new())
+            };
+            match numbers {
+                Ok(numbers) => commit(&state, &c, &header, to, event, &numbers).await,
+                Err(r) => Err(r),
+            }
+        }
         Err(Refusal::Unknown) => return unknown_order(&c),
         Err(r) => Err(r),
     };
@@ -589,7 +689,7 @@ pub async fn cancel(
                 .await
                 .map_err(|_| Refusal::Payment)?;
         }
-        commit(&state, &c, &header, to, OrderEvent::Cancel).await
+        commit(&state, &c, &header, to, OrderEvent::Cancel, &[]).await
     }
     .await;
     if matches!(result, Err(Refusal::Unknown)) {
@@ -681,7 +781,7 @@ pub async fn refund(
                 .await
                 .map_err(|_| Refusal::Payment)?;
         }
-        commit(&state, &c, &header, to, OrderEvent::Refund).await
+        commit(&state, &c, &header, to, OrderEvent::Refund, &[]).await
     }
     .await;
     if matches!(result, Err(Refusal::Unknown)) {

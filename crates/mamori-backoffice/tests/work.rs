@@ -896,7 +896,123 @@ async fn japanese_screens_and_the_back_offices_own_404(backend: Backend) {
     assert!(res.text_of("title").unwrap().contains("管理画面"));
 }
 
+/// Each back-office step of an order mails the customer, in the language they ordered in, one
+/// language only: 入金確認, 発送 (with the tracking number, which the ship action requires and
+/// the order page then shows), 返金, キャンセル. Whom to write to is a recorded read.
+async fn order_steps_mail_the_customer_in_their_language(backend: Backend) {
+    const TO: &str = "hanako.hatoyama@example.jp";
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("steps.buyer@example.jp").await;
+    let (bank, bank_no) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::BankTransfer)
+        .await;
+    let (cod, cod_no) = bo.order(&customer).await;
+    bo.store()
+        .set_order_mail_lang(&cod, mamori_domain::Language::En)
+        .await
+        .unwrap();
+    let (operator, client) = bo.member(Role::Manager).await;
+    let step = |order: &str, event: &str, tracking: Option<&str>| {
+        let mut fields = vec![("event", event.to_owned())];
+        if let Some(t) = tracking {
+            fields.push(("tracking", t.to_owned()));
+        }
+        let client = &client;
+        let path = format!("/orders/{order}/transition");
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client.post_form(&path, &f).await
+        }
+    };
+    let state = |order: String| {
+        let store = bo.store().clone();
+        async move { store.order_header(&order).await.unwrap().unwrap().state }
+    };
+
+    // 入金確認.
+    let before = bo.ledger_len().await;
+    step(&bank, "payment_confirmed", None)
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    let subject = bo.wait_for_mail(TO, "ご入金を確認しました").await;
+    assert_eq!(
+        subject.replace(' ', ""),
+        format!("【守り商店】ご入金を確認しました（注文番号{bank_no}）")
+    );
+    let text = bo.mail_text(TO, "ご入金を確認しました").await;
+    assert!(text.starts_with("鳩山 花子 様"), "{text}");
+    assert!(!text.contains("Dear"), "{text}");
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].principal, Principal::Staff(operator.id.clone()));
+    assert_eq!(reads[0].purpose, "backoffice.orders.mail");
+    assert_eq!(
+        reads[0].fields,
+        vec![
+            "orders.buyer_name".to_owned(),
+            "orders.buyer_email".to_owned()
+        ]
+    );
+
+    // 発送: the tracking number is required, then mailed and shown.
+    step(&bank, "start_preparing", None).await;
+    assert!(client
+        .get(&format!("/orders/{bank}"))
+        .await
+        .has("#tracking"));
+    step(&bank, "ship", None).await;
+    let page = client.get(&format!("/orders/{bank}")).await;
+    assert!(
+        page.text_of("#error").unwrap().contains("伝票番号"),
+        "{:?}",
+        page.text_of("#error")
+    );
+    assert_eq!(state(bank.clone()).await, "preparing");
+    step(&bank, "ship", Some("１２３４－５６７８－９０１２"))
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    assert_eq!(state(bank.clone()).await, "shipped");
+    let text = bo.mail_text(TO, "商品を発送しました").await;
+    assert!(
+        text.contains("お問い合わせ伝票番号：1234-5678-9012"),
+        "{text}"
+    );
+    let page = client.get(&format!("/orders/{bank}")).await;
+    assert_eq!(page.text_of("td.tracking").unwrap(), "1234-5678-9012");
+
+    // 返金.
+    client
+        .post_form(&format!("/orders/{bank}/refund"), &[("confirm", "yes")])
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    let text = bo.mail_text(TO, "ご返金の手続きをしました").await;
+    let total = bo.store().order_header(&bank).await.unwrap().unwrap().total;
+    assert!(
+        text.contains(&format!("ご返金額：{}", mamori_domain::Yen(total))),
+        "{text}"
+    );
+
+    // キャンセル, to a customer who ordered in English: English only.
+    client
+        .post_form(&format!("/orders/{cod}/cancel"), &[])
+        .await
+        .expect_redirect(&format!("/orders/{cod}"));
+    let subject = bo.wait_for_mail(TO, "cancelled").await;
+    assert_eq!(
+        subject.replace(' ', ""),
+        format!("[守り商店]Yourorderhasbeencancelled(order{cod_no})")
+    );
+    let text = bo.mail_text(TO, "cancelled").await;
+    assert!(text.starts_with("Dear 鳩山 花子,"), "{text}");
+    assert!(
+        !text.contains("キャンセル") && !text.contains("様"),
+        "{text}"
+    );
+    assert_eq!(bo.mails_to(TO), 4, "one mail per step");
+}
+
 both_backends!(
+    order_steps_mail_the_customer_in_their_language,
     japanese_screens_and_the_back_offices_own_404,
     gifts_are_shown_to_who_makes_them_on_the_record,
     card_refund_and_cancel_go_through_the_provider,

@@ -485,6 +485,23 @@ impl TestBackoffice {
         }
     }
 
+    /// The text of the mail to `to` whose subject contains `subject` (waits for it).
+    pub async fn mail_text(&self, to: &str, subject: &str) -> String {
+        self.wait_for_mail(to, subject).await;
+        for m in self.catcher.messages() {
+            if m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to))
+                && decoded_subject(&m.data_str()).contains(subject)
+            {
+                let raw = m.data_str();
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(raw.as_bytes())
+                    .unwrap();
+                return parsed.body_text(0).unwrap().replace("\r\n", "\n");
+            }
+        }
+        panic!("no mail to {to} about {subject:?}");
+    }
+
     /// How many mails `to` received so far.
     pub fn mails_to(&self, to: &str) -> usize {
         self.catcher
