@@ -85,7 +85,7 @@ pub async fn notice(
     };
     let to = Recipient::new(email.expose().as_str())
         .map_err(|_| NoticeFailed)?
-        .with_name(&name.expose().full_name());
+        .with_name(name.expose().full_name());
     let mail = OutgoingMail::from_content(to, content).with_header("X-Mamori-Kind", kind);
     Ok(Some(MailDraft {
         kind: kind.to_owned(),

@@ -63,12 +63,15 @@ pub(crate) fn present_fields(items: &[OrderItemRow]) -> Vec<&'static str> {
     out
 }
 
+/// A line's 名入れ and のし as text, each if present.
+pub(crate) type GiftTexts = (Option<Personal<String>>, Option<Personal<String>>);
+
 /// Opens one line's gifts as text (the caller has recorded the read).
 pub(crate) fn open_line(
     key: &mamori_vault::DataKey,
     order_id: &str,
     it: &OrderItemRow,
-) -> Result<(Option<Personal<String>>, Option<Personal<String>>)> {
+) -> Result<GiftTexts> {
     let (p, n) = codec::open_gifts(key, order_id, it)?;
     Ok((
         p.as_ref().map(|p| Personal::new(personalisation_text(p))),
