@@ -29,8 +29,8 @@
 //! | session | `GET /`, `POST /logout`, `GET /step-up`, `POST /step-up/{totp,recovery,passkey/begin,passkey/finish}` | signed in |
 //! | own account | `GET /account`; password, passkeys, TOTP, recovery codes | `own_account` (+ step-up for changes) |
 //! | dashboard | `GET /dashboard` (today's orders and sales, JST) | `dashboard` |
-//! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked), `POST /orders/{id}/{transition,cancel}` | `orders_view`, `orders_manage` |
-//! | refunds | `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
+//! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked; 名入れ and のし for `orders_manage`, a recorded read), `POST /orders/{id}/{transition,cancel}` (the customer is mailed; shipping takes tracking numbers) | `orders_view`, `orders_manage` |
+//! | refunds | `GET /orders/{id}/refund` (confirmation), `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
 //! | shipping CSV | `GET/POST /orders/export` (reason, rate limit) | `orders_export` + step-up |
 //! | customers | `GET /customers` (masked; exact email or id search), `GET /customers/{id}` | `customers_view` |
 //! | reveal | `POST /customers/{id}/reveal` (one field, a reason; shown once) | `customers_reveal` |
