@@ -10,7 +10,7 @@ use axum::{
     response::Response,
 };
 use mamori_store::{
-    access::{AccessEvent, Action, Principal},
+    access::{AccessEvent, Principal},
     model::StaffLogFilter,
 };
 use mamori_web::{errors::AppError, page::render};
@@ -20,6 +20,7 @@ use crate::{
     ctx::Ctx,
     fail,
     forms::{day_start_us, offset, query_of, Pager, DAY_US, PAGE_SIZE},
+    labels,
     state::{fmt_secs, fmt_us, BackofficeState},
 };
 
@@ -34,11 +35,11 @@ pub struct LedgerLine {
     pub principal: String,
     /// Purpose code.
     pub purpose: String,
-    /// `read`, `read_masked`, `write`, ...
+    /// The action's label (`閲覧（伏せ字）`, ...).
     pub action: &'static str,
     /// Customer ids.
     pub customers: String,
-    /// Field names.
+    /// Field labels.
     pub fields: String,
     /// The reason given, if any.
     pub reason: String,
@@ -53,16 +54,6 @@ async fn staff_names(state: &BackofficeState) -> Result<HashMap<String, String>,
         .into_iter()
         .map(|s| (s.id, s.display_name))
         .collect())
-}
-
-fn action_code(a: Action) -> &'static str {
-    match a {
-        Action::Read => "read",
-        Action::ReadMasked => "read_masked",
-        Action::Write => "write",
-        Action::Erase => "erase",
-        Action::Rewrap => "rewrap",
-    }
 }
 
 fn ledger_line(c: &Ctx, seq: i64, bytes: &[u8], names: &HashMap<String, String>) -> LedgerLine {
@@ -82,9 +73,14 @@ fn ledger_line(c: &Ctx, seq: i64, bytes: &[u8], names: &HashMap<String, String>)
                 at: fmt_us(e.at_us),
                 principal,
                 purpose: e.purpose,
-                action: action_code(e.action),
+                action: labels::ledger_action(c, e.action),
                 customers: e.customers.join(", "),
-                fields: e.fields.join(", "),
+                fields: e
+                    .fields
+                    .iter()
+                    .map(|f| labels::ledger_field(c, f))
+                    .collect::<Vec<_>>()
+                    .join("、"),
                 reason: e.reason.unwrap_or_default(),
             }
         }
@@ -192,12 +188,14 @@ pub struct LogLine {
     pub at: String,
     /// Who.
     pub staff: String,
-    /// Action code.
+    /// Action label.
     pub action: String,
+    /// Action code (what the filter takes).
+    pub code: String,
     /// Target.
     pub target: String,
-    /// Details (JSON).
-    pub detail: String,
+    /// Details, one `項目：値` per entry.
+    pub detail: Vec<String>,
     /// Client address.
     pub ip: String,
     /// Request id.
@@ -289,9 +287,10 @@ pub async fn staff_log(
                 Some(id) => names.get(id).cloned().unwrap_or_else(|| id.clone()),
                 None => c.t("（システム）", "(system)").to_owned(),
             },
-            action: r.action,
+            action: labels::log_action(&c, &r.action),
+            code: r.action,
             target: r.target,
-            detail: r.detail,
+            detail: labels::log_detail(&c, &r.detail),
             ip: r.ip.unwrap_or_default(),
             request_id: r.request_id,
         })

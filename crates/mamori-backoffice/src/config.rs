@@ -37,6 +37,10 @@ pub struct BackofficeConfig {
     pub image_max_side: u32,
     /// The shop's name, for the staff mails and page titles.
     pub shop_name: String,
+    /// The shop's public URL, for the signature of the mails to customers about their orders.
+    pub shop_url: String,
+    /// Where customers write to, in those mails.
+    pub support_email: String,
     /// Served over HTTPS (cookies `Secure` with the `__Host-` prefix, HSTS).
     pub tls: bool,
 }
@@ -66,6 +70,8 @@ impl Default for BackofficeConfig {
             image_max_bytes: 5 * 1024 * 1024,
             image_max_side: 4096,
             shop_name: "守り商店".to_owned(),
+            shop_url: "http://127.0.0.1:8080/".to_owned(),
+            support_email: "support@shop.example.jp".to_owned(),
             tls: false,
         }
     }

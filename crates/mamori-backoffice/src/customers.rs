@@ -43,14 +43,17 @@ pub struct FieldOption {
     pub code: &'static str,
     /// Label.
     pub label: &'static str,
+    /// Chosen on the form that was sent (kept when the form comes back with a problem).
+    pub selected: bool,
 }
 
-fn field_options(c: &Ctx) -> Vec<FieldOption> {
+fn field_options(c: &Ctx, chosen: Option<&str>) -> Vec<FieldOption> {
     CustomerField::ALL
         .iter()
         .map(|f| FieldOption {
             code: f.as_str(),
             label: field_label(c, *f),
+            selected: chosen == Some(f.as_str()),
         })
         .collect()
 }
@@ -216,6 +219,7 @@ async fn detail_page(
     revealed: Option<(String, String)>,
     problem: Option<String>,
     reason: String,
+    chosen: Option<&str>,
 ) -> Result<Response, AppError> {
     let acc = c.accessor("backoffice.customers.detail");
     let d = match state.gateway.customer_masked(&acc, id).await {
@@ -233,7 +237,7 @@ async fn detail_page(
         })
         .collect();
     let orders = d.orders.iter().map(|o| list_row(&c, o)).collect();
-    let fields = field_options(&c);
+    let fields = field_options(&c, chosen);
     Ok((
         PagePolicy::new().private(),
         render(&Detail {
@@ -259,7 +263,7 @@ pub async fn detail(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(AppError::NotFound);
     }
-    detail_page(&state, c, &id, None, None, String::new()).await
+    detail_page(&state, c, &id, None, None, String::new(), None).await
 }
 
 /// `POST /customers/{id}/reveal` form.
@@ -288,13 +292,14 @@ pub async fn reveal(
         let msg = c
             .t("項目を選んでください。", "Please choose a field.")
             .to_owned();
-        return detail_page(&state, c, &id, None, Some(msg), form.reason).await;
+        return detail_page(&state, c, &id, None, Some(msg), form.reason, None).await;
     };
     let reason = match check_reason(&form.reason) {
         Ok(r) => r,
         Err((ja, en)) => {
             let msg = c.t(ja, en).to_owned();
-            return detail_page(&state, c, &id, None, Some(msg), form.reason).await;
+            let chosen = Some(field.as_str());
+            return detail_page(&state, c, &id, None, Some(msg), form.reason, chosen).await;
         }
     };
     let acc = c.accessor("backoffice.customers.reveal").because(&reason);
@@ -308,7 +313,7 @@ pub async fn reveal(
                     "This customer's personal data was erased and cannot be shown.",
                 )
                 .to_owned();
-            return detail_page(&state, c, &id, None, Some(msg), String::new()).await;
+            return detail_page(&state, c, &id, None, Some(msg), String::new(), None).await;
         }
         Err(e) => return Err(fail("reveal")(e)),
     };
@@ -322,7 +327,7 @@ pub async fn reveal(
     )
     .await?;
     let shown = (field_label(&c, field).to_owned(), value.expose().clone());
-    detail_page(&state, c, &id, Some(shown), None, String::new()).await
+    detail_page(&state, c, &id, Some(shown), None, String::new(), None).await
 }
 
 #[derive(Template)]
@@ -352,7 +357,7 @@ pub async fn export_form(c: Ctx, Query(q): Query<ExportQuery>) -> Response {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    let fields = field_options(&c);
+    let fields = field_options(&c, None);
     render(&ExportPage {
         c,
         ids,
@@ -391,7 +396,7 @@ pub async fn export(
     SafeForm(form): SafeForm<ExportForm>,
 ) -> Result<Response, AppError> {
     let again = |c: Ctx, problem: &str| {
-        let fields = field_options(&c);
+        let fields = field_options(&c, None);
         render(&ExportPage {
             ids: form.ids.clone(),
             reason: form.reason.clone(),

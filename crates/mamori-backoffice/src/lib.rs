@@ -29,8 +29,8 @@
 //! | session | `GET /`, `POST /logout`, `GET /step-up`, `POST /step-up/{totp,recovery,passkey/begin,passkey/finish}` | signed in |
 //! | own account | `GET /account`; password, passkeys, TOTP, recovery codes | `own_account` (+ step-up for changes) |
 //! | dashboard | `GET /dashboard` (today's orders and sales, JST) | `dashboard` |
-//! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked), `POST /orders/{id}/{transition,cancel}` | `orders_view`, `orders_manage` |
-//! | refunds | `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
+//! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked; 名入れ and のし for `orders_manage`, a recorded read), `POST /orders/{id}/{transition,cancel}` (the customer is mailed; shipping takes tracking numbers) | `orders_view`, `orders_manage` |
+//! | refunds | `GET /orders/{id}/refund` (confirmation), `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
 //! | shipping CSV | `GET/POST /orders/export` (reason, rate limit) | `orders_export` + step-up |
 //! | customers | `GET /customers` (masked; exact email or id search), `GET /customers/{id}` | `customers_view` |
 //! | reveal | `POST /customers/{id}/reveal` (one field, a reason; shown once) | `customers_reveal` |
@@ -95,6 +95,8 @@
 //! | [`dashboard`], [`orders`], [`customers`], [`products`], [`staff_admin`], [`settings`], [`audit`] | the work pages |
 //! | [`images`] | product images: decoded, limited, re-encoded to PNG |
 //! | [`forms`] | dates in JST, yen, reasons, paging |
+//! | [`order_mail`] | the mails an order's steps send the customer (paid, shipped with tracking numbers, cancelled, refunded), in the customer's language |
+//! | [`labels`] | labels for stored codes (ledger actions and fields, staff-log actions and details, payment states) |
 //! | [`state`] | [`BackofficeState`], rate limits, times shown in JST |
 //! | [`stafflog`] | appending to the staff log |
 //! | [`assets`] | the back office's script and stylesheet |
@@ -112,6 +114,8 @@ pub mod customers;
 pub mod dashboard;
 pub mod forms;
 pub mod images;
+pub mod labels;
+pub mod order_mail;
 pub mod orders;
 pub mod products;
 pub mod routes;

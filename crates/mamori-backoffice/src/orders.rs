@@ -11,6 +11,7 @@ use axum::{
 };
 use http::{header, HeaderValue};
 use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
+use mamori_staff::Permission;
 use mamori_store::{
     model::{OrderFilter, OrderHeader, PaymentRow},
     StoreError,
@@ -222,8 +223,14 @@ pub struct LineView {
     pub quantity: i64,
     /// Unit price.
     pub unit: String,
-    /// 名入れ or のし were ordered (their text is personal and not shown here).
-    pub gift: bool,
+    /// 名入れ was ordered.
+    pub personalised: bool,
+    /// のし was ordered.
+    pub noshi: bool,
+    /// The 名入れ text, for staff who make it (a recorded read).
+    pub engraving: Option<String>,
+    /// The のし wording (表書き / name), for staff who make it (a recorded read).
+    pub noshi_text: Option<String>,
 }
 
 /// One delivery as shown (recipient masked).
@@ -239,6 +246,8 @@ pub struct ShipmentLine {
     pub date: String,
     /// Slot label.
     pub slot: String,
+    /// The carrier's tracking number, once shipped.
+    pub tracking: String,
 }
 
 #[derive(Template)]
@@ -256,6 +265,7 @@ struct Detail {
     shipping: String,
     cod_fee: String,
     buyer: BuyerView,
+    pickup: bool,
 }
 
 /// The buyer, masked.
@@ -310,17 +320,45 @@ pub async fn detail(
                 (Some(b), Some(l)) => format!(" {b} ****{l}"),
                 _ => String::new(),
             };
-            format!("{} ({}){card}", p.provider, p.status)
+            let provider = crate::labels::provider(&c, &p.provider);
+            let status = crate::labels::payment_status(&c, &p.status);
+            if c.en() {
+                format!("{provider} ({status}){card}")
+            } else {
+                format!("{provider}（{status}）{card}")
+            }
         });
+    // Staff who prepare orders see what to engrave and print: one recorded read of the gift
+    // fields (nothing is read when the order has none, or for an erased customer).
+    let gifts = if c.can(Permission::OrdersManage) && !masked.erased {
+        let acc = c.accessor("backoffice.orders.gifts");
+        state
+            .gateway
+            .order_gifts(&acc, &id)
+            .await
+            .map_err(fail("order gifts"))?
+    } else {
+        Vec::new()
+    };
     let lines = masked
         .lines
         .iter()
-        .map(|i| LineView {
-            name: i.product_name.clone(),
-            sku: i.sku.clone(),
-            quantity: i.quantity,
-            unit: yen(i.unit_price),
-            gift: i.personalised || i.noshi,
+        .map(|i| {
+            let gift = gifts.iter().find(|g| g.line_no == i.line_no);
+            LineView {
+                name: i.product_name.clone(),
+                sku: i.sku.clone(),
+                quantity: i.quantity,
+                unit: yen(i.unit_price),
+                personalised: i.personalised,
+                noshi: i.noshi,
+                engraving: gift
+                    .and_then(|g| g.personalisation.as_ref())
+                    .map(|p| p.expose().clone()),
+                noshi_text: gift
+                    .and_then(|g| g.noshi.as_ref())
+                    .map(|n| n.expose().clone()),
+            }
         })
         .collect();
     let buyer = BuyerView {
@@ -330,10 +368,20 @@ pub async fn detail(
         address: masked.buyer_address.clone(),
         erased: masked.erased,
     };
+    let tracking = state
+        .store
+        .tracking_numbers(&id)
+        .await
+        .map_err(fail("tracking numbers"))?;
     let shipments = masked
         .shipments
         .iter()
         .map(|s| ShipmentLine {
+            tracking: tracking
+                .iter()
+                .find(|(no, _)| *no == s.shipment_no)
+                .and_then(|(_, t)| t.clone())
+                .unwrap_or_default(),
             name: s.name.clone(),
             address: s.address.clone(),
             phone: s.phone.clone(),
@@ -358,6 +406,7 @@ pub async fn detail(
             can_refund: allowed.contains(&OrderEvent::Refund),
             payment,
             buyer,
+            pickup: method == Some(PaymentMethod::StorePickup),
             c,
         }),
     )
@@ -370,6 +419,53 @@ pub async fn detail(
 pub struct TransitionForm {
     /// Event code (`payment_confirmed`, `start_preparing`, `ship`, `confirm_delivery`).
     pub event: String,
+    /// With `ship`: the carrier's tracking numbers (お問い合わせ伝票番号), one per delivery in
+    /// delivery order, separated by commas, spaces or new lines.
+    pub tracking: Option<String>,
+}
+
+/// Longest tracking number accepted.
+const TRACKING_MAX: usize = 30;
+
+/// The tracking numbers typed for a shipment: one per delivery, each digits, ASCII letters and
+/// hyphens (full-width digits and dashes are accepted and made ASCII). Not needed for store
+/// pickup (no parcel is sent).
+fn tracking_numbers(
+    text: Option<&str>,
+    deliveries: usize,
+    pickup: bool,
+) -> Result<Vec<String>, Refusal> {
+    let text = text.unwrap_or("");
+    let numbers: Vec<String> = text
+        .split(|ch: char| ch == ',' || ch == '、' || ch == '，' || ch.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.chars()
+                .map(|ch| match ch {
+                    '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' => {
+                        char::from_u32(u32::from(ch) - 0xFEE0).unwrap_or(ch)
+                    }
+                    '－' | 'ー' | '‐' | '−' => '-',
+                    other => other,
+                })
+                .collect()
+        })
+        .collect();
+    if pickup {
+        return Ok(Vec::new());
+    }
+    let well_formed = |t: &String| {
+        t.chars().count() <= TRACKING_MAX
+            && t.chars().any(|ch| ch.is_ascii_digit())
+            && t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    };
+    if numbers.len() != deliveries || !numbers.iter().all(well_formed) {
+        return Err(Refusal::Other(
+            "お問い合わせ伝票番号を、お届け先ごとに1つずつ（半角英数字とハイフン）入力してください。",
+            "Enter one tracking number per delivery (letters, digits and hyphens).",
+        ));
+    }
+    Ok(numbers)
 }
 
 /// What went wrong with a state change, for the flash message.
@@ -430,26 +526,53 @@ async fn apply(
     Ok((header, to))
 }
 
+/// Moves the order by compare-and-set, queueing the customer's mail about the step in the same
+/// transaction (see [`crate::order_mail`]); a shipment also records its tracking numbers.
 async fn commit(
     state: &BackofficeState,
     c: &Ctx,
     header: &OrderHeader,
     to: OrderState,
     event: OrderEvent,
+    tracking: &[String],
 ) -> Result<(), Refusal> {
-    let moved = state
-        .store
-        .transition_order(&header.id, &[header.state], to, state.now(), &[])
+    let failed = |e: StoreError| {
+        tracing::error!(error = %e, "order transition");
+        Refusal::Other(
+            "注文を更新できませんでした。",
+            "The order could not be updated.",
+        )
+    };
+    let mail = crate::order_mail::notice(state, c, header, event, tracking)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "order transition");
+        .map_err(|_| {
             Refusal::Other(
-                "注文を更新できませんでした。",
-                "The order could not be updated.",
+                "お客様へのメールを作成できませんでした。注文は変更していません。",
+                "The mail to the customer could not be made. The order was not changed.",
             )
         })?;
+    let acc = c.accessor(&format!("backoffice.orders.{}", event.as_str()));
+    let from = [header.state];
+    let moved = if event == OrderEvent::Ship {
+        let numbered: Vec<(i64, String)> = (1..).zip(tracking.iter().cloned()).collect();
+        state
+            .gateway
+            .ship_order_with_mail(&acc, &header.id, &from, to, &numbered, mail)
+            .await
+            .map_err(failed)?
+    } else {
+        state
+            .gateway
+            .transition_order_with_mail(&acc, &header.id, &from, to, mail)
+            .await
+            .map_err(failed)?
+    };
     if !moved {
         return Err(Refusal::Raced);
+    }
+    let mut detail = json!({ "order_number": header.order_number, "from": header.state.as_str(), "to": to.as_str() });
+    if !tracking.is_empty() {
+        detail["tracking_number"] = json!(tracking);
     }
     stafflog::record(
         state,
@@ -457,7 +580,7 @@ async fn commit(
         None,
         &format!("orders.{}", event.as_str()),
         &header.id,
-        json!({ "order_number": header.order_number, "from": header.state, "to": to.as_str() }),
+        detail,
     )
     .await
     .map_err(|_| {
@@ -503,7 +626,24 @@ pub async fn transition(
         }
     };
     let result = match apply(&state, &id, event).await {
-        Ok((header, to)) => commit(&state, &c, &header, to, event).await,
+        Ok((header, to)) => {
+            let numbers = if event == OrderEvent::Ship {
+                let pickup = header.payment_method == PaymentMethod::StorePickup.as_str();
+                let deliveries = state
+                    .store
+                    .tracking_numbers(&id)
+                    .await
+                    .map(|t| t.len().max(1))
+                    .unwrap_or(1);
+                tracking_numbers(form.tracking.as_deref(), deliveries, pickup)
+            } else {
+                Ok(Vec::new())
+            };
+            match numbers {
+                Ok(numbers) => commit(&state, &c, &header, to, event, &numbers).await,
+                Err(r) => Err(r),
+            }
+        }
         Err(Refusal::Unknown) => return unknown_order(&c),
         Err(r) => Err(r),
     };
@@ -555,7 +695,7 @@ pub async fn cancel(
                 .await
                 .map_err(|_| Refusal::Payment)?;
         }
-        commit(&state, &c, &header, to, OrderEvent::Cancel).await
+        commit(&state, &c, &header, to, OrderEvent::Cancel, &[]).await
     }
     .await;
     if matches!(result, Err(Refusal::Unknown)) {
@@ -570,14 +710,56 @@ pub async fn cancel(
     )
 }
 
-/// `POST /orders/{id}/refund` (step-up): refunds the whole order; a card payment through the
-/// provider (same idempotency key per order: a double submit refunds once), other methods are
-/// refunded outside mamori and only recorded here.
-pub async fn refund(
+#[derive(Template)]
+#[template(path = "orders/refund.html")]
+struct RefundConfirm {
+    c: Ctx,
+    order: OrderListRow,
+    card: bool,
+}
+
+/// `GET /orders/{id}/refund` (step-up): what a refund would do (order, amount, how it is paid
+/// back), and the button that does it. Nothing changes here.
+pub async fn refund_confirm(
     State(state): State<Arc<BackofficeState>>,
     c: Ctx,
     Path(id): Path<String>,
 ) -> Response {
+    let (header, _to) = match apply(&state, &id, OrderEvent::Refund).await {
+        Ok(found) => found,
+        Err(Refusal::Unknown) => return unknown_order(&c),
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    let card = header.payment_method == PaymentMethod::Card.as_str();
+    let order = list_row(&c, &header);
+    (
+        PagePolicy::new().private(),
+        render(&RefundConfirm { c, order, card }),
+    )
+        .into_response()
+}
+
+/// `POST /orders/{id}/refund` form: sent only by the confirmation page's button.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundForm {
+    /// `yes` from the confirmation page; anything else shows the confirmation first.
+    pub confirm: Option<String>,
+}
+
+/// `POST /orders/{id}/refund` (step-up), confirmed on `GET /orders/{id}/refund`: refunds the
+/// whole order; a card payment through the provider (same idempotency key per order: a double
+/// submit refunds once), other methods are refunded outside mamori and only recorded here. An
+/// unconfirmed post changes nothing and shows the confirmation.
+pub async fn refund(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+    SafeForm(form): SafeForm<RefundForm>,
+) -> Response {
+    if form.confirm.as_deref() != Some("yes") {
+        return Redirect::to(&format!("/orders/{id}/refund")).into_response();
+    }
     let result = async {
         let (header, to) = apply(&state, &id, OrderEvent::Refund).await?;
         let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
@@ -605,7 +787,7 @@ pub async fn refund(
                 .await
                 .map_err(|_| Refusal::Payment)?;
         }
-        commit(&state, &c, &header, to, OrderEvent::Refund).await
+        commit(&state, &c, &header, to, OrderEvent::Refund, &[]).await
     }
     .await;
     if matches!(result, Err(Refusal::Unknown)) {
@@ -728,6 +910,8 @@ pub async fn export(
         "お届け日",
         "時間帯",
         "品名",
+        "名入れ",
+        "のし",
     ];
     w.write_record(head).map_err(fail("csv"))?;
     for r in &rows {
@@ -743,6 +927,8 @@ pub async fn export(
             r.date.as_deref().unwrap_or(""),
             slot,
             r.items.as_str(),
+            r.personalisation.expose().as_str(),
+            r.noshi.expose().as_str(),
         ])
         .map_err(fail("csv"))?;
     }

@@ -7,20 +7,26 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::{
-    extract::{Request, State},
+    extract::{FromRequestParts as _, Request, State},
     middleware::{from_fn_with_state, Next},
     response::{IntoResponse, Redirect, Response},
-    routing::{on, MethodFilter, MethodRouter},
+    routing::{any, on, MethodFilter, MethodRouter},
     Router,
 };
-use http::{header, Method};
+use http::{header, HeaderValue, Method, StatusCode};
 use mamori_staff::{Permission, Role};
-use mamori_web::{errors::AppError, ratelimit::rate_limit, session::Session};
+use mamori_web::{
+    errors::{AppError, KeepErrorBody},
+    page::render,
+    ratelimit::rate_limit,
+    session::Session,
+};
 
 use crate::{
     account, assets, audit, auth,
-    ctx::{keys, CurrentStaff},
+    ctx::{keys, Ctx, CurrentStaff},
     customers, dashboard, orders, products, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
@@ -173,6 +179,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/orders/{id}", Perm(P::OrdersView), NO, orders::detail),
     route!(Post "/orders/{id}/transition", Perm(P::OrdersManage), NO, orders::transition),
     route!(Post "/orders/{id}/cancel", Perm(P::OrdersManage), NO, orders::cancel),
+    route!(Get "/orders/{id}/refund", Perm(P::OrdersManage), STEP, orders::refund_confirm),
     route!(Post "/orders/{id}/refund", Perm(P::OrdersManage), STEP, orders::refund),
     route!(Get "/customers", Perm(P::CustomersView), NO, customers::list),
     route!(Get "/customers/export", Perm(P::CustomersExport), STEP, customers::export_form),
@@ -199,7 +206,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/staff-log", Perm(P::StaffLogView), NO, audit::staff_log),
 ];
 
-/// The back office's routes, each behind its guard, without the stack's layers.
+/// The back office's routes, each behind its guard, without the stack's layers. Any other path,
+/// and any 404 a handler answers, gets the back office's own "not found" page.
 pub fn router(state: Arc<BackofficeState>) -> Router {
     let mut router = Router::new();
     for spec in ROUTES {
@@ -207,7 +215,48 @@ pub fn router(state: Arc<BackofficeState>) -> Router {
             (spec.handler)(&state).route_layer(from_fn_with_state((state.clone(), spec), guard));
         router = router.route(spec.path, method_router);
     }
-    router.with_state(state)
+    router
+        // A catch-all route rather than a fallback: the web stack sets its own fallback (the
+        // shop's page) after these routes are merged.
+        .route("/{*rest}", any(|| async { StatusCode::NOT_FOUND }))
+        .layer(from_fn_with_state(state.clone(), not_found_page))
+        .with_state(state)
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFound {
+    c: Ctx,
+}
+
+/// Middleware: a 404 from any back-office route becomes the back office's own page (its frame,
+/// its language, a way back to its start page), kept as it is by the stack's error pages.
+async fn not_found_page(
+    State(state): State<Arc<BackofficeState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut saved = parts.clone();
+    let res = next.run(Request::from_parts(parts, body)).await;
+    if res.status() != StatusCode::NOT_FOUND {
+        return res;
+    }
+    let Ok(mut c) = Ctx::from_request_parts(&mut saved, &state).await else {
+        return res;
+    };
+    if c.staff.is_none() {
+        // An unknown path runs no guard: load the member of staff for the menu.
+        c.staff = signed_in(&state, &c.session).await.ok().flatten();
+    }
+    let mut page = render(&NotFound { c });
+    if page.status().is_success() {
+        *page.status_mut() = StatusCode::NOT_FOUND;
+        page.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        page.extensions_mut().insert(KeepErrorBody);
+    }
+    page
 }
 
 /// `/login?next=<path>` for a GET (so the page comes back after sign-in), `/login` otherwise.

@@ -90,6 +90,10 @@ pub struct SettingsForm {
     pub pm_bank_transfer: Option<String>,
     /// Store pickup on.
     pub pm_store_pickup: Option<String>,
+    /// Bank account for transfers (absent: unchanged).
+    pub bank_account: Option<String>,
+    /// Days to pay a bank transfer (absent: unchanged).
+    pub bank_transfer_days: Option<String>,
 }
 
 /// `POST /settings`: checks everything, then writes the keys that changed (nothing when any
@@ -139,12 +143,39 @@ pub async fn save(
             "Please keep at least one payment method.",
         ));
     }
+    let bank_account = match &f.bank_account {
+        Some(a) => a.trim().replace("\r\n", "\n"),
+        None => before.bank_account.clone(),
+    };
+    if bank_account.chars().count() > 300
+        || bank_account.chars().any(|ch| ch.is_control() && ch != '\n')
+    {
+        problems.push(c.t(
+            "振込先は300文字以内で入力してください。",
+            "The bank account is up to 300 characters.",
+        ));
+    }
+    let bank_transfer_days = match f.bank_transfer_days.as_deref().map(str::trim) {
+        None => before.bank_transfer_days,
+        Some(d) => match d.parse::<u32>() {
+            Ok(n) if (1..=60).contains(&n) => n,
+            _ => {
+                problems.push(c.t(
+                    "お支払い期限は1〜60日で入力してください。",
+                    "The days to pay are 1 to 60.",
+                ));
+                before.bank_transfer_days
+            }
+        },
+    };
     let after = ShopSettings {
         name,
         address,
         registration_number,
         delivery_slots: f.delivery_slots.is_some(),
         payment_methods,
+        bank_account,
+        bank_transfer_days,
     };
     if !problems.is_empty() {
         return Ok(page(c, after, problems));

@@ -182,6 +182,21 @@ async fn passkey_owner_and_totp_support_reveal_on_the_record() {
         .filter(|e| e.action == Action::Read && e.customers.contains(&customer))
         .count();
     assert_eq!(reads_before, 0);
+    // Without a reason: a clear error, the form kept as it was, nothing read.
+    support.select("#field", "phone").await.unwrap();
+    support.fill("#reason", "").await.unwrap();
+    support.submit_and_wait("#reveal").await.unwrap();
+    let problem = support.text("#problem").await.unwrap();
+    assert!(problem.contains("理由を"), "{problem}");
+    assert_eq!(support.value("#field").await.unwrap(), "phone");
+    assert!(support.exists("#reveal-form").await.unwrap());
+    assert!(!support.exists("#revealed").await.unwrap());
+    support
+        .screenshot("backoffice_reveal_without_reason")
+        .await
+        .unwrap();
+    assert_clean_console(&support, "reveal without a reason").await;
+
     let reason = "電話でのお問い合わせに折り返すため";
     support.select("#field", "phone").await.unwrap();
     support.fill("#reason", reason).await.unwrap();

@@ -23,6 +23,15 @@ use mamori_store::{
     Backend,
 };
 
+/// The action codes of a staff-log page (each action cell carries its code).
+fn action_codes(res: &common::Resp) -> Vec<String> {
+    let sel = scraper::Selector::parse("td.action").unwrap();
+    res.doc()
+        .select(&sel)
+        .filter_map(|e| e.value().attr("data-code").map(str::to_owned))
+        .collect()
+}
+
 async fn staff_log_actions(bo: &TestBackoffice, staff_id: &str) -> Vec<String> {
     bo.store()
         .staff_log_page(
@@ -104,7 +113,10 @@ async fn reveal_is_recorded_once_with_its_reason(backend: Backend) {
     let ledger = audit.get(&format!("/ledger?customer={customer}")).await;
     ledger.expect(200);
     assert!(ledger.texts_of("td.reason").iter().any(|r| r == reason));
-    assert!(ledger.texts_of("td.action").iter().any(|a| a == "read"));
+    assert!(ledger
+        .texts_of("td.action")
+        .iter()
+        .any(|a| a == "閲覧（全文）"));
     assert!(!ledger.text.contains("090-1234-5678"));
     audit
         .get(&format!("/customers/{customer}"))
@@ -480,9 +492,14 @@ async fn products_images_and_the_staff_log(backend: Backend) {
     let (auditor, audit) = bo.member(Role::Auditor).await;
     let log = audit.get("/staff-log?action=products.").await;
     log.expect(200);
-    let actions = log.texts_of("td.action");
+    // Actions are shown by their Japanese labels; each cell keeps its code for the filter.
+    let actions = action_codes(&log);
     for a in ["products.update", "products.stock", "products.image_add"] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    let labels = log.texts_of("td.action");
+    for l in ["商品の変更", "在庫の変更", "商品画像の追加"] {
+        assert!(labels.iter().any(|x| x == l), "{l} in {labels:?}");
     }
     assert!(actions.iter().all(|a| a.starts_with("products.")));
     assert_eq!(
@@ -491,8 +508,7 @@ async fn products_images_and_the_staff_log(backend: Backend) {
         "the refused stock change is not logged"
     );
     let mine = audit.get(&format!("/staff-log?staff={}", auditor.id)).await;
-    assert!(mine
-        .texts_of("td.action")
+    assert!(action_codes(&mine)
         .iter()
         .all(|a| !a.starts_with("products.")));
     let theirs = audit
@@ -501,10 +517,7 @@ async fn products_images_and_the_staff_log(backend: Backend) {
             operator.id
         ))
         .await;
-    assert_eq!(
-        theirs.texts_of("td.action"),
-        vec!["products.update".to_owned()]
-    );
+    assert_eq!(action_codes(&theirs), vec!["products.update".to_owned()]);
     audit.get("/products").await.expect(403);
 }
 
@@ -670,8 +683,40 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
     );
     let code = bo.fresh_code(&owner);
     client.post_form("/step-up/totp", &[("code", &code)]).await;
+    // One click is not a refund: the button leads to a confirmation naming the amount.
     client
         .post_form(&format!("/orders/{paid}/refund"), &[])
+        .await
+        .expect_redirect(&format!("/orders/{paid}/refund"));
+    assert_eq!(
+        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        "paid"
+    );
+    let detail = client.get(&format!("/orders/{paid}")).await;
+    assert_eq!(
+        detail
+            .doc()
+            .select(&scraper::Selector::parse("#refund").unwrap())
+            .next()
+            .unwrap()
+            .value()
+            .name(),
+        "a",
+        "the refund button only opens the confirmation"
+    );
+    let confirm = client.get(&format!("/orders/{paid}/refund")).await;
+    confirm.expect(200);
+    assert_eq!(
+        confirm.text_of("#refund-amount").unwrap(),
+        mamori_backoffice::orders::yen(total)
+    );
+    assert!(confirm.has("#confirm-refund"));
+    assert_eq!(
+        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        "paid"
+    );
+    client
+        .post_form(&format!("/orders/{paid}/refund"), &[("confirm", "yes")])
         .await
         .expect_redirect(&format!("/orders/{paid}"));
     assert_eq!(
@@ -688,9 +733,20 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         psp.lookup(&created.payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: total }
     );
+    // The payment's state in Japanese.
+    let payment = client
+        .get(&format!("/orders/{paid}"))
+        .await
+        .text_of("#payment")
+        .unwrap();
+    assert!(payment.contains("返金済み"), "{payment}");
+    assert!(
+        !payment.contains("refunded") && !payment.contains("sandbox"),
+        "{payment}"
+    );
     // Refunding again is refused by the state machine; the provider is not asked twice.
     client
-        .post_form(&format!("/orders/{paid}/refund"), &[])
+        .post_form(&format!("/orders/{paid}/refund"), &[("confirm", "yes")])
         .await;
     assert_eq!(
         psp.lookup(&created.payment_id).await.unwrap().status,
@@ -729,7 +785,266 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
     );
 }
 
+/// 名入れ and のし: staff who prepare orders see what to engrave and print (one recorded read of
+/// exactly the gift fields), each line says only what it has ("名入れ" for the banner, "のし"
+/// for the towel set), support sees only that a line has one, and the shipping CSV carries them
+/// in its one recorded read.
+async fn gifts_are_shown_to_who_makes_them_on_the_record(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("gift.buyer@example.jp").await;
+    let (order, number) = bo.order(&customer).await;
+    let (_s, support) = bo.member(Role::Support).await;
+    let (operator, client) = bo.member(Role::Operator).await;
+
+    // Support: whether a line has 名入れ or のし, never what.
+    let before = bo.ledger_len().await;
+    let page = support.get(&format!("/orders/{order}")).await;
+    page.expect(200);
+    assert_eq!(page.text_of("#engraving-1").unwrap(), "名入れあり");
+    assert_eq!(page.text_of("#noshi-3").unwrap(), "のしあり");
+    assert!(!page.has("#noshi-1") && !page.has("#engraving-3") && !page.has("#engraving-2"));
+    assert!(!page.text.contains("蒼太郎") && !page.text.contains("名入れ・のし"));
+    assert!(staff_reads(&bo.ledger_events_since(before).await).is_empty());
+
+    // The operator: the text to engrave and the noshi's wording, on the record.
+    let before = bo.ledger_len().await;
+    let page = client.get(&format!("/orders/{order}")).await;
+    page.expect(200);
+    assert_eq!(page.text_of("#engraving-1").unwrap(), "名入れ：蒼太郎");
+    assert_eq!(page.text_of("#noshi-3").unwrap(), "のし：内祝 / 鳩山");
+    assert!(!page.has("#noshi-1") && !page.has("#engraving-3"));
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].principal, Principal::Staff(operator.id.clone()));
+    assert_eq!(reads[0].customers, vec![customer.clone()]);
+    assert_eq!(reads[0].purpose, "backoffice.orders.gifts");
+    assert_eq!(
+        reads[0].fields,
+        vec![
+            "order_items.personalisation".to_owned(),
+            "order_items.noshi".to_owned()
+        ]
+    );
+
+    // The shipping CSV: 名入れ and のし columns, in its one read.
+    client
+        .post_form(
+            &format!("/orders/{order}/transition"),
+            &[("event", "start_preparing")],
+        )
+        .await
+        .expect_redirect(&format!("/orders/{order}"));
+    client.get("/orders/export").await.expect(200);
+    let before = bo.ledger_len().await;
+    let res = client
+        .post_form(
+            "/orders/export",
+            &[
+                ("state", "preparing"),
+                ("from", ""),
+                ("to", ""),
+                ("reason", "名前旗の刺繍手配"),
+            ],
+        )
+        .await;
+    res.expect(200);
+    let csv = res.text.trim_start_matches('\u{feff}');
+    let head = csv.lines().next().unwrap();
+    assert!(head.ends_with("品名,名入れ,のし"), "{head}");
+    let row = csv.lines().find(|l| l.contains(&number)).unwrap();
+    assert!(row.contains("名前旗 金襴 中: 蒼太郎"), "{row}");
+    assert!(
+        row.contains("今治タオル ギフトセット: 内祝 / 鳩山"),
+        "{row}"
+    );
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(
+        reads[0].fields,
+        vec![
+            "shipments.name".to_owned(),
+            "shipments.address".to_owned(),
+            "shipments.phone".to_owned(),
+            "order_items.personalisation".to_owned(),
+            "order_items.noshi".to_owned(),
+        ]
+    );
+    assert_eq!(reads[0].reason.as_deref(), Some("名前旗の刺繍手配"));
+}
+
+/// Japanese screens show Japanese labels, not stored codes: the ledger's actions and fields, the
+/// staff log's actions and details; a page that does not exist is the back office's own 404.
+async fn japanese_screens_and_the_back_offices_own_404(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("labels.buyer@example.jp").await;
+    let (order, number) = bo.order(&customer).await;
+    let (_owner, client) = bo.member(Role::Owner).await;
+    client.get(&format!("/orders/{order}")).await.expect(200);
+    client
+        .post_form(
+            &format!("/orders/{order}/transition"),
+            &[("event", "start_preparing")],
+        )
+        .await
+        .expect_redirect(&format!("/orders/{order}"));
+
+    let ledger = client.get(&format!("/ledger?customer={customer}")).await;
+    ledger.expect(200);
+    let actions = ledger.texts_of("#ledger td.action");
+    assert!(actions.iter().any(|a| a == "閲覧（伏せ字）"), "{actions:?}");
+    let fields = ledger.texts_of("#ledger td.fields").join(" ");
+    assert!(fields.contains("購入者の氏名"), "{fields}");
+    assert!(!ledger.text.contains("read_masked") && !ledger.text.contains("orders.buyer_name"));
+
+    let log = client.get("/staff-log").await;
+    log.expect(200);
+    let actions = log.texts_of("#staff-log td.action");
+    assert!(actions.iter().any(|a| a == "発送準備開始"), "{actions:?}");
+    let details = log.texts_of("#staff-log td.detail").join(" ");
+    assert!(
+        details.contains(&format!("注文番号：{number}")),
+        "{details}"
+    );
+    assert!(details.contains("変更後：発送準備中"), "{details}");
+    assert!(!log.text.contains("{&quot;") && !log.text.contains("\"order_number\""));
+
+    for path in [
+        "/no-such-page",
+        "/orders/0190a0a0-0000-7000-8000-00000000beef",
+    ] {
+        let res = client.get(path).await;
+        res.expect(404);
+        let title = res.text_of("title").unwrap();
+        assert!(title.contains("管理画面"), "{path}: {title}");
+        assert!(res.has("header.bo"), "{path}");
+        assert!(res.text_of("h1").unwrap().contains("見つかりません"));
+    }
+    // Visitors too (without a session): the back office's page, nothing else.
+    let visitor = bo.client();
+    let res = visitor.get("/no-such-page").await;
+    res.expect(404);
+    assert!(res.text_of("title").unwrap().contains("管理画面"));
+}
+
+/// Each back-office step of an order mails the customer, in the language they ordered in, one
+/// language only: 入金確認, 発送 (with the tracking number, which the ship action requires and
+/// the order page then shows), 返金, キャンセル. Whom to write to is a recorded read.
+async fn order_steps_mail_the_customer_in_their_language(backend: Backend) {
+    const TO: &str = "hanako.hatoyama@example.jp";
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("steps.buyer@example.jp").await;
+    let (bank, bank_no) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::BankTransfer)
+        .await;
+    let (cod, cod_no) = bo.order(&customer).await;
+    bo.store()
+        .set_order_mail_lang(&cod, mamori_domain::Language::En)
+        .await
+        .unwrap();
+    let (operator, client) = bo.member(Role::Manager).await;
+    let step = |order: &str, event: &str, tracking: Option<&str>| {
+        let mut fields = vec![("event", event.to_owned())];
+        if let Some(t) = tracking {
+            fields.push(("tracking", t.to_owned()));
+        }
+        let client = &client;
+        let path = format!("/orders/{order}/transition");
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client.post_form(&path, &f).await
+        }
+    };
+    let state = |order: String| {
+        let store = bo.store().clone();
+        async move { store.order_header(&order).await.unwrap().unwrap().state }
+    };
+
+    // 入金確認.
+    let before = bo.ledger_len().await;
+    step(&bank, "payment_confirmed", None)
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    let subject = bo.wait_for_mail(TO, "ご入金を確認しました").await;
+    assert_eq!(
+        subject.replace(' ', ""),
+        format!("【守り商店】ご入金を確認しました（注文番号{bank_no}）")
+    );
+    let text = bo.mail_text(TO, "ご入金を確認しました").await;
+    assert!(text.starts_with("鳩山 花子 様"), "{text}");
+    assert!(!text.contains("Dear"), "{text}");
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].principal, Principal::Staff(operator.id.clone()));
+    assert_eq!(reads[0].purpose, "backoffice.orders.mail");
+    assert_eq!(
+        reads[0].fields,
+        vec![
+            "orders.buyer_name".to_owned(),
+            "orders.buyer_email".to_owned()
+        ]
+    );
+
+    // 発送: the tracking number is required, then mailed and shown.
+    step(&bank, "start_preparing", None).await;
+    assert!(client
+        .get(&format!("/orders/{bank}"))
+        .await
+        .has("#tracking"));
+    step(&bank, "ship", None).await;
+    let page = client.get(&format!("/orders/{bank}")).await;
+    assert!(
+        page.text_of("#error").unwrap().contains("伝票番号"),
+        "{:?}",
+        page.text_of("#error")
+    );
+    assert_eq!(state(bank.clone()).await, "preparing");
+    step(&bank, "ship", Some("１２３４－５６７８－９０１２"))
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    assert_eq!(state(bank.clone()).await, "shipped");
+    let text = bo.mail_text(TO, "商品を発送しました").await;
+    assert!(
+        text.contains("お問い合わせ伝票番号：1234-5678-9012"),
+        "{text}"
+    );
+    let page = client.get(&format!("/orders/{bank}")).await;
+    assert_eq!(page.text_of("td.tracking").unwrap(), "1234-5678-9012");
+
+    // 返金.
+    client
+        .post_form(&format!("/orders/{bank}/refund"), &[("confirm", "yes")])
+        .await
+        .expect_redirect(&format!("/orders/{bank}"));
+    let text = bo.mail_text(TO, "ご返金の手続きをしました").await;
+    let total = bo.store().order_header(&bank).await.unwrap().unwrap().total;
+    assert!(
+        text.contains(&format!("ご返金額：{}", mamori_domain::Yen(total))),
+        "{text}"
+    );
+
+    // キャンセル, to a customer who ordered in English: English only.
+    client
+        .post_form(&format!("/orders/{cod}/cancel"), &[])
+        .await
+        .expect_redirect(&format!("/orders/{cod}"));
+    let subject = bo.wait_for_mail(TO, "cancelled").await;
+    assert_eq!(
+        subject.replace(' ', ""),
+        format!("[守り商店]Yourorderhasbeencancelled(order{cod_no})")
+    );
+    let text = bo.mail_text(TO, "cancelled").await;
+    assert!(text.starts_with("Dear 鳩山 花子,"), "{text}");
+    assert!(
+        !text.contains("キャンセル") && !text.contains("様"),
+        "{text}"
+    );
+    assert_eq!(bo.mails_to(TO), 4, "one mail per step");
+}
+
 both_backends!(
+    order_steps_mail_the_customer_in_their_language,
+    japanese_screens_and_the_back_offices_own_404,
+    gifts_are_shown_to_who_makes_them_on_the_record,
     card_refund_and_cancel_go_through_the_provider,
     reveal_is_recorded_once_with_its_reason,
     export_records_exactly_what_left,

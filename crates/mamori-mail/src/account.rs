@@ -284,7 +284,7 @@ fn link_line(link: &str) -> String {
         .collect()
 }
 
-fn label(s: &str) -> String {
+pub(crate) fn label(s: &str) -> String {
     one_line(s, MAX_LABEL_CHARS)
 }
 

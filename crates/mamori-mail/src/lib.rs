@@ -22,7 +22,12 @@
 //!   [`Composer::new`]`(from, message_id_domain)` → [`Composer::compose`]`(&mail)` →
 //!   [`PreparedMail`] (envelope + RFC 5322 bytes), [`message_id_for`]`(id, domain)`.
 //! - [`template`]: [`template::order_confirmation`]`(&OrderConfirmation) -> MailContent`, then
-//!   [`OutgoingMail::from_content`]`(to, content)`.
+//!   [`OutgoingMail::from_content`]`(to, content)`; in the customer's language only (its `lang`),
+//!   with 名入れ and のし per line, the 代引き fee apart from shipping, the bank account and
+//!   deadline of a bank transfer, and for store pickup the store instead of deliveries.
+//! - [`order_status`]: the later steps of an order, same style: [`order_status::payment_confirmed`],
+//!   [`order_status::shipped`] (tracking numbers; pickup: ready to collect),
+//!   [`order_status::cancelled`], [`order_status::refunded`].
 //! - [`account`]: the account mails, each `fn(&Input) -> MailContent`, same style (Japanese
 //!   first, English below, subject `【shop】件名 / English subject`, plain text only):
 //!   - link mails from a [`LinkMail`] `{ shop, name, link, expires_at }`:
@@ -98,6 +103,7 @@ pub mod account;
 pub mod catcher;
 pub mod dkim;
 pub mod message;
+pub mod order_status;
 pub mod outbox;
 pub mod payload;
 pub mod template;

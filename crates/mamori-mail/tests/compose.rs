@@ -174,17 +174,20 @@ fn debug_of_mail_reveals_neither_address_nor_body() {
 }
 
 #[test]
-fn order_confirmation_is_japanese_first_with_tax_per_rate() {
+fn order_confirmation_is_in_the_customers_language_with_tax_per_rate() {
     let order = common::sample_order();
     let content = order_confirmation(&order).unwrap();
-    assert!(content
-        .subject
-        .starts_with("【守り商店】ご注文ありがとうございます"));
-    assert!(content.subject.contains("MA-2025-000123"));
+    // Japanese customers get Japanese only, subject included.
+    assert_eq!(
+        content.subject,
+        "【守り商店】ご注文ありがとうございます（注文番号 MA-2025-000123）"
+    );
     let t = &content.text;
-    let ja = t.find("以下の内容でご注文を承りました").unwrap();
-    let en = t.find("We have received your order").unwrap();
-    assert!(ja < en, "Japanese must come first");
+    assert!(t.contains("以下の内容でご注文を承りました"));
+    assert!(
+        !t.contains("We have received your order") && !t.contains("Dear "),
+        "{t}"
+    );
     // 3 × 1,080 = 3,240 at 8%; 5,500 + 880 shipping = 6,380 at 10%.
     assert!(t.contains("有機緑茶 100g※"));
     assert!(t.contains("1,080円 × 3 ＝ 3,240円"));
@@ -192,12 +195,31 @@ fn order_confirmation_is_japanese_first_with_tax_per_rate() {
     assert!(t.contains("10%対象：6,380円（内消費税 580円）"), "{t}");
     assert!(t.contains("8%※対象：3,240円（内消費税 240円）"), "{t}");
     assert!(t.contains("お支払い合計：9,620円（内消費税 820円）"), "{t}");
-    assert!(t.contains("Total: ¥9,620 (incl. tax ¥820)"), "{t}");
-    assert!(t.contains("Subject to 8% (reduced rate): ¥3,240 (incl. tax ¥240)"));
-    assert!(t.contains("〒100-0001"));
+    assert!(t.contains("お支払い方法：クレジットカード"), "{t}");
+    assert_eq!(t.matches("100-0001").count(), 1, "postal code once: {t}");
+    assert!(t.contains("〒100-0001\n東京都千代田区"), "{t}");
     assert!(t.contains("お届け時間帯：午前中"));
     assert!(t.contains("2025年11月21日 15:04"));
     assert!(t.contains("カード番号やパスワードをメールでお尋ねすることはありません"));
+    assert!(!t.contains("代引き手数料"), "no fee line without a fee");
+
+    // English customers get English only.
+    let mut en = common::sample_order();
+    en.lang = mamori_domain::Language::En;
+    let content_en = order_confirmation(&en).unwrap();
+    assert_eq!(
+        content_en.subject,
+        "[守り商店] Thank you for your order (order MA-2025-000123)"
+    );
+    let e = &content_en.text;
+    assert!(e.starts_with("Dear 山田 太郎,"), "{e}");
+    assert!(e.contains("Total: ¥9,620 (incl. tax ¥820)"), "{e}");
+    assert!(e.contains("Subject to 8% (reduced rate): ¥3,240 (incl. tax ¥240)"));
+    assert!(e.contains("Payment: Credit card"), "{e}");
+    assert!(
+        !e.contains("ご注文") && !e.contains("様") && !e.contains("円"),
+        "{e}"
+    );
 
     // And it survives composition and parsing.
     let mail = OutgoingMail::from_content(Recipient::new("hanako@example.jp").unwrap(), content);
@@ -207,6 +229,134 @@ fn order_confirmation_is_japanese_first_with_tax_per_rate() {
     assert_eq!(
         parsed.body_text(0).unwrap().replace("\r\n", "\n"),
         mail.text
+    );
+}
+
+/// 代引き: the fee on its own line, not folded into shipping; 名入れ and のし under their line.
+#[test]
+fn cash_on_delivery_fee_and_gifts_are_their_own_lines() {
+    let mut order = common::sample_order();
+    order.method = mamori_domain::PaymentMethod::CashOnDelivery;
+    order.cod_fee = mamori_domain::Yen(330);
+    order.lines[1].personalisation = Some("蒼太郎 2025-05-05".into());
+    order.lines[1].noshi = Some("内祝 / 山田".into());
+    let t = order_confirmation(&order).unwrap().text;
+    assert!(t.contains("送料：880円\n代引き手数料：330円\n"), "{t}");
+    assert!(t.contains("お支払い方法：代金引換"), "{t}");
+    assert!(
+        t.contains("急須（常滑焼）\n　5,500円 × 1 ＝ 5,500円\n　名入れ：蒼太郎 2025-05-05\n　のし：内祝 / 山田\n"),
+        "{t}"
+    );
+    assert_eq!(
+        t.matches("名入れ：").count(),
+        1,
+        "only the line that has it"
+    );
+    order.lang = mamori_domain::Language::En;
+    let e = order_confirmation(&order).unwrap().text;
+    assert!(
+        e.contains("Shipping: ¥880\nCash on delivery fee: ¥330\n"),
+        "{e}"
+    );
+    assert!(
+        e.contains("  Name print: 蒼太郎 2025-05-05\n  Noshi: 内祝 / 山田\n"),
+        "{e}"
+    );
+}
+
+/// 銀行振込: the account and the deadline; 店頭受取: the store, no delivery.
+#[test]
+fn bank_transfer_names_account_and_deadline_and_pickup_speaks_of_the_store() {
+    let mut order = common::sample_order();
+    order.method = mamori_domain::PaymentMethod::BankTransfer;
+    order.bank_transfer = Some(mamori_mail::template::BankTransfer {
+        account: "守り銀行 本店 普通 1234567\nモリシヨウテン".into(),
+        deadline: chrono::NaiveDate::from_ymd_opt(2025, 11, 28).unwrap(),
+    });
+    let t = order_confirmation(&order).unwrap().text;
+    assert!(
+        t.contains("■お振込先\n守り銀行 本店 普通 1234567\nモリシヨウテン\nお振込金額：9,620円\nお支払い期限：2025年11月28日（金）\n"),
+        "{t}"
+    );
+    order.lang = mamori_domain::Language::En;
+    let e = order_confirmation(&order).unwrap().text;
+    assert!(e.contains("Pay by: Fri 28 Nov 2025"), "{e}");
+
+    let mut pickup = common::sample_order();
+    pickup.method = mamori_domain::PaymentMethod::StorePickup;
+    pickup.pickup_at = Some("守り商店 東京都千代田区千代田1-1".into());
+    let t = order_confirmation(&pickup).unwrap().text;
+    assert!(
+        t.contains("■店頭でのお受け取り\n守り商店 東京都千代田区千代田1-1\n"),
+        "{t}"
+    );
+    for delivery in ["お届け", "配送", "〒100-0001", "山田 花子"] {
+        assert!(!t.contains(delivery), "{delivery} in a pickup mail: {t}");
+    }
+}
+
+/// The later steps: payment received, shipped with tracking numbers (pickup: ready to collect),
+/// cancelled, refunded; each in the customer's language only.
+#[test]
+fn order_notices_in_one_language() {
+    use mamori_mail::order_status::{cancelled, payment_confirmed, refunded, shipped, OrderNotice};
+    let mut n = OrderNotice {
+        shop: common::sample_order().shop,
+        lang: mamori_domain::Language::Ja,
+        customer_name: "山田 太郎".into(),
+        order_number: "MA-2025-000123".into(),
+    };
+    let m = payment_confirmed(&n, mamori_domain::Yen(9_620));
+    assert_eq!(
+        m.subject,
+        "【守り商店】ご入金を確認しました（注文番号 MA-2025-000123）"
+    );
+    assert!(m.text.contains("ご入金額：9,620円"), "{}", m.text);
+    let m = shipped(&n, &["4321-8765-0987".into()], false);
+    assert_eq!(
+        m.subject,
+        "【守り商店】商品を発送しました（注文番号 MA-2025-000123）"
+    );
+    assert!(
+        m.text.contains("お問い合わせ伝票番号：4321-8765-0987"),
+        "{}",
+        m.text
+    );
+    let m = shipped(&n, &[], true);
+    assert!(m.text.contains("店頭でお受け取りください"), "{}", m.text);
+    assert!(
+        !m.text.contains("発送") && !m.text.contains("伝票"),
+        "{}",
+        m.text
+    );
+    let m = cancelled(&n, None);
+    assert!(m.subject.contains("キャンセル") && m.text.contains("ご請求はありません"));
+    let m = refunded(&n, mamori_domain::Yen(9_620));
+    assert!(m.text.contains("ご返金額：9,620円"), "{}", m.text);
+    for m in [
+        payment_confirmed(&n, mamori_domain::Yen(1)),
+        shipped(&n, &["1".into()], false),
+        cancelled(&n, Some(mamori_domain::Yen(1))),
+        refunded(&n, mamori_domain::Yen(1)),
+    ] {
+        assert!(
+            !m.subject.contains(" / ") && !m.text.contains("Dear"),
+            "{m:?}"
+        );
+    }
+    n.lang = mamori_domain::Language::En;
+    let m = shipped(&n, &["4321-8765-0987".into()], false);
+    assert_eq!(
+        m.subject,
+        "[守り商店] Your order has shipped (order MA-2025-000123)"
+    );
+    assert!(m.text.contains("Tracking number: 4321-8765-0987"));
+    assert!(!m.text.contains("発送"), "{}", m.text);
+    let m = refunded(&n, mamori_domain::Yen(9_620));
+    assert!(
+        m.text.contains("Refund: ¥9,620") && !m.text.contains("返金"),
+        "{}",
+        m.text
     );
 }
 
@@ -320,5 +470,7 @@ fn an_order_with_two_deliveries_lists_each_with_its_items() {
     assert!(text[first..second].contains("健康茶 × 2"));
     assert!(text[second..].contains("佐藤 次郎"));
     assert!(text[second..].contains("名入れタオル × 1"));
+    order.lang = mamori_domain::Language::En;
+    let text = order_confirmation(&order).unwrap().text;
     assert!(text.contains("Delivery 2 of 2 to:"));
 }

@@ -30,13 +30,12 @@ use mamori_domain::{
     CustomerProfile, DeliverySlot, InvoiceLine, InvoiceTotals, Noshi, NoshiPurpose, OrderItem,
     OrderState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
 };
-use mamori_mail::template::{order_confirmation, DeliveryInfo, OrderConfirmation, OrderLine};
 use mamori_pay::{
     url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
 };
 use mamori_store::settings::ShopSettings;
 use mamori_store::{
-    gateway::{Buyer, MailDraft, NewOrder, NewShipment, OrderView},
+    gateway::{Buyer, NewOrder, NewShipment, OrderView},
     Accessor, PaymentRow,
 };
 use mamori_web::{
@@ -908,15 +907,20 @@ pub async fn place(
     let mail = if b.method == PaymentMethod::Card {
         None
     } else {
-        Some(confirmation_draft(
+        Some(crate::mail::confirmation_draft(
             &state.config,
-            &number,
-            &b.buyer,
-            &b.items,
-            &b.shipments,
-            &b.item_shipments,
-            b.method,
-            &b.quote,
+            &c.settings,
+            &crate::mail::Confirmation {
+                number: &number,
+                placed_at: Utc::now(),
+                lang: crate::mail::mail_lang(c.lang()),
+                buyer: &b.buyer,
+                items: &b.items,
+                shipments: &b.shipments,
+                item_shipments: &b.item_shipments,
+                method: b.method,
+                quote: &b.quote,
+            },
         )?)
     };
     let acc = c.accessor("checkout.place").via("checkout");
@@ -933,6 +937,12 @@ pub async fn place(
         .ok_or(AppError::Internal)?;
     let number = stored.order_number.clone();
     if !placed.existing {
+        // Every later mail about the order is written in the language it was placed in.
+        state
+            .store
+            .set_order_mail_lang(&placed.order_id, crate::mail::mail_lang(c.lang()))
+            .await
+            .map_err(fail("order mail language"))?;
         for item in &b.items {
             let taken = state
                 .store
@@ -1070,69 +1080,6 @@ async fn start_payment(
     Ok(Redirect::to(created.redirect_url.as_str()).into_response())
 }
 
-/// The confirmation mail of an order, sealed into the outbox by the gateway.
-#[allow(clippy::too_many_arguments)]
-fn confirmation_draft(
-    config: &ShopConfig,
-    number: &str,
-    buyer: &Buyer,
-    items: &[OrderItem],
-    shipments: &[NewShipment],
-    item_shipments: &[i64],
-    method: PaymentMethod,
-    q: &Quote,
-) -> Result<MailDraft, AppError> {
-    let per_delivery = items_by_delivery(items, item_shipments, shipments.len());
-    let deliveries = shipments
-        .iter()
-        .zip(per_delivery)
-        .map(|(shipment, items)| {
-            let r = &shipment.recipient;
-            let a = r.address.expose();
-            DeliveryInfo {
-                recipient_name: r.name.expose().full_name(),
-                postal_code: a.postal_code().to_string(),
-                address: a.to_label(),
-                date_ja: shipment.delivery_date.map(date_label),
-                date_en: shipment
-                    .delivery_date
-                    .map(|d| d.format("%a %-d %b %Y").to_string()),
-                slot_ja: shipment.slot.label_ja().to_owned(),
-                slot_en: shipment.slot.label_en().to_owned(),
-                items,
-            }
-        })
-        .collect();
-    let content = order_confirmation(&OrderConfirmation {
-        shop: config.mail_shop(),
-        order_number: number.to_owned(),
-        ordered_at: to_jst(Utc::now()),
-        customer_name: buyer.name.expose().full_name(),
-        lines: items
-            .iter()
-            .map(|i| OrderLine {
-                name: i.product_name.clone(),
-                quantity: i.quantity,
-                unit_price_incl: i.unit_price_incl,
-                rate: i.rate,
-            })
-            .collect(),
-        shipping_fee: q.shipping.checked_add(q.fee).unwrap_or(q.shipping),
-        totals: q.totals.clone(),
-        payment_ja: method.label_ja().to_owned(),
-        payment_en: method.label_en().to_owned(),
-        deliveries,
-    })
-    .map_err(|_| AppError::BadRequest)?;
-    crate::mail::draft(
-        "order-confirmation",
-        buyer.email.expose().as_str(),
-        Some(&buyer.name.expose().full_name()),
-        content,
-    )
-    .map_err(fail("order mail"))
-}
-
 /// The payment method and totals of a stored order, computed as at checkout.
 pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
     let method = PaymentMethod::parse(&v.header.payment_method).map_err(fail("payment method"))?;
@@ -1144,36 +1091,6 @@ pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
         method,
     )?;
     Ok((method, q))
-}
-
-/// The confirmation mail of a stored order (for card orders, made when the payment is confirmed).
-fn confirmation_from_view(config: &ShopConfig, v: &OrderView) -> Result<MailDraft, AppError> {
-    let (method, q) = stored_quote(v)?;
-    if v.shipments.is_empty() {
-        return Err(AppError::Internal);
-    }
-    let shipments: Vec<NewShipment> = v
-        .shipments
-        .iter()
-        .map(|s| NewShipment {
-            recipient: s.recipient.clone(),
-            delivery_date: s
-                .delivery_date
-                .as_deref()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
-            slot: DeliverySlot::parse(&s.slot).unwrap_or(DeliverySlot::Unspecified),
-        })
-        .collect();
-    confirmation_draft(
-        config,
-        &v.header.order_number,
-        &v.buyer,
-        &v.items,
-        &shipments,
-        &v.item_shipments,
-        method,
-        &q,
-    )
 }
 
 /// Marks an order paid if `info` settles it, queueing its confirmation mail in the same
@@ -1237,7 +1154,18 @@ async fn settle(
         .order(acc, &row.order_id)
         .await
         .map_err(fail("order for mail"))?;
-    let mail = confirmation_from_view(&state.config, &view)?;
+    let lang = state
+        .store
+        .order_mail_lang(&row.order_id)
+        .await
+        .map_err(fail("order mail language"))?
+        .unwrap_or(mamori_domain::Language::Ja);
+    let settings = state
+        .catalogue
+        .settings(state.store.as_ref(), &state.config.shop_name)
+        .await
+        .map_err(fail("settings"))?;
+    let mail = crate::mail::confirmation_from_view(&state.config, &settings, &view, lang)?;
     state
         .gateway
         .transition_order_with_mail(

@@ -547,41 +547,7 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
     let item_shipments = b.items.iter().map(|it| it.shipment_no.max(1)).collect();
     for it in &b.items {
         const I: &str = "order_items";
-        let row_id = format!("{id}/{}", it.line_no);
-        let personalisation =
-            match open(key, I, "personalisation", &row_id, &it.personalisation_ct)? {
-                None => None,
-                Some(bytes) => {
-                    let sp: StoredPersonalisation = parse_json(&bytes, I, "personalisation")?;
-                    let bd = sp
-                        .birth_date
-                        .map(|d| parse_birth(d.as_bytes(), I, "personalisation"))
-                        .transpose()?;
-                    Some(
-                        Personalisation::new(&sp.name, bd).map_err(|_| StoreError::Malformed {
-                            table: I,
-                            column: "personalisation",
-                        })?,
-                    )
-                }
-            };
-        let noshi = match open(key, I, "noshi", &row_id, &it.noshi_ct)? {
-            None => None,
-            Some(bytes) => {
-                let sn: StoredNoshi = parse_json(&bytes, I, "noshi")?;
-                let purpose =
-                    NoshiPurpose::parse(&sn.purpose).map_err(|_| StoreError::Malformed {
-                        table: I,
-                        column: "noshi",
-                    })?;
-                Some(Noshi::new(purpose, sn.name.as_deref()).map_err(|_| {
-                    StoreError::Malformed {
-                        table: I,
-                        column: "noshi",
-                    }
-                })?)
-            }
-        };
+        let (personalisation, noshi) = open_gifts(key, id, it)?;
         items.push(OrderItem {
             sku: it.sku.clone(),
             product_name: it.product_name.clone(),
@@ -631,4 +597,49 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
         item_shipments,
         shipments,
     })
+}
+
+/// Opens the 名入れ and のし of one order line (the caller has recorded the read of
+/// `order_items.personalisation` and `order_items.noshi`).
+pub(crate) fn open_gifts(
+    key: &DataKey,
+    order_id: &str,
+    it: &OrderItemRow,
+) -> Result<(Option<Personalisation>, Option<Noshi>)> {
+    const I: &str = "order_items";
+    let id = order_id;
+    let row_id = format!("{id}/{}", it.line_no);
+    let personalisation = match open(key, I, "personalisation", &row_id, &it.personalisation_ct)? {
+        None => None,
+        Some(bytes) => {
+            let sp: StoredPersonalisation = parse_json(&bytes, I, "personalisation")?;
+            let bd = sp
+                .birth_date
+                .map(|d| parse_birth(d.as_bytes(), I, "personalisation"))
+                .transpose()?;
+            Some(
+                Personalisation::new(&sp.name, bd).map_err(|_| StoreError::Malformed {
+                    table: I,
+                    column: "personalisation",
+                })?,
+            )
+        }
+    };
+    let noshi = match open(key, I, "noshi", &row_id, &it.noshi_ct)? {
+        None => None,
+        Some(bytes) => {
+            let sn: StoredNoshi = parse_json(&bytes, I, "noshi")?;
+            let purpose = NoshiPurpose::parse(&sn.purpose).map_err(|_| StoreError::Malformed {
+                table: I,
+                column: "noshi",
+            })?;
+            Some(
+                Noshi::new(purpose, sn.name.as_deref()).map_err(|_| StoreError::Malformed {
+                    table: I,
+                    column: "noshi",
+                })?,
+            )
+        }
+    };
+    Ok((personalisation, noshi))
 }

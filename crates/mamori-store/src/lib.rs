@@ -118,7 +118,10 @@
 //! | [`Gateway::order_masked`] | one ReadMasked of [`gateway::fields::MASKED_ORDER`] (名入れ and のし stay sealed); nothing once erased |
 //! | [`Gateway::reveal`] | one Read naming exactly that customer and [`CustomerField::ledger_field`], with the reason; nothing (and an error) for an erased customer, an unknown one or an empty field |
 //! | [`Gateway::export_customers`] | ONE Read naming exactly the ids (repeats dropped) and fields, with the reason; refuses an empty list of either, an unknown or erased customer |
-//! | [`Gateway::shipping_rows`] | ONE Read naming each order's customer and [`gateway::fields::SHIPPING`], with the reason; refuses an empty list, an unknown order, an erased customer's order |
+//! | [`Gateway::shipping_rows`] | ONE Read naming each order's customer and [`gateway::fields::SHIPPING`] plus the gift fields (名入れ, のし) the orders have, with the reason; refuses an empty list, an unknown order, an erased customer's order |
+//! | [`Gateway::order_gifts`] | one Read naming the order's customer and exactly the gift fields it has ([`gateway::GIFT_FIELDS`]); nothing for an order without gifts; [`StoreError::Erased`] once erased |
+//! | [`Gateway::order_contact`] | one Read of [`gateway::CONTACT_FIELDS`] (to mail the buyer about their order); nothing (and `None`) once erased |
+//! | [`Gateway::ship_order_with_mail`] | like [`Gateway::transition_order_with_mail`]; the tracking numbers ([`Fulfilment`], migration `0008_order_mail.sql`, with the order's mail language) are not personal |
 //! | [`Gateway::find_member`] | nothing (blind index of members) |
 //!
 //! An event's `reason` is stored in the clear in the ledger, which cannot forget it: the back

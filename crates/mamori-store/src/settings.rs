@@ -19,7 +19,14 @@ pub mod keys {
     pub const DELIVERY_SLOTS: &str = "delivery.slots_enabled";
     /// Payment methods offered (array of `PaymentMethod::as_str`).
     pub const PAYMENT_METHODS: &str = "payment.methods";
+    /// The account bank transfers go to, as the order mail prints it (string, may span lines).
+    pub const BANK_ACCOUNT: &str = "payment.bank_account";
+    /// Days a bank transfer may take after the order (number).
+    pub const BANK_TRANSFER_DAYS: &str = "payment.bank_transfer_days";
 }
+
+/// Days to pay a bank transfer unless the settings say otherwise.
+pub const DEFAULT_BANK_TRANSFER_DAYS: u32 = 7;
 
 /// The settings as the page shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,10 @@ pub struct ShopSettings {
     pub delivery_slots: bool,
     /// Payment methods on.
     pub payment_methods: Vec<String>,
+    /// Bank account for transfers (empty: the configuration's).
+    pub bank_account: String,
+    /// Days to pay a bank transfer.
+    pub bank_transfer_days: u32,
 }
 
 impl ShopSettings {
@@ -68,17 +79,25 @@ impl ShopSettings {
                         .map(|m| m.as_str().to_owned())
                         .collect()
                 }),
+            bank_account: text(keys::BANK_ACCOUNT).unwrap_or_default(),
+            bank_transfer_days: map
+                .get(keys::BANK_TRANSFER_DAYS)
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or(DEFAULT_BANK_TRANSFER_DAYS),
         }
     }
 
     /// Each setting under its key, as stored.
-    pub fn values(&self) -> [(&'static str, Value); 5] {
+    pub fn values(&self) -> [(&'static str, Value); 7] {
         [
             (keys::NAME, json!(self.name)),
             (keys::ADDRESS, json!(self.address)),
             (keys::REGISTRATION_NUMBER, json!(self.registration_number)),
             (keys::DELIVERY_SLOTS, json!(self.delivery_slots)),
             (keys::PAYMENT_METHODS, json!(self.payment_methods)),
+            (keys::BANK_ACCOUNT, json!(self.bank_account)),
+            (keys::BANK_TRANSFER_DAYS, json!(self.bank_transfer_days)),
         ]
     }
 

@@ -376,8 +376,9 @@ impl TestBackoffice {
         id
     }
 
-    /// Places a cash-on-delivery order for `customer_id` through the gateway (a 名入れ line and
-    /// a reduced-rate line, one delivery to 鳩山 花子); returns (order id, order number).
+    /// Places a cash-on-delivery order for `customer_id` through the gateway (a 名入れ line, a
+    /// reduced-rate line and a のし line, one delivery to 鳩山 花子); returns (order id, order
+    /// number).
     pub async fn order(&self, customer_id: &str) -> (String, String) {
         self.order_paid_by(customer_id, mamori_domain::PaymentMethod::CashOnDelivery)
             .await
@@ -430,6 +431,15 @@ impl TestBackoffice {
                     personalisation: None,
                     noshi: None,
                 },
+                OrderItem {
+                    sku: "TOWEL-SET".into(),
+                    product_name: "今治タオル ギフトセット".into(),
+                    unit_price_incl: Yen(3_300),
+                    rate: TaxRate::Standard,
+                    quantity: 1,
+                    personalisation: None,
+                    noshi: Some(Noshi::new(NoshiPurpose::Uchiiwai, Some("鳩山")).unwrap()),
+                },
             ],
             shipments: vec![NewShipment {
                 recipient: Recipient {
@@ -472,6 +482,23 @@ impl TestBackoffice {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The text of the mail to `to` whose subject contains `subject` (waits for it).
+    pub async fn mail_text(&self, to: &str, subject: &str) -> String {
+        self.wait_for_mail(to, subject).await;
+        for m in self.catcher.messages() {
+            if m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to))
+                && decoded_subject(&m.data_str()).contains(subject)
+            {
+                let raw = m.data_str();
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(raw.as_bytes())
+                    .unwrap();
+                return parsed.body_text(0).unwrap().replace("\r\n", "\n");
+            }
+        }
+        panic!("no mail to {to} about {subject:?}");
     }
 
     /// How many mails `to` received so far.

@@ -11,7 +11,7 @@ use mail_auth::common::verify::DomainKey;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
 };
-use mamori_domain::{invoice_totals, InvoiceLine, TaxRate, Yen};
+use mamori_domain::{invoice_totals, InvoiceLine, Language, PaymentMethod, TaxRate, Yen};
 use mamori_mail::template::{DeliveryInfo, OrderConfirmation, OrderLine, ShopInfo};
 use mamori_mail::{Backoff, Composer, DkimSigner, SmtpSettings, WorkerConfig};
 
@@ -69,12 +69,16 @@ pub fn sample_order() -> OrderConfirmation {
             quantity: 3,
             unit_price_incl: Yen(1_080),
             rate: TaxRate::Reduced,
+            personalisation: None,
+            noshi: None,
         },
         OrderLine {
             name: "急須（常滑焼）".into(),
             quantity: 1,
             unit_price_incl: Yen(5_500),
             rate: TaxRate::Standard,
+            personalisation: None,
+            noshi: None,
         },
     ];
     let shipping = Yen(880);
@@ -98,12 +102,15 @@ pub fn sample_order() -> OrderConfirmation {
         },
         order_number: "MA-2025-000123".into(),
         ordered_at: jst.with_ymd_and_hms(2025, 11, 21, 15, 4, 0).unwrap(),
+        lang: Language::Ja,
         customer_name: "山田 太郎".into(),
         lines,
         shipping_fee: shipping,
+        cod_fee: Yen::ZERO,
         totals: invoice_totals(&invoice).unwrap(),
-        payment_ja: "クレジットカード".into(),
-        payment_en: "Credit card".into(),
+        method: PaymentMethod::Card,
+        bank_transfer: None,
+        pickup_at: None,
         deliveries: vec![DeliveryInfo {
             recipient_name: "山田 花子".into(),
             postal_code: "100-0001".into(),

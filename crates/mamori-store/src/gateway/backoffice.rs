@@ -178,6 +178,10 @@ pub struct ShippingRow {
     pub date: Option<String>,
     /// What goes in the parcel: `名前旗 金襴 中 ×1 / 国産 緑茶 200g ×3`.
     pub items: String,
+    /// 名入れ of the parcel's lines: `名前旗 金襴 中: 蒼太郎` (empty when none).
+    pub personalisation: Personal<String>,
+    /// のし of the parcel's lines: `タオル: 内祝 / 山田` (empty when none).
+    pub noshi: Personal<String>,
 }
 
 /// One delivery of an order, masked.
@@ -592,7 +596,8 @@ impl Gateway {
 
     /// The deliveries of these orders as carriers' labels need them (one row per delivery, in
     /// the order the ids were given), for a member of staff who gave a reason. Recorded first as
-    /// ONE [`Action::Read`] event naming each order's customer and [`fields::SHIPPING`].
+    /// ONE [`Action::Read`] event naming each order's customer and [`fields::SHIPPING`], plus the
+    /// gift fields (名入れ, のし) the orders have.
     ///
     /// Refused, with nothing recorded: without a reason or with no order
     /// ([`StoreError::Invalid`]), for an unknown order ([`StoreError::NotFound`]), for an order
@@ -627,8 +632,13 @@ impl Gateway {
                 .map(|b| b.order.customer_id.clone())
                 .collect::<Vec<_>>(),
         );
-        self.record(acc, Action::Read, customers, fields::SHIPPING)
-            .await?;
+        let mut names = fields::SHIPPING.to_vec();
+        let all_items: Vec<OrderItemRow> = bundles
+            .iter()
+            .flat_map(|b| b.items.iter().cloned())
+            .collect();
+        names.extend(super::gifts::present_fields(&all_items));
+        self.record(acc, Action::Read, customers, &names).await?;
         let mut out = Vec::new();
         for b in &bundles {
             let key = self.data_key(&b.order.customer_id).await?;
@@ -643,15 +653,28 @@ impl Gateway {
                     &s.phone_ct,
                 )?;
                 let first = b.shipments.first().map(|f| f.shipment_no);
-                let items: Vec<String> = b
+                let lines: Vec<&OrderItemRow> = b
                     .items
                     .iter()
                     .filter(|it| {
                         it.shipment_no == s.shipment_no
                             || (it.shipment_no == 0 && Some(s.shipment_no) == first)
                     })
+                    .collect();
+                let items: Vec<String> = lines
+                    .iter()
                     .map(|it| format!("{} ×{}", it.product_name, it.quantity))
                     .collect();
+                let (mut engraved, mut noshi) = (Vec::new(), Vec::new());
+                for it in &lines {
+                    let (p, n) = super::gifts::open_line(&key, &b.order.id, it)?;
+                    if let Some(p) = p {
+                        engraved.push(format!("{}: {}", it.product_name, p.expose()));
+                    }
+                    if let Some(n) = n {
+                        noshi.push(format!("{}: {}", it.product_name, n.expose()));
+                    }
+                }
                 let a = r.address.expose();
                 out.push(ShippingRow {
                     order_number: b.order.order_number.clone(),
@@ -664,6 +687,8 @@ impl Gateway {
                     slot: s.delivery_slot.clone(),
                     date: s.delivery_date.clone(),
                     items: items.join(" / "),
+                    personalisation: Personal::new(engraved.join(" / ")),
+                    noshi: Personal::new(noshi.join(" / ")),
                 });
             }
         }

@@ -28,6 +28,8 @@ use crate::store::{OrderInsert, Records, Store};
 
 mod backoffice;
 mod customers;
+mod fulfilment;
+mod gifts;
 mod mail;
 mod orders;
 mod tokens;
@@ -37,6 +39,8 @@ pub use backoffice::{
     CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
     MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
 };
+pub use fulfilment::CONTACT_FIELDS;
+pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 mod backoffice;
 mod catalogue;
 mod customers;
+pub mod fulfilment;
 mod ledger;
 mod orders;
 mod outbox;
@@ -20,6 +21,7 @@ mod storefront;
 pub use backoffice::BackofficeStore;
 pub use catalogue::CatalogueStore;
 pub use customers::CustomerStore;
+pub use fulfilment::Fulfilment;
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
@@ -91,6 +93,7 @@ pub trait Records:
     CatalogueStore
     + StorefrontStore
     + OrderStore
+    + Fulfilment
     + WebSessionStore
     + MailOutboxStore
     + StaffStore
@@ -106,6 +109,7 @@ impl<T> Records for T where
     T: CatalogueStore
         + StorefrontStore
         + OrderStore
+        + Fulfilment
         + WebSessionStore
         + MailOutboxStore
         + StaffStore

@@ -1406,12 +1406,24 @@ async fn shipping_rows_for_carriers(backend: Backend) {
         ("morning", Some("2026-11-25"))
     );
     assert_eq!(r.items, "国産 緑茶 200g ×3");
+    assert_eq!(
+        (
+            r.personalisation.expose().as_str(),
+            r.noshi.expose().as_str()
+        ),
+        ("", "")
+    );
     let r = &rows[1];
     assert_eq!(
         (r.shipment_no, r.recipient_name.expose().as_str()),
         (2, "鳩山 花子")
     );
     assert_eq!(r.items, "名前旗 金襴 中 ×1");
+    assert_eq!(
+        r.personalisation.expose(),
+        "名前旗 金襴 中: 結衣花 2025-05-05"
+    );
+    assert_eq!(r.noshi.expose(), "名前旗 金襴 中: 御祝 / 鳩山");
     assert_eq!(r.date, None);
     assert_eq!(rows[2].order_number, "N-b");
     assert_eq!(rows[2].items, "名前旗 金襴 中 ×1 / 国産 緑茶 200g ×3");
@@ -1421,7 +1433,9 @@ async fn shipping_rows_for_carriers(backend: Backend) {
     let ev = &events[0];
     assert_eq!(ev.action, Action::Read);
     assert_eq!(ev.customers, vec![a.clone(), b.clone()]);
-    assert_eq!(ev.fields, strings(fields::SHIPPING));
+    let mut shipping_and_gifts = fields::SHIPPING.to_vec();
+    shipping_and_gifts.extend(mamori_store::gateway::GIFT_FIELDS);
+    assert_eq!(ev.fields, strings(&shipping_and_gifts));
     assert_eq!(ev.reason.as_deref(), Some("本日出荷分"));
 
     // An erased customer's order has no address left to ship to.

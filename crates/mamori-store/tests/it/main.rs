@@ -5,6 +5,7 @@ mod backoffice;
 mod catalogue;
 mod common;
 mod gateway;
+mod gifts;
 mod ledger;
 mod plaintext;
 mod shop;
