@@ -689,7 +689,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{paid}/refund"));
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        bo.store().order_header(&paid).await.unwrap().unwrap().state.as_str(),
         "paid"
     );
     let detail = client.get(&format!("/orders/{paid}")).await;
@@ -712,7 +712,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
     );
     assert!(confirm.has("#confirm-refund"));
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state,
+        bo.store().order_header(&paid).await.unwrap().unwrap().state.as_str(),
         "paid"
     );
     client
@@ -997,11 +997,11 @@ async fn order_steps_mail_the_customer_in_their_language(backend: Backend) {
         "{:?}",
         page.text_of("#error")
     );
-    assert_eq!(state(bank.clone()).await, "preparing");
+    assert_eq!(state(bank.clone()).await.as_str(), "preparing");
     step(&bank, "ship", Some("１２３４－５６７８－９０１２"))
         .await
         .expect_redirect(&format!("/orders/{bank}"));
-    assert_eq!(state(bank.clone()).await, "shipped");
+    assert_eq!(state(bank.clone()).await.as_str(), "shipped");
     let text = bo.mail_text(TO, "商品を発送しました").await;
     assert!(
         text.contains("お問い合わせ伝票番号：1234-5678-9012"),
