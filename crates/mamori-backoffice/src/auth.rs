@@ -387,10 +387,8 @@ async fn complete_login(
     s.remove(keys::PENDING);
     s.remove(keys::WEBAUTHN);
     s.renew();
-    s.insert(keys::STAFF, &row.id)
-        .map_err(fail("session"))?;
-    s.insert(ACCOUNT_KEY, &row.id)
-        .map_err(fail("session"))?;
+    s.insert(keys::STAFF, &row.id).map_err(fail("session"))?;
+    s.insert(ACCOUNT_KEY, &row.id).map_err(fail("session"))?;
     s.insert(keys::FACTOR_AT, &state.now())
         .map_err(fail("session"))?;
     let (secret, set_cookie) = match device_cookie(headers, state.config.tls) {
@@ -1088,11 +1086,7 @@ async fn finish_enrolment(
     id: &str,
     factor: &str,
 ) -> Result<(), AppError> {
-    let codes = state
-        .auth
-        .activate(id)
-        .await
-        .map_err(fail("activate"))?;
+    let codes = state.auth.activate(id).await.map_err(fail("activate"))?;
     let shown: Vec<String> = codes
         .codes
         .iter()
@@ -1310,6 +1304,10 @@ mod tests {
                   (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
         let ctx = ChangeContext::new(at, std::net::Ipv4Addr::LOCALHOST.into(), ua);
         let mail = new_device_mail("守り商店", "佐藤", &ctx);
-        assert!(mail.text.contains("ブラウザ: Chrome (macOS)"), "{}", mail.text);
+        assert!(
+            mail.text.contains("ブラウザ: Chrome (macOS)"),
+            "{}",
+            mail.text
+        );
     }
 }

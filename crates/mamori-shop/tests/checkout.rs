@@ -331,7 +331,12 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
         .collect();
     assert_eq!(states, vec![("succeeded", "4242"), ("failed", "0002")]);
     assert_eq!(
-        shop.store().payment_of_order(&order.id).await.unwrap().unwrap().payment_id,
+        shop.store()
+            .payment_of_order(&order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment_id,
         attempts[0].payment_id
     );
 }

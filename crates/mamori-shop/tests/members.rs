@@ -586,11 +586,22 @@ async fn order_history_shows_only_own_orders(backend: Backend) {
     // The amounts per rate add up to the total: shipping and the 代引き fee are in the 10% line.
     let yen = |sel: &str| -> i64 {
         let t = detail.text_of(sel).unwrap();
-        t.split('円').next().unwrap().replace(',', "").parse().unwrap()
+        t.split('円')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap()
     };
     assert_eq!(yen("#tax-reduced"), 3_240);
-    assert_eq!(yen("#tax-reduced") + yen("#tax-standard"), yen("#order-total"));
-    assert!(yen("#tax-standard") > 16_500 + 880, "items, shipping and fee");
+    assert_eq!(
+        yen("#tax-reduced") + yen("#tax-standard"),
+        yen("#order-total")
+    );
+    assert!(
+        yen("#tax-standard") > 16_500 + 880,
+        "items, shipping and fee"
+    );
     assert!(detail.has(&format!("a[href=\"/mypage/orders/{number}/receipt\"]")));
 
     let (other, _) = shop.signed_in("other@example.jp", "中村", "翔").await;

@@ -262,7 +262,8 @@ async fn subjects_are_found_while_and_after_they_are_indexed(backend: Backend) {
     let env = env(backend).await;
     let mut config = mamori_store::LedgerConfig::new(env.dir.path().join("witness-2.jsonl"));
     config.index_batch = 10;
-    let ledger = mamori_store::Ledger::start(env.store.clone(), LedgerSigner::generate("t"), config);
+    let ledger =
+        mamori_store::Ledger::start(env.store.clone(), LedgerSigner::generate("t"), config);
     let mut seqs_of_3 = Vec::new();
     for i in 0..25 {
         let seq = ledger.record(&event(i)).await.unwrap();
@@ -283,7 +284,12 @@ async fn subjects_are_found_while_and_after_they_are_indexed(backend: Backend) {
         env.store.ledger_events_of("customer-3").await.unwrap(),
         seqs_of_3
     );
-    assert!(env.store.ledger_events_of("customer-9").await.unwrap().is_empty());
+    assert!(env
+        .store
+        .ledger_events_of("customer-9")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 both_backends!(
