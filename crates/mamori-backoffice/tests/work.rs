@@ -6,6 +6,7 @@
 mod common;
 
 use common::{of_action, TestBackoffice};
+use mamori_testkit::both_backends;
 
 /// Reads made for a member of staff (the mail worker's reads of queued mail are left out).
 fn staff_reads(

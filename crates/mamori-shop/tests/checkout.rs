@@ -5,6 +5,7 @@ mod common;
 
 use common::{path_of, Backend, ShopClient, TestShop, WAIT};
 use mamori_pay::webhook::signature_header;
+use mamori_testkit::both_backends;
 use mamori_vault::ExposeSecret as _;
 
 both_backends!(

@@ -6,6 +6,7 @@ mod common;
 
 use common::{link_in, path_of, place_sample_order, Backend, TestShop, PASSWORD};
 use mamori_store::{Accessor, StoreError};
+use mamori_testkit::both_backends;
 
 both_backends!(
     registration_confirms_by_mail_and_signs_in,
