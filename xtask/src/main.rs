@@ -51,7 +51,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "/usr/bin/pkg-config"),
 ];
 
-/// Cargo tools the checks need: (subcommand, crate that installs it).
+/// Cargo tools the checks need: (subcommand, crate that installs `cargo-<subcommand>`).
 const CARGO_TOOLS: &[(&str, &str)] = &[("deny", "cargo-deny"), ("machete", "cargo-machete")];
 
 fn main() -> Result<()> {
@@ -98,8 +98,8 @@ fn setup() -> Result<()> {
 /// Installs the cargo tools that are missing (`cargo install --locked`, from crates.io).
 fn cargo_tools() -> Result<()> {
     for (sub, krate) in CARGO_TOOLS {
-        let present = Command::new("cargo")
-            .args([sub, "--version"])
+        let present = Command::new(format!("cargo-{sub}"))
+            .arg("--version")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()
@@ -156,7 +156,9 @@ fn test(args: &[String]) -> Result<()> {
     cargo_tools()?;
     run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
     deny()?;
-    run(Command::new("cargo").arg("machete"))?;
+    // Called by its own name: as `cargo machete` under `cargo run` (which sets CARGO_PKG_NAME),
+    // it takes "machete" for the directory to analyse.
+    run(&mut Command::new("cargo-machete"))?;
     let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
     eprintln!("xtask: throwaway PostgreSQL on port {}", cluster.port);
     let result = (|| {
