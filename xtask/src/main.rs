@@ -1,6 +1,9 @@
 //! Project tasks. `cargo xtask test` is the one test command: it installs what the tests need
-//! (Debian packages, when missing), starts a throwaway PostgreSQL for the whole run, runs clippy and
-//! every test on both databases, and stops what it started.
+//! (Debian packages and the cargo tools `cargo-deny` and `cargo-machete`, when missing), checks
+//! the formatting (`cargo fmt --check`), the dependency tree (`cargo deny`: licences, advisories,
+//! bans with duplicate versions as warnings, sources) and unused dependencies (`cargo machete`),
+//! starts a throwaway PostgreSQL for the whole run, runs clippy and every test on both databases,
+//! and stops what it started.
 
 use std::process::Command;
 
@@ -18,7 +21,8 @@ struct Cli {
 enum Cmd {
     /// Install the system packages the tests need (apt-get, as root).
     Setup,
-    /// Everything CI runs: setup, clippy, and all tests on SQLite and PostgreSQL.
+    /// Everything CI runs: setup, formatting, dependency checks, clippy, and all tests on SQLite
+    /// and PostgreSQL.
     Test {
         /// Extra arguments passed to `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -46,6 +50,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
     ("pkg-config", "/usr/bin/pkg-config"),
 ];
+
+/// Cargo tools the checks need: (subcommand, crate that installs `cargo-<subcommand>`).
+const CARGO_TOOLS: &[(&str, &str)] = &[("deny", "cargo-deny"), ("machete", "cargo-machete")];
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -88,8 +95,70 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
+/// Installs the cargo tools that are missing (`cargo install --locked`, from crates.io).
+fn cargo_tools() -> Result<()> {
+    for (sub, krate) in CARGO_TOOLS {
+        let present = Command::new(format!("cargo-{sub}"))
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            run(Command::new("cargo").args(["install", "--locked", krate]))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a copy of an advisory database is on this machine (where `cargo deny` keeps them).
+fn advisory_db_present() -> bool {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(dir) = cargo_home.map(|h| h.join("advisory-dbs")) else {
+        return false;
+    };
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|db| db.path().join("crates").is_dir())
+}
+
+/// `cargo deny`: bans, licences and sources always; advisories against the RustSec database when
+/// it can be fetched or a copy is here already. Without either (no access to the database's git
+/// host), the run says so loudly and goes on: the other checks do not need the network.
+fn deny() -> Result<()> {
+    let check = ["deny", "check", "--hide-inclusion-graph"];
+    run(Command::new("cargo")
+        .args(check)
+        .args(["bans", "licenses", "sources"]))?;
+    let fetched = Command::new("cargo")
+        .args(["deny", "fetch", "db"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if fetched || advisory_db_present() {
+        run(Command::new("cargo")
+            .args(check)
+            .args(["--disable-fetch", "advisories"]))?;
+    } else {
+        eprintln!(
+            "xtask: ADVISORIES NOT CHECKED: the RustSec advisory database could not be fetched \
+             and no copy is on this machine"
+        );
+    }
+    Ok(())
+}
+
 fn test(args: &[String]) -> Result<()> {
     setup()?;
+    cargo_tools()?;
+    run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
+    deny()?;
+    // Called by its own name: as `cargo machete` under `cargo run` (which sets CARGO_PKG_NAME),
+    // it takes "machete" for the directory to analyse.
+    run(&mut Command::new("cargo-machete"))?;
     let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
     eprintln!("xtask: throwaway PostgreSQL on port {}", cluster.port);
     let result = (|| {

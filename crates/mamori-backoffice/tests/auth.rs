@@ -7,6 +7,7 @@ mod common;
 use common::{totp_code, TestBackoffice, PASSWORD};
 use mamori_staff::Role;
 use mamori_store::Backend;
+use mamori_testkit::both_backends;
 
 /// A peer outside the allow-list gets 403 on every path, before sessions or handlers.
 async fn outside_the_allow_list_is_refused(backend: Backend) {

@@ -7,6 +7,7 @@ mod common;
 use common::{Backend, TestBackoffice};
 use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
 use mamori_staff::Role;
+use mamori_testkit::both_backends;
 
 async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
     let bo = TestBackoffice::start(backend).await;

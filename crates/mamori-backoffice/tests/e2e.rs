@@ -15,7 +15,7 @@ use mamori_store::{
     access::{Action, Principal},
     Backend,
 };
-use mamori_vault::ExposeSecret;
+use secrecy::ExposeSecret;
 
 async fn assert_clean_console(page: &Page, what: &str) {
     let errors = page.console_errors().await.unwrap();

@@ -10,6 +10,7 @@ use common::{BoClient, TestBackoffice};
 use mamori_backoffice::{Access, RouteMethod, RouteSpec, ROUTES};
 use mamori_staff::Role;
 use mamori_store::Backend;
+use mamori_testkit::both_backends;
 
 /// A concrete path for a route pattern: parameters get values that name nothing (so a handler
 /// that is reached answers 404 or a message, never a change).
@@ -20,7 +21,7 @@ fn concrete(path: &str) -> String {
         .replace("{code}", "ja")
 }
 
-async fn call(client: &BoClient, spec: &RouteSpec) -> common::Resp {
+async fn call(client: &BoClient, spec: &RouteSpec) -> mamori_testkit::web::Resp {
     let path = concrete(spec.path);
     match spec.method {
         RouteMethod::Get => client.get(&path).await,

@@ -2,46 +2,23 @@
 //! `mamori serve` does, answers 404 to every back-office route that is not also a shop route.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::{net::SocketAddr, sync::Arc};
 
 use mamori_backoffice::{RouteMethod, ROUTES};
-use mamori_pay::{url::Url, HttpConnector, SandboxConfig};
+use mamori_pay::{url::Url, SandboxConfig};
 use mamori_shop::ShopConfig;
-use mamori_store::{open_store, Gateway, Ledger, LedgerConfig, Store};
-use mamori_vault::{KeyRing, SecretString};
+use secrecy::SecretString;
 
 /// Paths both sites have on purpose (the shop's own login, logout, language switch, home, icon).
 const SHARED: &[&str] = &["/", "/login", "/logout", "/lang/{code}", "/favicon.ico"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_office_paths_are_not_on_the_storefront() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("shop.db").display());
-    let store: Arc<dyn Store> = open_store(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let keys = Arc::new(
-        KeyRing::init(&dir.path().join("master.key"))
-            .unwrap()
-            .with_password_params(common::cheap_params()),
-    );
-    let signer = mamori_ledger::LedgerSigner::create_key_file(
-        &dir.path().join("ledger.key"),
-        "mamori-ledger",
-    )
-    .unwrap();
-    let ledger = Ledger::start(
-        store.clone(),
-        signer,
-        LedgerConfig::new(dir.path().join("w.jsonl")),
-    );
-    let gateway = Gateway::new(store.clone(), keys.clone(), ledger);
+    let env = mamori_testkit::Env::start(mamori_testkit::Backend::Sqlite).await;
+    let gateway = env.gw.clone();
     let api_key = SecretString::from("sk_test_storefront".to_owned());
-    let sandbox = mamori_pay::spawn_sandbox(SandboxConfig::new(api_key.clone()))
-        .await
-        .unwrap();
-    let psp = HttpConnector::new(sandbox.base_url.clone(), api_key).unwrap();
+    let (sandbox, psp) =
+        mamori_testkit::pay::start_sandbox(SandboxConfig::new(api_key.clone()), api_key).await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{of_action, TestBackoffice};
+use mamori_testkit::both_backends;
 
 /// Reads made for a member of staff (the mail worker's reads of queued mail are left out).
 fn staff_reads(
@@ -24,7 +25,7 @@ use mamori_store::{
 };
 
 /// The action codes of a staff-log page (each action cell carries its code).
-fn action_codes(res: &common::Resp) -> Vec<String> {
+fn action_codes(res: &mamori_testkit::web::Resp) -> Vec<String> {
     let sel = scraper::Selector::parse("td.action").unwrap();
     res.doc()
         .select(&sel)
@@ -689,7 +690,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{paid}/refund"));
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state.as_str(),
+        bo.store()
+            .order_header(&paid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "paid"
     );
     let detail = client.get(&format!("/orders/{paid}")).await;
@@ -712,7 +719,13 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
     );
     assert!(confirm.has("#confirm-refund"));
     assert_eq!(
-        bo.store().order_header(&paid).await.unwrap().unwrap().state.as_str(),
+        bo.store()
+            .order_header(&paid)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
         "paid"
     );
     client

@@ -5,12 +5,12 @@
 mod common;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use common::{location, world};
 use mamori_pay::secrecy::{ExposeSecret, SecretString};
 use mamori_pay::{spawn_sandbox, PaymentConnector, SandboxArgs, SandboxConfig, SandboxError};
+use mamori_testkit::LogCapture as Captured;
 
 #[derive(Parser)]
 struct Cli {
@@ -83,19 +83,6 @@ async fn bad_configurations_do_not_start() {
         spawn_sandbox(no_secret).await,
         Err(SandboxError::Config(_))
     ));
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@ mod common;
 
 use common::{path_of, place_sample_order, Backend, ShopClient, TestShop, WAIT};
 use mamori_pay::webhook::signature_header;
-use mamori_vault::ExposeSecret as _;
+use mamori_testkit::both_backends;
+use secrecy::ExposeSecret as _;
 
 both_backends!(
     storefront_lists_searches_and_prices,

@@ -6,6 +6,7 @@ mod common;
 
 use common::{link_in, path_of, place_sample_order, Backend, TestShop, PASSWORD};
 use mamori_store::{Accessor, StoreError};
+use mamori_testkit::both_backends;
 
 both_backends!(
     registration_confirms_by_mail_and_signs_in,
@@ -307,7 +308,7 @@ async fn password_reset_works_once_and_expires(backend: Backend) {
         )
         .await
         .unwrap();
-    use mamori_vault::ExposeSecret as _;
+    use secrecy::ExposeSecret as _;
     let c2 = shop.client();
     c2.get(&format!(
         "/password/reset?token={}",

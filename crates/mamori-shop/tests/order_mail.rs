@@ -7,6 +7,7 @@
 mod common;
 
 use common::{Backend, ShopClient, TestShop};
+use mamori_testkit::both_backends;
 
 both_backends!(
     cash_on_delivery_mail_with_gifts_in_japanese,

@@ -5,13 +5,62 @@
 //! `cargo test`) starts a cluster of its own instead, watched by a small shell loop that stops it when
 //! the test process is gone, so nothing is left running and no test is skipped.
 //!
-//! Each test gets its own database (`CREATE DATABASE`), named at random, so tests run in parallel.
+//! Each test gets its own database, named at random, so tests run in parallel:
+//! [`fresh_pg_database`] an empty one, [`migrated_pg_database`] (feature `env`) a clone of a
+//! template that has every migration of the store already (see [`template`]).
+//!
+//! With the feature `env`: [`both_backends!`], which runs one async test on SQLite and on
+//! PostgreSQL, and [`Env`], the store, key ring, ledger and gateway a test works with. With the
+//! feature `mail`: a mail worker delivering to a real SMTP catcher ([`mail`]); `pay`: the sandbox
+//! payment provider and a connector to it ([`pay`]); `web`: a browser-like client ([`web`]). The
+//! cluster part alone (no feature) is what `xtask` uses, with [`LogCapture`] for tests that read
+//! their own log lines.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
+
+#[cfg(feature = "env")]
+pub mod env;
+#[cfg(feature = "mail")]
+pub mod mail;
+#[cfg(feature = "pay")]
+pub mod pay;
+#[cfg(feature = "env")]
+pub mod template;
+#[cfg(feature = "web")]
+pub mod web;
+
+#[cfg(feature = "env")]
+pub use env::{cheap_params, migrated_database, Bind, Env};
+#[cfg(feature = "env")]
+pub use mamori_store::Backend;
+#[cfg(feature = "env")]
+pub use template::migrated_pg_database;
+
+/// Generates `sqlite` and `postgres` tests from async fns taking a [`Backend`]: for each `name`,
+/// a module `name` holding the tests `sqlite` and `postgres`, which call `name` with each backend.
+/// The calling crate needs `tokio` (with `macros` and the multi-threaded runtime).
+#[cfg(feature = "env")]
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
 
 /// Environment variable holding the admin URL of a running throwaway PostgreSQL.
 pub const PG_URL_VAR: &str = "MAMORI_TEST_PG_URL";
@@ -46,7 +95,7 @@ pub async fn fresh_pg_database() -> Result<String> {
     Ok(replace_database(&admin, &name))
 }
 
-fn replace_database(url: &str, name: &str) -> String {
+pub(crate) fn replace_database(url: &str, name: &str) -> String {
     match url.rfind('/') {
         Some(i) if i > "postgres://".len() => format!("{}/{}", &url[..i], name),
         _ => format!("{url}/{name}"),
@@ -205,4 +254,30 @@ pub fn stop_cluster(cluster: &Cluster) -> Result<()> {
 
 fn start_private_cluster() -> Result<String> {
     Ok(start_cluster(Some(std::process::id()))?.url)
+}
+
+/// A log writer that keeps what is written, for tests that read their log lines back (give
+/// `tracing_subscriber` a `move || capture.clone()` as its writer).
+#[derive(Clone, Default)]
+pub struct LogCapture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log capture poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Captured;
+use mamori_testkit::LogCapture as Captured;
 
 #[test]
 fn the_hook_withholds_the_message() {

@@ -6,8 +6,9 @@
 
 mod common;
 
-use common::{assert_error_page, harness, req, send, Captured};
+use common::{assert_error_page, harness, req, send};
 use http::{Method, StatusCode};
+use mamori_testkit::LogCapture as Captured;
 
 #[tokio::test]
 async fn a_panic_is_a_500_page_without_its_text_in_body_or_log() {

@@ -1,40 +1,36 @@
 //! The back office's test harness: a whole back office on loopback, on SQLite or PostgreSQL.
 //!
 //! [`TestBackoffice::start`] builds, per test:
-//! - a fresh database (SQLite in a temp dir, PostgreSQL through `mamori_testkit`), migrated, with
-//!   the demo catalogue;
-//! - a key ring with cheap Argon2 parameters and a running ledger;
+//! - a [`mamori_testkit::Env`] with the demo catalogue: a fresh, migrated database (SQLite in a
+//!   temp dir, PostgreSQL cloned from the migrated template), a key ring with cheap Argon2
+//!   parameters, a running ledger and the gateway;
 //! - the sandbox payment provider and an `HttpConnector` to it;
 //! - the back office (`mamori_backoffice::assemble`) on `127.0.0.1:0` with connect info, its
 //!   public URL `http://localhost:PORT` (WebAuthn needs a host name), and a [`ManualClock`] that
 //!   tests move (TOTP steps, step-up windows, idle timeouts) instead of sleeping;
-//! - the mail worker over the shop's outbox adapter, delivering over SMTP to a [`MailCatcher`].
+//! - the mail worker over the shop's outbox adapter, delivering over SMTP to a [`MailCatcher`]
+//!   (`mamori_testkit::mail`).
 //!
 //! [`BoClient`] is a browser-like client: a cookie jar, no automatic redirects, `Origin` set to
 //! the back office, and `_csrf` taken from the last page that had one.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use mamori_backoffice::{BackofficeConfig, BackofficeState, Parts};
-use mamori_mail::{
-    catcher::MailCatcher, Backoff, Composer, SmtpSettings, SmtpTransport, WorkerConfig,
-};
-use mamori_pay::{url::Url, HttpConnector, SandboxConfig, SandboxHandle};
+use mamori_mail::catcher::MailCatcher;
+use mamori_pay::{url::Url, SandboxConfig, SandboxHandle};
 use mamori_shop::mail::SqlOutbox;
 use mamori_staff::Role;
 pub use mamori_store::Backend;
 use mamori_store::{
     access::{AccessEvent, Action},
-    open_store, Gateway, Ledger, LedgerConfig, Store,
+    Gateway,
 };
-use mamori_vault::{ExposeSecret, KeyRing, PasswordParams, SecretString};
+use mamori_testkit::{mail::MailWorker, Env};
 use mamori_web::clock::ManualClock;
-use tokio::{sync::oneshot, task::JoinHandle};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::task::JoinHandle;
 
 /// The longest any wait lasts before it fails (never a measurement).
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -61,17 +57,12 @@ pub struct TestBackoffice {
     /// Key file, ledger key, witness, SQLite file.
     pub dir: tempfile::TempDir,
     server: JoinHandle<()>,
-    worker: JoinHandle<()>,
-    stop_worker: Option<oneshot::Sender<()>>,
+    _mail_worker: MailWorker,
 }
 
 impl Drop for TestBackoffice {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop_worker.take() {
-            let _ = tx.send(());
-        }
         self.server.abort();
-        self.worker.abort();
     }
 }
 
@@ -88,15 +79,6 @@ pub struct TestStaff {
     pub totp_secret: String,
     /// The recovery codes shown at activation.
     pub codes: Vec<String>,
-}
-
-/// Argon2 parameters for tests.
-pub fn cheap_params() -> PasswordParams {
-    PasswordParams {
-        m_cost_kib: 1024,
-        t_cost: 1,
-        p_cost: 1,
-    }
 }
 
 /// The TOTP code of `secret` (base32) at `unix` seconds, as an authenticator app computes it.
@@ -128,38 +110,13 @@ impl TestBackoffice {
         backend: Backend,
         tweak: impl FnOnce(&mut BackofficeConfig),
     ) -> TestBackoffice {
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", dir.path().join("bo.db").display()),
-            Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
-        };
-        let store: Arc<dyn Store> = open_store(&db_url).await.unwrap();
-        store.migrate().await.unwrap();
-        mamori_store::demo::seed_demo_catalogue(store.as_ref())
-            .await
-            .unwrap();
-        let keys = Arc::new(
-            KeyRing::init(&dir.path().join("master.key"))
-                .unwrap()
-                .with_password_params(cheap_params()),
-        );
-        let signer = mamori_ledger::LedgerSigner::create_key_file(
-            &dir.path().join("ledger.key"),
-            "mamori-ledger",
-        )
-        .unwrap();
-        let ledger = Ledger::start(
-            store.clone(),
-            signer,
-            LedgerConfig::new(dir.path().join("witness.jsonl")),
-        );
-        let gateway = Gateway::new(store.clone(), keys.clone(), ledger);
+        let Env {
+            dir, gw: gateway, ..
+        } = Env::with_demo_catalogue(backend).await;
 
         let api_key = SecretString::from("sk_test_backoffice_harness".to_owned());
-        let sandbox = mamori_pay::spawn_sandbox(SandboxConfig::new(api_key.clone()))
-            .await
-            .unwrap();
-        let psp = HttpConnector::new(sandbox.base_url.clone(), api_key).unwrap();
+        let (sandbox, psp) =
+            mamori_testkit::pay::start_sandbox(SandboxConfig::new(api_key.clone()), api_key).await;
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -189,37 +146,8 @@ impl TestBackoffice {
             let _ = axum::serve(listener, app).await;
         });
 
-        let catcher = MailCatcher::start().await.unwrap();
-        let mut smtp = SmtpSettings::plaintext("127.0.0.1", catcher.port());
-        smtp.hello_name = Some("shop.mamori.example".into());
-        let transport = SmtpTransport::new(&smtp).unwrap();
-        let composer =
-            Composer::new("守り商店 <shop@shop.mamori.example>", "shop.mamori.example").unwrap();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let outbox = SqlOutbox::new(gateway);
-        let worker = tokio::spawn(async move {
-            mamori_mail::run_worker(
-                Arc::new(outbox),
-                Arc::new(transport),
-                Arc::new(composer),
-                WorkerConfig {
-                    batch_size: 10,
-                    lease: Duration::from_secs(30),
-                    lease_margin: Duration::from_secs(1),
-                    poll_interval: Duration::from_millis(20),
-                    max_attempts: 5,
-                    max_permanent_attempts: 3,
-                    backoff: Backoff {
-                        base: Duration::from_millis(20),
-                        max: Duration::from_millis(200),
-                    },
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await;
-        });
+        let (catcher, mail_worker) =
+            mamori_testkit::mail::start_mail_worker(Arc::new(SqlOutbox::new(gateway))).await;
 
         TestBackoffice {
             base_url,
@@ -231,8 +159,7 @@ impl TestBackoffice {
             backend,
             dir,
             server,
-            worker,
-            stop_worker: Some(stop_tx),
+            _mail_worker: mail_worker,
         }
     }
 
@@ -553,256 +480,30 @@ pub fn of_action(events: &[AccessEvent], action: Action) -> Vec<AccessEvent> {
 // The client
 // ---------------------------------------------------------------------------------------------
 
-/// One response, read whole.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    /// Status code.
-    pub status: u16,
-    /// `Location`, if any.
-    pub location: Option<String>,
-    /// All headers.
-    pub headers: reqwest::header::HeaderMap,
-    /// The body as text (lossy for binary bodies).
-    pub text: String,
-    /// The body's bytes.
-    pub bytes: Vec<u8>,
-}
+use mamori_testkit::web::{Browser, Site};
 
-impl Resp {
-    /// The parsed page.
-    pub fn doc(&self) -> scraper::Html {
-        scraper::Html::parse_document(&self.text)
+/// A browser-like client of one back office: a [`Browser`] (its own cookie jar, `Origin` set
+/// to the back office, redirects not followed, `localhost` resolving to the listener) that signs
+/// in with a password and TOTP.
+pub struct BoClient(Browser);
+
+impl std::ops::Deref for BoClient {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.0
     }
-
-    /// The text of the first element matching `css`.
-    pub fn text_of(&self, css: &str) -> Option<String> {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc()
-            .select(&sel)
-            .next()
-            .map(|e| e.text().collect::<String>().trim().to_owned())
-    }
-
-    /// The texts of every element matching `css`.
-    pub fn texts_of(&self, css: &str) -> Vec<String> {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc()
-            .select(&sel)
-            .map(|e| e.text().collect::<String>().trim().to_owned())
-            .collect()
-    }
-
-    /// True when an element matches `css`.
-    pub fn has(&self, css: &str) -> bool {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc().select(&sel).next().is_some()
-    }
-
-    /// The value of the first input named `name`.
-    pub fn input_value(&self, name: &str) -> Option<String> {
-        let sel = scraper::Selector::parse(&format!("[name=\"{name}\"]")).unwrap();
-        self.doc()
-            .select(&sel)
-            .next()
-            .and_then(|e| e.value().attr("value").map(str::to_owned))
-    }
-
-    /// The `Set-Cookie` value that sets cookie `name`, if any.
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_owned)
-    }
-
-    /// A header's value.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-
-    /// Panics unless the status is `status`.
-    #[track_caller]
-    pub fn expect(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; location {:?}; body: {}",
-            self.location, self.text
-        );
-        self
-    }
-
-    /// Panics unless this is a 303 to a location starting with `prefix`.
-    #[track_caller]
-    pub fn expect_redirect(&self, prefix: &str) -> &Self {
-        assert_eq!(
-            self.status, 303,
-            "expected a 303 to {prefix}; body: {}",
-            self.text
-        );
-        let loc = self.location.clone().unwrap_or_default();
-        assert!(
-            loc.starts_with(prefix),
-            "redirect to {loc:?}, expected {prefix:?}"
-        );
-        self
-    }
-}
-
-/// A browser-like client of one back office.
-pub struct BoClient {
-    http: reqwest::Client,
-    base: String,
-    csrf: Mutex<Option<String>>,
 }
 
 impl BoClient {
-    /// A client with its own cookie jar, `Origin: <base>`, no automatic redirects; `localhost`
-    /// resolves to the listener's address.
+    /// A client of the back office at `base` (`http://localhost:PORT`) listening on `addr`.
     pub fn new(base: &str, addr: SocketAddr) -> BoClient {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::ORIGIN,
-            reqwest::header::HeaderValue::from_str(base).unwrap(),
-        );
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            reqwest::header::HeaderValue::from_static(
-                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-            ),
-        );
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .resolve("localhost", addr)
-            .timeout(WAIT)
-            .build()
-            .unwrap();
-        BoClient {
-            http,
-            base: base.to_owned(),
-            csrf: Mutex::new(None),
-        }
-    }
-
-    fn abs(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    async fn read(&self, res: reqwest::Response) -> Resp {
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let location = headers
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = res.bytes().await.unwrap().to_vec();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let resp = Resp {
-            status,
-            location,
-            headers,
-            text,
-            bytes,
-        };
-        let is_html = resp
-            .header("content-type")
-            .is_some_and(|c| c.starts_with("text/html"));
-        if is_html {
-            if let Some(token) = resp.input_value("_csrf") {
-                *self.csrf.lock().unwrap() = Some(token);
-            }
-        }
-        resp
-    }
-
-    /// `GET path`.
-    pub async fn get(&self, path: &str) -> Resp {
-        let res = self.http.get(self.abs(path)).send().await.unwrap();
-        self.read(res).await
-    }
-
-    /// Follows redirects (GET) until a non-redirect answer.
-    pub async fn follow(&self, resp: &Resp) -> Resp {
-        let mut current = resp.clone();
-        for _ in 0..10 {
-            let Some(loc) = current
-                .location
-                .clone()
-                .filter(|_| (300..400).contains(&current.status))
-            else {
-                return current;
-            };
-            current = self.get(&loc).await;
-        }
-        panic!("too many redirects");
-    }
-
-    /// The CSRF token of the last page that had one (fetching `/login` first if none was seen).
-    pub async fn csrf(&self) -> String {
-        if let Some(t) = self.csrf.lock().unwrap().clone() {
-            return t;
-        }
-        self.get("/login").await;
-        self.csrf
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("no CSRF token on /login")
-    }
-
-    /// Forgets the remembered CSRF token (after a session change).
-    pub fn forget_csrf(&self) {
-        *self.csrf.lock().unwrap() = None;
-    }
-
-    /// `POST path` as a form with `_csrf` from the last page.
-    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let token = self.csrf().await;
-        let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post_raw(path, &all).await
-    }
-
-    /// `POST path` as a form with exactly `fields`.
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        let res = self
-            .http
-            .post(self.abs(path))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read(res).await
-    }
-
-    /// `POST path` with raw `body` of `content_type`, the CSRF token in its header.
-    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
-        let token = self.csrf().await;
-        let res = self
-            .http
-            .post(self.abs(path))
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .header("x-csrf-token", token)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read(res).await
+        BoClient(Browser::new(Site {
+            base,
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            resolve: Some(("localhost", addr)),
+            csrf_pages: &["/login"],
+            session_cookie: mamori_backoffice::SESSION_COOKIE,
+        }))
     }
 
     /// Signs in as `staff` with the password and a fresh TOTP code; panics unless it works.
@@ -820,23 +521,4 @@ impl BoClient {
         self.forget_csrf();
         self.get("/account").await.expect(200);
     }
-}
-
-/// Generates `sqlite` and `postgres` tests from async fns taking a [`Backend`].
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(mamori_store::Backend::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(mamori_store::Backend::Postgres).await
-                }
-            }
-        )*
-    };
 }

@@ -13,7 +13,7 @@ use mail_auth::{
 };
 use mamori_domain::{invoice_totals, InvoiceLine, Language, PaymentMethod, TaxRate, Yen};
 use mamori_mail::template::{DeliveryInfo, OrderConfirmation, OrderLine, ShopInfo};
-use mamori_mail::{Backoff, Composer, DkimSigner, SmtpSettings, WorkerConfig};
+use mamori_mail::{Composer, DkimSigner, SmtpSettings, WorkerConfig};
 
 /// Generous liveness bound for waits; never a speed assertion.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -42,18 +42,7 @@ pub fn rsa_signer() -> DkimSigner {
 /// Worker settings scaled down for tests: short backoff and polling, so retries happen within
 /// the test; correctness never depends on these values.
 pub fn fast_config() -> WorkerConfig {
-    WorkerConfig {
-        batch_size: 10,
-        lease: Duration::from_secs(30),
-        lease_margin: Duration::from_secs(1),
-        poll_interval: Duration::from_millis(20),
-        max_attempts: 5,
-        max_permanent_attempts: 3,
-        backoff: Backoff {
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-    }
+    mamori_testkit::mail::fast_worker_config()
 }
 
 pub fn smtp_to(port: u16) -> SmtpSettings {

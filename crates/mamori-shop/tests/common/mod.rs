@@ -1,14 +1,14 @@
 //! The shop's test harness: a whole shop on loopback, on SQLite or PostgreSQL.
 //!
 //! [`TestShop::start`] builds, per test:
-//! - a fresh database ([`Backend::Sqlite`] in a temp dir, [`Backend::Postgres`] through
-//!   `mamori_testkit::fresh_pg_database`), migrated, with the demo catalogue;
-//! - a key ring generated in the temp dir (cheap Argon2 parameters) and a running ledger;
+//! - a [`mamori_testkit::Env`] with the demo catalogue: a fresh, migrated database
+//!   ([`Backend::Sqlite`] in a temp dir, [`Backend::Postgres`] cloned from the migrated
+//!   template), a key ring with cheap Argon2 parameters, a running ledger and the gateway;
 //! - the sandbox payment provider (`mamori_pay::spawn_sandbox`) whose webhooks go to the shop's
 //!   [`mamori_shop::WEBHOOK_PATH`], and an `HttpConnector` to it;
 //! - the shop (`mamori_shop::assemble`) served on `127.0.0.1:0` with connect info;
 //! - the mail worker over `mamori_shop::mail::SqlOutbox`, delivering over real SMTP to a
-//!   [`MailCatcher`], polling every 20 ms.
+//!   [`MailCatcher`], polling every 20 ms (`mamori_testkit::mail`).
 //!
 //! [`ShopClient`] is a browser-like client: a cookie jar, redirects not followed (use
 //! [`ShopClient::follow`]), `Origin` set to the shop, and `_csrf` taken from the last page that had
@@ -26,16 +26,14 @@ use std::{
 
 use base64::Engine as _;
 use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal};
-use mamori_mail::{
-    catcher::{MailCatcher, ReceivedMessage},
-    Backoff, Composer, SmtpSettings, SmtpTransport, WorkerConfig,
-};
-use mamori_pay::{url::Url, HttpConnector, SandboxConfig, SandboxHandle};
+use mamori_mail::catcher::{MailCatcher, ReceivedMessage};
+use mamori_pay::{url::Url, SandboxConfig, SandboxHandle};
 use mamori_shop::{mail::SqlOutbox, Parts, ShopConfig, ShopState, WEBHOOK_PATH};
 pub use mamori_store::Backend;
-use mamori_store::{open_store, Accessor, Gateway, Ledger, LedgerConfig, Store};
-use mamori_vault::{KeyRing, PasswordParams, SecretString};
-use tokio::{sync::oneshot, task::JoinHandle};
+use mamori_store::{Accessor, Gateway};
+use mamori_testkit::{mail::MailWorker, Env};
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
 
 /// The longest any wait in a test lasts before it fails (never a measurement).
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -68,8 +66,7 @@ pub struct TestShop {
     /// Key file, ledger key, witness, SQLite file.
     pub dir: tempfile::TempDir,
     server: JoinHandle<()>,
-    worker: JoinHandle<()>,
-    stop_worker: Option<oneshot::Sender<()>>,
+    _mail_worker: MailWorker,
     requests: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -104,36 +101,7 @@ async fn capture(
 
 impl Drop for TestShop {
     fn drop(&mut self) {
-        if let Some(tx) = self.stop_worker.take() {
-            let _ = tx.send(());
-        }
         self.server.abort();
-        self.worker.abort();
-    }
-}
-
-/// Argon2 parameters for tests (the real ones are deliberately slow).
-pub fn cheap_params() -> PasswordParams {
-    PasswordParams {
-        m_cost_kib: 1024,
-        t_cost: 1,
-        p_cost: 1,
-    }
-}
-
-/// Worker settings for tests: fast polling and short backoff.
-pub fn fast_worker() -> WorkerConfig {
-    WorkerConfig {
-        batch_size: 10,
-        lease: Duration::from_secs(30),
-        lease_margin: Duration::from_secs(1),
-        poll_interval: Duration::from_millis(20),
-        max_attempts: 5,
-        max_permanent_attempts: 3,
-        backoff: Backoff {
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
     }
 }
 
@@ -146,32 +114,12 @@ impl TestShop {
 
     /// A shop whose catalogue reads are cached for `ttl`.
     pub async fn start_with_cache_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", dir.path().join("shop.db").display()),
-            Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
-        };
-        let store: Arc<dyn Store> = open_store(&db_url).await.unwrap();
-        store.migrate().await.unwrap();
-        mamori_store::demo::seed_demo_catalogue(store.as_ref())
-            .await
-            .unwrap();
-        let keys = Arc::new(
-            KeyRing::init(&dir.path().join("master.key"))
-                .unwrap()
-                .with_password_params(cheap_params()),
-        );
-        let signer = mamori_ledger::LedgerSigner::create_key_file(
-            &dir.path().join("ledger.key"),
-            "mamori-ledger",
-        )
-        .unwrap();
-        let ledger = Ledger::start(
-            store.clone(),
-            signer,
-            LedgerConfig::new(dir.path().join("witness.jsonl")),
-        );
-        let gateway = Gateway::new(store.clone(), keys.clone(), ledger);
+        let Env {
+            dir,
+            url: db_url,
+            gw: gateway,
+            ..
+        } = Env::with_demo_catalogue(backend).await;
 
         // The shop's address is needed before the provider starts (its webhook URL).
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -183,13 +131,12 @@ impl TestShop {
         let api_key = SecretString::from("sk_test_shop_harness".to_owned());
         let webhook_secret = SecretString::from("whsec_test_shop_harness_0123456789".to_owned());
         let webhook_url = Url::parse(&format!("{base_url}{WEBHOOK_PATH}")).unwrap();
-        let sandbox = mamori_pay::spawn_sandbox(
+        let (sandbox, psp) = mamori_testkit::pay::start_sandbox(
             SandboxConfig::new(api_key.clone()).with_webhook(webhook_url, webhook_secret.clone()),
+            api_key.clone(),
         )
-        .await
-        .unwrap();
+        .await;
         let sandbox_url = sandbox.base_url.to_string();
-        let psp = HttpConnector::new(sandbox.base_url.clone(), api_key.clone()).unwrap();
 
         let config = ShopConfig {
             shop_name: "守り商店".into(),
@@ -226,26 +173,8 @@ impl TestShop {
             let _ = axum::serve(listener, app).await;
         });
 
-        let catcher = MailCatcher::start().await.unwrap();
-        let mut smtp = SmtpSettings::plaintext("127.0.0.1", catcher.port());
-        smtp.hello_name = Some("shop.mamori.example".into());
-        let transport = SmtpTransport::new(&smtp).unwrap();
-        let composer =
-            Composer::new("守り商店 <shop@shop.mamori.example>", "shop.mamori.example").unwrap();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let outbox = SqlOutbox::new(gateway);
-        let worker = tokio::spawn(async move {
-            mamori_mail::run_worker(
-                Arc::new(outbox),
-                Arc::new(transport),
-                Arc::new(composer),
-                fast_worker(),
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await;
-        });
+        let (catcher, mail_worker) =
+            mamori_testkit::mail::start_mail_worker(Arc::new(SqlOutbox::new(gateway))).await;
 
         TestShop {
             base_url,
@@ -260,8 +189,7 @@ impl TestShop {
             db_url,
             dir,
             server,
-            worker,
-            stop_worker: Some(stop_tx),
+            _mail_worker: mail_worker,
             requests,
         }
     }
@@ -369,263 +297,34 @@ impl TestShop {
 // The client
 // ---------------------------------------------------------------------------------------------
 
-/// One response, read whole.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    /// Status code.
-    pub status: u16,
-    /// `Location`, if any.
-    pub location: Option<String>,
-    /// All headers.
-    pub headers: reqwest::header::HeaderMap,
-    /// The body as text.
-    pub text: String,
-}
+pub use mamori_testkit::web::Resp;
+use mamori_testkit::web::{Browser, Site};
 
-impl Resp {
-    /// The parsed page.
-    pub fn doc(&self) -> scraper::Html {
-        scraper::Html::parse_document(&self.text)
-    }
-
-    /// The text of the first element matching `css` (whitespace-trimmed).
-    pub fn text_of(&self, css: &str) -> Option<String> {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc()
-            .select(&sel)
-            .next()
-            .map(|e| e.text().collect::<String>().trim().to_owned())
-    }
-
-    /// How many elements match `css`.
-    pub fn count(&self, css: &str) -> usize {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc().select(&sel).count()
-    }
-
-    /// True when an element matches `css`.
-    pub fn has(&self, css: &str) -> bool {
-        let sel = scraper::Selector::parse(css).unwrap();
-        self.doc().select(&sel).next().is_some()
-    }
-
-    /// The `value` of the first input named `name` (None when absent or without a value).
-    pub fn input_value(&self, name: &str) -> Option<String> {
-        let sel = scraper::Selector::parse(&format!("[name=\"{name}\"]")).unwrap();
-        self.doc()
-            .select(&sel)
-            .next()
-            .and_then(|e| e.value().attr("value").map(str::to_owned))
-    }
-
-    /// A header's value as text.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-
-    /// Panics unless the status is `status`, showing the body.
-    #[track_caller]
-    pub fn expect(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; location {:?}; body: {}",
-            self.location, self.text
-        );
-        self
-    }
-
-    /// Panics unless this is a 303 to a location starting with `prefix`.
-    #[track_caller]
-    pub fn expect_redirect(&self, prefix: &str) -> &Self {
-        assert_eq!(self.status, 303, "expected a 303; body: {}", self.text);
-        let loc = self.location.clone().unwrap_or_default();
-        assert!(
-            loc.starts_with(prefix),
-            "redirect to {loc:?}, expected {prefix:?}"
-        );
-        self
-    }
-}
-
-/// A browser-like client of one shop.
-pub struct ShopClient {
-    http: reqwest::Client,
-    base: String,
-    csrf: Mutex<Option<String>>,
-    session: Mutex<Option<String>>,
-}
+/// A browser-like client of one shop: a [`Browser`] (its own cookie jar, `Origin` set to the
+/// shop, redirects not followed) that signs in and out through the forms.
+pub struct ShopClient(Browser);
 
 /// The session cookie's name (no TLS in tests, so no `__Host-` prefix).
 pub const SESSION_COOKIE: &str = "mamori_session";
 
+impl std::ops::Deref for ShopClient {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.0
+    }
+}
+
 impl ShopClient {
-    /// A client with its own cookie jar, `Origin: <base>`, no automatic redirects.
+    /// A client of the shop at `base` with its own cookie jar.
     pub fn new(base: &str) -> ShopClient {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::ORIGIN,
-            reqwest::header::HeaderValue::from_str(base).unwrap(),
-        );
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            reqwest::header::HeaderValue::from_static(
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-            ),
-        );
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .timeout(WAIT)
-            .build()
-            .unwrap();
-        ShopClient {
-            http,
-            base: base.to_owned(),
-            csrf: Mutex::new(None),
-            session: Mutex::new(None),
-        }
-    }
-
-    fn abs(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    async fn read(&self, res: reqwest::Response) -> Resp {
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let location = headers
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = res.text().await.unwrap();
-        let resp = Resp {
-            status,
-            location,
-            headers,
-            text,
-        };
-        if let Some(token) = resp.input_value("_csrf") {
-            *self.csrf.lock().unwrap() = Some(token);
-        }
-        for v in resp.headers.get_all(reqwest::header::SET_COOKIE) {
-            let v = v.to_str().unwrap_or_default();
-            if let Some(rest) = v.strip_prefix(&format!("{SESSION_COOKIE}=")) {
-                let value = rest.split(';').next().unwrap_or_default().to_owned();
-                *self.session.lock().unwrap() = (!value.is_empty()).then_some(value);
-            }
-        }
-        resp
-    }
-
-    /// `GET path` (or an absolute URL).
-    pub async fn get(&self, path: &str) -> Resp {
-        let res = self.http.get(self.abs(path)).send().await.unwrap();
-        self.read(res).await
-    }
-
-    /// Follows `resp`'s redirects (GET) until a non-redirect answer.
-    pub async fn follow(&self, resp: &Resp) -> Resp {
-        let mut current = resp.clone();
-        for _ in 0..10 {
-            let Some(loc) = current
-                .location
-                .clone()
-                .filter(|_| (300..400).contains(&current.status))
-            else {
-                return current;
-            };
-            current = self.get(&loc).await;
-        }
-        panic!("too many redirects");
-    }
-
-    /// `GET path`, following redirects.
-    pub async fn get_following(&self, path: &str) -> Resp {
-        let first = self.get(path).await;
-        self.follow(&first).await
-    }
-
-    /// The CSRF token of the last page that had one (fetching `/` first if none was seen).
-    pub async fn csrf(&self) -> String {
-        if let Some(t) = self.csrf.lock().unwrap().clone() {
-            return t;
-        }
-        // Signed in, the header's logout form has one; signed out, the login form has.
-        for page in ["/", "/login"] {
-            self.get(page).await;
-            if let Some(t) = self.csrf.lock().unwrap().clone() {
-                return t;
-            }
-        }
-        panic!("no page carried a CSRF token")
-    }
-
-    /// `POST path` as a form, with `_csrf` from the last page.
-    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let token = self.csrf().await;
-        let mut all: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post_raw(path, &all).await
-    }
-
-    /// `POST path` as a form with exactly `fields` (no CSRF token added).
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body = serde_urlencoded::to_string(fields).unwrap();
-        let res = self
-            .http
-            .post(self.abs(path))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read(res).await
-    }
-
-    /// The session cookie's value as last set by the shop (None after removal).
-    pub fn session_cookie(&self) -> Option<String> {
-        self.session.lock().unwrap().clone()
-    }
-
-    /// `GET path` presenting `session` as the session cookie, outside this client's jar (to
-    /// check that an old session id no longer works).
-    pub async fn get_with_session(&self, path: &str, session: &str) -> Resp {
-        let res = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
-            .get(self.abs(path))
-            .header(
-                reqwest::header::COOKIE,
-                format!("{SESSION_COOKIE}={session}"),
-            )
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let location = headers
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = res.text().await.unwrap();
-        Resp {
-            status,
-            location,
-            headers,
-            text,
-        }
+        ShopClient(Browser::new(Site {
+            base,
+            user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            resolve: None,
+            // Signed in, the header's logout form has a token; signed out, the login form has.
+            csrf_pages: &["/", "/login"],
+            session_cookie: SESSION_COOKIE,
+        }))
     }
 
     /// Logs in through the form; panics unless it succeeds.
@@ -643,7 +342,7 @@ impl ShopClient {
         self.get("/").await;
         let res = self.post_form("/logout", &[]).await;
         res.expect_redirect("/");
-        *self.csrf.lock().unwrap() = None;
+        self.forget_csrf();
         res
     }
 }
@@ -854,25 +553,6 @@ fn decode_body(headers: &[(String, String)], body: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Both backends
 // ---------------------------------------------------------------------------------------------
-
-/// Generates `sqlite` and `postgres` tests from async fns taking a [`Backend`].
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(mamori_store::Backend::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(mamori_store::Backend::Postgres).await
-                }
-            }
-        )*
-    };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Orders made directly through the gateway

@@ -1,5 +1,6 @@
-//! One environment per test: a fresh database on the chosen backend, a fresh key ring with cheap
-//! Argon2 parameters, a clock the test sets, and the staff service over them.
+//! One environment per test: [`mamori_testkit::Env`] (a fresh database on the chosen backend, a
+//! fresh key ring with cheap Argon2 parameters), a clock the test sets, and the staff service
+//! over them.
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use mamori_staff::{
     StaffAuthConfig,
 };
 use mamori_store::model::StaffRow;
-use mamori_store::{open_store, Backend, PasswordHasher, Store, SystemPurpose, SystemSealer};
-use mamori_vault::{ExposeSecret, KeyRing, PasswordParams, SecretString};
+use mamori_store::{Backend, PasswordHasher, Store, SystemPurpose, SystemSealer};
+use mamori_vault::{ExposeSecret, KeyRing, SecretString};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// The port the relying party's origin names (no server listens: the software authenticator
@@ -19,38 +20,21 @@ pub const PORT: u16 = 8443;
 pub const T0: i64 = 1_795_132_810;
 
 pub struct Env {
-    pub _dir: tempfile::TempDir,
+    /// The store, key ring and their directory (the key file is `kit.key_file`).
+    pub kit: mamori_testkit::Env,
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<ManualClock>,
     pub auth: StaffAuth,
 }
 
-pub fn cheap_params() -> PasswordParams {
-    PasswordParams {
-        m_cost_kib: 1024,
-        t_cost: 1,
-        p_cost: 1,
-    }
-}
-
 pub async fn env(backend: Backend) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("mamori.db").display()),
-        Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
-    };
-    let store = open_store(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let keys = Arc::new(
-        KeyRing::init(&dir.path().join("master.key"))
-            .unwrap()
-            .with_password_params(cheap_params()),
-    );
+    let kit = mamori_testkit::Env::start(backend).await;
+    let (store, keys) = (kit.store.clone(), kit.keys.clone());
     let clock = Arc::new(ManualClock::at_secs(T0));
     let auth = service(&store, &keys, &clock);
     Env {
-        _dir: dir,
+        kit,
         store,
         keys,
         clock,
@@ -160,23 +144,4 @@ impl Env {
 
 pub fn is_ok(outcome: &FactorOutcome) -> bool {
     matches!(outcome, FactorOutcome::Ok(_))
-}
-
-/// Generates `sqlite` and `postgres` tests from one async fn taking a [`Backend`].
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(mamori_store::Backend::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(mamori_store::Backend::Postgres).await
-                }
-            }
-        )*
-    };
 }

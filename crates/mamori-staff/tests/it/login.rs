@@ -357,7 +357,7 @@ async fn password_hash_is_renewed_when_parameters_change(backend: Backend) {
         p_cost: 1,
     };
     let keys = Arc::new(
-        KeyRing::load(&env._dir.path().join("master.key"))
+        KeyRing::load(&env.kit.key_file)
             .unwrap()
             .with_password_params(stronger),
     );

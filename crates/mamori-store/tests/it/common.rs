@@ -1,129 +1,18 @@
-//! One environment per test: a fresh database on the chosen backend, a fresh key file, ledger key
-//! and witness file, a running ledger writer and a gateway.
-
-use std::path::PathBuf;
-use std::sync::Arc;
+//! One environment per test ([`mamori_testkit::Env`]: a fresh database on the chosen backend, a
+//! fresh key file, ledger key and witness file, a running ledger writer and a gateway) and the
+//! people, orders and accessors the store's tests use.
 
 use chrono::NaiveDate;
 use mamori_domain::*;
-use mamori_ledger::{LedgerSigner, LedgerVerifier};
 use mamori_store::gateway::{Buyer, NewOrder, NewShipment};
-use mamori_store::{
-    open_store, Accessor, Backend, Gateway, Ledger, LedgerConfig, Principal, Store,
-};
-use mamori_vault::{KeyRing, PasswordParams, SecretString};
+use mamori_store::{Accessor, Backend, Principal};
+use mamori_vault::SecretString;
 
-/// A value bound to raw SQL in [`Env::sql`].
-pub enum Bind {
-    Bytes(Vec<u8>),
-    Text(String),
-    Int(i64),
-}
+pub use mamori_testkit::{cheap_params, Bind, Env};
 
-pub struct Env {
-    pub backend: Backend,
-    pub dir: tempfile::TempDir,
-    pub url: String,
-    pub store: Arc<dyn Store>,
-    pub keys: Arc<KeyRing>,
-    pub key_file: PathBuf,
-    pub gw: Gateway,
-    pub ledger: Ledger,
-    pub verifier: LedgerVerifier,
-    pub witness: PathBuf,
-}
-
-pub fn cheap_params() -> PasswordParams {
-    PasswordParams {
-        m_cost_kib: 1024,
-        t_cost: 1,
-        p_cost: 1,
-    }
-}
-
+/// The environment every store test starts from (see [`Env::start`]).
 pub async fn env(backend: Backend) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("mamori.db").display()),
-        Backend::Postgres => mamori_testkit::fresh_pg_database().await.unwrap(),
-    };
-    let store = open_store(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let key_file = dir.path().join("master.key");
-    let keys = Arc::new(
-        KeyRing::init(&key_file)
-            .unwrap()
-            .with_password_params(cheap_params()),
-    );
-    let signer =
-        LedgerSigner::create_key_file(&dir.path().join("ledger.key"), "mamori-ledger").unwrap();
-    let verifier = signer.verifier();
-    let witness = dir.path().join("witness.jsonl");
-    let ledger = Ledger::start(store.clone(), signer, LedgerConfig::new(witness.clone()));
-    let gw = Gateway::new(store.clone(), keys.clone(), ledger.clone());
-    Env {
-        backend,
-        dir,
-        url,
-        store,
-        keys,
-        key_file,
-        gw,
-        ledger,
-        verifier,
-        witness,
-    }
-}
-
-impl Env {
-    /// A gateway with another key ring over the same store and ledger.
-    pub fn gateway_with(&self, keys: KeyRing) -> Gateway {
-        Gateway::new(self.store.clone(), Arc::new(keys), self.ledger.clone())
-    }
-
-    /// Runs raw SQL against the test database, as an attacker with database access would.
-    pub async fn sql(&self, sql: &str, binds: Vec<Bind>) {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut q = sqlx::query(sql);
-                for b in binds {
-                    q = match b {
-                        Bind::Bytes(v) => q.bind(v),
-                        Bind::Text(v) => q.bind(v),
-                        Bind::Int(v) => q.bind(v),
-                    };
-                }
-                q.execute($pool).await.unwrap();
-            }};
-        }
-        match self.backend {
-            Backend::Sqlite => run!(mamori_store::SqliteStore::open(&self.url)
-                .await
-                .unwrap()
-                .pool()),
-            Backend::Postgres => run!(mamori_store::PgStore::open(&self.url).await.unwrap().pool()),
-        }
-    }
-
-    /// One integer from raw SQL.
-    pub async fn sql_i64(&self, sql: &str) -> i64 {
-        match self.backend {
-            Backend::Sqlite => {
-                let s = mamori_store::SqliteStore::open(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(s.pool()).await.unwrap()
-            }
-            Backend::Postgres => {
-                let s = mamori_store::PgStore::open(&self.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(s.pool()).await.unwrap()
-            }
-        }
-    }
-
-    pub async fn verify(&self) -> Result<mamori_ledger::VerifyReport, mamori_ledger::Break> {
-        mamori_store::ledger::verify(self.store.as_ref(), &self.verifier, &self.witness)
-            .await
-            .unwrap()
-    }
+    Env::start(backend).await
 }
 
 pub fn staff(purpose: &str) -> Accessor {
@@ -273,23 +162,4 @@ pub fn new_order(customer_id: &str, buyer: &People, to: &People, key: &str) -> N
         }],
         shipping_fee: Yen(880),
     }
-}
-
-/// Generates `sqlite` and `postgres` tests from one async fn taking a [`Backend`].
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(mamori_store::Backend::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(mamori_store::Backend::Postgres).await
-                }
-            }
-        )*
-    };
 }

@@ -1,6 +1,8 @@
 //! Integration tests of the store, the gateway and the ledger, each on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use mamori_testkit::both_backends;
+
 mod backoffice;
 mod catalogue;
 mod common;

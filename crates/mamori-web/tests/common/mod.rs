@@ -2,11 +2,7 @@
 //! over `tower::ServiceExt::oneshot`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{
-    io::Write,
-    net::SocketAddr,
-    sync::{Arc, Mutex},
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{body::Body, extract::ConnectInfo, Router};
 use chrono::{TimeZone, Utc};
@@ -173,19 +169,5 @@ pub fn assert_error_page(body: &str, ja: &str, en: &str) {
         "invalid",
     ] {
         assert!(!body.contains(leak), "{leak} leaked into:\n{body}");
-    }
-}
-
-/// A log writer the tests can read back.
-#[derive(Clone, Default)]
-pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
