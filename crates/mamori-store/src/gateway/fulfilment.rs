@@ -4,7 +4,7 @@
 
 use mamori_domain::{Email, PersonName, Personal};
 
-use super::{fields, mail_rows, Gateway, MailDraft};
+use super::{Gateway, MailDraft};
 use crate::access::{Accessor, Action};
 use crate::codec;
 use crate::error::Result;
@@ -24,26 +24,8 @@ impl Gateway {
         tracking: &[(i64, String)],
         mail: Option<MailDraft>,
     ) -> Result<bool> {
-        let rows = match mail {
-            None => Vec::new(),
-            Some(m) => {
-                let Some(header) = self.store.order_header(order_id).await? else {
-                    return Ok(false);
-                };
-                if !from.contains(&header.state) {
-                    return Ok(false);
-                }
-                let customer_id = header.customer_id;
-                self.record(
-                    acc,
-                    Action::Write,
-                    vec![customer_id.clone()],
-                    &[fields::MAIL],
-                )
-                .await?;
-                let key = self.data_key(&customer_id).await?;
-                mail_rows(&key, &customer_id, Some(&m))?
-            }
+        let Some(rows) = self.state_change_mail(acc, order_id, from, mail).await? else {
+            return Ok(false);
         };
         self.store
             .ship_order(order_id, from, to, crate::now(), tracking, &rows)

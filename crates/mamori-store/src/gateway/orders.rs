@@ -132,29 +132,43 @@ impl Gateway {
         to: OrderState,
         mail: Option<MailDraft>,
     ) -> Result<bool> {
-        let rows = match mail {
-            None => Vec::new(),
-            Some(m) => {
-                let Some(header) = self.store.order_header(order_id).await? else {
-                    return Ok(false);
-                };
-                if !from.contains(&header.state) {
-                    return Ok(false);
-                }
-                let customer_id = header.customer_id;
-                self.record(
-                    acc,
-                    Action::Write,
-                    vec![customer_id.clone()],
-                    &[fields::MAIL],
-                )
-                .await?;
-                let key = self.data_key(&customer_id).await?;
-                mail_rows(&key, &customer_id, Some(&m))?
-            }
+        let Some(rows) = self.state_change_mail(acc, order_id, from, mail).await? else {
+            return Ok(false);
         };
         self.store
             .transition_order(order_id, from, to, now(), &rows)
             .await
+    }
+
+    /// The outbox rows of a mail about an order's change of state, sealed with the customer's
+    /// key after the write of [`fields::MAIL`] is recorded. `None` when the order is missing or
+    /// not in one of `from` (then nothing is recorded: the change will not happen); no rows
+    /// without a mail.
+    pub(super) async fn state_change_mail(
+        &self,
+        acc: &Accessor,
+        order_id: &str,
+        from: &[OrderState],
+        mail: Option<MailDraft>,
+    ) -> Result<Option<Vec<OutboxRow>>> {
+        let Some(m) = mail else {
+            return Ok(Some(Vec::new()));
+        };
+        let Some(header) = self.store.order_header(order_id).await? else {
+            return Ok(None);
+        };
+        if !from.contains(&header.state) {
+            return Ok(None);
+        }
+        let customer_id = header.customer_id;
+        self.record(
+            acc,
+            Action::Write,
+            vec![customer_id.clone()],
+            &[fields::MAIL],
+        )
+        .await?;
+        let key = self.data_key(&customer_id).await?;
+        Ok(Some(mail_rows(&key, &customer_id, Some(&m))?))
     }
 }
