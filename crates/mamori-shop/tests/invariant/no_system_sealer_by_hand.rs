@@ -1,9 +1,13 @@
-// A system sealer is made by the gateway only, for one purpose; it cannot be made from parts.
+// A system sealer comes from the gateway (or whoever holds the key ring); its parts are not set by hand.
 fn handler(state: &mamori_shop::state::ShopState) {
     let sealer = state
         .gateway
         .system_sealer(mamori_store::SystemPurpose::Sessions);
-    let _ = mamori_store::SystemSealer { keys: todo!(), purpose: sealer.purpose() };
+    // Nor can a session sealer be turned into a TOTP sealer.
+    let _ = mamori_store::SystemSealer {
+        purpose: mamori_store::SystemPurpose::StaffTotp,
+        ..sealer
+    };
 }
 
 fn main() {}

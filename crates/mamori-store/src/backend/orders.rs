@@ -252,6 +252,12 @@ macro_rules! impl_sealed_order_store {
             .await?;
             Ok(Some(OrderBundle { order, items, shipments }))
         }
+        async fn order_row(&self, order_id: &str) -> Result<Option<OrderRow>> {
+            Ok(sqlx::query_as::<_, OrderRow>(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+                .bind(order_id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
         async fn orders_of(&self, customer_id: &str) -> Result<Vec<OrderHeader>> {
             let rows = sqlx::query_as::<_, OrderHeader>(
                 concat!(

@@ -49,10 +49,9 @@ impl Gateway {
     ) -> Result<Option<(Personal<PersonName>, Personal<Email>)>> {
         let o = self
             .store
-            .order(order_id)
+            .order_row(order_id)
             .await?
-            .ok_or(crate::StoreError::NotFound { what: "order" })?
-            .order;
+            .ok_or(crate::StoreError::NotFound { what: "order" })?;
         if o.buyer_name_ct.is_none() || o.buyer_email_ct.is_none() {
             return Ok(None);
         }

@@ -62,6 +62,9 @@ pub trait SealedOrderStore: Send + Sync {
     /// Reads an order with its lines and shipments.
     async fn order(&self, order_id: &str) -> Result<Option<OrderBundle>>;
 
+    /// An order's header with its sealed buyer snapshot, without lines and deliveries.
+    async fn order_row(&self, order_id: &str) -> Result<Option<OrderRow>>;
+
     /// A customer's orders, newest first.
     async fn orders_of(&self, customer_id: &str) -> Result<Vec<OrderHeader>>;
 }
