@@ -1,12 +1,15 @@
 //! The mails an order's back-office steps send the customer: ご入金確認 (payment confirmed),
-//! 発送 (shipped, with the tracking numbers; for store pickup: ready to collect), キャンセル and
+//! 発送 (shipped, with the tracking numbers; for store pickup 受取準備完了: where to collect it and
+//! what to pay), キャンセル and
 //! 返金, each in the language the customer ordered in. They are queued in the transaction of the
 //! step (`Gateway::transition_order_with_mail`, `Gateway::ship_order_with_mail`); whom to write
 //! to is a recorded read of the buyer's name and email (`Gateway::order_contact`).
 
 use mamori_domain::{Language, OrderEvent, PaymentMethod, Yen};
 use mamori_mail::{
-    order_status::{cancelled, payment_confirmed, refunded, shipped, OrderNotice},
+    order_status::{
+        cancelled, payment_confirmed, ready_for_pickup, refunded, shipped, OrderNotice,
+    },
     template::ShopInfo,
     OutgoingMail, Recipient,
 };
@@ -62,6 +65,7 @@ pub async fn notice(
         .await
         .map_err(failed("settings"))?;
     let settings = ShopSettings::from_stored(&stored, &state.config.shop_name);
+    let pickup_place = settings.pickup_place_or_shop();
     let n = OrderNotice {
         shop: ShopInfo {
             name: settings.name,
@@ -75,11 +79,10 @@ pub async fn notice(
     let total = Yen(header.total);
     let content = match event {
         OrderEvent::PaymentConfirmed => payment_confirmed(&n, total),
-        OrderEvent::Ship => shipped(
-            &n,
-            tracking,
-            header.payment_method == PaymentMethod::StorePickup.as_str(),
-        ),
+        OrderEvent::Ship if header.payment_method == PaymentMethod::StorePickup.as_str() => {
+            ready_for_pickup(&n, &pickup_place, total)
+        }
+        OrderEvent::Ship => shipped(&n, tracking),
         OrderEvent::Cancel => cancelled(&n, None),
         _ => refunded(&n, total),
     };

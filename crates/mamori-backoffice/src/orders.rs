@@ -43,6 +43,15 @@ pub fn state_label(c: &Ctx, state: &OrderState) -> String {
     }
 }
 
+/// The page's language.
+fn lang(c: &Ctx) -> mamori_domain::Language {
+    if c.en() {
+        mamori_domain::Language::En
+    } else {
+        mamori_domain::Language::Ja
+    }
+}
+
 /// A payment method's label in the page's language.
 pub fn method_label(c: &Ctx, code: &str) -> String {
     match PaymentMethod::parse(code) {
@@ -75,7 +84,10 @@ pub fn list_row(c: &Ctx, o: &OrderHeader) -> OrderListRow {
         id: o.id.clone(),
         number: o.order_number.clone(),
         placed: fmt_us(o.placed_at),
-        state: state_label(c, &o.state),
+        state: match PaymentMethod::parse(&o.payment_method) {
+            Ok(m) => o.state.label_for(m, lang(c)).to_owned(),
+            Err(_) => state_label(c, &o.state),
+        },
         method: method_label(c, &o.payment_method),
         total: yen(o.total),
     }
@@ -299,7 +311,7 @@ pub async fn detail(
     let method = PaymentMethod::parse(&header.payment_method).ok();
     let current = Some(header.state);
     let allowed = match (current, method) {
-        (Some(s), Some(m)) => s.allowed_events(m),
+        (Some(s), Some(m)) => s.staff_events(m),
         _ => Vec::new(),
     };
     let events = allowed
@@ -307,7 +319,10 @@ pub async fn detail(
         .filter(|e| !matches!(e, OrderEvent::Cancel | OrderEvent::Refund))
         .map(|e| EventButton {
             code: e.as_str(),
-            label: c.t(e.label_ja(), e.label_en()),
+            label: match method {
+                Some(m) => e.label_for(m, lang(&c)),
+                None => c.t(e.label_ja(), e.label_en()),
+            },
         })
         .collect();
     let payment = state
@@ -522,6 +537,14 @@ async fn apply(
         .ok_or(Refusal::Unknown)?;
     let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
     let from = header.state;
+    if !from.staff_events(method).contains(&event) {
+        // Card payments are confirmed by the provider only (its webhook or lookup).
+        return Err(Refusal::Invalid(mamori_domain::InvalidTransition {
+            from,
+            event,
+            method,
+        }));
+    }
     let to = from.apply(event, method).map_err(Refusal::Invalid)?;
     Ok((header, to))
 }

@@ -59,11 +59,7 @@ fn line(c: &Ctx, p: &ProductRow) -> ProductLine {
     ProductLine {
         id: p.id.clone(),
         sku: p.sku.clone(),
-        name: if c.en() {
-            p.name_en.clone()
-        } else {
-            p.name_ja.clone()
-        },
+        name: p.name_for(c.en()).to_owned(),
         price: yen(p.price_incl),
         rate: rate_label(c, &p.tax_rate),
         stock: p.stock,
@@ -186,14 +182,16 @@ impl ProductForm {
             (!t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control))
                 .then(|| t.to_owned())
         };
-        match (text(&self.name_ja, 100), text(&self.name_en, 100)) {
+        // The English name is optional: English pages show the Japanese one when it is empty.
+        let name_en = self.name_en.trim();
+        match (text(&self.name_ja, 100), name_en.is_empty().then(String::new).or_else(|| text(name_en, 100))) {
             (Some(ja), Some(en)) => {
                 row.name_ja = ja;
                 row.name_en = en;
             }
             _ => errs.push(c.t(
-                "商品名（日本語・英語）を100文字以内で入力してください。",
-                "Please enter the name in Japanese and English (up to 100 characters).",
+                "商品名（日本語）を100文字以内で、英語名を入れる場合も100文字以内で入力してください。",
+                "Please enter the Japanese name (up to 100 characters); the English name, if any, is up to 100 too.",
             )),
         }
         let desc = |v: &str| {

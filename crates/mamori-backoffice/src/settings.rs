@@ -94,6 +94,19 @@ pub struct SettingsForm {
     pub bank_account: Option<String>,
     /// Days to pay a bank transfer (absent: unchanged).
     pub bank_transfer_days: Option<String>,
+    /// Where pickup orders are collected (absent: unchanged).
+    pub pickup_place: Option<String>,
+}
+
+/// A text area's value with Windows line ends made `\n`, or the stored one when the field was
+/// not sent.
+fn multiline(sent: Option<&str>, stored: &str) -> String {
+    sent.map_or_else(|| stored.to_owned(), |a| a.trim().replace("\r\n", "\n"))
+}
+
+/// At most 300 characters and no control character but new lines.
+fn fits(text: &str) -> bool {
+    text.chars().count() <= 300 && !text.chars().any(|ch| ch.is_control() && ch != '\n')
 }
 
 /// `POST /settings`: checks everything, then writes the keys that changed (nothing when any
@@ -143,16 +156,18 @@ pub async fn save(
             "Please keep at least one payment method.",
         ));
     }
-    let bank_account = match &f.bank_account {
-        Some(a) => a.trim().replace("\r\n", "\n"),
-        None => before.bank_account.clone(),
-    };
-    if bank_account.chars().count() > 300
-        || bank_account.chars().any(|ch| ch.is_control() && ch != '\n')
-    {
+    let bank_account = multiline(f.bank_account.as_deref(), &before.bank_account);
+    if !fits(&bank_account) {
         problems.push(c.t(
             "振込先は300文字以内で入力してください。",
             "The bank account is up to 300 characters.",
+        ));
+    }
+    let pickup_place = multiline(f.pickup_place.as_deref(), &before.pickup_place);
+    if !fits(&pickup_place) {
+        problems.push(c.t(
+            "店頭受け取りの店舗は300文字以内で入力してください。",
+            "The pickup store is up to 300 characters.",
         ));
     }
     let bank_transfer_days = match f.bank_transfer_days.as_deref().map(str::trim) {
@@ -176,6 +191,7 @@ pub async fn save(
         payment_methods,
         bank_account,
         bank_transfer_days,
+        pickup_place,
     };
     if !problems.is_empty() {
         return Ok(page(c, after, problems));

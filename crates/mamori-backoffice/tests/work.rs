@@ -1054,7 +1054,185 @@ async fn order_steps_mail_the_customer_in_their_language(backend: Backend) {
     assert_eq!(bo.mails_to(TO), 4, "one mail per step");
 }
 
+/// Issue: store pickup used the delivery steps and wording (発送 → 配達完了) and its mail spoke of
+/// delivery; it needs 受取準備完了 with a mail naming the store and the amount to pay.
+async fn store_pickup_is_made_ready_not_shipped(backend: Backend) {
+    const TO: &str = "hanako.hatoyama@example.jp";
+    let bo = TestBackoffice::start(backend).await;
+    bo.store()
+        .settings_put(
+            mamori_store::settings::keys::PICKUP_PLACE,
+            &serde_json::json!(
+                "守り商店 丸の内店\n東京都千代田区丸の内1-1-1\n営業時間 10:00〜19:00"
+            )
+            .to_string(),
+            bo.now(),
+            None,
+        )
+        .await
+        .unwrap();
+    let customer = bo.customer("pickup.buyer@example.jp").await;
+    let (order, number) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::StorePickup)
+        .await;
+    let (_, client) = bo.member(Role::Manager).await;
+    let path = format!("/orders/{order}");
+    let page = client.get(&path).await;
+    assert_eq!(
+        page.text_of("#event-start_preparing").unwrap(),
+        "受取準備開始"
+    );
+    client
+        .post_form(
+            &format!("{path}/transition"),
+            &[("event", "start_preparing")],
+        )
+        .await
+        .expect_redirect(&path);
+    let page = client.get(&path).await;
+    assert_eq!(page.text_of("#event-ship").unwrap(), "受取準備完了");
+    assert!(
+        !page.text.contains("発送"),
+        "no shipping words for a pickup order"
+    );
+    client
+        .post_form(&format!("{path}/transition"), &[("event", "ship")])
+        .await
+        .expect_redirect(&path);
+    let subject = bo.wait_for_mail(TO, "ご用意ができました").await;
+    assert!(subject.contains(&number), "{subject}");
+    let text = bo.mail_text(TO, "ご用意ができました").await;
+    let total = bo
+        .store()
+        .order_header(&order)
+        .await
+        .unwrap()
+        .unwrap()
+        .total;
+    for part in [
+        "東京都千代田区丸の内1-1-1".to_owned(),
+        "営業時間 10:00〜19:00".to_owned(),
+        format!("お受け取り時のお支払い：{}", mamori_domain::Yen(total)),
+    ] {
+        assert!(text.contains(&part), "{part}: {text}");
+    }
+    assert!(!text.contains("発送") && !text.contains("配達"), "{text}");
+    let page = client.get(&path).await;
+    assert_eq!(
+        page.text_of("#event-confirm_delivery").unwrap(),
+        "受け渡し完了"
+    );
+    assert!(
+        page.text.contains("受取準備完了"),
+        "the state reads as pickup"
+    );
+    client
+        .post_form(
+            &format!("{path}/transition"),
+            &[("event", "confirm_delivery")],
+        )
+        .await
+        .expect_redirect(&path);
+    assert_eq!(
+        bo.store()
+            .order_header(&order)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "delivered"
+    );
+}
+
+/// Issue: a card order waiting for payment (declined or abandoned) offered 入金確認. Only the
+/// provider confirms a card payment; staff can cancel the order instead.
+async fn card_orders_are_not_marked_paid_by_hand(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("card.buyer@example.jp").await;
+    let (order, _) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
+        .await;
+    let (_, client) = bo.member(Role::Owner).await;
+    let path = format!("/orders/{order}");
+    let page = client.get(&path).await;
+    assert!(
+        !page.has("#event-payment_confirmed"),
+        "no 入金確認 for a card order"
+    );
+    assert!(page.has("#cancel"));
+    client
+        .post_form(
+            &format!("{path}/transition"),
+            &[("event", "payment_confirmed")],
+        )
+        .await;
+    assert_eq!(
+        bo.store()
+            .order_header(&order)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .as_str(),
+        "pending_payment"
+    );
+    let page = client.get(&path).await;
+    assert!(
+        page.text_of("#error")
+            .unwrap_or_default()
+            .contains("入金確認"),
+        "{:?}",
+        page.text_of("#error")
+    );
+    // A bank transfer is still confirmed by hand.
+    let (bank, _) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::BankTransfer)
+        .await;
+    assert!(client
+        .get(&format!("/orders/{bank}"))
+        .await
+        .has("#event-payment_confirmed"));
+}
+
+/// Issue: a product could not be created without an English name. Created with the Japanese name
+/// only, it is listed, shown under its Japanese name on English pages and found by search.
+async fn products_are_created_without_an_english_name(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let (_, client) = bo.member(Role::Operator).await;
+    client
+        .post_form(
+            "/products",
+            &[
+                ("sku", "PT-1099"),
+                ("category_id", "cat-parts"),
+                ("name_ja", "ＬＥＤ電球 60W形"),
+                ("name_en", ""),
+                ("description_ja", "昼白色の電球です。"),
+                ("description_en", ""),
+                ("price_incl", "980"),
+                ("tax_rate", "standard"),
+                ("stock", "10"),
+                ("active", "1"),
+            ],
+        )
+        .await
+        .expect(303);
+    let row = bo.store().product_by_sku("PT-1099").await.unwrap().unwrap();
+    assert_eq!(row.name_ja, "ＬＥＤ電球 60W形");
+    assert_eq!(row.name_en, "");
+    assert_eq!(row.name_for(true), "ＬＥＤ電球 60W形");
+    let found = bo.store().search_products("led電球", 0, 10).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].sku, "PT-1099");
+    let list = client.get("/products").await;
+    assert!(list.text.contains("ＬＥＤ電球 60W形"));
+}
+
 both_backends!(
+    products_are_created_without_an_english_name,
+    store_pickup_is_made_ready_not_shipped,
+    card_orders_are_not_marked_paid_by_hand,
     order_steps_mail_the_customer_in_their_language,
     japanese_screens_and_the_back_offices_own_404,
     gifts_are_shown_to_who_makes_them_on_the_record,

@@ -30,6 +30,7 @@ mod phone;
 mod postal;
 mod prefecture;
 mod registration;
+pub mod search;
 pub mod time;
 
 pub use address::{Address, AddressError, AddressParts, ADDRESS_LINE_MAX_CHARS, CITY_MAX_CHARS};

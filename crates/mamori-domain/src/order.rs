@@ -148,6 +148,25 @@ impl Localized for InvalidTransition {
     }
 }
 
+impl OrderEvent {
+    /// The event's name on a button for an order paid by `method`: for store pickup 受取準備開始,
+    /// 受取準備完了 and 受け渡し完了 where delivered orders are prepared, shipped and delivered.
+    #[must_use]
+    pub fn label_for(self, method: PaymentMethod, lang: Language) -> &'static str {
+        let pickup = method == PaymentMethod::StorePickup;
+        match (self, pickup, lang) {
+            (OrderEvent::StartPreparing, true, Language::Ja) => "受取準備開始",
+            (OrderEvent::StartPreparing, true, Language::En) => "Start preparing for pickup",
+            (OrderEvent::Ship, true, Language::Ja) => "受取準備完了",
+            (OrderEvent::Ship, true, Language::En) => "Ready for pickup",
+            (OrderEvent::ConfirmDelivery, true, Language::Ja) => "受け渡し完了",
+            (OrderEvent::ConfirmDelivery, true, Language::En) => "Handed over",
+            (_, _, Language::Ja) => self.label_ja(),
+            (_, _, Language::En) => self.label_en(),
+        }
+    }
+}
+
 impl OrderState {
     /// The state an order starts in, whatever the payment method.
     pub const INITIAL: OrderState = OrderState::PendingPayment;
@@ -203,6 +222,17 @@ impl OrderState {
             .iter()
             .copied()
             .filter(|e| self.apply(*e, method).is_ok())
+            .collect()
+    }
+
+    /// Events a member of staff may take now: [`OrderState::allowed_events`] without 入金確認 for
+    /// card orders, whose payment only the provider confirms (its signed webhook or the lookup on
+    /// the customer's return); a card order waiting for payment was declined or abandoned.
+    #[must_use]
+    pub fn staff_events(self, method: PaymentMethod) -> Vec<OrderEvent> {
+        self.allowed_events(method)
+            .into_iter()
+            .filter(|e| !(method == PaymentMethod::Card && *e == OrderEvent::PaymentConfirmed))
             .collect()
     }
 
@@ -268,6 +298,29 @@ mod tests {
             "発送済み"
         );
         assert_eq!(S::Paid.label_for(pickup, Language::En), "Paid");
+    }
+
+    #[test]
+    fn store_pickup_buttons_speak_of_pickup() {
+        let pickup = PaymentMethod::StorePickup;
+        assert_eq!(E::Ship.label_for(pickup, Language::Ja), "受取準備完了");
+        assert_eq!(
+            E::ConfirmDelivery.label_for(pickup, Language::Ja),
+            "受け渡し完了"
+        );
+        assert_eq!(E::Ship.label_for(PaymentMethod::Card, Language::Ja), "発送");
+    }
+
+    #[test]
+    fn staff_do_not_confirm_card_payments() {
+        use PaymentMethod as M;
+        assert!(!S::PendingPayment
+            .staff_events(M::Card)
+            .contains(&E::PaymentConfirmed));
+        assert!(S::PendingPayment.staff_events(M::Card).contains(&E::Cancel));
+        assert!(S::PendingPayment
+            .staff_events(M::BankTransfer)
+            .contains(&E::PaymentConfirmed));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Mail about an order's later steps, sent when the back office records them: ご入金確認,
-//! 発送のお知らせ (with the carrier's tracking numbers; for store pickup: ready to collect),
+//! 発送のお知らせ (with the carrier's tracking numbers), 受取準備完了 (store pickup: where and what to pay),
 //! ご注文キャンセル and ご返金. Like the order confirmation, each is written in ONE language, the
 //! customer's (the one they ordered in).
 
@@ -73,26 +73,10 @@ pub fn payment_confirmed(n: &OrderNotice, amount: Yen) -> MailContent {
     finish(w, n, "ご入金を確認しました", "Payment received")
 }
 
-/// 発送のお知らせ with the carrier's tracking numbers (one per parcel), or, for store pickup
-/// (`pickup`), お受け取り準備完了のお知らせ.
+/// 発送のお知らせ with the carrier's tracking numbers (one per parcel).
 #[must_use]
-pub fn shipped(n: &OrderNotice, tracking_numbers: &[String], pickup: bool) -> MailContent {
+pub fn shipped(n: &OrderNotice, tracking_numbers: &[String]) -> MailContent {
     let mut w = start(n);
-    if pickup {
-        w.put(
-            "ご注文の商品のご用意ができました。店頭でお受け取りください。\n\
-             お支払いはお受け取りの際にお願いします。\n\n",
-            "Your order is ready to collect at our store.\n\
-             You pay when you collect it.\n\n",
-        );
-        number_line(&mut w, n);
-        return finish(
-            w,
-            n,
-            "商品のご用意ができました",
-            "Your order is ready to collect",
-        );
-    }
     w.put(
         "ご注文の商品を発送いたしました。\n\n",
         "Your order has shipped.\n\n",
@@ -107,6 +91,35 @@ pub fn shipped(n: &OrderNotice, tracking_numbers: &[String], pickup: bool) -> Ma
         "\nYou can follow the parcel on the carrier's website with the tracking number.\n",
     );
     finish(w, n, "商品を発送しました", "Your order has shipped")
+}
+
+/// 受取準備完了のお知らせ for a store-pickup order: where to collect it (`place`: the store's
+/// name, address and hours, as the settings give them) and what to pay at the counter.
+#[must_use]
+pub fn ready_for_pickup(n: &OrderNotice, place: &str, to_pay: Yen) -> MailContent {
+    let mut w = start(n);
+    w.put(
+        "ご注文の商品のご用意ができました。下記の店舗でお受け取りください。\n\n",
+        "Your order is ready. Please collect it at the store below.\n\n",
+    );
+    number_line(&mut w, n);
+    let amount = w.yen(to_pay);
+    let tag = w.pick("お受け取り時のお支払い：", "To pay when you collect it: ");
+    let _ = writeln!(w.text, "{tag}{amount}");
+    w.put("\n【お受け取り店舗】\n", "\nPickup store:\n");
+    for line in place.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let _ = writeln!(w.text, "{}", label(line));
+    }
+    w.put(
+        "\nお受け取りの際は、注文番号をお知らせください。\n",
+        "\nPlease give your order number at the counter.\n",
+    );
+    finish(
+        w,
+        n,
+        "商品のご用意ができました",
+        "Your order is ready to collect",
+    )
 }
 
 /// ご注文キャンセルのお知らせ. `refunded`: what was paid back; `None` when nothing had been

@@ -299,7 +299,9 @@ fn bank_transfer_names_account_and_deadline_and_pickup_speaks_of_the_store() {
 /// cancelled, refunded; each in the customer's language only.
 #[test]
 fn order_notices_in_one_language() {
-    use mamori_mail::order_status::{cancelled, payment_confirmed, refunded, shipped, OrderNotice};
+    use mamori_mail::order_status::{
+        cancelled, payment_confirmed, ready_for_pickup, refunded, shipped, OrderNotice,
+    };
     let mut n = OrderNotice {
         shop: common::sample_order().shop,
         lang: mamori_domain::Language::Ja,
@@ -312,7 +314,7 @@ fn order_notices_in_one_language() {
         "【守り商店】ご入金を確認しました（注文番号 MA-2025-000123）"
     );
     assert!(m.text.contains("ご入金額：9,620円"), "{}", m.text);
-    let m = shipped(&n, &["4321-8765-0987".into()], false);
+    let m = shipped(&n, &["4321-8765-0987".into()]);
     assert_eq!(
         m.subject,
         "【守り商店】商品を発送しました（注文番号 MA-2025-000123）"
@@ -322,8 +324,23 @@ fn order_notices_in_one_language() {
         "{}",
         m.text
     );
-    let m = shipped(&n, &[], true);
-    assert!(m.text.contains("店頭でお受け取りください"), "{}", m.text);
+    let m = ready_for_pickup(
+        &n,
+        "守り商店 本店\n東京都千代田区丸の内1-1-1\n営業時間 10:00〜19:00",
+        mamori_domain::Yen(3_300),
+    );
+    assert_eq!(
+        m.subject,
+        "【守り商店】商品のご用意ができました（注文番号 MA-2025-000123）"
+    );
+    for part in [
+        "下記の店舗でお受け取りください",
+        "お受け取り時のお支払い：3,300円",
+        "東京都千代田区丸の内1-1-1",
+        "営業時間 10:00〜19:00",
+    ] {
+        assert!(m.text.contains(part), "{part}: {}", m.text);
+    }
     assert!(
         !m.text.contains("発送") && !m.text.contains("伝票"),
         "{}",
@@ -335,7 +352,7 @@ fn order_notices_in_one_language() {
     assert!(m.text.contains("ご返金額：9,620円"), "{}", m.text);
     for m in [
         payment_confirmed(&n, mamori_domain::Yen(1)),
-        shipped(&n, &["1".into()], false),
+        shipped(&n, &["1".into()]),
         cancelled(&n, Some(mamori_domain::Yen(1))),
         refunded(&n, mamori_domain::Yen(1)),
     ] {
@@ -345,7 +362,7 @@ fn order_notices_in_one_language() {
         );
     }
     n.lang = mamori_domain::Language::En;
-    let m = shipped(&n, &["4321-8765-0987".into()], false);
+    let m = shipped(&n, &["4321-8765-0987".into()]);
     assert_eq!(
         m.subject,
         "[守り商店] Your order has shipped (order MA-2025-000123)"

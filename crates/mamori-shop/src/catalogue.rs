@@ -91,11 +91,7 @@ trait Grid {
         self.thumbs().get(&p.id)
     }
     fn name_of<'a>(&self, p: &'a ProductRow) -> &'a str {
-        if self.ctx().en() {
-            &p.name_en
-        } else {
-            &p.name_ja
-        }
+        p.name_for(self.ctx().en())
     }
 }
 
@@ -151,11 +147,7 @@ struct ProductPage {
 
 impl ProductPage {
     fn name(&self) -> &str {
-        if self.c.en() {
-            &self.p.name_en
-        } else {
-            &self.p.name_ja
-        }
+        self.p.name_for(self.c.en())
     }
     /// Alt text of the `i`-th image (0-based): the product's name, numbered after the first.
     fn alt(&self, i: &usize) -> String {

@@ -23,6 +23,9 @@ pub mod keys {
     pub const BANK_ACCOUNT: &str = "payment.bank_account";
     /// Days a bank transfer may take after the order (number).
     pub const BANK_TRANSFER_DAYS: &str = "payment.bank_transfer_days";
+    /// Where store-pickup orders are collected: the store's name, address and opening hours, as
+    /// the ready-for-pickup mail prints them (string, may span lines; empty: the shop's address).
+    pub const PICKUP_PLACE: &str = "pickup.place";
 }
 
 /// Days to pay a bank transfer unless the settings say otherwise.
@@ -45,6 +48,8 @@ pub struct ShopSettings {
     pub bank_account: String,
     /// Days to pay a bank transfer.
     pub bank_transfer_days: u32,
+    /// Where pickup orders are collected (empty: the shop's address).
+    pub pickup_place: String,
 }
 
 impl ShopSettings {
@@ -85,11 +90,12 @@ impl ShopSettings {
                 .and_then(Value::as_u64)
                 .and_then(|d| u32::try_from(d).ok())
                 .unwrap_or(DEFAULT_BANK_TRANSFER_DAYS),
+            pickup_place: text(keys::PICKUP_PLACE).unwrap_or_default(),
         }
     }
 
     /// Each setting under its key, as stored.
-    pub fn values(&self) -> [(&'static str, Value); 7] {
+    pub fn values(&self) -> [(&'static str, Value); 8] {
         [
             (keys::NAME, json!(self.name)),
             (keys::ADDRESS, json!(self.address)),
@@ -98,7 +104,18 @@ impl ShopSettings {
             (keys::PAYMENT_METHODS, json!(self.payment_methods)),
             (keys::BANK_ACCOUNT, json!(self.bank_account)),
             (keys::BANK_TRANSFER_DAYS, json!(self.bank_transfer_days)),
+            (keys::PICKUP_PLACE, json!(self.pickup_place)),
         ]
+    }
+
+    /// Where store-pickup orders are collected: the pickup place set, else the shop's name and
+    /// address.
+    pub fn pickup_place_or_shop(&self) -> String {
+        if self.pickup_place.trim().is_empty() {
+            format!("{}\n{}", self.name, self.address).trim().to_owned()
+        } else {
+            self.pickup_place.clone()
+        }
     }
 
     /// True when `method` is offered at checkout.

@@ -74,16 +74,20 @@ impl BackofficeSection {
 
     /// The back office's settings for a listener bound to `bound` (the public URL follows its
     /// port unless configured); the rest are the back office's defaults.
+    /// The shop's name, public URL and support address come from `shop`: the back office's mails
+    /// to customers sign with them.
     pub fn to_config(
         &self,
         bound: std::net::SocketAddr,
-        shop_name: &str,
+        shop: &ShopSection,
     ) -> Result<mamori_backoffice::BackofficeConfig> {
         Ok(mamori_backoffice::BackofficeConfig {
             listen: bound,
             public_url: self.public_url(bound)?,
             allowed_cidrs: self.cidrs()?,
-            shop_name: shop_name.to_owned(),
+            shop_name: shop.name.clone(),
+            shop_url: shop.public_url()?.to_string(),
+            support_email: shop.support_email.clone(),
             ..mamori_backoffice::BackofficeConfig::default()
         })
     }
@@ -138,6 +142,25 @@ pub struct ShopSection {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+}
+
+impl ShopSection {
+    /// Where customers reach the shop: `public_url`, else the listen address (https when a TLS
+    /// certificate is set).
+    pub fn public_url(&self) -> Result<mamori_pay::url::Url> {
+        match &self.public_url {
+            Some(u) => mamori_pay::url::Url::parse(u).context("shop.public_url"),
+            None => {
+                let scheme = if self.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                mamori_pay::url::Url::parse(&format!("{scheme}://{}/", self.listen))
+                    .context("shop.listen")
+            }
+        }
+    }
 }
 
 impl Default for ShopSection {
@@ -307,6 +330,30 @@ mod tests {
         };
         assert!(bad.cidrs().is_err());
         assert_eq!(Config::default().backoffice.cidrs().unwrap().len(), 2);
+    }
+
+    /// The back office's mails to customers sign with the shop's URL and support address, not
+    /// the back office's defaults.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_back_office_signs_with_the_shops_url_and_support_address() {
+        let cfg: Config = toml::from_str(
+            "[shop]\npublic_url = \"https://shop.example.co.jp/\"\nsupport_email = \"help@example.co.jp\"\nname = \"山田商店\"\n",
+        )
+        .unwrap();
+        let bo = cfg
+            .backoffice
+            .to_config("127.0.0.1:9000".parse().unwrap(), &cfg.shop)
+            .unwrap();
+        assert_eq!(bo.shop_url, "https://shop.example.co.jp/");
+        assert_eq!(bo.support_email, "help@example.co.jp");
+        assert_eq!(bo.shop_name, "山田商店");
+        let plain = Config::default();
+        let bo = plain
+            .backoffice
+            .to_config("127.0.0.1:9000".parse().unwrap(), &plain.shop)
+            .unwrap();
+        assert_eq!(bo.shop_url, "http://127.0.0.1:8080/");
     }
 
     #[test]

@@ -236,9 +236,7 @@ async fn staff_create(cfg: &Config, role: &str, email: &str, name: &str) -> Resu
     let store = open_migrated(cfg).await?;
     let ledger = Ledger::start(store.clone(), load_signer(cfg)?, ledger_config(cfg));
     let gateway = Gateway::new(store.clone(), Arc::new(load_keys(cfg)?), ledger);
-    let config = cfg
-        .backoffice
-        .to_config(cfg.backoffice.listen, &cfg.shop.name)?;
+    let config = cfg.backoffice.to_config(cfg.backoffice.listen, &cfg.shop)?;
     let clock: Arc<dyn mamori_web::clock::Clock> = Arc::new(mamori_web::clock::SystemClock);
     let auth = mamori_backoffice::auth::build_staff_auth(&gateway, &config, &clock)
         .context("the back office's WebAuthn settings (backoffice.public_url)")?;

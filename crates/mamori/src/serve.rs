@@ -238,7 +238,7 @@ async fn start_backoffice(
         .await
         .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
     let addr = listener.local_addr()?;
-    let config = section.to_config(addr, &cfg.shop.name)?;
+    let config = section.to_config(addr, &cfg.shop)?;
     let public_url = config.public_url.clone();
     let assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
         gateway: gateway.clone(),

@@ -7,6 +7,11 @@ macro_rules! impl_catalogue_store {
         impl $crate::store::CatalogueStore for $store {
         $($own)*
         async fn upsert_category(&self, row: &CategoryRow) -> Result<()> {
+            let before: Option<(String, String)> =
+                sqlx::query_as("SELECT name_ja, name_en FROM categories WHERE id = $1")
+                    .bind(&row.id)
+                    .fetch_optional(&self.pool)
+                    .await?;
             sqlx::query(
                 "INSERT INTO categories (id, slug, name_ja, name_en, position) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name_ja = excluded.name_ja, \
@@ -19,6 +24,10 @@ macro_rules! impl_catalogue_store {
             .bind(row.position)
             .execute(&self.pool)
             .await?;
+            // The category's names are part of its products' search text.
+            if before.is_some_and(|(ja, en)| ja != row.name_ja || en != row.name_en) {
+                self.refold_search_text(Some(&row.id)).await?;
+            }
             Ok(())
         }
         async fn categories(&self) -> Result<Vec<CategoryRow>> {
@@ -32,13 +41,13 @@ macro_rules! impl_catalogue_store {
             sqlx::query(concat!(
                 "INSERT INTO products (",
                 product_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                ", search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, category_id = excluded.category_id, \
                  name_ja = excluded.name_ja, name_en = excluded.name_en, description_ja = excluded.description_ja, \
                  description_en = excluded.description_en, price_incl = excluded.price_incl, \
                  tax_rate = excluded.tax_rate, stock = excluded.stock, \
                  offers_personalisation = excluded.offers_personalisation, offers_noshi = excluded.offers_noshi, \
-                 active = excluded.active, updated_at = excluded.updated_at"
+                 active = excluded.active, updated_at = excluded.updated_at, search_text = excluded.search_text"
             ))
             .bind(&row.id)
             .bind(&row.sku)
@@ -55,6 +64,7 @@ macro_rules! impl_catalogue_store {
             .bind(row.active)
             .bind(row.created_at)
             .bind(row.updated_at)
+            .bind(self.search_text_of(row).await?)
             .execute(&self.pool)
             .await?;
             Ok(())
@@ -83,25 +93,33 @@ macro_rules! impl_catalogue_store {
             Ok(Page { items, total })
         }
         async fn search_products(&self, text: &str, offset: i64, limit: i64) -> Result<Page<ProductRow>> {
-            // LIKE with the wildcards of the user's text escaped, so "%" finds a percent sign.
-            let pattern = format!("%{}%", $crate::backend::like_escape(text));
-            // LOWER on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
-            let filter = "active AND (LOWER(name_ja) LIKE LOWER($1) ESCAPE '\\' OR LOWER(name_en) LIKE LOWER($1) ESCAPE '\\' \
-                          OR LOWER(description_ja) LIKE LOWER($1) ESCAPE '\\' \
-                          OR LOWER(description_en) LIKE LOWER($1) ESCAPE '\\')";
-            let items = sqlx::query_as::<_, ProductRow>(&format!(
-                "SELECT {} FROM products WHERE {filter} ORDER BY sku LIMIT $2 OFFSET $3",
-                product_columns!()
-            ))
-            .bind(&pattern)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-            let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM products WHERE {filter}"))
-                .bind(&pattern)
-                .fetch_one(&self.pool)
-                .await?;
+            use $crate::backend::catalogue::{search_filter, search_pattern, MAX_SEARCH_TERMS};
+            // Each term of the folded query must occur somewhere in the folded product text, in
+            // any order: "刺繍 名前旗" and "名前旗 刺繍" find the same products.
+            let terms = mamori_domain::search::search_terms(text, MAX_SEARCH_TERMS);
+            if terms.is_empty() {
+                return Ok(Page { items: Vec::new(), total: 0 });
+            }
+            let backend = $crate::store::Store::backend(self);
+            let filter = search_filter(backend, terms.len());
+            let patterns: Vec<String> = terms.iter().map(|t| search_pattern(backend, t)).collect();
+            let items_sql = format!(
+                "SELECT {} FROM products WHERE {filter} ORDER BY sku LIMIT ${} OFFSET ${}",
+                product_columns!(),
+                terms.len() + 1,
+                terms.len() + 2
+            );
+            let mut items = sqlx::query_as::<_, ProductRow>(&items_sql);
+            for p in &patterns {
+                items = items.bind(p);
+            }
+            let items = items.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+            let count_sql = format!("SELECT COUNT(*) FROM products WHERE {filter}");
+            let mut total = sqlx::query_scalar::<_, i64>(&count_sql);
+            for p in &patterns {
+                total = total.bind(p);
+            }
+            let total = total.fetch_one(&self.pool).await?;
             Ok(Page { items, total })
         }
         async fn take_stock(&self, sku: &str, quantity: i64) -> Result<bool> {
@@ -198,6 +216,100 @@ macro_rules! impl_catalogue_store {
             Ok(done.rows_affected() == 1)
         }
         }
+
+        impl $store {
+            /// The folded search text of `row`: SKU, names, descriptions and its category's names.
+            async fn search_text_of(&self, row: &ProductRow) -> Result<String> {
+                let category: Option<(String, String)> =
+                    sqlx::query_as("SELECT name_ja, name_en FROM categories WHERE id = $1")
+                        .bind(&row.category_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let (cat_ja, cat_en) = category.unwrap_or_default();
+                Ok(mamori_domain::search::fold_for_search(&[
+                    row.sku.as_str(),
+                    &row.name_ja,
+                    &row.name_en,
+                    &row.description_ja,
+                    &row.description_en,
+                    &cat_ja,
+                    &cat_en,
+                ]
+                .join(" ")))
+            }
+
+            /// Recomputes the search text of the products of `category` (after its names
+            /// changed), or of every product still without one (after the migration that added it).
+            pub(crate) async fn refold_search_text(&self, category: Option<&str>) -> Result<()> {
+                let rows = match category {
+                    Some(id) => sqlx::query_as::<_, ProductRow>(concat!(
+                        "SELECT ", product_columns!(), " FROM products WHERE category_id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?,
+                    None => sqlx::query_as::<_, ProductRow>(concat!(
+                        "SELECT ", product_columns!(), " FROM products WHERE search_text IS NULL"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await?,
+                };
+                for row in &rows {
+                    sqlx::query("UPDATE products SET search_text = $2 WHERE id = $1")
+                        .bind(&row.id)
+                        .bind(self.search_text_of(row).await?)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
     };
 }
 pub(crate) use impl_catalogue_store;
+
+/// At most this many terms of a query are matched (a shopper's query has a few).
+pub(crate) const MAX_SEARCH_TERMS: usize = 8;
+
+/// The WHERE clause matching active products whose search text contains each of `terms` terms
+/// (bound as `$1..$terms`, patterns from [`search_pattern`]). SQLite asks its FTS5 trigram index
+/// (GLOB, which it serves from the index; LIKE with ESCAPE it would not), PostgreSQL its pg_trgm
+/// index (LIKE).
+pub(crate) fn search_filter(backend: crate::store::Backend, terms: usize) -> String {
+    let each: Vec<String> = (1..=terms)
+        .map(|n| match backend {
+            crate::store::Backend::Sqlite => format!("search_text GLOB ${n}"),
+            crate::store::Backend::Postgres => format!("search_text LIKE ${n} ESCAPE '\\'"),
+        })
+        .collect();
+    match backend {
+        crate::store::Backend::Sqlite => format!(
+            "active AND rowid IN (SELECT rowid FROM products_search WHERE {})",
+            each.join(" AND ")
+        ),
+        crate::store::Backend::Postgres => format!("active AND {}", each.join(" AND ")),
+    }
+}
+
+/// The pattern matching `term` anywhere, its own wildcards taken literally.
+pub(crate) fn search_pattern(backend: crate::store::Backend, term: &str) -> String {
+    match backend {
+        crate::store::Backend::Sqlite => {
+            // GLOB has no escape character: a wildcard stands for itself inside brackets.
+            let mut out = String::from("*");
+            for c in term.chars() {
+                match c {
+                    '*' | '?' | '[' => {
+                        out.push('[');
+                        out.push(c);
+                        out.push(']');
+                    }
+                    _ => out.push(c),
+                }
+            }
+            out.push('*');
+            out
+        }
+        crate::store::Backend::Postgres => format!("%{}%", super::like_escape(term)),
+    }
+}

@@ -63,7 +63,8 @@ impl Store for PgStore {
 
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        // Products written before the search migration get their search text.
+        self.refold_search_text(None).await
     }
 }
 

@@ -113,7 +113,8 @@ pub struct MaskedCustomer {
     pub phone: String,
     /// [`BirthDate::MASKED`] (`****-**-**`) when a birth date is stored (the ciphertext's presence, nothing opened).
     pub birth_date: String,
-    /// Prefecture of the first address-book entry (`東京都`).
+    /// Prefecture of the buyer address of the customer's latest order (`東京都`); the address
+    /// book holds delivery destinations, not the customer's own address.
     pub prefecture: Option<String>,
     /// Registered at (microseconds).
     pub created_at_us: i64,
@@ -246,12 +247,10 @@ pub struct MaskedOrder {
 }
 
 /// Fields a masked customer listing opens (to mask them).
-const MASKED_LIST_FIELDS: &[&str] = &[
-    fields::NAME,
-    fields::EMAIL,
-    fields::PHONE,
-    fields::ADDRESS_BOOK_ADDRESS,
-];
+const MASKED_LIST_FIELDS: &[&str] = &[fields::NAME, fields::EMAIL, fields::PHONE, BUYER_ADDRESS];
+
+/// The buyer address of an order (the masked customer views take the prefecture from it).
+const BUYER_ADDRESS: &str = "orders.buyer_address";
 
 /// The reason of an accessor that hands plaintext to a person: present, not blank, one line,
 /// short. [`StoreError::Invalid`] otherwise.
@@ -370,7 +369,7 @@ impl Gateway {
     fn mask_customer(
         key: Option<&mamori_vault::DataKey>,
         row: &CustomerRow,
-        book: &[AddressRow],
+        latest: Option<&OrderRow>,
     ) -> Result<MaskedCustomer> {
         let mut out = MaskedCustomer {
             id: row.id.clone(),
@@ -394,19 +393,30 @@ impl Gateway {
         if row.birth_date_ct.is_some() {
             out.birth_date = BirthDate::MASKED.to_owned();
         }
-        if let Some(first) = book.iter().find(|a| a.address_ct.is_some()) {
+        // The customer's own prefecture is where they last ordered from as the buyer. The
+        // address book holds delivery destinations (gift recipients among them), never the
+        // customer: its first entry is not where the customer lives.
+        if let Some(o) = latest {
             out.prefecture =
-                codec::open_address(key, "addresses", "address", &first.id, &first.address_ct)?
+                codec::open_address(key, "orders", "buyer_address", &o.id, &o.buyer_address_ct)?
                     .map(|a| a.prefecture().label_ja().to_owned());
         }
         Ok(out)
     }
 
+    /// The customer's latest order with its sealed buyer (None: never ordered).
+    async fn latest_order_row(&self, customer_id: &str) -> Result<Option<OrderRow>> {
+        match self.store.orders_of(customer_id).await?.first() {
+            Some(o) => self.store.order_row(&o.id).await,
+            None => Ok(None),
+        }
+    }
+
     /// One page of customers, newest first, every personal field masked. One
     /// [`Action::ReadMasked`] event names the page's customers whose data was opened (erased
     /// ones have none; a page of only erased customers records nothing) and the fields
-    /// `customers.name`, `customers.email`, `customers.phone` and `addresses.address` (for the
-    /// prefecture).
+    /// `customers.name`, `customers.email`, `customers.phone` and `orders.buyer_address` (for the
+    /// prefecture, from the latest order).
     pub async fn customers_masked(
         &self,
         acc: &Accessor,
@@ -414,12 +424,12 @@ impl Gateway {
         limit: i64,
     ) -> Result<Page<MaskedCustomer>> {
         let page = self.store.customers_page(offset, limit).await?;
-        let mut books = Vec::with_capacity(page.items.len());
+        let mut latest = Vec::with_capacity(page.items.len());
         for row in &page.items {
-            books.push(if row.erased_at.is_some() {
-                Vec::new()
+            latest.push(if row.erased_at.is_some() {
+                None
             } else {
-                self.store.addresses(&row.id).await?
+                self.latest_order_row(&row.id).await?
             });
         }
         let live: Vec<String> = page
@@ -433,12 +443,12 @@ impl Gateway {
                 .await?;
         }
         let mut items = Vec::with_capacity(page.items.len());
-        for (row, book) in page.items.iter().zip(&books) {
+        for (row, latest) in page.items.iter().zip(&latest) {
             let key = match row.erased_at {
                 Some(_) => None,
                 None => Some(self.data_key(&row.id).await?),
             };
-            items.push(Self::mask_customer(key.as_ref(), row, book)?);
+            items.push(Self::mask_customer(key.as_ref(), row, latest.as_ref())?);
         }
         Ok(Page {
             items,
@@ -462,7 +472,7 @@ impl Gateway {
         let orders: Vec<OrderHeader> = self.store.orders_of(customer_id).await?;
         if row.erased_at.is_some() {
             return Ok(MaskedCustomerDetail {
-                customer: Self::mask_customer(None, &row, &[])?,
+                customer: Self::mask_customer(None, &row, None)?,
                 addresses: Vec::new(),
                 orders,
             });
@@ -476,7 +486,11 @@ impl Gateway {
         )
         .await?;
         let key = self.data_key(customer_id).await?;
-        let customer = Self::mask_customer(Some(&key), &row, &book)?;
+        let latest = match orders.first() {
+            Some(o) => self.store.order_row(&o.id).await?,
+            None => None,
+        };
+        let customer = Self::mask_customer(Some(&key), &row, latest.as_ref())?;
         let mut addresses = Vec::with_capacity(book.len());
         for a in &book {
             const A: &str = "addresses";

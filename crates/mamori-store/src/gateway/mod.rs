@@ -88,7 +88,7 @@ pub mod fields {
     /// An order's deliveries: what a shipping label needs.
     pub const SHIPPING: &[&str] = &["shipments.name", "shipments.address", "shipments.phone"];
     /// What a masked customer page opens to mask: the profile's name, email and phone, the
-    /// address book, and the order history.
+    /// address book, the order history, and the latest order's buyer address (the prefecture).
     pub const MASKED_DETAIL: &[&str] = &[
         NAME,
         EMAIL,
@@ -97,6 +97,7 @@ pub mod fields {
         "addresses.address",
         "addresses.phone",
         "orders.summary",
+        "orders.buyer_address",
     ];
     /// What a masked order page opens to mask: the buyer and the deliveries (not 名入れ or のし).
     pub const MASKED_ORDER: &[&str] = &[

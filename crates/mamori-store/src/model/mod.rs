@@ -277,6 +277,19 @@ pub struct ProductRow {
     pub updated_at: i64,
 }
 
+impl ProductRow {
+    /// The name to show: the English one on English pages when the merchant gave one, else the
+    /// Japanese one (a product needs no English name).
+    #[must_use]
+    pub fn name_for(&self, english: bool) -> &str {
+        if english && !self.name_en.trim().is_empty() {
+            &self.name_en
+        } else {
+            &self.name_ja
+        }
+    }
+}
+
 /// One page of a listing and the total count behind it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Page<T> {

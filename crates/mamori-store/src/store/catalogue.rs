@@ -28,7 +28,8 @@ pub trait CatalogueStore: Send + Sync {
         limit: i64,
     ) -> Result<Page<ProductRow>>;
 
-    /// Active products whose Japanese or English name or description contains `text`, one page.
+    /// Active products whose folded text (SKU, names, descriptions, category names; see
+    /// `mamori_domain::search`) contains every term of `text`, in any order, one page.
     async fn search_products(
         &self,
         text: &str,

@@ -1076,14 +1076,17 @@ async fn masked_listing_records_one_masked_read(backend: Backend) {
     assert_eq!(ma.email, "h***@example.jp");
     assert_eq!(ma.phone, "090-****-5678");
     assert_eq!(ma.birth_date, "****-**-**");
-    assert_eq!(ma.prefecture.as_deref(), Some("東京都"));
+    assert_eq!(
+        ma.prefecture, None,
+        "no order yet: an address-book entry is not the member"
+    );
     let mb = &page.items[2];
     assert!(!mb.member);
     assert_eq!(
         (mb.name.as_str(), mb.email.as_str(), mb.phone.as_str()),
         ("榊原 **", "k***@example.com", "080-****-5432")
     );
-    assert_eq!(mb.prefecture, None, "no address book");
+    assert_eq!(mb.prefecture, None, "no order");
     // The erased customer is listed as erased, with nothing to show.
     let mg = &page.items[1];
     assert!(mg.erased);
@@ -1109,7 +1112,7 @@ async fn masked_listing_records_one_masked_read(backend: Backend) {
             fields::NAME,
             fields::EMAIL,
             fields::PHONE,
-            "addresses.address"
+            "orders.buyer_address"
         ])
     );
     assert_eq!(ev.reason, None);
@@ -1519,6 +1522,7 @@ both_backends!(
     order_lines_keep_their_delivery,
     reveal_needs_a_reason_and_records_exactly_one_read,
     masked_listing_records_one_masked_read,
+    masked_customer_shows_their_own_prefecture_not_a_recipients,
     customer_detail_and_order_are_masked,
     erased_customers_cannot_be_revealed,
     export_records_exact_ids_and_fields,
@@ -1526,3 +1530,46 @@ both_backends!(
     failing_ledger_refuses_backoffice_reads,
     members_are_found_by_email_without_a_record,
 );
+
+/// Issue: a member's first address-book entry (a gift recipient in another prefecture) became the
+/// member on the customer page. The prefecture shown is the buyer's own, from the latest order.
+async fn masked_customer_shows_their_own_prefecture_not_a_recipients(backend: Backend) {
+    let env = env(backend).await;
+    let a = register(&env, &HANAKO, CustomerKind::Member).await;
+    let mut grandma = recipient(&KENJI);
+    grandma.address = mamori_domain::Personal::new(
+        mamori_domain::Address::parse(&mamori_domain::AddressParts {
+            postal_code: "530-0001".into(),
+            prefecture: "大阪府".into(),
+            city: "大阪市北区".into(),
+            line1: "梅田1-1-1".into(),
+            line2: None,
+        })
+        .unwrap(),
+    );
+    env.gw
+        .add_address(&web("mypage"), &a, &grandma)
+        .await
+        .unwrap();
+    let detail = env.gw.customer_masked(&support(), &a).await.unwrap();
+    assert_eq!(detail.customer.prefecture, None);
+    assert_eq!(detail.addresses.len(), 1);
+    assert!(detail.addresses[0].address.starts_with("大阪府"));
+
+    place(&env, &a, "k-pref", "N-pref").await;
+    let start = size(&env).await;
+    let detail = env.gw.customer_masked(&support(), &a).await.unwrap();
+    assert_eq!(detail.customer.prefecture.as_deref(), Some("東京都"));
+    let listed = env.gw.customers_masked(&support(), 0, 10).await.unwrap();
+    assert_eq!(listed.items[0].prefecture.as_deref(), Some("東京都"));
+    // Both reads say that the buyer address was opened.
+    let events = events_since(&env, start).await;
+    assert_eq!(events.len(), 2);
+    for e in events {
+        assert!(
+            e.fields.iter().any(|f| f == "orders.buyer_address"),
+            "{:?}",
+            e.fields
+        );
+    }
+}
