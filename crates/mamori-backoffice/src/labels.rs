@@ -2,6 +2,7 @@
 //! actions and details, payment states), in the page's language. A code without a label is
 //! shown as it is, so nothing new is ever hidden.
 
+use mamori_domain::PaymentAttemptState;
 use mamori_store::access::Action;
 use serde_json::Value;
 
@@ -147,18 +148,9 @@ pub fn log_detail(c: &Ctx, json: &str) -> Vec<String> {
     }
 }
 
-/// A payment attempt's status as the provider reports it.
-pub fn payment_status(c: &Ctx, status: &str) -> String {
-    let (ja, en) = match status {
-        "pending" => ("未決済", "pending"),
-        "requires_action" => ("本人認証待ち", "awaiting authentication"),
-        "succeeded" => ("決済完了", "succeeded"),
-        "declined" | "failed" => ("決済失敗", "failed"),
-        "canceled" | "cancelled" => ("取消済み", "cancelled"),
-        "refunded" => ("返金済み", "refunded"),
-        other => return other.to_owned(),
-    };
-    c.t(ja, en).to_owned()
+/// A payment attempt's state.
+pub fn payment_status(c: &Ctx, status: PaymentAttemptState) -> String {
+    c.t(status.label_ja(), status.label_en()).to_owned()
 }
 
 /// The payment provider's name.

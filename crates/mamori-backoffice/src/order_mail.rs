@@ -79,7 +79,7 @@ pub async fn notice(
     let total = Yen(header.total);
     let content = match event {
         OrderEvent::PaymentConfirmed => payment_confirmed(&n, total),
-        OrderEvent::Ship if header.payment_method == PaymentMethod::StorePickup.as_str() => {
+        OrderEvent::Ship if header.payment_method == PaymentMethod::StorePickup => {
             ready_for_pickup(&n, &pickup_place, total)
         }
         OrderEvent::Ship => shipped(&n, tracking),

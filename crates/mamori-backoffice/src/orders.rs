@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use http::{header, HeaderValue};
-use mamori_domain::{OrderEvent, OrderState, PaymentMethod};
+use mamori_domain::{OrderEvent, OrderState, PaymentAttemptState, PaymentMethod};
 use mamori_staff::Permission;
 use mamori_store::{
     model::{OrderFilter, OrderHeader, PaymentRow},
@@ -53,12 +53,8 @@ fn lang(c: &Ctx) -> mamori_domain::Language {
 }
 
 /// A payment method's label in the page's language.
-pub fn method_label(c: &Ctx, code: &str) -> String {
-    match PaymentMethod::parse(code) {
-        Ok(m) if c.en() => m.label_en().to_owned(),
-        Ok(m) => m.label_ja().to_owned(),
-        Err(_) => code.to_owned(),
-    }
+pub fn method_label(c: &Ctx, method: PaymentMethod) -> String {
+    c.t(method.label_ja(), method.label_en()).to_owned()
 }
 
 /// One order in a list, ready to show.
@@ -84,11 +80,8 @@ pub fn list_row(c: &Ctx, o: &OrderHeader) -> OrderListRow {
         id: o.id.clone(),
         number: o.order_number.clone(),
         placed: fmt_us(o.placed_at),
-        state: match PaymentMethod::parse(&o.payment_method) {
-            Ok(m) => o.state.label_for(m, lang(c)).to_owned(),
-            Err(_) => state_label(c, &o.state),
-        },
-        method: method_label(c, &o.payment_method),
+        state: o.state.label_for(o.payment_method, lang(c)).to_owned(),
+        method: method_label(c, o.payment_method),
         total: yen(o.total),
     }
 }
@@ -308,21 +301,14 @@ pub async fn detail(
         Err(e) => return Err(fail("order detail")(e)),
     };
     let header = masked.header.clone();
-    let method = PaymentMethod::parse(&header.payment_method).ok();
-    let current = Some(header.state);
-    let allowed = match (current, method) {
-        (Some(s), Some(m)) => s.staff_events(m),
-        _ => Vec::new(),
-    };
+    let method = header.payment_method;
+    let allowed = header.state.staff_events(method);
     let events = allowed
         .iter()
         .filter(|e| !matches!(e, OrderEvent::Cancel | OrderEvent::Refund))
         .map(|e| EventButton {
             code: e.as_str(),
-            label: match method {
-                Some(m) => e.label_for(m, lang(&c)),
-                None => c.t(e.label_ja(), e.label_en()),
-            },
+            label: e.label_for(method, lang(&c)),
         })
         .collect();
     let payment = state
@@ -336,7 +322,7 @@ pub async fn detail(
                 _ => String::new(),
             };
             let provider = crate::labels::provider(&c, &p.provider);
-            let status = crate::labels::payment_status(&c, &p.status);
+            let status = crate::labels::payment_status(&c, p.status);
             if c.en() {
                 format!("{provider} ({status}){card}")
             } else {
@@ -421,7 +407,7 @@ pub async fn detail(
             can_refund: allowed.contains(&OrderEvent::Refund),
             payment,
             buyer,
-            pickup: method == Some(PaymentMethod::StorePickup),
+            pickup: method == PaymentMethod::StorePickup,
             c,
         }),
     )
@@ -535,7 +521,7 @@ async fn apply(
             )
         })?
         .ok_or(Refusal::Unknown)?;
-    let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
+    let method = header.payment_method;
     let from = header.state;
     if !from.staff_events(method).contains(&event) {
         // Card payments are confirmed by the provider only (its webhook or lookup).
@@ -651,7 +637,7 @@ pub async fn transition(
     let result = match apply(&state, &id, event).await {
         Ok((header, to)) => {
             let numbers = if event == OrderEvent::Ship {
-                let pickup = header.payment_method == PaymentMethod::StorePickup.as_str();
+                let pickup = header.payment_method == PaymentMethod::StorePickup;
                 let deliveries = state
                     .store
                     .tracking_numbers(&id)
@@ -695,22 +681,21 @@ pub async fn cancel(
             .map_err(|_| Refusal::Payment)?;
         // Every attempt still open at the provider: an old payment page must not take money
         // for a cancelled order.
-        let open = |p: &PaymentRow| matches!(p.status.as_str(), "pending" | "requires_action");
+        let open = |p: &PaymentRow| p.status.is_open();
         for mut p in attempts.into_iter().filter(open) {
             p.status = match state.psp.cancel(&p.payment_id).await {
-                Ok(_) => "canceled",
+                Ok(_) => PaymentAttemptState::Canceled,
                 // The provider refuses to cancel a payment that is closed already (e.g. its
                 // card was declined and the shop never heard): take what it says it is.
                 Err(e) => match state.psp.lookup(&p.payment_id).await.map(|i| i.status) {
-                    Ok(mamori_pay::PaymentStatus::Failed { .. }) => "failed",
-                    Ok(mamori_pay::PaymentStatus::Canceled) => "canceled",
+                    Ok(mamori_pay::PaymentStatus::Failed { .. }) => PaymentAttemptState::Failed,
+                    Ok(mamori_pay::PaymentStatus::Canceled) => PaymentAttemptState::Canceled,
                     _ => {
                         tracing::warn!(error = %e, "provider cancel failed");
                         return Err(Refusal::Payment);
                     }
                 },
-            }
-            .to_owned();
+            };
             p.updated_at = state.now();
             state
                 .store
@@ -753,7 +738,7 @@ pub async fn refund_confirm(
         Err(Refusal::Unknown) => return unknown_order(&c),
         Err(r) => return back_to(&c, &id, Err(r), "", ""),
     };
-    let card = header.payment_method == PaymentMethod::Card.as_str();
+    let card = header.payment_method == PaymentMethod::Card;
     let order = list_row(&c, &header);
     (
         PagePolicy::new().private(),
@@ -785,8 +770,7 @@ pub async fn refund(
     }
     let result = async {
         let (header, to) = apply(&state, &id, OrderEvent::Refund).await?;
-        let method = PaymentMethod::parse(&header.payment_method).map_err(|_| Refusal::Unknown)?;
-        if method == PaymentMethod::Card {
+        if header.payment_method == PaymentMethod::Card {
             let mut p = state
                 .store
                 .payment_of_order(&id)
@@ -802,7 +786,7 @@ pub async fn refund(
                     tracing::warn!(error = %e, "provider refund failed");
                     Refusal::Payment
                 })?;
-            p.status = "refunded".to_owned();
+            p.status = PaymentAttemptState::Refunded;
             p.updated_at = state.now();
             state
                 .store

@@ -63,7 +63,7 @@ async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
             order_id: order.clone(),
             provider: "sandbox".into(),
             payment_id: created.payment_id.clone(),
-            status: "pending".into(),
+            status: mamori_domain::PaymentAttemptState::Pending,
             amount: total,
             brand: None,
             last4: None,
@@ -89,7 +89,8 @@ async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
     );
     let attempts = bo.store().payments_of_order(&order).await.unwrap();
     assert_eq!(
-        attempts[0].status, "failed",
+        attempts[0].status.as_str(),
+        "failed",
         "recorded as the provider has it"
     );
 }

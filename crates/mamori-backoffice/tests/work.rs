@@ -602,7 +602,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
                     order_id: order,
                     provider: "sandbox".into(),
                     payment_id,
-                    status: "pending".into(),
+                    status: mamori_domain::PaymentAttemptState::Pending,
                     amount: total,
                     brand: None,
                     last4: None,

@@ -60,7 +60,8 @@ pub use order::{
     UnknownOrderState,
 };
 pub use payment::{
-    cod_fee, PaymentMethod, UnknownPaymentMethod, COD_FEE_BANDS, COD_FEE_TOP, COD_MAX_TOTAL,
+    cod_fee, PaymentAttemptState, PaymentMethod, UnknownPaymentAttemptState, UnknownPaymentMethod,
+    COD_FEE_BANDS, COD_FEE_TOP, COD_MAX_TOTAL,
 };
 pub use personal::{Personal, REDACTED};
 pub use phone::{PhoneKind, PhoneNumber, PhoneNumberError};
@@ -117,6 +118,7 @@ mod message_tests {
             UnknownOrderEvent,
             UnknownOrderState,
             UnknownPaymentMethod,
+            UnknownPaymentAttemptState,
         );
     }
 

@@ -1,4 +1,4 @@
-//! Payment methods and the cash-on-delivery fee table.
+//! Payment methods, the state of a payment attempt and the cash-on-delivery fee table.
 
 use crate::labels::labelled_enum;
 use crate::money::Yen;
@@ -14,6 +14,45 @@ labelled_enum! {
         BankTransfer => ("bank_transfer", "銀行振込（前払い）", "Bank transfer (prepaid)"),
         /// 店頭受取: paid at the shop when the goods are picked up.
         StorePickup => ("store_pickup", "店頭受取（店頭払い）", "Pay at store pickup"),
+    }
+}
+
+labelled_enum! {
+    /// Where one payment attempt at the provider stands, as the shop records it (an order has
+    /// one attempt per try: a declined card and its retry are two).
+    pub enum PaymentAttemptState / UnknownPaymentAttemptState ("unknown payment attempt state", "決済状況の値が正しくありません") {
+        /// Opened at the provider, not yet paid.
+        Pending => ("pending", "未決済", "pending"),
+        /// The provider waits for the customer's authentication (3-D Secure).
+        RequiresAction => ("requires_action", "本人認証待ち", "awaiting authentication"),
+        /// Paid, for this order and its amount.
+        Succeeded => ("succeeded", "決済完了", "succeeded"),
+        /// The provider says paid, but not for this order or not this amount: never counts.
+        Mismatch => ("mismatch", "照合不一致", "mismatch"),
+        /// Declined or failed.
+        Failed => ("failed", "決済失敗", "failed"),
+        /// Cancelled at the provider before any money was taken.
+        Canceled => ("canceled", "取消済み", "cancelled"),
+        /// Paid, then refunded.
+        Refunded => ("refunded", "返金済み", "refunded"),
+    }
+}
+
+/// A new attempt starts open at the provider.
+impl Default for PaymentAttemptState {
+    fn default() -> Self {
+        Self::Pending
+    }
+}
+
+impl PaymentAttemptState {
+    /// Whether the attempt is still open at the provider (it could still take money).
+    #[must_use]
+    pub const fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentAttemptState::Pending | PaymentAttemptState::RequiresAction
+        )
     }
 }
 
@@ -122,5 +161,14 @@ mod tests {
             PaymentMethod::parse("cod"),
             Err(UnknownPaymentMethod::Unknown)
         );
+        for s in PaymentAttemptState::ALL {
+            assert_eq!(PaymentAttemptState::parse(s.as_str()), Ok(*s));
+        }
+        assert_eq!(
+            PaymentAttemptState::parse("captured"),
+            Err(UnknownPaymentAttemptState::Unknown)
+        );
+        assert!(PaymentAttemptState::RequiresAction.is_open());
+        assert!(!PaymentAttemptState::Failed.is_open());
     }
 }

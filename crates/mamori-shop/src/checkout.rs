@@ -28,7 +28,7 @@ use http::{HeaderMap, StatusCode};
 use mamori_domain::{
     check_requested_delivery_date, earliest_delivery_date, invoice_totals, BirthDate, CustomerKind,
     CustomerProfile, DeliverySlot, InvoiceLine, InvoiceTotals, Noshi, NoshiPurpose, OrderItem,
-    OrderState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
+    OrderState, PaymentAttemptState, PaymentMethod, Personalisation, Recipient, TaxRate, Yen,
 };
 use mamori_pay::{
     url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
@@ -977,15 +977,17 @@ pub async fn place(
 /// attempt is still open, else the order's page (which offers a retry to an unpaid card order).
 async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppError> {
     let order = find_order_by_number(state, number).await?;
-    if order.payment_method == PaymentMethod::Card.as_str()
-        && order.state == OrderState::PendingPayment
-    {
+    if order.payment_method == PaymentMethod::Card && order.state == OrderState::PendingPayment {
         let attempts = state
             .store
             .payments_of_order(&order.id)
             .await
             .map_err(fail("payments of order"))?;
-        if attempts.len() == 1 && attempts.iter().all(|p| p.status == "pending") {
+        if attempts.len() == 1
+            && attempts
+                .iter()
+                .all(|p| p.status == PaymentAttemptState::Pending)
+        {
             return start_payment(state, &order.id, number, order.total, 1).await;
         }
     }
@@ -1068,7 +1070,7 @@ async fn start_payment(
             order_id: order_id.to_owned(),
             provider: PROVIDER.to_owned(),
             payment_id: created.payment_id.clone(),
-            status: "pending".to_owned(),
+            status: PaymentAttemptState::Pending,
             amount,
             brand: None,
             last4: None,
@@ -1082,7 +1084,7 @@ async fn start_payment(
 
 /// The payment method and totals of a stored order, computed as at checkout.
 pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
-    let method = PaymentMethod::parse(&v.header.payment_method).map_err(fail("payment method"))?;
+    let method = v.header.payment_method;
     let q = quote(
         v.items
             .iter()
@@ -1115,15 +1117,14 @@ async fn settle(
     let paid =
         info.status == PaymentStatus::Succeeded && info.settles(&order.order_number, order.total);
     updated.status = match info.status {
-        PaymentStatus::Succeeded if paid => "succeeded",
-        PaymentStatus::Succeeded => "mismatch",
-        PaymentStatus::Pending => "pending",
-        PaymentStatus::RequiresAction => "requires_action",
-        PaymentStatus::Failed { .. } => "failed",
-        PaymentStatus::Canceled => "canceled",
-        PaymentStatus::Refunded { .. } => "refunded",
-    }
-    .to_owned();
+        PaymentStatus::Succeeded if paid => PaymentAttemptState::Succeeded,
+        PaymentStatus::Succeeded => PaymentAttemptState::Mismatch,
+        PaymentStatus::Pending => PaymentAttemptState::Pending,
+        PaymentStatus::RequiresAction => PaymentAttemptState::RequiresAction,
+        PaymentStatus::Failed { .. } => PaymentAttemptState::Failed,
+        PaymentStatus::Canceled => PaymentAttemptState::Canceled,
+        PaymentStatus::Refunded { .. } => PaymentAttemptState::Refunded,
+    };
     if info.status == PaymentStatus::Succeeded && !paid {
         // A succeeded payment for another order or amount: never counts (swapped payment id).
         tracing::warn!(order = %order.order_number, "payment does not settle this order");
@@ -1142,7 +1143,12 @@ async fn settle(
             .payments_of_order(&row.order_id)
             .await
             .map_err(fail("payments of order"))?;
-        if attempts.iter().filter(|p| p.status == "succeeded").count() > 1 {
+        if attempts
+            .iter()
+            .filter(|p| p.status == PaymentAttemptState::Succeeded)
+            .count()
+            > 1
+        {
             // Two attempts' pages (e.g. one left open in another tab, then a retry) were both
             // paid: the customer paid twice and one must be refunded.
             tracing::warn!(order = %order.order_number, "a second payment attempt succeeded");
@@ -1313,9 +1319,7 @@ pub async fn retry(
         return Err(AppError::NotFound);
     }
     let order = find_order_by_number(&state, &form.number).await?;
-    if order.state != OrderState::PendingPayment
-        || order.payment_method != PaymentMethod::Card.as_str()
-    {
+    if order.state != OrderState::PendingPayment || order.payment_method != PaymentMethod::Card {
         return Ok(Redirect::to(&format!("/checkout/complete/{}", form.number)).into_response());
     }
     let attempt = rand::random::<u32>() | 0x1000;
@@ -1363,7 +1367,7 @@ pub async fn complete(
     if !may_see(&c, &order.customer_id, &number) {
         return Err(AppError::NotFound);
     }
-    let method = PaymentMethod::parse(&order.payment_method).map_err(fail("method"))?;
+    let method = order.payment_method;
     let payment = state
         .store
         .payment_of_order(&order.id)
@@ -1440,7 +1444,7 @@ pub async fn webhook(
         }
         WebhookEventKind::PaymentRefunded => {
             let mut updated = row.clone();
-            updated.status = "refunded".to_owned();
+            updated.status = PaymentAttemptState::Refunded;
             updated.updated_at = Utc::now().timestamp();
             state
                 .store

@@ -236,11 +236,8 @@ pub struct OrderLine {
 
 /// The state in words for the customer, as the payment method has it (store pickup is ready for
 /// pickup rather than shipped).
-fn state_label(c: &Ctx, state: &OrderState, method: &str) -> String {
-    match PaymentMethod::parse(method) {
-        Ok(m) => state.label_for(m, language(c.lang())).to_owned(),
-        Err(_) => state.label(language(c.lang())).to_owned(),
-    }
+fn state_label(c: &Ctx, state: &OrderState, method: PaymentMethod) -> String {
+    state.label_for(method, language(c.lang())).to_owned()
 }
 
 #[derive(Template)]
@@ -265,7 +262,7 @@ async fn orders(State(state): State<Arc<ShopState>>, m: Member) -> Result<Respon
             number: r.order_number.clone(),
             placed: jst_time(r.placed_at),
             total: Yen(r.total).format_tax_included(),
-            state: state_label(&m.c, &r.state, &r.payment_method),
+            state: state_label(&m.c, &r.state, r.payment_method),
         })
         .collect();
     Ok(render(&OrdersPage { c: m.c, orders }))
@@ -437,17 +434,12 @@ async fn order_detail(
             });
         }
     }
-    let payment = PaymentMethod::parse(&h.payment_method)
-        .map(|p| p.label(lang).to_owned())
-        .unwrap_or_else(|_| h.payment_method.clone());
+    let payment = h.payment_method.label(lang).to_owned();
     Ok(render(&OrderPage {
         number: h.order_number.clone(),
         placed: jst_time(h.placed_at),
-        state: state_label(&c, &h.state, &h.payment_method),
-        receipt: PaymentMethod::parse(&h.payment_method)
-            .ok()
-            .zip(Some(h.state))
-            .is_some_and(|(m, st)| st.is_paid_for(m)),
+        state: state_label(&c, &h.state, h.payment_method),
+        receipt: h.state.is_paid_for(h.payment_method),
         payment,
         items,
         deliveries,

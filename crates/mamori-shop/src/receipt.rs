@@ -15,7 +15,7 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_domain::{PaymentMethod, TaxRate, Yen};
+use mamori_domain::{TaxRate, Yen};
 use mamori_store::{gateway::OrderView, IssuedReceipt};
 use mamori_web::{errors::AppError, page::render};
 
@@ -72,10 +72,7 @@ async fn receipt(
     if !may_see(&c, &order.customer_id, number) {
         return Err(AppError::NotFound);
     }
-    let paid = PaymentMethod::parse(&order.payment_method)
-        .ok()
-        .zip(Some(order.state))
-        .is_some_and(|(method, st)| st.is_paid_for(method));
+    let paid = order.state.is_paid_for(order.payment_method);
     if !paid {
         // No money received, no receipt.
         return Err(AppError::NotFound);

@@ -190,7 +190,7 @@ async fn guest_bank_transfer_order_once_per_key(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(bundle.state.as_str(), "pending_payment");
-    assert_eq!(bundle.payment_method, "bank_transfer");
+    assert_eq!(bundle.payment_method.as_str(), "bank_transfer");
     assert_eq!(bundle.total, 8_680);
 }
 

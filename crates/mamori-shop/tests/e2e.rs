@@ -440,7 +440,7 @@ async fn after_a_declined_card_the_browser_places_a_new_order() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(order.payment_method, "cash_on_delivery");
+    assert_eq!(order.payment_method.as_str(), "cash_on_delivery");
     let items = shop
         .gateway()
         .order(&mamori_store::Accessor::system("test", "test"), &order.id)

@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 use mamori_domain::{
     invoice_totals, Address, BirthDate, CustomerKind, CustomerProfile, DeliverySlot, Email, Gender,
-    InvoiceLine, Noshi, NoshiPurpose, OrderItem, PaymentMethod, PersonName, Personal,
-    Personalisation, PhoneNumber, Recipient, TaxRate, Yen,
+    InvoiceLine, Noshi, NoshiPurpose, OrderItem, PersonName, Personal, Personalisation,
+    PhoneNumber, Recipient, TaxRate, Yen,
 };
 use mamori_vault::{DataKey, FieldPlace, Zeroizing};
 use serde_json::json;
@@ -421,7 +421,7 @@ pub(crate) fn seal_order(
             customer_id: o.customer_id.clone(),
             idempotency_key: o.idempotency_key.clone(),
             state: mamori_domain::OrderState::PendingPayment,
-            payment_method: o.payment_method.as_str().to_owned(),
+            payment_method: o.payment_method,
             items_total: items_total.0,
             cod_fee: fee.0,
             shipping_fee: o.shipping_fee.0,
@@ -586,10 +586,6 @@ pub(crate) fn open_order(key: &DataKey, b: OrderBundle) -> Result<crate::gateway
             slot: s.delivery_slot.clone(),
         });
     }
-    let _ = PaymentMethod::parse(&o.payment_method).map_err(|_| StoreError::Malformed {
-        table: T,
-        column: "payment_method",
-    })?;
     Ok(crate::gateway::OrderView {
         header: b.order.header,
         buyer,

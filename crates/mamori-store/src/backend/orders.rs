@@ -70,7 +70,7 @@ macro_rules! impl_order_store {
             .bind(&row.order_id)
             .bind(&row.provider)
             .bind(&row.payment_id)
-            .bind(&row.status)
+            .bind(row.status.as_str())
             .bind(row.amount)
             .bind(&row.brand)
             .bind(&row.last4)
@@ -96,10 +96,12 @@ macro_rules! impl_order_store {
             Ok(sqlx::query_as::<_, PaymentRow>(concat!(
                 "SELECT ",
                 payment_columns!(),
-                " FROM payments WHERE order_id = $1 ORDER BY CASE WHEN status IN ",
-                "('succeeded', 'refunded') THEN 0 ELSE 1 END, attempt DESC LIMIT 1"
+                " FROM payments WHERE order_id = $1 ORDER BY CASE WHEN status IN ($2, $3) ",
+                "THEN 0 ELSE 1 END, attempt DESC LIMIT 1"
             ))
             .bind(order_id)
+            .bind(mamori_domain::PaymentAttemptState::Succeeded.as_str())
+            .bind(mamori_domain::PaymentAttemptState::Refunded.as_str())
             .fetch_optional(&self.pool)
             .await?)
         }
@@ -159,7 +161,7 @@ macro_rules! impl_sealed_order_store {
             .bind(&o.customer_id)
             .bind(&o.idempotency_key)
             .bind(o.state.as_str())
-            .bind(&o.payment_method)
+            .bind(o.payment_method.as_str())
             .bind(o.items_total)
             .bind(o.cod_fee)
             .bind(o.shipping_fee)

@@ -226,7 +226,7 @@ pub struct MaskedOrderLine {
 }
 
 /// An order for the back office's order page, its personal fields masked.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MaskedOrder {
     /// Header (amounts, state, numbers); its sealed buyer fields emptied.
     pub header: OrderHeader,
@@ -745,8 +745,12 @@ impl Gateway {
         let mut out = MaskedOrder {
             header: o.header.clone(),
             erased,
+            buyer_name: String::new(),
+            buyer_email: String::new(),
+            buyer_phone: String::new(),
+            buyer_address: String::new(),
             lines,
-            ..Default::default()
+            shipments: Vec::new(),
         };
         if erased {
             out.shipments = b

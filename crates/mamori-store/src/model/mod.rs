@@ -70,7 +70,7 @@ pub struct AddressRow {
 
 /// An order header: numbers, state, money and times. Nothing personal and no ciphertext, so it
 /// is what listings, handlers and jobs get ([`crate::Records`]).
-#[derive(Clone, Debug, Default, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct OrderHeader {
     /// UUIDv7 text.
     pub id: String,
@@ -83,8 +83,9 @@ pub struct OrderHeader {
     /// Where the order stands (stored as [`mamori_domain::OrderState::as_str`]).
     #[sqlx(try_from = "String")]
     pub state: mamori_domain::OrderState,
-    /// Payment method code.
-    pub payment_method: String,
+    /// How the order is paid (stored as [`mamori_domain::PaymentMethod::as_str`]).
+    #[sqlx(try_from = "String")]
+    pub payment_method: mamori_domain::PaymentMethod,
     /// Sum of the lines, tax included.
     pub items_total: i64,
     /// 代引き fee, tax included.
@@ -111,7 +112,7 @@ impl std::ops::Deref for OrderRow {
 }
 
 /// An order header with the buyer snapshot, sealed: read by the gateway only.
-#[derive(Clone, Debug, Default, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct OrderRow {
     /// Everything that is not personal.
     #[sqlx(flatten)]
@@ -172,7 +173,7 @@ pub struct ShipmentRow {
 }
 
 /// An order with its lines and shipments, as one unit of writing and reading.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct OrderBundle {
     /// Header.
     pub order: OrderRow,
@@ -310,8 +311,10 @@ pub struct PaymentRow {
     pub provider: String,
     /// The provider's payment id (unique).
     pub payment_id: String,
-    /// The provider's status, as the shop maps it (e.g. `authorized`, `captured`, `refunded`).
-    pub status: String,
+    /// Where the attempt stands, as the shop maps the provider's status (stored as
+    /// [`mamori_domain::PaymentAttemptState::as_str`]).
+    #[sqlx(try_from = "String")]
+    pub status: mamori_domain::PaymentAttemptState,
     /// Amount in yen, tax included.
     pub amount: i64,
     /// Card brand (`visa`, `jcb`, ...), if paid by card.

@@ -5,7 +5,7 @@
 use mamori_domain::OrderState as OS;
 use std::collections::HashSet;
 
-use mamori_domain::{CustomerKind, Email, Personal};
+use mamori_domain::{CustomerKind, Email, PaymentAttemptState, Personal};
 use mamori_store::access::{AccessEvent, Action};
 use mamori_store::gateway::{fields, LoginOutcome, MailDraft};
 use mamori_store::{
@@ -133,7 +133,7 @@ async fn payments_upsert_and_lookup(backend: Backend) {
         order_id: o1.clone(),
         provider: "sandbox".into(),
         payment_id: "pay_001".into(),
-        status: "pending".into(),
+        status: PaymentAttemptState::Pending,
         amount: 21_060,
         brand: None,
         last4: None,
@@ -142,14 +142,14 @@ async fn payments_upsert_and_lookup(backend: Backend) {
     };
     s.payment_upsert(&p).await.unwrap();
     assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(p.clone()));
-    p.status = "captured".into();
+    p.status = PaymentAttemptState::RequiresAction;
     p.brand = Some("visa".into());
     p.last4 = Some("4242".into());
     p.created_at = 999;
     p.updated_at = 200;
     s.payment_upsert(&p).await.unwrap();
     let got = s.payment_by_provider_id("pay_001").await.unwrap().unwrap();
-    assert_eq!(got.status, "captured");
+    assert_eq!(got.status, PaymentAttemptState::RequiresAction);
     assert_eq!(got.last4.as_deref(), Some("4242"));
     assert_eq!(got.created_at, 100, "the first write's time is kept");
     assert_eq!(got.updated_at, 200);
@@ -174,7 +174,7 @@ async fn payments_upsert_and_lookup(backend: Backend) {
     // the retry in place.
     let retry = PaymentRow {
         payment_id: "pay_003".into(),
-        status: "pending".into(),
+        status: PaymentAttemptState::Pending,
         brand: None,
         last4: None,
         created_at: 300,
@@ -183,7 +183,7 @@ async fn payments_upsert_and_lookup(backend: Backend) {
     };
     s.payment_upsert(&retry).await.unwrap();
     assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(retry.clone()));
-    p.status = "failed".into();
+    p.status = PaymentAttemptState::Failed;
     p.updated_at = 301;
     s.payment_upsert(&p).await.unwrap();
     assert_eq!(
@@ -199,7 +199,7 @@ async fn payments_upsert_and_lookup(backend: Backend) {
         "every attempt, the latest first"
     );
     // An attempt that moved money counts over a later one that did not.
-    first.status = "succeeded".into();
+    first.status = PaymentAttemptState::Succeeded;
     s.payment_upsert(&first).await.unwrap();
     assert_eq!(s.payment_of_order(&o1).await.unwrap(), Some(first));
 }
