@@ -96,6 +96,16 @@ pub struct SettingsForm {
     pub bank_transfer_days: Option<String>,
     /// Where pickup orders are collected (absent: unchanged).
     pub pickup_place: Option<String>,
+    /// 運営統括責任者 (absent: unchanged).
+    pub representative: Option<String>,
+    /// Phone on the legal page (absent: unchanged).
+    pub phone: Option<String>,
+    /// 商品の引渡時期 (absent: unchanged).
+    pub delivery_time: Option<String>,
+    /// 返品・交換 (absent: unchanged).
+    pub returns: Option<String>,
+    /// 個人情報の利用目的 (absent: unchanged).
+    pub privacy_purposes: Option<String>,
 }
 
 /// A text area's value with Windows line ends made `\n`, or the stored one when the field was
@@ -170,6 +180,22 @@ pub async fn save(
             "The pickup store is up to 300 characters.",
         ));
     }
+    let representative = multiline(f.representative.as_deref(), &before.representative);
+    let phone = multiline(f.phone.as_deref(), &before.phone);
+    let delivery_time = multiline(f.delivery_time.as_deref(), &before.delivery_time);
+    let returns = multiline(f.returns.as_deref(), &before.returns);
+    let privacy_purposes = multiline(f.privacy_purposes.as_deref(), &before.privacy_purposes);
+    if ![&representative, &phone, &delivery_time, &returns]
+        .iter()
+        .all(|t| fits(t))
+        || privacy_purposes.chars().count() > 2000
+        || !fits(&privacy_purposes.replace('\n', ""))
+    {
+        problems.push(c.t(
+            "特定商取引法・個人情報の項目は各300文字以内（利用目的は2,000文字以内）で入力してください。",
+            "The legal and privacy entries are up to 300 characters each (purposes up to 2,000).",
+        ));
+    }
     let bank_transfer_days = match f.bank_transfer_days.as_deref().map(str::trim) {
         None => before.bank_transfer_days,
         Some(d) => match d.parse::<u32>() {
@@ -192,6 +218,11 @@ pub async fn save(
         bank_account,
         bank_transfer_days,
         pickup_place,
+        representative,
+        phone,
+        delivery_time,
+        returns,
+        privacy_purposes,
     };
     if !problems.is_empty() {
         return Ok(page(c, after, problems));

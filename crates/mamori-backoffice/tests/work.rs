@@ -7,6 +7,7 @@ mod common;
 
 use common::{of_action, TestBackoffice};
 use mamori_testkit::both_backends;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// Reads made for a member of staff (the mail worker's reads of queued mail are left out).
 fn staff_reads(
@@ -1229,7 +1230,33 @@ async fn products_are_created_without_an_english_name(backend: Backend) {
     assert!(list.text.contains("ＬＥＤ電球 60W形"));
 }
 
+/// Merchants look a customer up by name or phone: the list shows the matches masked.
+async fn customers_are_searched_by_name_and_phone(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let one = bo.customer("one@example.jp").await;
+    let (_, client) = bo.member(Role::Support).await;
+    for q in ["山田 花子", "山田", "090-1234-5678"] {
+        let page = client
+            .get(&format!(
+                "/customers?q={}",
+                utf8_percent_encode(q, NON_ALPHANUMERIC)
+            ))
+            .await;
+        page.expect(200);
+        let links = page.texts_of("a.customer-link");
+        assert_eq!(links, std::slice::from_ref(&one), "{q}");
+        assert!(
+            page.text_of("#customers").unwrap().contains("山田 **")
+                && !page.text_of("#customers").unwrap().contains("花子"),
+            "masked"
+        );
+    }
+    let page = client.get("/customers?q=%E4%BD%90%E8%97%A4").await;
+    assert!(page.has("#problem"), "nobody named 佐藤");
+}
+
 both_backends!(
+    customers_are_searched_by_name_and_phone,
     products_are_created_without_an_english_name,
     store_pickup_is_made_ready_not_shipped,
     card_orders_are_not_marked_paid_by_hand,

@@ -86,3 +86,94 @@ mod tests {
         }
     }
 }
+
+/// What a customer can be found by in the back office, as texts to blind-index (never stored in
+/// the clear). The same normalisation serves storing ([`customer_search_keys`]) and asking
+/// ([`customer_query_keys`]), so a match is an exact match of normalised values: the full name
+/// or the family name (NFKC, without spaces), the reading likewise in katakana, the phone's
+/// digits, the email as looked up at sign-in.
+#[must_use]
+pub fn customer_search_keys(profile: &crate::CustomerProfile) -> Vec<String> {
+    let n = profile.name.expose();
+    let mut keys = vec![
+        format!("name:{}", name_key(&format!("{}{}", n.family(), n.given()))),
+        format!("family:{}", name_key(n.family())),
+    ];
+    if let Some(f) = n.family_kana() {
+        keys.push(format!("kana-family:{}", kana_key(f)));
+        if let Some(g) = n.given_kana() {
+            keys.push(format!("kana:{}", kana_key(&format!("{f}{g}"))));
+        }
+    }
+    if let Some(p) = &profile.phone {
+        keys.push(format!("phone:{}", p.expose().digits()));
+    }
+    keys.push(format!(
+        "email:{}",
+        profile.email.expose().normalised_for_lookup()
+    ));
+    keys
+}
+
+/// The keys a back-office search for `query` asks for: an email, a phone number (digits and
+/// hyphens, 10 or 11 digits), or a name or reading (full or family only). Empty for an empty query.
+#[must_use]
+pub fn customer_query_keys(query: &str) -> Vec<String> {
+    let text: String = query.nfkc().collect::<String>().trim().to_owned();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    if text.contains('@') {
+        return crate::Email::parse(&text)
+            .map(|e| vec![format!("email:{}", e.normalised_for_lookup())])
+            .unwrap_or_default();
+    }
+    let digits: String = text
+        .chars()
+        .filter(|c| !crate::is_dash_like(*c) && !c.is_whitespace())
+        .collect();
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return vec![format!("phone:{digits}")];
+    }
+    let name = name_key(&text);
+    let kana = kana_key(&text);
+    vec![
+        format!("name:{name}"),
+        format!("family:{name}"),
+        format!("kana:{kana}"),
+        format!("kana-family:{kana}"),
+    ]
+}
+
+/// A name for matching: NFKC, without whitespace.
+fn name_key(s: &str) -> String {
+    s.nfkc().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A reading for matching: as [`name_key`], hiragana as katakana.
+fn kana_key(s: &str) -> String {
+    crate::hiragana_to_katakana(&name_key(s))
+}
+
+#[cfg(test)]
+mod customer_tests {
+    use super::*;
+
+    #[test]
+    fn queries_find_what_was_stored() {
+        assert_eq!(
+            customer_query_keys("090-1234-5678"),
+            vec!["phone:09012345678"]
+        );
+        assert_eq!(
+            customer_query_keys("０９０１２３４５６７８"),
+            vec!["phone:09012345678"]
+        );
+        let q = customer_query_keys("鳩山　花子");
+        assert!(q.contains(&"name:鳩山花子".to_owned()));
+        let q = customer_query_keys("はとやま");
+        assert!(q.contains(&"kana-family:ハトヤマ".to_owned()));
+        assert!(customer_query_keys("  ").is_empty());
+        assert!(customer_query_keys("not an @ email").is_empty());
+    }
+}

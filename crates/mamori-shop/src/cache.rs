@@ -12,11 +12,16 @@
 
 use std::{borrow::Borrow, future::Future, hash::Hash, sync::Arc, time::Duration};
 
-use mamori_store::{settings::ShopSettings, CategoryRow, Page, ProductRow, Records, StoreError};
+use mamori_store::{
+    settings::ShopSettings, CategoryRow, Page, ProductOrder, ProductRow, Records, StoreError,
+};
 use moka::sync::Cache;
 
 /// Most products and category pages kept.
 const CAPACITY: u64 = 10_000;
+
+/// A category page's key: slug, order, in-stock only, page, page size.
+type PageKey = (String, ProductOrder, bool, i64, i64);
 
 /// The cache (cheap to clone).
 #[derive(Clone)]
@@ -24,7 +29,7 @@ pub struct CatalogueCache {
     enabled: bool,
     products: Cache<String, Arc<Option<ProductRow>>>,
     categories: Cache<(), Arc<Vec<CategoryRow>>>,
-    pages: Cache<(String, i64, i64), Arc<Page<ProductRow>>>,
+    pages: Cache<PageKey, Arc<Page<ProductRow>>>,
     settings: Cache<(), Arc<ShopSettings>>,
 }
 
@@ -99,19 +104,20 @@ impl CatalogueCache {
         .await
     }
 
-    /// One page of a category, as [`Store::products_in_category`].
+    /// One page of a category, as [`Store::products_in_category_by`].
     pub async fn category_page(
         &self,
         store: &dyn Records,
         category_id: &str,
+        (order, in_stock_only): (ProductOrder, bool),
         offset: i64,
         limit: i64,
     ) -> Result<Arc<Page<ProductRow>>, StoreError> {
-        let key = (category_id.to_owned(), offset, limit);
+        let key = (category_id.to_owned(), order, in_stock_only, offset, limit);
         self.get_or_load(&self.pages, &key, async {
             Ok(Arc::new(
                 store
-                    .products_in_category(category_id, offset, limit)
+                    .products_in_category_by(category_id, order, in_stock_only, offset, limit)
                     .await?,
             ))
         })

@@ -10,6 +10,7 @@ use axum::{
 };
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use mamori_domain::{TaxRate, Yen};
+use mamori_store::ProductOrder;
 use mamori_store::{CategoryRow, ProductImageHead, ProductRow};
 use mamori_web::{errors::AppError, page::render};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -117,6 +118,10 @@ impl Grid for Home {
 #[template(path = "listing.html")]
 struct Listing {
     c: Ctx,
+    /// パンくず: (link, label) from the home page down to the listing's parent.
+    crumbs: Vec<(String, String)>,
+    /// On category pages: the orders and the in-stock filter, as links.
+    controls: Option<Controls>,
     heading: String,
     products: Vec<ProductRow>,
     total: i64,
@@ -140,6 +145,8 @@ impl Grid for Listing {
 #[template(path = "product.html")]
 struct ProductPage {
     c: Ctx,
+    /// パンくず: home, then the product's category.
+    crumbs: Vec<(String, String)>,
     p: ProductRow,
     /// The product's images, the first shown large.
     images: Vec<ShownImage>,
@@ -172,7 +179,7 @@ pub async fn home(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
     for cat in categories.iter() {
         let page = state
             .catalogue
-            .category_page(state.store.as_ref(), &cat.id, 0, 2)
+            .category_page(state.store.as_ref(), &cat.id, Default::default(), 0, 2)
             .await
             .map_err(fail("featured"))?;
         featured.extend(page.items.iter().cloned());
@@ -186,12 +193,27 @@ pub async fn home(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
     }))
 }
 
-/// `?page=N` (1-based). Anything else is a 400.
+/// A category page's `?page=N&sort=price_low&stock=1`. Anything else is a 400.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery {
+pub struct CategoryQuery {
     #[serde(default)]
     page: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    stock: Option<String>,
+}
+
+/// A category page's order and filter links.
+#[derive(Debug)]
+pub struct Controls {
+    /// (link, label, chosen) per order.
+    pub sorts: Vec<(String, &'static str, bool)>,
+    /// The in-stock filter is on.
+    pub in_stock: bool,
+    /// The link that turns it on or off.
+    pub in_stock_link: String,
 }
 
 fn page_number(raw: Option<&str>) -> Result<i64, AppError> {
@@ -214,8 +236,11 @@ fn listing(
     link: impl Fn(i64) -> String,
 ) -> Listing {
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let crumbs = vec![("/".to_owned(), c.t("ホーム", "Home").to_owned())];
     Listing {
         c,
+        crumbs,
+        controls: None,
         heading,
         products,
         total,
@@ -227,14 +252,24 @@ fn listing(
     }
 }
 
-/// `GET /category/{slug}?page=N`.
+/// `GET /category/{slug}?page=N&sort=price_low&stock=1`: ordered by number (default), price or
+/// newest, optionally only what is in stock.
 pub async fn category(
     State(state): State<Arc<ShopState>>,
     c: Ctx,
     Path(slug): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<CategoryQuery>,
 ) -> Result<Response, AppError> {
     let page = page_number(q.page.as_deref())?;
+    let order = match q.sort.as_deref() {
+        None | Some("") => ProductOrder::Number,
+        Some(code) => ProductOrder::parse(code).ok_or(AppError::BadRequest)?,
+    };
+    let in_stock = match q.stock.as_deref() {
+        None | Some("") | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(AppError::BadRequest),
+    };
     let cat = state
         .catalogue
         .categories(state.store.as_ref())
@@ -249,6 +284,7 @@ pub async fn category(
         .category_page(
             state.store.as_ref(),
             &cat.id,
+            (order, in_stock),
             (page - 1) * PAGE_SIZE,
             PAGE_SIZE,
         )
@@ -261,15 +297,33 @@ pub async fn category(
     }
     let heading = if c.en() { cat.name_en } else { cat.name_ja };
     let slug = cat.slug;
+    let link = move |o: ProductOrder, stock: bool, n: i64| {
+        let mut url = format!("/category/{slug}?sort={}", o.as_str());
+        if stock {
+            url.push_str("&stock=1");
+        }
+        if n > 1 {
+            url.push_str(&format!("&page={n}"));
+        }
+        url
+    };
+    let controls = Controls {
+        sorts: ProductOrder::ALL
+            .iter()
+            .map(|o| {
+                let (ja, en) = o.labels();
+                (link(*o, in_stock, 1), c.t(ja, en), *o == order)
+            })
+            .collect(),
+        in_stock,
+        in_stock_link: link(order, !in_stock, 1),
+    };
     let thumbs = thumbnails(&state, &found.items).await?;
-    Ok(render(&listing(
-        c,
-        heading,
-        (found.items, thumbs),
-        found.total,
-        page,
-        |n| format!("/category/{slug}?page={n}"),
-    )))
+    let mut page_view = listing(c, heading, (found.items, thumbs), found.total, page, |n| {
+        link(order, in_stock, n)
+    });
+    page_view.controls = Some(controls);
+    Ok(render(&page_view))
 }
 
 /// `?q=...&page=N`.
@@ -338,7 +392,24 @@ pub async fn product(
         .enumerate()
         .map(|(i, h)| ShownImage::fit(h, if i == 0 { MAIN_PX } else { MORE_PX }))
         .collect();
-    Ok(render(&ProductPage { c, p, images }))
+    let mut crumbs = vec![("/".to_owned(), c.t("ホーム", "Home").to_owned())];
+    if let Some(cat) = state
+        .catalogue
+        .categories(state.store.as_ref())
+        .await
+        .map_err(fail("categories"))?
+        .iter()
+        .find(|k| k.id == p.category_id)
+    {
+        let label = if c.en() { &cat.name_en } else { &cat.name_ja };
+        crumbs.push((format!("/category/{}", cat.slug), label.clone()));
+    }
+    Ok(render(&ProductPage {
+        c,
+        crumbs,
+        p,
+        images,
+    }))
 }
 
 /// `GET /images/{id}`: a product image as the back office stored it (checked and re-encoded

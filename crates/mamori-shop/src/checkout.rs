@@ -519,6 +519,8 @@ struct FormPage {
     shipping_note: String,
     /// Numbers of the further deliveries (2..=MAX_DELIVERIES), for their blocks and choices.
     extra_deliveries: Vec<usize>,
+    /// A member's address book, to choose the delivery address from: (entry id, one-line label).
+    book: Vec<(String, String)>,
 }
 
 impl FormPage {
@@ -541,6 +543,16 @@ impl FormPage {
 }
 
 fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) -> Response {
+    form_page_with_book(state, c, f, lines, Vec::new())
+}
+
+fn form_page_with_book(
+    state: &ShopState,
+    c: Ctx,
+    f: FormState,
+    lines: Vec<PricedLine>,
+    book: Vec<(String, String)>,
+) -> Response {
     let offered = c.settings.clone();
     let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).unwrap_or(Yen::ZERO);
     let shipping_note = shipping_note(&state.config, &c);
@@ -568,6 +580,7 @@ fn form_page(state: &ShopState, c: Ctx, f: FormState, lines: Vec<PricedLine>) ->
         prefectures: forms::prefectures(),
         shipping_note,
         extra_deliveries: (2..=MAX_DELIVERIES).collect(),
+        book,
     };
     render(&page)
 }
@@ -613,7 +626,74 @@ pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Respons
             }
         }
     }
-    Ok(form_page(&state, c, f, lines))
+    let book = match &c.member {
+        Some(member) => {
+            let acc = c.accessor("checkout.address_book");
+            match state.gateway.addresses(&acc, member).await {
+                Ok(entries) => entries
+                    .iter()
+                    .map(|(id, r)| (id.clone(), book_label(r)))
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "address book unavailable");
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    Ok(form_page_with_book(&state, c, f, lines, book))
+}
+
+/// One address-book entry on a line: `榊原 健司 様 〒530-0001 大阪府大阪市北区梅田3-3-3`.
+fn book_label(r: &Recipient) -> String {
+    let a = r.address.expose();
+    format!(
+        "{} 様 〒{} {}{}{}{}",
+        r.name.expose().full_name(),
+        a.postal_code(),
+        a.prefecture().label_ja(),
+        a.city(),
+        a.line1(),
+        a.line2().map(|l| format!(" {l}")).unwrap_or_default()
+    )
+}
+
+/// `POST /checkout/address`: a member chose an address-book entry as the delivery address. What
+/// was typed so far is kept in the session's draft (unchecked, as typed), the entry fills the
+/// delivery block, and the form is shown again. The entry is read through the gateway (purpose
+/// `checkout.address_book`), and only from the signed-in member's own book.
+pub async fn use_address(
+    State(state): State<Arc<ShopState>>,
+    c: Ctx,
+    SafeForm(mut map): SafeForm<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let Some(member) = c.member.clone() else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let chosen = map.remove("use_address").unwrap_or_default();
+    let lines = cart_lines(&state, &c).await?;
+    if lines.is_empty() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let allowed = allowed_fields(lines.len());
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let mut f = FormState::from_submission(c.lang(), map, &allowed)?;
+    let acc = c.accessor("checkout.address_book");
+    let book = state
+        .gateway
+        .addresses(&acc, &member)
+        .await
+        .map_err(fail("address book"))?;
+    let Some((_, entry)) = book.iter().find(|(id, _)| *id == chosen) else {
+        return Err(AppError::NotFound);
+    };
+    f.fill_recipient("ship_", entry);
+    f.set("ship_to", "other");
+    c.session
+        .insert(FORM_KEY, f.values())
+        .map_err(fail("checkout draft"))?;
+    Ok(Redirect::to("/checkout#delivery").into_response())
 }
 
 /// The buyer of the member's latest order (their name, address and phone as they last gave them).

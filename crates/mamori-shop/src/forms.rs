@@ -91,6 +91,11 @@ impl FormState {
         self.values.get(name).map_or("", String::as_str)
     }
 
+    /// Every value, by field name.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
     /// The value of `prefix` + `name`.
     pub fn pv(&self, prefix: &str, name: &str) -> &str {
         self.value(&format!("{prefix}{name}"))

@@ -113,6 +113,10 @@ pub fn routes(state: Arc<ShopState>) -> Router {
                 .route_layer(private.clone().layer()),
         )
         .route(
+            "/checkout/address",
+            post(checkout::use_address).route_layer(private.clone().layer()),
+        )
+        .route(
             "/checkout/confirm",
             get(checkout::confirm).route_layer(checkout_policy.clone().layer()),
         )
@@ -203,12 +207,82 @@ fn same_origin_path(referer: &str, headers: &HeaderMap) -> Option<String> {
 struct Legal {
     c: ctx::Ctx,
     config: Arc<ShopConfig>,
+    /// The 代引き fee bands in words.
+    cod_fees: String,
+    /// Each offered payment method with when it is paid.
+    methods: Vec<String>,
+    /// 引渡時期 unless the merchant wrote their own.
+    default_delivery: String,
 }
 
+/// `GET /legal`: 特定商取引法に基づく表記, from the configuration and the back office's settings.
 async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
+    use mamori_domain::{PaymentMethod, Yen, COD_FEE_BANDS, COD_FEE_TOP};
+    let en = c.en();
+    let yen = |y: Yen| {
+        if en {
+            format!("¥{}", y.format_grouped())
+        } else {
+            y.to_string()
+        }
+    };
+    let mut bands: Vec<String> = COD_FEE_BANDS
+        .iter()
+        .map(|(upto, fee)| {
+            if en {
+                format!("under {}: {}", yen(*upto), yen(*fee))
+            } else {
+                format!("{}未満 {}", yen(*upto), yen(*fee))
+            }
+        })
+        .collect();
+    bands.push(if en {
+        format!("above: {}", yen(COD_FEE_TOP))
+    } else {
+        format!("それ以上 {}", yen(COD_FEE_TOP))
+    });
+    let days = c.settings.bank_transfer_days;
+    let methods = PaymentMethod::ALL
+        .iter()
+        .filter(|m| c.settings.offers(**m))
+        .map(|m| {
+            let when = match (m, en) {
+                (PaymentMethod::Card, false) => "ご注文時にお支払いいただきます。".to_owned(),
+                (PaymentMethod::Card, true) => "paid when you order.".to_owned(),
+                (PaymentMethod::BankTransfer, false) => {
+                    format!("ご注文後{days}日以内にお振り込みください（前払い）。")
+                }
+                (PaymentMethod::BankTransfer, true) => {
+                    format!("paid within {days} days of the order (in advance).")
+                }
+                (PaymentMethod::CashOnDelivery, false) => {
+                    "商品お受け取り時に配達員にお支払いください。".to_owned()
+                }
+                (PaymentMethod::CashOnDelivery, true) => {
+                    "paid to the carrier on delivery.".to_owned()
+                }
+                (PaymentMethod::StorePickup, false) => {
+                    "店頭でのお受け取り時にお支払いください。".to_owned()
+                }
+                (PaymentMethod::StorePickup, true) => {
+                    "paid at the store when you collect.".to_owned()
+                }
+            };
+            format!("{}：{when}", c.t(m.label_ja(), m.label_en()))
+        })
+        .collect();
+    let lead = state.config.delivery_lead_days;
+    let default_delivery = if en {
+        format!("Shipped within {lead} business days of the order (of the payment, for prepaid orders); you may choose a later delivery date.")
+    } else {
+        format!("ご注文（前払いの場合はご入金の確認）から{lead}営業日以内に発送します。お届け日のご指定も承ります。")
+    };
     render(&Legal {
         c,
         config: state.config.clone(),
+        cod_fees: bands.join(if en { ", " } else { "、" }),
+        methods,
+        default_delivery,
     })
 }
 
@@ -216,10 +290,15 @@ async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
 #[template(path = "privacy.html")]
 struct Privacy {
     c: ctx::Ctx,
+    config: Arc<ShopConfig>,
 }
 
-async fn privacy(c: ctx::Ctx) -> Response {
-    render(&Privacy { c })
+/// `GET /privacy`: the privacy policy with the merchant's purposes of use.
+async fn privacy(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
+    render(&Privacy {
+        c,
+        config: state.config.clone(),
+    })
 }
 
 #[derive(Template)]

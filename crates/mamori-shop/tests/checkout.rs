@@ -18,6 +18,8 @@ both_backends!(
     checkout_prefills_the_member_not_their_gift_recipient,
     pages_say_things_one_way,
     store_pickup_speaks_of_pickup,
+    legal_and_privacy_pages_come_from_the_settings,
+    category_pages_sort_filter_and_show_where_you_are,
     forged_and_mismatched_webhooks_change_nothing,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
@@ -1029,6 +1031,59 @@ async fn checkout_prefills_the_member_not_their_gift_recipient(backend: Backend)
         form.input_value("buyer_line2").as_deref(),
         Some("パークハイツ101")
     );
+
+    // The gift recipient is offered as a delivery address to choose from the address book;
+    // choosing it keeps what was typed and fills the delivery block.
+    let entries = form.texts_of("#address-book button.book-entry");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].contains("榊原 健司") && entries[0].contains("大阪府大阪市北区梅田3-3-3"));
+    let entry_id = {
+        let sel = scraper::Selector::parse("#address-book button.book-entry").unwrap();
+        form.doc()
+            .select(&sel)
+            .next()
+            .and_then(|b| b.value().attr("value").map(str::to_owned))
+            .unwrap()
+    };
+    let before = shop.store().ledger_size().await.unwrap();
+    c.post_form(
+        "/checkout/address",
+        &[
+            ("buyer_email", "typed@example.jp"),
+            ("use_address", &entry_id),
+        ],
+    )
+    .await
+    .expect_redirect("/checkout#delivery");
+    let form = c.get("/checkout").await;
+    assert_eq!(form.input_value("ship_family").as_deref(), Some("榊原"));
+    assert_eq!(form.input_value("ship_city").as_deref(), Some("大阪市北区"));
+    assert!(form.has("#ship_to_other[checked]"));
+    assert_eq!(
+        form.input_value("buyer_email").as_deref(),
+        Some("typed@example.jp")
+    );
+    let after = shop.store().ledger_size().await.unwrap();
+    let purposes: Vec<String> = shop
+        .store()
+        .ledger_entries(before, after - before)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            mamori_store::access::AccessEvent::from_bytes(&e.event)
+                .unwrap()
+                .purpose
+        })
+        .collect();
+    assert!(
+        purposes.iter().any(|p| p == "checkout.address_book"),
+        "the address book read is on the ledger: {purposes:?}"
+    );
+    // Another member's entry, or a made-up id, is not found.
+    c.post_form("/checkout/address", &[("use_address", "no-such-entry")])
+        .await
+        .expect(404);
 }
 
 /// Small things said one way: no 8% line without 8% items, phones hyphenated, dates in Japanese,
@@ -1142,4 +1197,133 @@ async fn store_pickup_speaks_of_pickup(backend: Backend) {
         .unwrap();
     let detail = m.get("/mypage/orders/P-1").await;
     assert!(detail.text.contains("お受け取り済み") && !detail.text.contains("配達完了"));
+}
+
+/// The 特定商取引法 page names the person responsible, the phone, the fees beyond the price, when
+/// each offered method is paid, the delivery time and the returns policy; the privacy page its
+/// purposes of use and the desk. Both follow the back office's settings.
+async fn legal_and_privacy_pages_come_from_the_settings(backend: Backend) {
+    use mamori_store::settings::keys;
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    let legal = c.get("/legal").await;
+    legal.expect(200);
+    assert!(legal.text_of("#legal-phone").unwrap().contains("開示"));
+    assert!(legal
+        .text_of("#legal-fees")
+        .unwrap()
+        .contains("代引き手数料"));
+    assert!(legal.text_of("#legal-returns").unwrap().contains("8日以内"));
+    let privacy = c.get("/privacy").await;
+    assert!(privacy.texts_of("#privacy-purposes li").len() >= 3);
+
+    for (k, v) in [
+        (keys::REPRESENTATIVE, "守山 太郎"),
+        (keys::PHONE, "03-1234-5678"),
+        (keys::RETURNS, "名入れ商品のため返品はお受けできません。"),
+        (keys::PRIVACY_PURPOSES, "商品の発送\nメールマガジンの配信"),
+    ] {
+        let value = serde_json::json!(v).to_string();
+        shop.store().settings_put(k, &value, 0, None).await.unwrap();
+    }
+    let methods = serde_json::json!(["card", "bank_transfer"]).to_string();
+    shop.store()
+        .settings_put(keys::PAYMENT_METHODS, &methods, 0, None)
+        .await
+        .unwrap();
+    let legal = c.get("/legal").await;
+    assert_eq!(
+        legal.text_of("#legal-representative").as_deref(),
+        Some("守山 太郎")
+    );
+    assert_eq!(
+        legal.text_of("#legal-phone").as_deref(),
+        Some("03-1234-5678")
+    );
+    assert!(legal
+        .text_of("#legal-returns")
+        .unwrap()
+        .contains("名入れ商品のため"));
+    let fees = legal.text_of("#legal-fees").unwrap();
+    assert!(
+        !fees.contains("代引き") && fees.contains("振込手数料"),
+        "{fees}"
+    );
+    let pay = legal.texts_of("#legal-payment li");
+    assert_eq!(pay.len(), 2, "{pay:?}");
+    assert!(
+        pay.iter().any(|p| p.contains("日以内にお振り込み")),
+        "{pay:?}"
+    );
+    let privacy = c.get("/privacy").await;
+    assert_eq!(
+        privacy.texts_of("#privacy-purposes li"),
+        ["商品の発送", "メールマガジンの配信"]
+    );
+    assert!(privacy.text_of("#privacy-contact").unwrap().contains("@"));
+}
+
+/// Category pages sort by number, price or newest, filter to what is in stock, and pages show
+/// where they are (breadcrumbs).
+async fn category_pages_sort_filter_and_show_where_you_are(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    let skus = |page: &mamori_testkit::web::Resp| {
+        let sel = scraper::Selector::parse(".card h3 a").unwrap();
+        page.doc()
+            .select(&sel)
+            .filter_map(|a| {
+                a.value()
+                    .attr("href")
+                    .map(|h| h.trim_start_matches("/product/").to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    let price_of = |sku: &str| {
+        let store = shop.store().clone();
+        let sku = sku.to_owned();
+        async move {
+            store
+                .product_by_sku(&sku)
+                .await
+                .unwrap()
+                .unwrap()
+                .price_incl
+        }
+    };
+    let low = c.get("/category/parts?sort=price_low").await;
+    low.expect(200);
+    let low = skus(&low);
+    assert!(low.len() >= 2, "{low:?}");
+    let mut prices = Vec::new();
+    for s in &low {
+        prices.push(price_of(s).await);
+    }
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    let high = skus(&c.get("/category/parts?sort=price_high").await);
+    let mut high_prices = Vec::new();
+    for s in &high {
+        high_prices.push(price_of(s).await);
+    }
+    assert!(
+        high_prices.windows(2).all(|w| w[0] >= w[1]),
+        "{high_prices:?}"
+    );
+    // Out of stock: gone with the filter, there without it.
+    let gone = low[0].clone();
+    assert!(shop.store().set_stock(&gone, 0).await.unwrap());
+    let filtered = c.get("/category/parts?sort=price_low&stock=1").await;
+    assert!(!skus(&filtered).contains(&gone));
+    assert!(filtered.text_of("#in-stock").unwrap().contains("☑"));
+    assert!(skus(&c.get("/category/parts?sort=price_low").await).contains(&gone));
+    assert_eq!(c.get("/category/parts?sort=cheapest").await.status, 400);
+    assert_eq!(c.get("/category/parts?stock=yes").await.status, 400);
+    // Breadcrumbs: home › category on the listing, home › category › product on the product.
+    let listing = c.get("/category/parts").await;
+    assert_eq!(listing.texts_of("#breadcrumbs li").len(), 2);
+    let product = c.get(&format!("/product/{}", low[1])).await;
+    let crumbs = product.texts_of("#breadcrumbs li");
+    assert_eq!(crumbs.len(), 3, "{crumbs:?}");
+    assert_eq!(crumbs[0], "ホーム");
+    assert!(product.has("#breadcrumbs a[href=\"/category/parts\"]"));
 }

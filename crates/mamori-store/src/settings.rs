@@ -26,7 +26,30 @@ pub mod keys {
     /// Where store-pickup orders are collected: the store's name, address and opening hours, as
     /// the ready-for-pickup mail prints them (string, may span lines; empty: the shop's address).
     pub const PICKUP_PLACE: &str = "pickup.place";
+    /// 運営統括責任者, for the 特定商取引法 page (string).
+    pub const REPRESENTATIVE: &str = "legal.representative";
+    /// The shop's phone number, for the 特定商取引法 page (string).
+    pub const PHONE: &str = "legal.phone";
+    /// 商品の引渡時期 (string, may span lines; empty: the standard wording with the lead days).
+    pub const DELIVERY_TIME: &str = "legal.delivery_time";
+    /// 返品・交換について (string, may span lines; empty: the standard wording).
+    pub const RETURNS: &str = "legal.returns";
+    /// 個人情報の利用目的, one purpose per line (string; empty: the standard purposes).
+    pub const PRIVACY_PURPOSES: &str = "privacy.purposes";
 }
+
+/// The purposes of use a privacy policy names unless the merchant wrote their own.
+pub const DEFAULT_PRIVACY_PURPOSES: &str = "ご注文商品の発送、代金のご請求・お受け取り\n\
+ご注文・発送・お支払いに関するご連絡\n\
+お問い合わせへの回答\n\
+会員サービス（マイページ、住所録、購入履歴）の提供\n\
+不正なご注文・不正アクセスの防止と調査";
+
+/// The returns policy (返品特約) the legal page shows unless the merchant wrote their own.
+pub const DEFAULT_RETURNS: &str =
+    "商品到着後8日以内に、未使用の場合に限りご返品を承ります（送料はお客様のご負担）。\n\
+不良品・誤配送の場合は、当店負担で交換または返金いたします。\n\
+名入れ商品など、お客様のご指定で作る商品はご返品いただけません。";
 
 /// Days to pay a bank transfer unless the settings say otherwise.
 pub const DEFAULT_BANK_TRANSFER_DAYS: u32 = 7;
@@ -50,6 +73,16 @@ pub struct ShopSettings {
     pub bank_transfer_days: u32,
     /// Where pickup orders are collected (empty: the shop's address).
     pub pickup_place: String,
+    /// 運営統括責任者.
+    pub representative: String,
+    /// Phone number shown on the legal page.
+    pub phone: String,
+    /// 商品の引渡時期 (empty: the standard wording).
+    pub delivery_time: String,
+    /// 返品・交換 (empty: [`DEFAULT_RETURNS`]).
+    pub returns: String,
+    /// 個人情報の利用目的, one per line (empty: [`DEFAULT_PRIVACY_PURPOSES`]).
+    pub privacy_purposes: String,
 }
 
 impl ShopSettings {
@@ -91,11 +124,16 @@ impl ShopSettings {
                 .and_then(|d| u32::try_from(d).ok())
                 .unwrap_or(DEFAULT_BANK_TRANSFER_DAYS),
             pickup_place: text(keys::PICKUP_PLACE).unwrap_or_default(),
+            representative: text(keys::REPRESENTATIVE).unwrap_or_default(),
+            phone: text(keys::PHONE).unwrap_or_default(),
+            delivery_time: text(keys::DELIVERY_TIME).unwrap_or_default(),
+            returns: text(keys::RETURNS).unwrap_or_default(),
+            privacy_purposes: text(keys::PRIVACY_PURPOSES).unwrap_or_default(),
         }
     }
 
     /// Each setting under its key, as stored.
-    pub fn values(&self) -> [(&'static str, Value); 8] {
+    pub fn values(&self) -> [(&'static str, Value); 13] {
         [
             (keys::NAME, json!(self.name)),
             (keys::ADDRESS, json!(self.address)),
@@ -105,7 +143,35 @@ impl ShopSettings {
             (keys::BANK_ACCOUNT, json!(self.bank_account)),
             (keys::BANK_TRANSFER_DAYS, json!(self.bank_transfer_days)),
             (keys::PICKUP_PLACE, json!(self.pickup_place)),
+            (keys::REPRESENTATIVE, json!(self.representative)),
+            (keys::PHONE, json!(self.phone)),
+            (keys::DELIVERY_TIME, json!(self.delivery_time)),
+            (keys::RETURNS, json!(self.returns)),
+            (keys::PRIVACY_PURPOSES, json!(self.privacy_purposes)),
         ]
+    }
+
+    /// The returns policy to show: the merchant's, else [`DEFAULT_RETURNS`].
+    pub fn returns_or_default(&self) -> &str {
+        if self.returns.trim().is_empty() {
+            DEFAULT_RETURNS
+        } else {
+            &self.returns
+        }
+    }
+
+    /// The purposes of use to show, one per line: the merchant's, else
+    /// [`DEFAULT_PRIVACY_PURPOSES`].
+    pub fn privacy_purposes_or_default(&self) -> Vec<&str> {
+        let text = if self.privacy_purposes.trim().is_empty() {
+            DEFAULT_PRIVACY_PURPOSES
+        } else {
+            &self.privacy_purposes
+        };
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 
     /// Where store-pickup orders are collected: the pickup place set, else the shop's name and

@@ -75,18 +75,30 @@ macro_rules! impl_catalogue_store {
                 .fetch_optional(&self.pool)
                 .await?)
         }
-        async fn products_in_category(&self, category_id: &str, offset: i64, limit: i64) -> Result<Page<ProductRow>> {
-            let items = sqlx::query_as::<_, ProductRow>(concat!(
-                "SELECT ",
+        async fn products_in_category_by(
+            &self,
+            category_id: &str,
+            order: ProductOrder,
+            in_stock_only: bool,
+            offset: i64,
+            limit: i64,
+        ) -> Result<Page<ProductRow>> {
+            let filter = if in_stock_only {
+                "category_id = $1 AND active AND stock > 0"
+            } else {
+                "category_id = $1 AND active"
+            };
+            let items = sqlx::query_as::<_, ProductRow>(&format!(
+                "SELECT {} FROM products WHERE {filter} ORDER BY {} LIMIT $2 OFFSET $3",
                 product_columns!(),
-                " FROM products WHERE category_id = $1 AND active ORDER BY sku LIMIT $2 OFFSET $3"
+                order.sql()
             ))
             .bind(category_id)
             .bind(limit)
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE category_id = $1 AND active")
+            let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM products WHERE {filter}"))
                 .bind(category_id)
                 .fetch_one(&self.pool)
                 .await?;

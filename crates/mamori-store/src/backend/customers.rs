@@ -89,6 +89,45 @@ macro_rules! impl_customer_store {
             .await?;
             Ok(id)
         }
+        async fn customer_search_set(&self, customer_id: &str, bidx: &[Vec<u8>]) -> Result<()> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("DELETE FROM customer_search WHERE customer_id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+            for b in bidx {
+                sqlx::query(
+                    "INSERT INTO customer_search (customer_id, bidx) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(customer_id)
+                .bind(b)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        async fn customers_by_search_bidx(&self, bidx: &[Vec<u8>], limit: i64) -> Result<Vec<String>> {
+            let mut found: Vec<(String, i64)> = Vec::new();
+            for b in bidx {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT c.id, c.created_at FROM customer_search s JOIN customers c ON c.id = s.customer_id \
+                     WHERE s.bidx = $1 AND c.erased_at IS NULL ORDER BY c.created_at DESC, c.id DESC LIMIT $2",
+                )
+                .bind(b)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                for r in rows {
+                    if !found.iter().any(|(id, _)| *id == r.0) {
+                        found.push(r);
+                    }
+                }
+            }
+            found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+            found.truncate(usize::try_from(limit).unwrap_or(0));
+            Ok(found.into_iter().map(|(id, _)| id).collect())
+        }
         async fn customer_key(&self, customer_id: &str) -> Result<Option<CustomerKeyRow>> {
             let row = sqlx::query_as::<_, CustomerKeyRow>(
                 "SELECT customer_id, master_key_id, wrapped FROM customer_keys WHERE customer_id = $1",

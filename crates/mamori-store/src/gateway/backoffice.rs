@@ -404,6 +404,56 @@ impl Gateway {
         Ok(out)
     }
 
+    /// These customers (in this order), masked, as a listing shows them: one
+    /// [`Action::ReadMasked`] event naming those whose data was opened.
+    pub(crate) async fn customers_masked_by_id(
+        &self,
+        acc: &Accessor,
+        ids: &[String],
+    ) -> Result<Vec<MaskedCustomer>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(row) = self.store.customer(id).await? {
+                rows.push(row);
+            }
+        }
+        self.mask_listing(acc, &rows).await
+    }
+
+    /// Masks a listing's customers after one [`Action::ReadMasked`] event naming the live ones.
+    async fn mask_listing(
+        &self,
+        acc: &Accessor,
+        rows: &[CustomerRow],
+    ) -> Result<Vec<MaskedCustomer>> {
+        let mut latest = Vec::with_capacity(rows.len());
+        for row in rows {
+            latest.push(if row.erased_at.is_some() {
+                None
+            } else {
+                self.latest_order_row(&row.id).await?
+            });
+        }
+        let live: Vec<String> = rows
+            .iter()
+            .filter(|r| r.erased_at.is_none())
+            .map(|r| r.id.clone())
+            .collect();
+        if !live.is_empty() {
+            self.record(acc, Action::ReadMasked, live, MASKED_LIST_FIELDS)
+                .await?;
+        }
+        let mut items = Vec::with_capacity(rows.len());
+        for (row, latest) in rows.iter().zip(&latest) {
+            let key = match row.erased_at {
+                Some(_) => None,
+                None => Some(self.data_key(&row.id).await?),
+            };
+            items.push(Self::mask_customer(key.as_ref(), row, latest.as_ref())?);
+        }
+        Ok(items)
+    }
+
     /// The customer's latest order with its sealed buyer (None: never ordered).
     async fn latest_order_row(&self, customer_id: &str) -> Result<Option<OrderRow>> {
         match self.store.orders_of(customer_id).await?.first() {
@@ -424,32 +474,7 @@ impl Gateway {
         limit: i64,
     ) -> Result<Page<MaskedCustomer>> {
         let page = self.store.customers_page(offset, limit).await?;
-        let mut latest = Vec::with_capacity(page.items.len());
-        for row in &page.items {
-            latest.push(if row.erased_at.is_some() {
-                None
-            } else {
-                self.latest_order_row(&row.id).await?
-            });
-        }
-        let live: Vec<String> = page
-            .items
-            .iter()
-            .filter(|r| r.erased_at.is_none())
-            .map(|r| r.id.clone())
-            .collect();
-        if !live.is_empty() {
-            self.record(acc, Action::ReadMasked, live, MASKED_LIST_FIELDS)
-                .await?;
-        }
-        let mut items = Vec::with_capacity(page.items.len());
-        for (row, latest) in page.items.iter().zip(&latest) {
-            let key = match row.erased_at {
-                Some(_) => None,
-                None => Some(self.data_key(&row.id).await?),
-            };
-            items.push(Self::mask_customer(key.as_ref(), row, latest.as_ref())?);
-        }
+        let items = self.mask_listing(acc, &page.items).await?;
         Ok(Page {
             items,
             total: page.total,

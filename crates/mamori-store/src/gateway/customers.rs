@@ -50,7 +50,39 @@ impl Gateway {
             wrapped: wrapped.to_bytes(),
         };
         self.store.insert_customer(&row, &key_row).await?;
+        self.store
+            .customer_search_set(&id, &self.search_indexes(profile))
+            .await?;
         Ok(id)
+    }
+
+    /// The blind indexes a customer is found by in the back office (see
+    /// `mamori_domain::search::customer_search_keys`).
+    fn search_indexes(&self, profile: &CustomerProfile) -> Vec<Vec<u8>> {
+        mamori_domain::search::customer_search_keys(profile)
+            .iter()
+            .map(|k| self.keys.blind_index(SEARCH_INDEX, k).to_vec())
+            .collect()
+    }
+
+    /// Customers whose name, family name, reading, phone or email is exactly `query` (after
+    /// normalisation), found by blind index, newest first (at most `limit`), masked. Recorded as
+    /// one [`Action::ReadMasked`] event naming the customers found, as a listing is.
+    pub async fn search_customers_masked(
+        &self,
+        acc: &Accessor,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::gateway::MaskedCustomer>> {
+        let wanted: Vec<Vec<u8>> = mamori_domain::search::customer_query_keys(query)
+            .iter()
+            .map(|k| self.keys.blind_index(SEARCH_INDEX, k).to_vec())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.store.customers_by_search_bidx(&wanted, limit).await?;
+        self.customers_masked_by_id(acc, &ids).await
     }
 
     /// The blind index of an email (normalised for lookup).
@@ -152,7 +184,10 @@ impl Gateway {
         codec::seal_profile(&key, &mut row, profile)?;
         row.updated_at = now_us();
         let mail = mail_rows(&key, customer_id, mail.as_ref())?;
-        self.store.update_customer_with_mail(&row, &mail).await
+        self.store.update_customer_with_mail(&row, &mail).await?;
+        self.store
+            .customer_search_set(customer_id, &self.search_indexes(profile))
+            .await
     }
 
     /// Adds an address-book entry.
@@ -263,6 +298,7 @@ impl Gateway {
             fields::DATA_KEY,
         )
         .await?;
+        self.store.customer_search_set(customer_id, &[]).await?;
         self.store.erase_customer(customer_id, now_us()).await
     }
 

@@ -44,6 +44,8 @@ pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";
+/// Purpose of the blind indexes the back office finds customers by.
+const SEARCH_INDEX: &str = "customers.search";
 
 /// Field names as recorded in the ledger (`table.column`).
 pub mod fields {

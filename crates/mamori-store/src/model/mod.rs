@@ -291,6 +291,68 @@ impl ProductRow {
     }
 }
 
+/// How a category page is ordered (`?sort=` on the storefront).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProductOrder {
+    /// By product number (the merchant's order).
+    #[default]
+    Number,
+    /// Cheapest first.
+    PriceLow,
+    /// Dearest first.
+    PriceHigh,
+    /// Newest first.
+    Newest,
+}
+
+impl ProductOrder {
+    /// Every order, as the storefront offers them.
+    pub const ALL: [ProductOrder; 4] = [
+        ProductOrder::Number,
+        ProductOrder::PriceLow,
+        ProductOrder::PriceHigh,
+        ProductOrder::Newest,
+    ];
+
+    /// The code in the URL.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProductOrder::Number => "number",
+            ProductOrder::PriceLow => "price_low",
+            ProductOrder::PriceHigh => "price_high",
+            ProductOrder::Newest => "newest",
+        }
+    }
+
+    /// The order a URL code names (None for anything else).
+    #[must_use]
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == code)
+    }
+
+    /// (Japanese, English) label.
+    #[must_use]
+    pub const fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            ProductOrder::Number => ("商品番号順", "By number"),
+            ProductOrder::PriceLow => ("価格の安い順", "Price: low to high"),
+            ProductOrder::PriceHigh => ("価格の高い順", "Price: high to low"),
+            ProductOrder::Newest => ("新着順", "Newest"),
+        }
+    }
+
+    /// The SQL ORDER BY (constant text, never from input).
+    pub(crate) const fn sql(self) -> &'static str {
+        match self {
+            ProductOrder::Number => "sku",
+            ProductOrder::PriceLow => "price_incl, sku",
+            ProductOrder::PriceHigh => "price_incl DESC, sku",
+            ProductOrder::Newest => "created_at DESC, sku",
+        }
+    }
+}
+
 /// One page of a listing and the total count behind it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Page<T> {

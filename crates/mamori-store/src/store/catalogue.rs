@@ -26,6 +26,20 @@ pub trait CatalogueStore: Send + Sync {
         category_id: &str,
         offset: i64,
         limit: i64,
+    ) -> Result<Page<ProductRow>> {
+        self.products_in_category_by(category_id, ProductOrder::Number, false, offset, limit)
+            .await
+    }
+
+    /// Active products of a category in `order`, only those in stock when `in_stock_only`, one
+    /// page.
+    async fn products_in_category_by(
+        &self,
+        category_id: &str,
+        order: ProductOrder,
+        in_stock_only: bool,
+        offset: i64,
+        limit: i64,
     ) -> Result<Page<ProductRow>>;
 
     /// Active products whose folded text (SKU, names, descriptions, category names; see

@@ -24,6 +24,12 @@ pub trait CustomerStore: Send + Sync {
     /// The member id with this email blind index.
     async fn member_by_email_bidx(&self, bidx: &[u8]) -> Result<Option<String>>;
 
+    /// Replaces a customer's search blind indexes (name, reading, phone, email); empty: none.
+    async fn customer_search_set(&self, customer_id: &str, bidx: &[Vec<u8>]) -> Result<()>;
+
+    /// Customers with any of these search blind indexes, newest first, at most `limit`.
+    async fn customers_by_search_bidx(&self, bidx: &[Vec<u8>], limit: i64) -> Result<Vec<String>>;
+
     /// A customer's wrapped data key (None once erased).
     async fn customer_key(&self, customer_id: &str) -> Result<Option<CustomerKeyRow>>;
 

@@ -1523,6 +1523,7 @@ both_backends!(
     reveal_needs_a_reason_and_records_exactly_one_read,
     masked_listing_records_one_masked_read,
     masked_customer_shows_their_own_prefecture_not_a_recipients,
+    customers_are_found_by_name_reading_and_phone,
     customer_detail_and_order_are_masked,
     erased_customers_cannot_be_revealed,
     export_records_exact_ids_and_fields,
@@ -1572,4 +1573,54 @@ async fn masked_customer_shows_their_own_prefecture_not_a_recipients(backend: Ba
             e.fields
         );
     }
+}
+
+/// Merchants look customers up by name, reading or phone. Nothing of it is stored in the clear:
+/// the search goes through keyed blind indexes, finds exact (normalised) values only, records a
+/// masked read of what it found, and forgets erased customers.
+async fn customers_are_found_by_name_reading_and_phone(backend: Backend) {
+    let env = env(backend).await;
+    let a = register(&env, &HANAKO, CustomerKind::Member).await;
+    let b = register(&env, &KENJI, CustomerKind::Guest).await;
+    let a2 = register(&env, &HANAKO, CustomerKind::Guest).await;
+    let ids = |found: Vec<mamori_store::gateway::MaskedCustomer>| {
+        found.into_iter().map(|m| m.id).collect::<Vec<_>>()
+    };
+    let find = |q: &'static str| {
+        let gw = env.gw.clone();
+        async move { gw.search_customers_masked(&support(), q, 50).await.unwrap() }
+    };
+    assert_eq!(ids(find("鳩山").await), [a2.clone(), a.clone()]);
+    assert_eq!(ids(find("鳩山　花子").await), [a2.clone(), a.clone()]);
+    assert_eq!(ids(find("はとやま").await), [a2.clone(), a.clone()]);
+    assert_eq!(ids(find("080-9876-5432").await), std::slice::from_ref(&b));
+    assert_eq!(ids(find("kenji.sakakibara@example.com").await), std::slice::from_ref(&b));
+    assert!(find("鳩").await.is_empty(), "exact values only");
+    assert!(find("090").await.is_empty());
+    let found = find("榊原").await;
+    assert_eq!(found[0].name, "榊原 **", "masked");
+
+    // One masked read naming exactly what was found.
+    let start = size(&env).await;
+    find("サカキバラ").await;
+    let events = events_since(&env, start).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, Action::ReadMasked);
+    assert_eq!(events[0].customers, vec![b.clone()]);
+    // Nothing found, nothing recorded.
+    let start = size(&env).await;
+    assert!(find("山田").await.is_empty());
+    assert_eq!(size(&env).await, start);
+
+    // The index holds no value in the clear.
+    let raw = env
+        .store
+        .customers_by_search_bidx(&[b"phone:08098765432".to_vec()], 10)
+        .await
+        .unwrap();
+    assert!(raw.is_empty(), "a plain value is not an index");
+
+    // Erased customers are no longer found.
+    env.gw.erase_customer(&support(), &b).await.unwrap();
+    assert!(find("榊原").await.is_empty());
 }
