@@ -145,6 +145,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "Staff log",
     ),
     (
+        Permission::AlertsView,
+        "alerts",
+        "/alerts",
+        "検知アラート",
+        "Alerts",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

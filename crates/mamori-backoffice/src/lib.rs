@@ -105,6 +105,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod auth;
