@@ -189,6 +189,11 @@ impl Alerts {
         }
     }
 
+    /// The ledger (approvals are recorded in it).
+    pub fn ledger(&self) -> &mamori_store::Ledger {
+        self.gateway.ledger()
+    }
+
     /// The store surface (for listings).
     pub fn records(&self) -> Arc<dyn Records> {
         self.gateway.records()

@@ -21,6 +21,7 @@
 //! closed when its cause is resolved (e.g. an owner approves a new file baseline).
 
 mod alert;
+pub mod files;
 pub mod webhook;
 
 pub use alert::{
