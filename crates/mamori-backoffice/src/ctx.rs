@@ -152,6 +152,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "Alerts",
     ),
     (
+        Permission::AlertsView,
+        "guard",
+        "/guard",
+        "ファイル監視",
+        "File watch",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

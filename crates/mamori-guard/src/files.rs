@@ -537,6 +537,15 @@ impl FileGuard {
         Ok(findings)
     }
 
+    /// The differences on disk now, without raising anything (for the guard's page).
+    pub async fn pending(&self) -> Result<Vec<Finding>, GuardError> {
+        let spec = self.spec.clone();
+        let now = tokio::task::spawn_blocking(move || Baseline::observe(&spec))
+            .await
+            .map_err(|_| GuardError::Invalid("the file check stopped"))?;
+        Ok(diff(&self.baseline(), &now))
+    }
+
     async fn raise_all(&self, findings: &[Finding]) -> Result<(), GuardError> {
         // Payment first: card payment is closed before anything else is done.
         if let Some(f) = findings.iter().find(|f| f.payment) {
