@@ -145,6 +145,20 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "Staff log",
     ),
     (
+        Permission::AlertsView,
+        "alerts",
+        "/alerts",
+        "検知アラート",
+        "Alerts",
+    ),
+    (
+        Permission::AlertsView,
+        "guard",
+        "/guard",
+        "ファイル監視",
+        "File watch",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

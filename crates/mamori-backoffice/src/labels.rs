@@ -16,6 +16,41 @@ pub fn ledger_action(c: &Ctx, a: Action) -> &'static str {
         Action::Write => c.t("書き込み", "Write"),
         Action::Erase => c.t("消去", "Erase"),
         Action::Rewrap => c.t("鍵の付け替え", "Key re-wrap"),
+        Action::Alert => c.t("検知アラート", "Detection alert"),
+        Action::Approve => c.t("承認", "Approval"),
+    }
+}
+
+/// A kind of alert of the guard (`file.changed`, ...).
+pub fn alert_kind(c: &Ctx, kind: &str) -> String {
+    let (ja, en) = match kind {
+        "file.changed" => ("ファイルの変更", "File changed"),
+        "file.missing" => ("ファイルの消失", "File missing"),
+        "file.mode" => ("ファイル権限の変更", "File permissions changed"),
+        "file.added" => ("ファイルの追加", "File added"),
+        "baseline.invalid" => ("基準ファイルの不正", "Baseline invalid"),
+        other => return other.to_owned(),
+    };
+    c.t(ja, en).to_owned()
+}
+
+/// An alert's severity (`info`, `warning`, `critical`).
+pub fn alert_severity(c: &Ctx, severity: &str) -> &'static str {
+    match severity {
+        "critical" => c.t("重大", "Critical"),
+        "warning" => c.t("警告", "Warning"),
+        "info" => c.t("情報", "Info"),
+        _ => "-",
+    }
+}
+
+/// An alert's state (`open`, `acknowledged`, `closed`).
+pub fn alert_state(c: &Ctx, state: &str) -> &'static str {
+    match state {
+        "open" => c.t("未対応", "Open"),
+        "acknowledged" => c.t("確認済み", "Acknowledged"),
+        "closed" => c.t("終了", "Closed"),
+        _ => "-",
     }
 }
 
@@ -62,6 +97,8 @@ pub fn log_action(c: &Ctx, code: &str) -> String {
         "customers.reveal" => ("顧客情報の表示", "Customer field revealed"),
         "customers.export" => ("顧客データ書き出し", "Customer export"),
         "access.denied" => ("権限のない操作（拒否）", "Access denied"),
+        "alerts.acknowledge" => ("アラートの確認", "Alert acknowledged"),
+        "guard.approve" => ("ファイル基準の承認", "File baseline approved"),
         "settings.save" | "settings.update" => ("ショップ設定の変更", "Settings changed"),
         "products.create" => ("商品の登録", "Product created"),
         "products.update" => ("商品の変更", "Product changed"),

@@ -105,6 +105,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod account;
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -113,6 +114,7 @@ pub mod ctx;
 pub mod customers;
 pub mod dashboard;
 pub mod forms;
+pub mod guard;
 pub mod images;
 pub mod labels;
 pub mod order_mail;
@@ -272,6 +274,7 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         config: Arc::new(config),
         limits,
         clock,
+        guard: Arc::default(),
     });
     Ok(Assembly { state, stack })
 }

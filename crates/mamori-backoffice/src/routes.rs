@@ -25,9 +25,9 @@ use mamori_web::{
 };
 
 use crate::{
-    account, assets, audit, auth,
+    account, alerts, assets, audit, auth,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, orders, products, settings, staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, orders, products, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -204,6 +204,11 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/settings", Perm(P::SettingsManage), NO, settings::save),
     route!(Get "/ledger", Perm(P::LedgerView), NO, audit::ledger),
     route!(Get "/staff-log", Perm(P::StaffLogView), NO, audit::staff_log),
+    route!(Get "/alerts", Perm(P::AlertsView), NO, alerts::list),
+    route!(Get "/alerts/{id}", Perm(P::AlertsView), NO, alerts::detail),
+    route!(Post "/alerts/{id}/acknowledge", Perm(P::AlertsManage), NO, alerts::acknowledge),
+    route!(Get "/guard", Perm(P::AlertsView), NO, file_guard::show),
+    route!(Post "/guard/approve", Perm(P::GuardApprove), STEP, file_guard::approve),
 ];
 
 /// The back office's routes, each behind its guard, without the stack's layers. Any other path,

@@ -50,6 +50,9 @@ pub struct BackofficeState {
     pub config: Arc<BackofficeConfig>,
     /// Rate limits.
     pub limits: Limits,
+    /// The watch over the shop's files, once `mamori serve` started it (the approval of a new
+    /// baseline needs it); unset, the guard page says there is none.
+    pub guard: Arc<std::sync::OnceLock<Arc<mamori_guard::files::FileGuard>>>,
     /// Time (sessions, step-up freshness, rate limits, staff log).
     pub clock: Arc<dyn Clock>,
 }

@@ -262,6 +262,28 @@ async fn cart_lines(state: &ShopState, c: &Ctx) -> Result<Vec<PricedLine>, AppEr
         .map_err(fail("cart"))
 }
 
+/// Fail closed: when the guard has closed card payment (a change to the payment path that no
+/// owner has approved yet), the checkout's settings lose the card method, so the form offers the
+/// other methods with a notice and a card order is neither confirmed, placed nor retried. Read
+/// on every checkout request, uncached, so that the closing takes effect at once.
+async fn guard_card(state: &ShopState, c: &mut Ctx) -> Result<(), AppError> {
+    let closed = state
+        .store
+        .guard_switch(mamori_store::store::alerts::CARD_PAYMENT)
+        .await
+        .map_err(fail("card payment switch"))?
+        .is_some_and(|s| s.state == mamori_store::switch_state::CLOSED);
+    if closed {
+        let mut settings = (*c.settings).clone();
+        settings
+            .payment_methods
+            .retain(|m| m != PaymentMethod::Card.as_str());
+        c.settings = Arc::new(settings);
+        c.card_closed = true;
+    }
+    Ok(())
+}
+
 /// Validates the form into an order. Errors are left in `f`.
 fn build(
     state: &ShopState,
@@ -587,7 +609,8 @@ fn form_page_with_book(
 
 /// `GET /checkout`: the form, pre-filled for members from their profile (an access on the
 /// ledger with purpose `checkout.prefill`) or from the draft of this session.
-pub async fn form(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
+pub async fn form(State(state): State<Arc<ShopState>>, mut c: Ctx) -> Result<Response, AppError> {
+    guard_card(&state, &mut c).await?;
     let lines = cart_lines(&state, &c).await?;
     if lines.is_empty() {
         return Ok(Redirect::to("/cart").into_response());
@@ -730,9 +753,10 @@ fn prefill_buyer(f: &mut FormState, p: &CustomerProfile) {
 /// the draft is kept in the (sealed) session and the browser goes to the confirmation.
 pub async fn submit(
     State(state): State<Arc<ShopState>>,
-    c: Ctx,
+    mut c: Ctx,
     SafeForm(map): SafeForm<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
+    guard_card(&state, &mut c).await?;
     let lines = cart_lines(&state, &c).await?;
     if lines.is_empty() {
         return Ok(Redirect::to("/cart").into_response());
@@ -876,7 +900,11 @@ fn saved_form(c: &Ctx, n_lines: usize) -> Result<Option<FormState>, AppError> {
 }
 
 /// `GET /checkout/confirm`.
-pub async fn confirm(State(state): State<Arc<ShopState>>, c: Ctx) -> Result<Response, AppError> {
+pub async fn confirm(
+    State(state): State<Arc<ShopState>>,
+    mut c: Ctx,
+) -> Result<Response, AppError> {
+    guard_card(&state, &mut c).await?;
     let lines = cart_lines(&state, &c).await?;
     if lines.is_empty() {
         return Ok(Redirect::to("/cart").into_response());
@@ -944,9 +972,10 @@ pub fn may_see(c: &Ctx, customer_id: &str, number: &str) -> bool {
 /// the provider's page.
 pub async fn place(
     State(state): State<Arc<ShopState>>,
-    c: Ctx,
+    mut c: Ctx,
     SafeForm(form): SafeForm<PlaceForm>,
 ) -> Result<Response, AppError> {
+    guard_card(&state, &mut c).await?;
     if let Some((placed_key, number)) = c.session.get::<(String, String)>(PLACED_KEY) {
         if placed_key == form.key {
             // The confirmation of the order placed last, submitted again (double click, back
@@ -1391,15 +1420,19 @@ pub struct RetryForm {
 /// `POST /checkout/retry`: a new payment attempt for an unpaid card order of this session.
 pub async fn retry(
     State(state): State<Arc<ShopState>>,
-    c: Ctx,
+    mut c: Ctx,
     SafeForm(form): SafeForm<RetryForm>,
 ) -> Result<Response, AppError> {
+    guard_card(&state, &mut c).await?;
     let mine = c.session.get::<Vec<String>>(ORDERS_KEY).unwrap_or_default();
     if !mine.contains(&form.number) {
         return Err(AppError::NotFound);
     }
     let order = find_order_by_number(&state, &form.number).await?;
-    if order.state != OrderState::PendingPayment || order.payment_method != PaymentMethod::Card {
+    if order.state != OrderState::PendingPayment
+        || order.payment_method != PaymentMethod::Card
+        || c.card_closed
+    {
         return Ok(Redirect::to(&format!("/checkout/complete/{}", form.number)).into_response());
     }
     let attempt = rand::random::<u32>() | 0x1000;

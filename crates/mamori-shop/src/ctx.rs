@@ -39,6 +39,9 @@ pub struct Ctx {
     pub registration_number: String,
     /// The shop's settings from the back office (payment methods and delivery slots offered).
     pub settings: std::sync::Arc<mamori_store::settings::ShopSettings>,
+    /// Card payment is closed by the guard (a change to the payment path waits for an owner's
+    /// approval): set by the checkout's pages, which then offer the other methods with a notice.
+    pub card_closed: bool,
     /// A message left by the previous request (shown once).
     pub flash: Option<String>,
     /// The request id (for accessors and error references).
@@ -145,6 +148,7 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
                 settings.registration_number.clone()
             },
             settings,
+            card_closed: false,
             flash,
             request_id,
             session,

@@ -17,6 +17,9 @@
 //! | `settings_manage` |   ✓   |    ✓    |          |         |         |
 //! | `ledger_view`     |   ✓   |    ✓    |          |         |    ✓    |
 //! | `staff_log_view`  |   ✓   |    ✓    |          |         |    ✓    |
+//! | `alerts_view`     |   ✓   |    ✓    |          |         |    ✓    |
+//! | `alerts_manage`   |   ✓   |    ✓    |          |         |         |
+//! | `guard_approve`   |   ✓   |         |          |         |         |
 //! | `own_account`     |   ✓   |    ✓    |    ✓     |    ✓    |    ✓    |
 //!
 //! ```
@@ -112,6 +115,8 @@ impl Role {
                 SettingsManage,
                 LedgerView,
                 StaffLogView,
+                AlertsView,
+                AlertsManage,
                 OwnAccount,
             ],
             Role::Operator => &[
@@ -130,7 +135,7 @@ impl Role {
                 CustomersReveal,
                 OwnAccount,
             ],
-            Role::Auditor => &[LedgerView, StaffLogView, OwnAccount],
+            Role::Auditor => &[LedgerView, StaffLogView, AlertsView, OwnAccount],
         }
     }
 
@@ -177,13 +182,19 @@ pub enum Permission {
     LedgerView,
     /// Read and filter the staff log.
     StaffLogView,
+    /// Read the guard's alerts.
+    AlertsView,
+    /// Acknowledge an alert (with a reason).
+    AlertsManage,
+    /// Approve a new baseline of the shop's files and reopen card payment (step-up and reason).
+    GuardApprove,
     /// Manage one's own factors and password.
     OwnAccount,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 17] = [
         Permission::Dashboard,
         Permission::OrdersView,
         Permission::OrdersManage,
@@ -197,6 +208,9 @@ impl Permission {
         Permission::SettingsManage,
         Permission::LedgerView,
         Permission::StaffLogView,
+        Permission::AlertsView,
+        Permission::AlertsManage,
+        Permission::GuardApprove,
         Permission::OwnAccount,
     ];
 
@@ -216,6 +230,9 @@ impl Permission {
             Permission::SettingsManage => "settings_manage",
             Permission::LedgerView => "ledger_view",
             Permission::StaffLogView => "staff_log_view",
+            Permission::AlertsView => "alerts_view",
+            Permission::AlertsManage => "alerts_manage",
+            Permission::GuardApprove => "guard_approve",
             Permission::OwnAccount => "own_account",
         }
     }
@@ -241,6 +258,9 @@ impl Permission {
             Permission::SettingsManage => "ショップ設定",
             Permission::LedgerView => "アクセス台帳の閲覧",
             Permission::StaffLogView => "スタッフ操作ログの閲覧",
+            Permission::AlertsView => "検知アラートの閲覧",
+            Permission::AlertsManage => "検知アラートの確認（理由付き）",
+            Permission::GuardApprove => "ファイル基準の承認とカード決済の再開",
             Permission::OwnAccount => "自分のアカウント",
         }
     }
@@ -261,6 +281,9 @@ impl Permission {
             Permission::SettingsManage => "Shop settings",
             Permission::LedgerView => "View the access ledger",
             Permission::StaffLogView => "View the staff log",
+            Permission::AlertsView => "View detection alerts",
+            Permission::AlertsManage => "Acknowledge alerts (with a reason)",
+            Permission::GuardApprove => "Approve a file baseline and reopen card payment",
             Permission::OwnAccount => "Own account",
         }
     }
@@ -302,7 +325,9 @@ mod tests {
         }
         assert!(Role::Auditor.can(Permission::LedgerView));
         assert!(Role::Auditor.can(Permission::StaffLogView));
-        assert_eq!(Role::Auditor.permissions().len(), 3);
+        assert!(Role::Auditor.can(Permission::AlertsView));
+        assert!(!Role::Auditor.can(Permission::AlertsManage));
+        assert_eq!(Role::Auditor.permissions().len(), 4);
     }
 
     #[test]
@@ -320,9 +345,13 @@ mod tests {
     }
 
     #[test]
-    fn manager_is_owner_minus_staff_manage() {
+    fn manager_is_owner_minus_staff_manage_and_guard_approve() {
         for p in Permission::ALL {
-            assert_eq!(Role::Manager.can(p), p != Permission::StaffManage, "{p}");
+            assert_eq!(
+                Role::Manager.can(p),
+                p != Permission::StaffManage && p != Permission::GuardApprove,
+                "{p}"
+            );
         }
     }
 

@@ -31,6 +31,12 @@ pub enum Action {
     Erase,
     /// Data keys were re-wrapped (no plaintext personal data involved).
     Rewrap,
+    /// The guard raised an alert (no personal data involved): the event's purpose is
+    /// `alert:<kind>`, its request id the alert's id and its channel the alert's subject.
+    Alert,
+    /// A member of staff approved a decision of the guard (e.g. a new baseline of the shop's
+    /// files, which reopens card payment), with the reason they gave.
+    Approve,
 }
 
 /// The caller's identity and intent, required by every gateway call.

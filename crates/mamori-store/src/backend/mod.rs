@@ -6,6 +6,7 @@
 //! A macro rather than generic code over `sqlx::Database`: the trait bounds sqlx needs for generic
 //! executors are long and fragile, and a macro keeps each backend on its native, typed driver.
 
+mod alerts;
 mod backoffice;
 mod catalogue;
 mod customers;

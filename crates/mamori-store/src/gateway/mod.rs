@@ -26,6 +26,7 @@ use crate::password::PasswordHasher;
 use crate::sealer::{SystemPurpose, SystemSealer};
 use crate::store::{OrderInsert, Records, Store};
 
+mod alerts;
 mod backoffice;
 mod customers;
 mod fulfilment;

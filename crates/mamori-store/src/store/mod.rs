@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::{Result, StoreError};
 
+pub mod alerts;
 mod backoffice;
 mod catalogue;
 mod customers;
@@ -18,6 +19,10 @@ mod sessions;
 mod staff;
 mod storefront;
 
+pub use alerts::{
+    alert_state, switch_state, AlertFilter, AlertRaised, AlertRow, AlertStore, AlertWebhookRow,
+    GuardSwitchRow, NewAlertRow,
+};
 pub use backoffice::BackofficeStore;
 pub use catalogue::CatalogueStore;
 pub use customers::CustomerStore;
@@ -87,7 +92,7 @@ pub trait Store:
 /// What the store answers without a personal value, sealed or not: the surface handed to web
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
-/// settings, the staff log and the ledger's entries. Customers, addresses, whole orders and tokens
+/// settings, the staff log, the ledger's entries and the guard's alerts and switches. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -99,6 +104,7 @@ pub trait Records:
     + StaffStore
     + BackofficeStore
     + LedgerReadStore
+    + AlertStore
     + Send
     + Sync
     + 'static
@@ -115,6 +121,7 @@ impl<T> Records for T where
         + StaffStore
         + BackofficeStore
         + LedgerReadStore
+        + AlertStore
         + Send
         + Sync
         + 'static

@@ -3,6 +3,7 @@
 
 use mamori_testkit::both_backends;
 
+mod alerts;
 mod backoffice;
 mod catalogue;
 mod common;

@@ -1,0 +1,31 @@
+//! Detection for mamori: the one alert model every detector raises through, and the watch over
+//! the shop's own files.
+//!
+//! # Alerts
+//!
+//! An [`Alert`] has a kind, a [`Severity`], a [`Subject`] (a page, a file, a principal or a
+//! customer id: never a personal value) and JSON evidence (hashes, sizes, modes, URLs).
+//! [`Alerts::raise`] is the one place an alert is raised. In one call it
+//!
+//! 1. stores the alert (`alerts`, migration `0010_alerts.sql`), de-duplicated: while an alert of
+//!    the same kind and subject is not closed, a repeat only bumps its count and last-seen time;
+//! 2. for a new alert only, queues in the same transaction a mail to every active owner and
+//!    manager (the outbox; the mail worker signs it with DKIM) and, when a webhook is configured,
+//!    a webhook delivery (`alert_webhooks`);
+//! 3. for a new alert only, appends an [`mamori_store::Action::Alert`] entry to the ledger.
+//!
+//! The [`webhook`] worker delivers queued webhooks (JSON, `Mamori-Signature: t=…,v1=<HMAC-SHA256
+//! of "t.body">`, the scheme of the payment webhooks), retrying with exponential backoff.
+//!
+//! An alert is acknowledged by a member of staff with a reason ([`Alerts::acknowledge`]) and
+//! closed when its cause is resolved (e.g. an owner approves a new file baseline).
+
+mod alert;
+pub mod files;
+pub mod webhook;
+
+pub use alert::{
+    check_reason, kinds, Alert, AlertConfig, Alerts, GuardError, Severity, Subject,
+    ACK_REASON_MAX_CHARS,
+};
+pub use webhook::{WebhookConfig, WebhookTarget, WebhookWorker};
