@@ -1594,7 +1594,10 @@ async fn customers_are_found_by_name_reading_and_phone(backend: Backend) {
     assert_eq!(ids(find("鳩山　花子").await), [a2.clone(), a.clone()]);
     assert_eq!(ids(find("はとやま").await), [a2.clone(), a.clone()]);
     assert_eq!(ids(find("080-9876-5432").await), std::slice::from_ref(&b));
-    assert_eq!(ids(find("kenji.sakakibara@example.com").await), std::slice::from_ref(&b));
+    assert_eq!(
+        ids(find("kenji.sakakibara@example.com").await),
+        std::slice::from_ref(&b)
+    );
     assert!(find("鳩").await.is_empty(), "exact values only");
     assert!(find("090").await.is_empty());
     let found = find("榊原").await;
