@@ -449,7 +449,10 @@ pub fn diff(baseline: &Baseline, now: &Baseline) -> Vec<Finding> {
         }
     }
     for (path, got) in &now.files {
-        if !baseline.files.contains_key(path) {
+        // A permissions-only file (a key, the witness) that was not there when the baseline was
+        // taken (the witness appears with the first checkpoint) is not a finding: the next
+        // baseline records it. Files by content and files in watched directories are.
+        if !baseline.files.contains_key(path) && got.sha256.is_some() {
             out.push(Finding {
                 kind: kinds::FILE_ADDED,
                 path: path.clone(),
@@ -497,6 +500,24 @@ impl FileGuard {
             alerts,
             current: RwLock::new(current),
         })
+    }
+
+    /// The guard over `spec` when the baseline at `baseline_path` was refused: no baseline is in
+    /// force (so nothing is watched), but an owner can still approve the disk as it is as the new
+    /// baseline ([`FileGuard::approve`]), which reopens card payment.
+    pub fn without_baseline(
+        spec: WatchSpec,
+        baseline_path: PathBuf,
+        key: GuardKey,
+        alerts: Alerts,
+    ) -> Self {
+        Self {
+            spec,
+            baseline_path,
+            key,
+            alerts,
+            current: RwLock::new(Baseline::default()),
+        }
     }
 
     /// Raises a refused baseline as an alert and closes card payment (fail closed): what

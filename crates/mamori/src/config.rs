@@ -26,6 +26,48 @@ pub struct Config {
     pub shop: ShopSection,
     /// The back office (`mamori serve`, on its own listener).
     pub backoffice: BackofficeSection,
+    /// Detection (`mamori serve`, `mamori guard`).
+    pub guard: GuardSection,
+    /// The configuration file read, if any (the guard watches it).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+}
+
+/// `[guard]`: the watch over the shop's own files and where alerts go besides the owners' mail.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardSection {
+    /// Watch the files while serving (default on).
+    pub enabled: bool,
+    /// The baseline's own Ed25519 key (neither the master key nor the ledger key); default
+    /// `<data_dir>/guard.key`, created with the first baseline.
+    pub key_file: Option<PathBuf>,
+    /// The signed baseline; default `<data_dir>/guard-baseline.json`.
+    pub baseline_file: Option<PathBuf>,
+    /// Directories of assets or templates served from disk (e.g. by a proxy in front of the
+    /// shop): every file in them by content and permissions, and files added.
+    pub watch_dirs: Vec<PathBuf>,
+    /// Directories whose files the checkout loads: a change there also closes card payment.
+    pub checkout_dirs: Vec<PathBuf>,
+    /// Seconds between full re-hashes (the safety net under the file events).
+    pub rehash_secs: u64,
+    /// Alerts are also posted here (JSON, `Mamori-Signature` HMAC-SHA256 with the secret from
+    /// `MAMORI_ALERT_WEBHOOK_SECRET(_FILE)`).
+    pub webhook_url: Option<String>,
+}
+
+impl Default for GuardSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            key_file: None,
+            baseline_file: None,
+            watch_dirs: Vec::new(),
+            checkout_dirs: Vec::new(),
+            rehash_secs: 300,
+            webhook_url: None,
+        }
+    }
 }
 
 /// `[backoffice]`: where the back office listens and who may reach it.
@@ -218,6 +260,8 @@ impl Default for Config {
             ledger_origin: "mamori/access-ledger".into(),
             shop: ShopSection::default(),
             backoffice: BackofficeSection::default(),
+            guard: GuardSection::default(),
+            file: None,
         }
     }
 }
@@ -272,8 +316,10 @@ impl Config {
     fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the configuration file {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("in the configuration file {}", path.display()))
+        let mut cfg: Self = toml::from_str(&text)
+            .with_context(|| format!("in the configuration file {}", path.display()))?;
+        cfg.file = Some(path.to_path_buf());
+        Ok(cfg)
     }
 
     /// The database URL in force.
@@ -302,6 +348,22 @@ impl Config {
         self.witness_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("ledger-witness.jsonl"))
+    }
+
+    /// The guard's key file in force.
+    pub fn guard_key_file(&self) -> PathBuf {
+        self.guard
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("guard.key"))
+    }
+
+    /// The guard's baseline file in force.
+    pub fn guard_baseline_file(&self) -> PathBuf {
+        self.guard
+            .baseline_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("guard-baseline.json"))
     }
 }
 

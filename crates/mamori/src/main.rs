@@ -5,6 +5,7 @@
 
 mod config;
 mod demo;
+mod guard;
 mod serve;
 
 use std::path::PathBuf;
@@ -60,6 +61,11 @@ enum Command {
     Db {
         #[command(subcommand)]
         cmd: DbCmd,
+    },
+    /// The watch over the shop's own files: record or check the signed baseline.
+    Guard {
+        #[command(subcommand)]
+        cmd: guard::GuardCmd,
     },
     /// Back-office staff.
     Staff {
@@ -218,6 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger { cmd } => ledger_cmd(&cfg, cmd).await,
+        Command::Guard { cmd } => guard::run(&cfg, cmd),
         Command::Staff {
             cmd: StaffCmd::Create { role, email, name },
         } => staff_create(&cfg, &role, &email, &name).await,

@@ -138,6 +138,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
     let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
+    let alerts = crate::guard::alerts(cfg, &gateway, backoffice.public_url.as_str())?;
+    let _guard = crate::guard::start(cfg, alerts, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
         psp,
@@ -224,6 +226,8 @@ struct RunningBackoffice {
     public_url: Url,
     /// Its server task.
     server: tokio::task::JoinHandle<()>,
+    /// Where `mamori serve` hands it the file guard (for the owner's approval).
+    guard: Arc<std::sync::OnceLock<Arc<mamori_guard::files::FileGuard>>>,
 }
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
@@ -247,6 +251,7 @@ async fn start_backoffice(
         clock: Arc::new(mamori_web::clock::SystemClock),
     })
     .context("the back office's WebAuthn settings (backoffice.public_url)")?;
+    let guard = assembly.state.guard.clone();
     let app = assembly
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -260,5 +265,9 @@ async fn start_backoffice(
             tracing::error!(error = %err, "the back office stopped");
         }
     });
-    Ok(RunningBackoffice { public_url, server })
+    Ok(RunningBackoffice {
+        public_url,
+        server,
+        guard,
+    })
 }

@@ -276,3 +276,190 @@ fn staff_create_prints_a_one_time_enrolment_link() {
     assert_eq!(code(&bad), 2);
     assert!(text(&bad).contains("unknown role"), "{}", text(&bad));
 }
+
+/// The guard's baseline from the command line: recorded and signed, verified, every kind of
+/// change named (and whether it touches payment), a tampered baseline refused.
+#[test]
+fn guard_baseline_and_verify_name_each_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir(p.join("checkout")).unwrap();
+    std::fs::write(p.join("checkout/pay.js"), "pay();\n").unwrap();
+    let config = "data_dir = \"data\"\n[shop]\nname = \"守り商店\"\n[guard]\ncheckout_dirs = [\"checkout\"]\n";
+    std::fs::write(p.join("mamori.toml"), config).unwrap();
+    assert_eq!(code(&mamori(p, &["keys", "init"])), 0);
+
+    let out = mamori(p, &["guard", "verify"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let out = mamori(p, &["guard", "baseline"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("baseline of"), "{}", text(&out));
+    let out = mamori(p, &["guard", "baseline"]);
+    assert_eq!(
+        code(&out),
+        2,
+        "an existing baseline is not replaced silently"
+    );
+    assert!(text(&out).contains("--replace"), "{}", text(&out));
+    let out = mamori(p, &["guard", "verify"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // A setting that does not touch payment: a change, not a payment change.
+    std::fs::write(
+        p.join("mamori.toml"),
+        config.replace("守り商店", "山田商店"),
+    )
+    .unwrap();
+    let out = mamori(p, &["guard", "verify"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let line = text(&out);
+    assert!(
+        line.contains("file.changed") && line.contains("mamori.toml"),
+        "{line}"
+    );
+    assert!(!line.contains("touches payment"), "{line}");
+    // The payment provider's URL: a payment change.
+    std::fs::write(
+        p.join("mamori.toml"),
+        config.replace(
+            "[shop]\n",
+            "[shop]\npsp_url = \"https://pay.evil.example/\"\n",
+        ),
+    )
+    .unwrap();
+    let line = text(&mamori(p, &["guard", "verify"]));
+    assert!(line.contains("mamori.toml (touches payment)"), "{line}");
+    std::fs::write(p.join("mamori.toml"), config).unwrap();
+
+    // The checkout's script, a file added beside it, a key file's permissions.
+    std::fs::write(p.join("checkout/pay.js"), "pay();skim();\n").unwrap();
+    std::fs::write(p.join("checkout/extra.js"), "skim();\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            p.join("data/master.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let out = mamori(p, &["guard", "verify"]);
+    assert_eq!(code(&out), 1);
+    let found = text(&out);
+    assert!(
+        found.contains("file.changed") && found.contains("pay.js (touches payment)"),
+        "{found}"
+    );
+    assert!(
+        found.contains("file.added") && found.contains("extra.js"),
+        "{found}"
+    );
+    #[cfg(unix)]
+    assert!(
+        found.contains("file.mode") && found.contains("master.key"),
+        "{found}"
+    );
+
+    // Recorded again, then the baseline itself altered: refused.
+    assert_eq!(code(&mamori(p, &["guard", "baseline", "--replace"])), 0);
+    assert_eq!(code(&mamori(p, &["guard", "verify"])), 0);
+    let path = p.join("data/guard-baseline.json");
+    let signed = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, signed.replace("pay.js", "pay.jz")).unwrap();
+    let out = mamori(p, &["guard", "verify"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("does not verify"), "{}", text(&out));
+}
+
+/// `mamori serve` watches its own binary: replacing it (as an attacker would, by renaming a new
+/// file over it) raises the alert and closes card payment while the shop keeps running.
+#[test]
+fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // The shop runs from its own copy of the binary, which the test may replace.
+    std::fs::create_dir(p.join("bin")).unwrap();
+    let bin = p.join("bin/mamori");
+    std::fs::copy(env!("CARGO_BIN_EXE_mamori"), &bin).unwrap();
+    std::fs::write(
+        p.join("mamori.toml"),
+        "data_dir = \"data\"\n[backoffice]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(&bin)
+        .current_dir(p)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--psp-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("MAMORI_DATABASE_URL")
+        .env_remove("MAMORI_MASTER_KEY")
+        .env_remove("MAMORI_CONFIG")
+        .env_remove("MAMORI_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _child = Kill(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
+            .unwrap();
+        if line.contains("press Ctrl-C") {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("file guard:") && l.contains("watching")),
+        "{seen:?}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", p.join("data/mamori.db").display());
+    let store = rt.block_on(open_store(&url)).unwrap();
+    let card_closed = || {
+        rt.block_on(store.guard_switch("card_payment"))
+            .unwrap()
+            .is_some_and(|s| s.state == "closed")
+    };
+    assert!(!card_closed(), "card payment is open on a clean start");
+
+    let mut replaced = std::fs::read(&bin).unwrap();
+    replaced.extend_from_slice(b"\nskimmer");
+    std::fs::write(p.join("bin/mamori.new"), &replaced).unwrap();
+    std::fs::rename(p.join("bin/mamori.new"), &bin).unwrap();
+    let start = std::time::Instant::now();
+    let alert = loop {
+        let page = rt
+            .block_on(store.alerts_page(&mamori_store::AlertFilter::default(), 0, 10))
+            .unwrap();
+        if let Some(a) = page.items.into_iter().find(|a| a.kind == "file.changed") {
+            break a;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no alert for the replaced binary"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(alert.subject.ends_with("bin/mamori"), "{}", alert.subject);
+    assert_eq!(alert.severity, "critical");
+    assert!(card_closed(), "replacing the binary closes card payment");
+}

@@ -1,0 +1,279 @@
+//! The guard in the binary: which of the shop's files are watched (from the configuration), the
+//! `mamori guard` commands, and the watch `mamori serve` starts.
+//!
+//! The detection itself (baseline, signature, diff, alerts, fail closed) is `mamori-guard`'s;
+//! this module only names the files of this installation.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use mamori_guard::files::{
+    diff, Baseline, Check, FileGuard, FileRole, GuardKey, PaymentRule, WatchHandle, WatchItem,
+    WatchSpec,
+};
+use mamori_guard::{AlertConfig, Alerts, WebhookConfig, WebhookTarget, WebhookWorker};
+use mamori_pay::secrecy::SecretString;
+use mamori_store::Gateway;
+
+use crate::config::{secret_env, Config};
+
+/// `mamori guard …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum GuardCmd {
+    /// Record the watched files (binary, configuration, key and witness permissions, watched
+    /// directories) as the baseline, signed with the guard's own key (created when missing).
+    /// Refuses to replace an existing baseline without --replace: a running shop's baseline is
+    /// approved by an owner in the back office.
+    Baseline {
+        /// Replace an existing baseline.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Compare the watched files with the signed baseline (exit 0 same, 1 differences, 2 the
+    /// baseline is missing or does not verify).
+    Verify,
+}
+
+/// The payment-relevant value of the configuration file: the payment provider's URL (empty
+/// for the sandbox). None when the file is not valid TOML: fail closed.
+fn provider_of_config(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let value: toml::Table = toml::from_str(text).ok()?;
+    let url = value
+        .get("shop")
+        .and_then(|s| s.get("psp_url"))
+        .and_then(toml::Value::as_str)
+        .unwrap_or_default();
+    Some(url.to_owned())
+}
+
+/// `path` made absolute (file events carry absolute paths).
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+/// What this installation watches.
+pub fn watch_spec(cfg: &Config) -> Result<WatchSpec> {
+    let mut items = Vec::new();
+    let binary = std::env::current_exe().context("finding the running binary")?;
+    items.push(WatchItem {
+        path: binary,
+        role: FileRole::Binary,
+        check: Check::Content,
+        payment: PaymentRule::Any,
+    });
+    if let Some(file) = &cfg.file {
+        items.push(WatchItem {
+            path: absolute(file)?,
+            role: FileRole::Config,
+            check: Check::Content,
+            payment: PaymentRule::Extract(provider_of_config),
+        });
+    }
+    for key in [cfg.key_file(), cfg.ledger_key_file(), cfg.guard_key_file()] {
+        items.push(WatchItem {
+            path: absolute(&key)?,
+            role: FileRole::Key,
+            check: Check::ModeOnly,
+            payment: PaymentRule::No,
+        });
+    }
+    items.push(WatchItem {
+        path: absolute(&cfg.witness_file())?,
+        role: FileRole::Witness,
+        check: Check::ModeOnly,
+        payment: PaymentRule::No,
+    });
+    for (dirs, payment) in [
+        (&cfg.guard.watch_dirs, PaymentRule::No),
+        (&cfg.guard.checkout_dirs, PaymentRule::Any),
+    ] {
+        for dir in dirs {
+            if !dir.is_dir() {
+                bail!("guard: {} is not a directory", dir.display());
+            }
+            items.push(WatchItem {
+                path: absolute(dir)?,
+                role: FileRole::Assets,
+                check: Check::Tree,
+                payment,
+            });
+        }
+    }
+    Ok(WatchSpec { items })
+}
+
+/// `mamori guard baseline`.
+fn baseline(cfg: &Config, replace: bool) -> Result<ExitCode> {
+    let path = cfg.guard_baseline_file();
+    if path.exists() && !replace {
+        bail!(
+            "{} exists: pass --replace to record a new one (on a running shop an owner approves \
+             the new baseline in the back office instead)",
+            path.display()
+        );
+    }
+    let key = GuardKey::load_or_create(&cfg.guard_key_file())?;
+    let spec = watch_spec(cfg)?;
+    let b = Baseline::observe(&spec);
+    b.write_signed(&key, &path)?;
+    println!(
+        "baseline of {} files written to {} (key {})",
+        b.files.len(),
+        path.display(),
+        key.key_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mamori guard verify`.
+fn verify(cfg: &Config) -> Result<ExitCode> {
+    let key = GuardKey::load(&cfg.guard_key_file())?;
+    let base = Baseline::read_verified(&cfg.guard_baseline_file(), &key)?;
+    let now = Baseline::observe(&watch_spec(cfg)?);
+    let findings = diff(&base, &now);
+    if findings.is_empty() {
+        println!("{} files as in the baseline", base.files.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &findings {
+        let payment = if f.payment { " (touches payment)" } else { "" };
+        println!("{}\t{}{payment}", f.kind, f.path);
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Runs a `mamori guard` command.
+pub fn run(cfg: &Config, cmd: GuardCmd) -> Result<ExitCode> {
+    match cmd {
+        GuardCmd::Baseline { replace } => baseline(cfg, replace),
+        GuardCmd::Verify => verify(cfg),
+    }
+}
+
+/// The alert model as `mamori serve` configures it.
+pub fn alerts(cfg: &Config, gateway: &Gateway, backoffice_origin: &str) -> Result<Alerts> {
+    let webhook = match &cfg.guard.webhook_url {
+        Some(url) => {
+            let secret = secret_env("MAMORI_ALERT_WEBHOOK_SECRET")?.context(
+                "MAMORI_ALERT_WEBHOOK_SECRET (or _FILE) is required with guard.webhook_url",
+            )?;
+            Some(WebhookTarget {
+                url: url.clone(),
+                secret: SecretString::from(secret),
+            })
+        }
+        None => None,
+    };
+    Ok(Alerts::new(
+        gateway.clone(),
+        AlertConfig {
+            shop_name: cfg.shop.name.clone(),
+            backoffice_origin: Some(backoffice_origin.trim_end_matches('/').to_owned()),
+            webhook,
+        },
+    ))
+}
+
+/// What `mamori serve` keeps running for the guard.
+pub struct Running {
+    /// The file watch (dropping it stops it).
+    _watch: Option<WatchHandle>,
+    /// The webhook worker, when a webhook is configured.
+    webhook: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(w) = self.webhook.take() {
+            w.abort();
+        }
+    }
+}
+
+/// Starts the guard for `mamori serve`: on the first start (no baseline, no guard key) it
+/// records the baseline; otherwise it verifies the baseline (a refused one is an alert and closes
+/// card payment), compares the disk with it (raising what differs) and watches. The back office
+/// gets the guard for the owner's approval through `slot`.
+pub async fn start(
+    cfg: &Config,
+    alerts: Alerts,
+    slot: &std::sync::OnceLock<Arc<FileGuard>>,
+) -> Result<Running> {
+    let webhook = match &cfg.guard.webhook_url {
+        Some(url) => {
+            let secret = secret_env("MAMORI_ALERT_WEBHOOK_SECRET")?
+                .context("MAMORI_ALERT_WEBHOOK_SECRET (or _FILE)")?;
+            let worker = WebhookWorker::new(
+                alerts.records(),
+                WebhookTarget {
+                    url: url.clone(),
+                    secret: SecretString::from(secret),
+                },
+                WebhookConfig::default(),
+            )
+            .context("the alert webhook")?;
+            Some(tokio::spawn(worker.run(std::future::pending())))
+        }
+        None => None,
+    };
+    if !cfg.guard.enabled {
+        println!("file guard:       off (guard.enabled = false)");
+        return Ok(Running {
+            _watch: None,
+            webhook,
+        });
+    }
+    let key_path = cfg.guard_key_file();
+    let baseline_path = absolute(&cfg.guard_baseline_file())?;
+    if !key_path.exists() && !baseline_path.exists() {
+        baseline(cfg, false)?;
+    }
+    let spec = watch_spec(cfg)?;
+    let key = GuardKey::load(&key_path)?;
+    let guard = match Baseline::read_verified(&baseline_path, &key) {
+        Ok(_) => Arc::new(FileGuard::open(
+            spec,
+            baseline_path.clone(),
+            key,
+            alerts.clone(),
+        )?),
+        Err(why) => {
+            FileGuard::refuse_baseline(&alerts, &baseline_path, &why).await?;
+            eprintln!(
+                "file guard: {why}; card payment is closed until an owner approves a new baseline \
+                 in the back office"
+            );
+            let _ = slot.set(Arc::new(FileGuard::without_baseline(
+                spec,
+                baseline_path,
+                key,
+                alerts,
+            )));
+            return Ok(Running {
+                _watch: None,
+                webhook,
+            });
+        }
+    };
+    let findings = guard.check_all().await?;
+    if !findings.is_empty() {
+        eprintln!(
+            "file guard: {} watched files differ from the baseline (see the back office's alerts)",
+            findings.len()
+        );
+    }
+    let watch = guard.watch(Duration::from_secs(cfg.guard.rehash_secs.max(1)))?;
+    let _ = slot.set(guard);
+    println!(
+        "file guard:       watching (baseline {})",
+        baseline_path.display()
+    );
+    Ok(Running {
+        _watch: Some(watch),
+        webhook,
+    })
+}
