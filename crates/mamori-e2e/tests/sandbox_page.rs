@@ -318,15 +318,31 @@ async fn hosted_page_cannot_be_framed_and_has_a_clean_console() -> anyhow::Resul
         "CSP: {csp:?}"
     );
     ensure!(directives.contains(&"default-src 'none'"), "CSP: {csp:?}");
-    ensure!(!csp.contains("script-src"), "no script is allowed: {csp:?}");
+    ensure!(
+        directives.contains(&"script-src 'self'"),
+        "scripts only from the provider's own origin: {csp:?}"
+    );
+    ensure!(!csp.contains("unsafe-"), "CSP: {csp:?}");
     ensure!(header("x-frame-options") == "DENY");
     ensure!(header("referrer-policy") == "no-referrer");
     ensure!(header("cache-control") == "no-store");
 
-    // The page itself: no script, no inline style, nothing in the console.
+    // The page itself: one script (the provider's card helper, from its own origin, no inline
+    // code), no inline style, nothing in the console.
     let page = w.browser.new_page().await?;
     open_form(&page, &created).await?;
-    ensure!(!page.exists("script").await?);
+    let scripts: Vec<String> = page
+        .eval("Array.from(document.scripts, (s) => s.src + '|' + s.text.length)")
+        .await?;
+    ensure!(
+        scripts.len() == 1 && scripts[0].ends_with("/assets/card.js|0"),
+        "scripts: {scripts:?}"
+    );
+    // It ran under the CSP: the number is grouped in fours as typed.
+    page.fill("#number", "4242424242424242").await?;
+    let grouped = page.value("#number").await?;
+    ensure!(grouped == "4242 4242 4242 4242", "grouping: {grouped:?}");
+    page.fill("#number", "").await?;
     ensure!(!page.exists("style").await?);
     ensure!(!page.exists("[style]").await?);
     ensure!(!page.exists("iframe").await?);

@@ -22,8 +22,8 @@
 //!   over `"{t}.{body}"`), [`WebhookVerifier`], [`ReplayGuard`] and
 //!   [`MemoryReplayGuard`].
 //! - [`sandbox`]: a real provider for development and tests, an axum server
-//!   on its own port: JSON API, hosted card page (Japanese first, no script,
-//!   strict CSP), test cards, 3-D Secure challenge, signed webhooks with
+//!   on its own port: JSON API, hosted card page (Japanese first, one script
+//!   of the provider's own, `card.js`, strict CSP), test cards, 3-D Secure challenge, signed webhooks with
 //!   retries. [`spawn_sandbox`] starts it in-process, [`run_sandbox`] from
 //!   the command line ([`SandboxArgs`]).
 //! - [`card`]: card-number normalisation (full-width digits, spaces,
@@ -77,7 +77,10 @@
 //! - Webhook signatures are compared in constant time; the timestamp window
 //!   (300 s by default) applies both ways; the timestamp is under the MAC;
 //!   duplicates are refused; errors say why without echoing the body.
-//! - The hosted page carries no script, a strict CSP (`default-src 'none'`,
+//! - The hosted page carries one script, the provider's card helper
+//!   `card.js` from its own origin (the built-in copy, or read on every
+//!   request from [`SandboxConfig::script_dir`]), a strict CSP
+//!   (`default-src 'none'`, `script-src 'self'`,
 //!   `form-action 'self'` plus the shop's origins, `frame-ancestors 'none'`,
 //!   `base-uri 'none'`), `X-Frame-Options: DENY`, `no-referrer`, `no-store`.
 //! - API keys are compared in constant time over SHA-256 digests; secrets

@@ -8,7 +8,8 @@ mod common;
 use common::{location, order, query_payment_id, world, world_with};
 use mamori_pay::secrecy::SecretString;
 use mamori_pay::{
-    FailureReason, HttpConnector, PayError, PaymentConnector, PaymentStatus, WebhookEventKind,
+    FailureReason, HttpConnector, PayError, PaymentConnector, PaymentStatus, SandboxConfig,
+    WebhookEventKind,
 };
 use reqwest::StatusCode;
 
@@ -296,7 +297,7 @@ async fn invalid_fields_show_the_form_again_with_japanese_errors() {
 }
 
 #[tokio::test]
-async fn hosted_page_has_a_strict_csp_and_no_script() {
+async fn hosted_page_has_a_strict_csp_and_only_the_providers_script() {
     let w = world().await;
     let created = w.create("ORD-CSP", 2200).await;
     let check = |resp: &reqwest::Response| {
@@ -312,7 +313,10 @@ async fn hosted_page_has_a_strict_csp_and_no_script() {
             assert!(csp.contains(part), "{part} missing in {csp}");
         }
         assert!(!csp.contains("unsafe-inline"));
-        assert!(!csp.contains("script-src"), "no script source at all");
+        assert!(
+            csp.contains("script-src 'self';"),
+            "scripts only from the provider's origin: {csp}"
+        );
         assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(h["referrer-policy"], "no-referrer");
         assert_eq!(h["cache-control"], "no-store");
@@ -320,11 +324,15 @@ async fn hosted_page_has_a_strict_csp_and_no_script() {
     };
     let assert_clean = |html: &str| {
         let lower = html.to_ascii_lowercase();
-        for (i, _) in lower.match_indices("<script") {
-            let tag_end = lower[i..].find('>').unwrap() + i;
-            assert!(lower[i..tag_end].contains("nonce="), "script without nonce");
-        }
-        assert!(!lower.contains("<script"), "the page has no script at all");
+        // One script: the provider's own card helper, from its origin, no inline code.
+        assert_eq!(lower.matches("<script").count(), 1, "exactly one script");
+        let i = lower.find("<script").unwrap();
+        let tag_end = lower[i..].find('>').unwrap() + i;
+        assert!(lower[i..tag_end].contains("/assets/card.js\""));
+        assert!(
+            lower[tag_end + 1..].starts_with("</script>"),
+            "no inline code"
+        );
         assert!(!lower.contains("javascript:"));
         assert!(!lower.contains(" style="), "no inline style attribute");
         // No inline event handler attribute (onclick=, onload=, ...).
@@ -378,6 +386,22 @@ async fn hosted_page_has_a_strict_csp_and_no_script() {
         .to_str()
         .unwrap()
         .starts_with("text/css"));
+
+    let js = w
+        .browser
+        .get(w.sandbox.base_url.join("assets/card.js").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(
+        js.text().await.unwrap().contains("luhnOk"),
+        "the built-in copy"
+    );
 
     let missing = w
         .browser
@@ -650,4 +674,31 @@ async fn shutdown_stops_the_sandbox() {
         .send()
         .await;
     assert!(err.is_err());
+}
+
+#[tokio::test]
+async fn card_js_is_read_from_the_script_dir_on_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.js");
+    std::fs::write(&path, "// vendor helper v1\n").unwrap();
+    let mut config = SandboxConfig::new(SecretString::from("sandbox-key-0123456789".to_owned()));
+    config.script_dir = Some(dir.path().to_path_buf());
+    let sandbox = mamori_pay::spawn_sandbox(config).await.unwrap();
+    let url = sandbox.base_url.join("assets/card.js").unwrap();
+    let get = || async {
+        let resp = reqwest::get(url.clone()).await.unwrap();
+        if resp.status() == StatusCode::OK {
+            assert_eq!(resp.headers()["cache-control"], "no-store");
+        }
+        (resp.status(), resp.text().await.unwrap())
+    };
+    assert_eq!(
+        get().await,
+        (StatusCode::OK, "// vendor helper v1\n".to_owned())
+    );
+    std::fs::write(&path, "// vendor helper v2\n").unwrap();
+    assert_eq!(get().await.1, "// vendor helper v2\n", "no copy is kept");
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get().await.0, StatusCode::NOT_FOUND);
+    sandbox.shutdown().await.unwrap();
 }

@@ -89,6 +89,9 @@ pub struct SandboxConfig {
     pub webhook_retry: WebhookRetry,
     /// Most payments kept; creation is refused beyond.
     pub max_payments: usize,
+    /// A directory holding the provider's card helper `card.js`, read on
+    /// every request; `None` serves the built-in copy.
+    pub script_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -99,6 +102,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("webhook_retry", &self.webhook_retry)
             .field("max_payments", &self.max_payments)
+            .field("script_dir", &self.script_dir)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +119,7 @@ impl SandboxConfig {
             public_url: None,
             webhook_retry: WebhookRetry::default(),
             max_payments: 100_000,
+            script_dir: None,
         }
     }
 
@@ -208,6 +213,7 @@ pub(crate) struct App {
     base: Url,
     events: Option<mpsc::Sender<deliver::Outgoing>>,
     max_payments: usize,
+    script_dir: Option<PathBuf>,
 }
 
 impl App {
@@ -331,6 +337,7 @@ pub async fn spawn_sandbox(config: SandboxConfig) -> Result<SandboxHandle, Sandb
         base: base_url.clone(),
         events,
         max_payments: config.max_payments,
+        script_dir: config.script_dir.clone(),
     });
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -384,6 +391,10 @@ pub struct SandboxArgs {
     /// The URL browsers reach the sandbox at, if it is behind a proxy.
     #[arg(long, env = "MAMORI_PAY_SANDBOX_PUBLIC_URL")]
     pub public_url: Option<Url>,
+    /// A directory holding the card helper `card.js` served on the card
+    /// page (read on every request); the built-in copy when not given.
+    #[arg(long, env = "MAMORI_PAY_SANDBOX_SCRIPT_DIR")]
+    pub script_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SandboxArgs {
@@ -393,6 +404,7 @@ impl std::fmt::Debug for SandboxArgs {
             .field("api_key_file", &self.api_key_file)
             .field("webhook_url", &self.webhook_url.as_ref().map(Url::as_str))
             .field("webhook_secret_file", &self.webhook_secret_file)
+            .field("script_dir", &self.script_dir)
             .finish_non_exhaustive()
     }
 }
@@ -427,6 +439,7 @@ impl SandboxArgs {
         config.webhook_url = self.webhook_url.clone();
         config.webhook_secret = webhook_secret;
         config.public_url = self.public_url.clone();
+        config.script_dir = self.script_dir.clone();
         Ok(config)
     }
 }

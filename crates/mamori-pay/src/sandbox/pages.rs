@@ -1,8 +1,12 @@
 //! The hosted pages a customer's browser sees on the sandbox's own origin:
 //! the card form, the 3-D Secure challenge, and the end pages.
 //!
-//! No script at all; styles come from one stylesheet on the same origin; a
-//! strict CSP forbids everything else. The card number and security code
+//! One script, the provider's card helper `card.js` (groups the number as
+//! typed, flags a wrong check digit; the form works without it), and one
+//! stylesheet, both on the same origin; a strict CSP forbids everything
+//! else. `card.js` is read from [`super::SandboxConfig::script_dir`] on every
+//! request when one is set (so that a drill can alter it as an attacker
+//! alters a vendor's file), else it is the built-in copy. The card number and security code
 //! are never written back into a page.
 
 use std::sync::{Arc, MutexGuard};
@@ -36,6 +40,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         )
         .route("/pay/{id}/cancel", post(cancel))
         .route("/assets/pay.css", get(stylesheet))
+        .route("/assets/card.js", get(card_script))
 }
 
 /// A message in Japanese, then English.
@@ -55,7 +60,32 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The CSP of every page. `form-action` also names the shop's origins:
+/// The built-in copy of the card helper.
+const CARD_JS: &str = include_str!("card.js");
+
+/// The card helper: from the script directory when one is configured (read
+/// on every request, never cached), else the built-in copy.
+async fn card_script(State(app): State<Arc<App>>) -> Response {
+    let body = match &app.script_dir {
+        Some(dir) => match tokio::fs::read(dir.join("card.js")).await {
+            Ok(bytes) => bytes,
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        },
+        None => CARD_JS.as_bytes().to_vec(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The CSP of every page. Scripts: only the provider's own origin (its
+/// `card.js`). `form-action` also names the shop's origins:
 /// browsers apply it to the redirect that follows a form post, and the
 /// redirect after payment goes to the shop.
 pub(crate) fn csp(form_origins: &[String]) -> String {
@@ -65,7 +95,7 @@ pub(crate) fn csp(form_origins: &[String]) -> String {
         form_action.push_str(o);
     }
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'"
     )
 }
@@ -156,6 +186,7 @@ fn layout(app: &App, title: Msg, body: Markup) -> Markup {
                 meta name="robots" content="noindex, nofollow";
                 title { (title.0) " / " (title.1) " — mamori サンドボックス決済" }
                 link rel="stylesheet" href=(link(&app.base, "assets/pay.css"));
+                script src=(link(&app.base, "assets/card.js")) defer {}
             }
             body {
                 header.provider {
