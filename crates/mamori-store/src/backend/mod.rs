@@ -11,6 +11,7 @@ mod backoffice;
 mod catalogue;
 mod customers;
 mod ledger;
+mod observations;
 mod orders;
 mod outbox;
 mod postgres;

@@ -13,6 +13,7 @@ mod catalogue;
 mod customers;
 pub mod fulfilment;
 mod ledger;
+pub mod observations;
 mod orders;
 mod outbox;
 mod sessions;
@@ -28,6 +29,7 @@ pub use catalogue::CatalogueStore;
 pub use customers::CustomerStore;
 pub use fulfilment::Fulfilment;
 pub use ledger::{LedgerReadStore, LedgerStore};
+pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use sessions::{TokenStore, WebSessionStore};
@@ -92,7 +94,8 @@ pub trait Store:
 /// What the store answers without a personal value, sealed or not: the surface handed to web
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
-/// settings, the staff log, the ledger's entries and the guard's alerts and switches. Customers, addresses, whole orders and tokens
+/// settings, the staff log, the ledger's entries, the guard's alerts and switches and the browser
+/// monitor's observations. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -105,6 +108,7 @@ pub trait Records:
     + BackofficeStore
     + LedgerReadStore
     + AlertStore
+    + ObservationStore
     + Send
     + Sync
     + 'static
@@ -122,6 +126,7 @@ impl<T> Records for T where
         + BackofficeStore
         + LedgerReadStore
         + AlertStore
+        + ObservationStore
         + Send
         + Sync
         + 'static

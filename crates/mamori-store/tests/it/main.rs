@@ -10,6 +10,7 @@ mod common;
 mod gateway;
 mod gifts;
 mod ledger;
+mod observations;
 mod plaintext;
 mod shop;
 mod storefront;

@@ -1,0 +1,79 @@
+//! [`ObservationStore`] for both backends, from one SQL text.
+
+use async_trait::async_trait;
+
+use super::{PgStore, SqliteStore};
+use crate::error::Result;
+use crate::store::{observation_state, ObservationRow, ObservationStore};
+
+macro_rules! impl_observation_store {
+    ($store:ty) => {
+        #[async_trait]
+        impl ObservationStore for $store {
+            async fn observation(
+                &self,
+                page: &str,
+                state: &str,
+            ) -> Result<Option<ObservationRow>> {
+                Ok(sqlx::query_as::<_, ObservationRow>(
+                    "SELECT id, page, state, scripts, form_origins, observed_at \
+                     FROM guard_observations WHERE page = $1 AND state = $2",
+                )
+                .bind(page)
+                .bind(state)
+                .fetch_optional(self.pool())
+                .await?)
+            }
+
+            async fn observation_put(&self, row: &ObservationRow) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO guard_observations (id, page, state, scripts, form_origins, \
+                     observed_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (page, state) \
+                     DO UPDATE SET id = excluded.id, scripts = excluded.scripts, \
+                     form_origins = excluded.form_origins, observed_at = excluded.observed_at",
+                )
+                .bind(&row.id)
+                .bind(&row.page)
+                .bind(&row.state)
+                .bind(&row.scripts)
+                .bind(&row.form_origins)
+                .bind(row.observed_at)
+                .execute(self.pool())
+                .await?;
+                Ok(())
+            }
+
+            async fn observation_clear_pending(&self, page: &str) -> Result<u64> {
+                let done =
+                    sqlx::query("DELETE FROM guard_observations WHERE page = $1 AND state = $2")
+                        .bind(page)
+                        .bind(observation_state::PENDING)
+                        .execute(self.pool())
+                        .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn observations_approve(&self) -> Result<u64> {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query(
+                    "DELETE FROM guard_observations WHERE state = $1 AND page IN \
+                     (SELECT page FROM guard_observations WHERE state = $2)",
+                )
+                .bind(observation_state::GOOD)
+                .bind(observation_state::PENDING)
+                .execute(&mut *tx)
+                .await?;
+                let done = sqlx::query("UPDATE guard_observations SET state = $1 WHERE state = $2")
+                    .bind(observation_state::GOOD)
+                    .bind(observation_state::PENDING)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+impl_observation_store!(SqliteStore);
+impl_observation_store!(PgStore);

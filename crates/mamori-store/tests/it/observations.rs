@@ -1,0 +1,71 @@
+//! The browser monitor's area on both databases: one known-good and at most one pending
+//! observation per page, and an approval that makes the pending ones good.
+
+use mamori_store::{observation_state, Backend, ObservationRow};
+
+use crate::both_backends;
+use crate::common::*;
+
+fn seen(id: &str, page: &str, state: &str, hash: &str, at: i64) -> ObservationRow {
+    ObservationRow {
+        id: id.into(),
+        page: page.into(),
+        state: state.into(),
+        scripts: format!("{{\"https://psp.example/assets/card.js\":\"sha384-{hash}\"}}"),
+        form_origins: "[\"https://psp.example\"]".into(),
+        observed_at: at,
+    }
+}
+
+async fn good_and_pending_per_page(backend: Backend) {
+    let env = env(backend).await;
+    let s = &env.store;
+    let (good, pending) = (observation_state::GOOD, observation_state::PENDING);
+    assert_eq!(s.observation("/checkout", good).await.unwrap(), None);
+    let first = seen("o1", "/checkout", good, "AAA", 10);
+    s.observation_put(&first).await.unwrap();
+    s.observation_put(&seen("o2", "/cart", good, "CCC", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.observation("/checkout", good).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // A later difference is kept as the one pending observation: a newer one replaces it.
+    s.observation_put(&seen("o3", "/checkout", pending, "BBB", 20))
+        .await
+        .unwrap();
+    let newer = seen("o4", "/checkout", pending, "DDD", 30);
+    s.observation_put(&newer).await.unwrap();
+    assert_eq!(
+        s.observation("/checkout", pending).await.unwrap(),
+        Some(newer)
+    );
+    assert_eq!(
+        s.observation("/checkout", good).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // The page went back to its known-good state: nothing pending any more.
+    assert_eq!(s.observation_clear_pending("/checkout").await.unwrap(), 1);
+    assert_eq!(s.observation("/checkout", pending).await.unwrap(), None);
+    assert_eq!(s.observations_approve().await.unwrap(), 0);
+    assert_eq!(s.observation("/checkout", good).await.unwrap(), Some(first));
+
+    // An approval makes what is pending the known-good state; other pages keep theirs.
+    s.observation_put(&seen("o5", "/checkout", pending, "EEE", 40))
+        .await
+        .unwrap();
+    assert_eq!(s.observations_approve().await.unwrap(), 1);
+    let now = s.observation("/checkout", good).await.unwrap().unwrap();
+    assert_eq!((now.id.as_str(), now.state.as_str()), ("o5", good));
+    assert!(now.scripts.contains("sha384-EEE"));
+    assert_eq!(s.observation("/checkout", pending).await.unwrap(), None);
+    assert_eq!(
+        s.observation("/cart", good).await.unwrap().unwrap().id,
+        "o2"
+    );
+}
+
+both_backends!(good_and_pending_per_page);
