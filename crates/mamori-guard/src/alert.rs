@@ -24,6 +24,14 @@ pub mod kinds {
     pub const FILE_ADDED: &str = "file.added";
     /// The baseline is missing, unsigned or wrongly signed.
     pub const BASELINE_INVALID: &str = "baseline.invalid";
+    /// A script a watched page executes differs from the known-good one (browser monitor).
+    pub const SCRIPT_CHANGED: &str = "script.changed";
+    /// A watched page executes a script it did not (browser monitor).
+    pub const SCRIPT_ADDED: &str = "script.added";
+    /// A watched page no longer executes a script it did (browser monitor).
+    pub const SCRIPT_REMOVED: &str = "script.removed";
+    /// A watched page has a form posting to an origin it did not (browser monitor).
+    pub const FORM_ACTION: &str = "form.action";
 }
 
 /// How bad an alert is.
@@ -146,6 +154,9 @@ pub enum GuardError {
     /// The baseline is missing, malformed, unsigned or wrongly signed.
     #[error("baseline refused: {0}")]
     Baseline(&'static str),
+    /// The monitor's browser failed (did not start, a page did not load, a protocol error).
+    #[error("browser: {0}")]
+    Browser(String),
 }
 
 /// How alerts are delivered.

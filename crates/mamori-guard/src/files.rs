@@ -593,7 +593,8 @@ impl FileGuard {
     }
 
     /// An owner's approval, in one call: the disk as it is now becomes the signed baseline
-    /// (written over the old one), card payment reopens and every open file alert closes, and the
+    /// (written over the old one), the browser monitor's pending observations become its
+    /// known-good ones, card payment reopens and every open file and monitor alert closes, and the
     /// approval is appended to the ledger with the reason. The caller checked the role and the
     /// fresh second factor, and records the staff log.
     pub async fn approve(
@@ -613,6 +614,8 @@ impl FileGuard {
             Err(p) => *p.into_inner() = now.clone(),
         }
         let at = chrono::Utc::now().timestamp();
+        // The browser monitor's latest observations become its known-good ones.
+        self.alerts.records().observations_approve().await?;
         self.alerts
             .records()
             .guard_approve(
@@ -630,6 +633,10 @@ impl FileGuard {
                     kinds::FILE_MODE,
                     kinds::FILE_ADDED,
                     kinds::BASELINE_INVALID,
+                    kinds::SCRIPT_CHANGED,
+                    kinds::SCRIPT_ADDED,
+                    kinds::SCRIPT_REMOVED,
+                    kinds::FORM_ACTION,
                 ],
             )
             .await?;
@@ -735,7 +742,7 @@ impl Drop for WatchHandle {
 }
 
 /// Closes card payment unless it is closed already.
-async fn close_card_payment(alerts: &Alerts, why: &str) -> Result<(), GuardError> {
+pub(crate) async fn close_card_payment(alerts: &Alerts, why: &str) -> Result<(), GuardError> {
     let records = alerts.records();
     let closed = records
         .guard_switch(CARD_PAYMENT)

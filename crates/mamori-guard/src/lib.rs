@@ -1,5 +1,6 @@
 //! Detection for mamori: the one alert model every detector raises through, and the watch over
-//! the shop's own files.
+//! the shop's own files and over what the shop's and the provider's pages execute in a browser
+//! ([`monitor`]).
 //!
 //! # Alerts
 //!
@@ -22,6 +23,7 @@
 
 mod alert;
 pub mod files;
+pub mod monitor;
 pub mod webhook;
 
 pub use alert::{

