@@ -82,7 +82,7 @@ treat any non-zero status as a reason to act."
     )]
     Scan(mamori_scan::ScanArgs),
     /// Run the sandbox payment provider (its own server and origin, hosted card page, signed webhooks).
-    PspSandbox(mamori_pay::SandboxArgs),
+    PspSandbox(Box<mamori_pay::SandboxArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,7 +187,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::PspSandbox(args) = cli.command {
-        mamori_pay::run_sandbox(args).await?;
+        mamori_pay::run_sandbox(*args).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut cfg = Config::load(cli.config.as_deref())?;
