@@ -54,6 +54,9 @@ pub struct GuardSection {
     /// Alerts are also posted here (JSON, `Mamori-Signature` HMAC-SHA256 with the secret from
     /// `MAMORI_ALERT_WEBHOOK_SECRET(_FILE)`).
     pub webhook_url: Option<String>,
+    /// Seconds between two walks of the browser monitor over the shop's pages and the provider's
+    /// card page (Debian's chromium, or `MAMORI_CHROMIUM`); 0, the default, is off.
+    pub monitor_secs: u64,
 }
 
 impl Default for GuardSection {
@@ -66,6 +69,7 @@ impl Default for GuardSection {
             checkout_dirs: Vec::new(),
             rehash_secs: 300,
             webhook_url: None,
+            monitor_secs: 0,
         }
     }
 }

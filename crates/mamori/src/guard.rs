@@ -277,3 +277,39 @@ pub async fn start(
         webhook,
     })
 }
+
+/// Starts the browser monitor when `guard.monitor_secs` is not 0: the shop's home page, cart and
+/// checkout form under `shop`, and the provider's card page through `psp`. None when it is off.
+pub fn monitor(
+    cfg: &Config,
+    alerts: Alerts,
+    psp: Arc<dyn mamori_pay::PaymentConnector>,
+    shop: &mamori_pay::url::Url,
+) -> Result<Option<mamori_guard::monitor::MonitorHandle>> {
+    use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
+    if cfg.guard.monitor_secs == 0 {
+        println!("page monitor:     off (guard.monitor_secs = 0)");
+        return Ok(None);
+    }
+    // No product page of its own here: the home page stands in for it (walked once).
+    let mut targets = Target::shop_pages(shop, "/");
+    targets.dedup_by(|a, b| a.page == b.page);
+    let mut config = MonitorConfig::new(
+        targets,
+        Some(ProviderProbe {
+            connector: psp,
+            return_url: shop.join("checkout/return")?,
+            cancel_url: shop.join("checkout/cancel")?,
+        }),
+    );
+    config.interval = Duration::from_secs(cfg.guard.monitor_secs);
+    if let Some(p) = std::env::var_os("MAMORI_CHROMIUM").filter(|p| !p.is_empty()) {
+        config.chromium = std::path::PathBuf::from(p);
+    }
+    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+    println!(
+        "page monitor:     every {} s (the shop's pages and the provider's card page)",
+        cfg.guard.monitor_secs
+    );
+    Ok(Some(handle))
+}

@@ -139,6 +139,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     };
     let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
     let alerts = crate::guard::alerts(cfg, &gateway, backoffice.public_url.as_str())?;
+    let _monitor = crate::guard::monitor(cfg, alerts.clone(), psp.clone(), &public_url)?;
     let _guard = crate::guard::start(cfg, alerts, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
