@@ -361,8 +361,15 @@ async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observati
     let mut scripts = BTreeMap::new();
     let mut inline = 0usize;
     for ev in events {
-        // Code without a URL is evaluated code (ours included), not a script of the page.
-        if ev.url.is_empty() {
+        // Code without a URL is evaluated code (ours included), not a script of the page; an
+        // isolated world (the driver's own utility world) is not the page either.
+        let isolated = ev
+            .execution_context_aux_data
+            .as_ref()
+            .and_then(|d| d.get("isDefault"))
+            .and_then(serde_json::Value::as_bool)
+            == Some(false);
+        if ev.url.is_empty() || isolated {
             continue;
         }
         let source = page

@@ -117,6 +117,18 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     })
     .await;
     let genuine = good_hash(&records, &provider_page, &script).await.unwrap();
+    // Only the page's own scripts are recorded: on the provider's page, exactly card.js.
+    let row = records
+        .observation(&provider_page, observation_state::GOOD)
+        .await
+        .unwrap()
+        .unwrap();
+    let scripts: serde_json::Value = serde_json::from_str(&row.scripts).unwrap();
+    assert_eq!(
+        scripts.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec![&script],
+        "scripts recorded: {scripts}"
+    );
     assert!(genuine.starts_with("sha384-"), "an SRI hash: {genuine}");
     assert_eq!(card_payment(&records).await, switch_state::OPEN);
 
