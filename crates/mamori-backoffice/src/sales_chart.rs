@@ -51,7 +51,7 @@ pub fn sales_svg(days: &[DaySales]) -> Option<String> {
             .x_labels(6)
             .y_labels(5)
             .x_label_formatter(&label)
-            .y_label_formatter(&|v| format!("{}円", group_thousands(*v)))
+            .y_label_formatter(&|v| crate::forms::yen(*v))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .ok()?;
@@ -88,35 +88,16 @@ fn nice_ceiling(v: i64) -> i64 {
     }
 }
 
-/// `1234567` as `1,234,567`.
-fn group_thousands(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if v < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ceilings_and_thousands() {
+    fn ceilings() {
         assert_eq!(nice_ceiling(1), 1);
         assert_eq!(nice_ceiling(13), 20);
         assert_eq!(nice_ceiling(4_400), 5_000);
         assert_eq!(nice_ceiling(50_001), 100_000);
-        assert_eq!(group_thousands(1_234_567), "1,234,567");
-        assert_eq!(group_thousands(999), "999");
     }
 
     #[test]
