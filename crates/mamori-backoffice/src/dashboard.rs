@@ -1,4 +1,5 @@
-//! The dashboard: today's orders and sales (the day in JST), and the latest orders of today.
+//! The dashboard: today's orders and sales (the day in JST), the latest orders of today, and the
+//! sales of the last [`CHART_DAYS`] days as a plot and a table.
 
 use std::sync::Arc;
 
@@ -13,8 +14,19 @@ use crate::{
     fail,
     forms::DAY_US,
     orders::{list_row, yen, OrderListRow},
+    sales_chart::{sales_svg, DaySales},
     state::{jst, BackofficeState},
 };
+
+/// Days the sales plot covers, today included.
+pub const CHART_DAYS: i64 = 30;
+
+/// One row of the sales table.
+struct DayRow {
+    day: String,
+    orders: i64,
+    total: String,
+}
 
 /// The day of `now` (JST) as `[start, end)` in microseconds since the epoch.
 fn day_us(now: DateTime<FixedOffset>) -> (i64, i64) {
@@ -34,6 +46,9 @@ struct Dashboard {
     order_count: i64,
     sales_total: String,
     orders: Vec<OrderListRow>,
+    /// The plot (SVG drawn by us from numbers only, so rendered unescaped).
+    chart: Option<String>,
+    days: Vec<DayRow>,
 }
 
 /// `GET /dashboard`.
@@ -59,6 +74,21 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         .iter()
         .map(|o| list_row(&c, o))
         .collect();
+    let mut history = Vec::new();
+    for back in (0..CHART_DAYS).rev() {
+        let day = sales_day(&state, now, back).await?;
+        history.push(day);
+    }
+    let chart = sales_svg(&history);
+    let days = history
+        .iter()
+        .rev()
+        .map(|d| DayRow {
+            day: d.day.format("%Y-%m-%d").to_string(),
+            orders: d.orders,
+            total: yen(d.total),
+        })
+        .collect();
     let today = now.format("%Y-%m-%d").to_string();
     Ok(render(&Dashboard {
         c,
@@ -66,5 +96,28 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         order_count: sales.orders,
         sales_total: yen(sales.total),
         orders,
+        chart,
+        days,
     }))
+}
+
+/// The sales of the day `back` days before `now`'s (JST).
+async fn sales_day(
+    state: &BackofficeState,
+    now: DateTime<FixedOffset>,
+    back: i64,
+) -> Result<DaySales, AppError> {
+    let (today, _) = day_us(now);
+    let from = today - back * DAY_US;
+    let s = state
+        .store
+        .sales_summary(from, from + DAY_US)
+        .await
+        .map_err(fail("sales of a day"))?;
+    let day = (now - chrono::Duration::days(back)).date_naive();
+    Ok(DaySales {
+        day,
+        orders: s.orders,
+        total: s.total,
+    })
 }

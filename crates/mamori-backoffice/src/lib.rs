@@ -28,7 +28,7 @@
 //! | enrolment | `GET/POST /enrol`, `GET/POST /enrol/password`, `GET /enrol/factor`, `POST /enrol/totp`, `/enrol/passkey/{begin,finish}`, `GET /enrol/done` | public (the one-time link) |
 //! | session | `GET /`, `POST /logout`, `GET /step-up`, `POST /step-up/{totp,recovery,passkey/begin,passkey/finish}` | signed in |
 //! | own account | `GET /account`; password, passkeys, TOTP, recovery codes | `own_account` (+ step-up for changes) |
-//! | dashboard | `GET /dashboard` (today's orders and sales, JST) | `dashboard` |
+//! | dashboard | `GET /dashboard` (today's orders and sales, JST; the last 30 days' sales as an SVG plot and a table) | `dashboard` |
 //! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked; 名入れ and のし for `orders_manage`, a recorded read), `POST /orders/{id}/{transition,cancel}` (the customer is mailed; shipping takes tracking numbers) | `orders_view`, `orders_manage` |
 //! | refunds | `GET /orders/{id}/refund` (confirmation), `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
 //! | shipping CSV | `GET/POST /orders/export` (reason, rate limit) | `orders_export` + step-up |
@@ -121,6 +121,7 @@ pub mod order_mail;
 pub mod orders;
 pub mod products;
 pub mod routes;
+pub mod sales_chart;
 pub mod settings;
 pub mod staff_admin;
 pub mod stafflog;

@@ -351,6 +351,18 @@ async fn orders_follow_the_state_machine(backend: Backend) {
     let dash = client.get("/dashboard").await;
     dash.expect(200);
     assert_eq!(dash.text_of("#orders-today").unwrap(), "1");
+    // The last 30 days' sales: a plot with a point per day, and the same figures as a table,
+    // newest first, today's order in the first row.
+    assert!(dash
+        .text
+        .contains("<figure id=\"sales-chart\" class=\"chart\"><svg"));
+    assert_eq!(dash.text.matches("<circle").count(), 30);
+    assert!(!dash.text.contains("<script src"));
+    let cells = dash.texts_of("#sales-by-day td");
+    assert_eq!(cells.len(), 90, "{cells:?}");
+    assert_eq!(cells[1], "1", "{cells:?}");
+    assert_eq!(cells[2], dash.text_of("#sales-today").unwrap());
+    assert!(cells[4..].iter().step_by(3).all(|n| n == "0"), "{cells:?}");
 }
 
 /// Products (inactive ones too), bad input changing nothing, images checked by content; the staff

@@ -422,6 +422,25 @@ mod tests {
         assert_eq!(bo.shop_url, "http://127.0.0.1:8080/");
     }
 
+    /// The guard's files default into the data directory; a misspelt guard setting is refused.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn guard_section_parses() {
+        let cfg: Config = toml::from_str(
+            "data_dir = \"shop\"\n[guard]\ncheckout_dirs = [\"public/checkout\"]\nrehash_secs = 60\n",
+        )
+        .unwrap();
+        assert!(cfg.guard.enabled);
+        assert_eq!(cfg.guard.rehash_secs, 60);
+        assert_eq!(cfg.guard.checkout_dirs, [PathBuf::from("public/checkout")]);
+        assert_eq!(cfg.guard_key_file(), PathBuf::from("shop/guard.key"));
+        assert_eq!(
+            cfg.guard_baseline_file(),
+            PathBuf::from("shop/guard-baseline.json")
+        );
+        assert!(toml::from_str::<Config>("[guard]\nwatch_dir = []\n").is_err());
+    }
+
     #[test]
     fn the_demo_registration_number_is_valid() {
         let n = ShopSection::default().registration_number;

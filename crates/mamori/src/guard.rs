@@ -154,28 +154,34 @@ pub fn run(cfg: &Config, cmd: GuardCmd) -> Result<ExitCode> {
     }
 }
 
-/// The alert model as `mamori serve` configures it.
-pub fn alerts(cfg: &Config, gateway: &Gateway, backoffice_origin: &str) -> Result<Alerts> {
-    let webhook = match &cfg.guard.webhook_url {
-        Some(url) => {
-            let secret = secret_env("MAMORI_ALERT_WEBHOOK_SECRET")?.context(
-                "MAMORI_ALERT_WEBHOOK_SECRET (or _FILE) is required with guard.webhook_url",
-            )?;
-            Some(WebhookTarget {
-                url: url.clone(),
-                secret: SecretString::from(secret),
-            })
-        }
-        None => None,
+/// Where alerts are also posted (`guard.webhook_url` and its secret), if anywhere.
+pub fn webhook_target(cfg: &Config) -> Result<Option<WebhookTarget>> {
+    let Some(url) = &cfg.guard.webhook_url else {
+        return Ok(None);
     };
-    Ok(Alerts::new(
+    let secret = secret_env("MAMORI_ALERT_WEBHOOK_SECRET")?
+        .context("MAMORI_ALERT_WEBHOOK_SECRET (or _FILE) is required with guard.webhook_url")?;
+    Ok(Some(WebhookTarget {
+        url: url.clone(),
+        secret: SecretString::from(secret),
+    }))
+}
+
+/// The alert model as `mamori serve` configures it.
+pub fn alerts(
+    cfg: &Config,
+    gateway: &Gateway,
+    backoffice_origin: &str,
+    webhook: Option<WebhookTarget>,
+) -> Alerts {
+    Alerts::new(
         gateway.clone(),
         AlertConfig {
             shop_name: cfg.shop.name.clone(),
             backoffice_origin: Some(backoffice_origin.trim_end_matches('/').to_owned()),
             webhook,
         },
-    ))
+    )
 }
 
 /// What `mamori serve` keeps running for the guard.
@@ -201,21 +207,13 @@ impl Drop for Running {
 pub async fn start(
     cfg: &Config,
     alerts: Alerts,
+    webhook: Option<WebhookTarget>,
     slot: &std::sync::OnceLock<Arc<FileGuard>>,
 ) -> Result<Running> {
-    let webhook = match &cfg.guard.webhook_url {
-        Some(url) => {
-            let secret = secret_env("MAMORI_ALERT_WEBHOOK_SECRET")?
-                .context("MAMORI_ALERT_WEBHOOK_SECRET (or _FILE)")?;
-            let worker = WebhookWorker::new(
-                alerts.records(),
-                WebhookTarget {
-                    url: url.clone(),
-                    secret: SecretString::from(secret),
-                },
-                WebhookConfig::default(),
-            )
-            .context("the alert webhook")?;
+    let webhook = match webhook {
+        Some(target) => {
+            let worker = WebhookWorker::new(alerts.records(), target, WebhookConfig::default())
+                .context("the alert webhook")?;
             Some(tokio::spawn(worker.run(std::future::pending())))
         }
         None => None,

@@ -138,9 +138,15 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
     let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
-    let alerts = crate::guard::alerts(cfg, &gateway, backoffice.public_url.as_str())?;
+    let webhook = crate::guard::webhook_target(cfg)?;
+    let alerts = crate::guard::alerts(
+        cfg,
+        &gateway,
+        backoffice.public_url.as_str(),
+        webhook.clone(),
+    );
     let _monitor = crate::guard::monitor(cfg, alerts.clone(), psp.clone(), &public_url)?;
-    let _guard = crate::guard::start(cfg, alerts, &backoffice.guard).await?;
+    let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
         psp,
