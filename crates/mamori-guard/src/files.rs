@@ -472,6 +472,9 @@ pub struct FileGuard {
     key: GuardKey,
     alerts: Alerts,
     current: RwLock<Baseline>,
+    /// Held by a check and by an approval, one at a time: a check that began before an approval
+    /// would otherwise compare with the old baseline and raise again what was just approved.
+    busy: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for FileGuard {
@@ -499,6 +502,7 @@ impl FileGuard {
             key,
             alerts,
             current: RwLock::new(current),
+            busy: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -517,6 +521,7 @@ impl FileGuard {
             key,
             alerts,
             current: RwLock::new(Baseline::default()),
+            busy: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -549,6 +554,7 @@ impl FileGuard {
 
     /// Compares the whole disk with the baseline and raises what differs; returns the findings.
     pub async fn check_all(&self) -> Result<Vec<Finding>, GuardError> {
+        let _one = self.busy.lock().await;
         let spec = self.spec.clone();
         let now = tokio::task::spawn_blocking(move || Baseline::observe(&spec))
             .await
@@ -604,6 +610,7 @@ impl FileGuard {
         request_id: &str,
     ) -> Result<Baseline, GuardError> {
         let reason = crate::alert::check_reason(reason)?;
+        let _one = self.busy.lock().await;
         let spec = self.spec.clone();
         let now = tokio::task::spawn_blocking(move || Baseline::observe(&spec))
             .await
