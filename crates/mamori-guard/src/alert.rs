@@ -24,6 +24,9 @@ pub mod kinds {
     pub const FILE_ADDED: &str = "file.added";
     /// The baseline is missing, unsigned or wrongly signed.
     pub const BASELINE_INVALID: &str = "baseline.invalid";
+    /// The CSP blocked a script from an origin not seen before on a payment or personal-data
+    /// page (subject: the page's section, e.g. `page:/checkout`).
+    pub const CSP_SCRIPT_BLOCKED: &str = "csp.script_blocked";
 }
 
 /// How bad an alert is.
