@@ -139,6 +139,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     };
     let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
     let alerts = crate::guard::alerts(cfg, &gateway, backoffice.public_url.as_str())?;
+    let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
     let _guard = crate::guard::start(cfg, alerts, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
@@ -147,7 +148,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         config,
         tls: shop_cfg.tls_cert.is_some(),
         clock: Arc::new(mamori_web::clock::SystemClock),
-    });
+    })
+    .with_csp_sink(csp_sink);
     let app = assembly.router();
     let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 
