@@ -159,6 +159,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "File watch",
     ),
     (
+        Permission::AlertsView,
+        "csp-reports",
+        "/csp-reports",
+        "CSP違反レポート",
+        "CSP reports",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

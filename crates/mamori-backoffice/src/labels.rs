@@ -29,6 +29,10 @@ pub fn alert_kind(c: &Ctx, kind: &str) -> String {
         "file.mode" => ("ファイル権限の変更", "File permissions changed"),
         "file.added" => ("ファイルの追加", "File added"),
         "baseline.invalid" => ("基準ファイルの不正", "Baseline invalid"),
+        "csp.script_blocked" => (
+            "スクリプトの読み込み拒否（CSP）",
+            "Script blocked by the CSP",
+        ),
         other => return other.to_owned(),
     };
     c.t(ja, en).to_owned()

@@ -110,6 +110,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod csp_reports;
 pub mod ctx;
 pub mod customers;
 pub mod dashboard;

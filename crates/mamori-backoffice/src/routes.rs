@@ -25,7 +25,7 @@ use mamori_web::{
 };
 
 use crate::{
-    account, alerts, assets, audit, auth,
+    account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
     customers, dashboard, guard as file_guard, orders, products, settings, staff_admin, stafflog,
     state::BackofficeState,
@@ -207,6 +207,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/alerts", Perm(P::AlertsView), NO, alerts::list),
     route!(Get "/alerts/{id}", Perm(P::AlertsView), NO, alerts::detail),
     route!(Post "/alerts/{id}/acknowledge", Perm(P::AlertsManage), NO, alerts::acknowledge),
+    route!(Get "/csp-reports", Perm(P::AlertsView), NO, csp_reports::list),
     route!(Get "/guard", Perm(P::AlertsView), NO, file_guard::show),
     route!(Post "/guard/approve", Perm(P::GuardApprove), STEP, file_guard::approve),
 ];

@@ -32,6 +32,9 @@ pub mod kinds {
     pub const SCRIPT_REMOVED: &str = "script.removed";
     /// A watched page has a form posting to an origin it did not (browser monitor).
     pub const FORM_ACTION: &str = "form.action";
+    /// The CSP blocked a script from an origin not seen before on a payment or personal-data
+    /// page (subject: the page's section, e.g. `page:/checkout`).
+    pub const CSP_SCRIPT_BLOCKED: &str = "csp.script_blocked";
 }
 
 /// How bad an alert is.

@@ -20,8 +20,16 @@
 //!
 //! An alert is acknowledged by a member of staff with a reason ([`Alerts::acknowledge`]) and
 //! closed when its cause is resolved (e.g. an owner approves a new file baseline).
+//!
+//! # CSP reports
+//!
+//! [`csp::GuardCspSink`] takes the violation reports every page's CSP sends, stores them
+//! aggregated per page, directive and blocked origin, and alerts
+//! ([`kinds::CSP_SCRIPT_BLOCKED`]) when a script from a new origin is blocked on a payment or
+//! personal-data page.
 
 mod alert;
+pub mod csp;
 pub mod files;
 pub mod monitor;
 pub mod webhook;

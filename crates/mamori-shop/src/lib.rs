@@ -327,6 +327,13 @@ impl std::fmt::Debug for Assembly {
 }
 
 impl Assembly {
+    /// Sends the CSP violation reports of every page to `sink` (by default they are kept in
+    /// memory only); `serve` gives it the guard's sink, which stores and alerts.
+    pub fn with_csp_sink(mut self, sink: Arc<dyn mamori_web::security::CspReportSink>) -> Self {
+        self.stack = self.stack.with_csp_sink(sink);
+        self
+    }
+
     /// The router with every layer.
     pub fn router(&self) -> Router {
         shop_router(self.state.clone(), &self.stack)

@@ -5,7 +5,11 @@
 //! - makes a 128-bit random nonce and puts it in the request's extensions as [`CspNonce`] for
 //!   handlers and templates (the [`crate::page::Layout`] extractor picks it up);
 //! - sets on every response a strict `Content-Security-Policy` using that nonce, with
-//!   `report-uri` and `report-to` pointing at the report endpoint, and `Reporting-Endpoints`;
+//!   `report-uri` pointing at the report endpoint, the same policy as
+//!   `Content-Security-Policy-Report-Only` with `report-to` (and `Reporting-Endpoints`), so that
+//!   both report formats are sent: Chromium ignores `report-uri` in a policy that has `report-to`,
+//!   and delivers Reporting API reports in batches (a minute or more), while `report-uri`
+//!   reports leave at once;
 //! - sets `X-Content-Type-Options`, `Referrer-Policy`, `Permissions-Policy`,
 //!   `Cross-Origin-Opener-Policy`, `Cross-Origin-Resource-Policy`, `X-Frame-Options`, and
 //!   `Strict-Transport-Security` when TLS is on;
@@ -240,8 +244,24 @@ impl Default for SecurityConfig {
     }
 }
 
-/// Builds the CSP for one response.
+/// Builds the CSP for one response (reports by `report-uri`).
 pub fn content_security_policy(nonce: &CspNonce, policy: &PagePolicy, report_path: &str) -> String {
+    format!(
+        "{}; report-uri {report_path}",
+        csp_directives(nonce, policy)
+    )
+}
+
+/// Builds the report-only copy of the CSP for one response (reports by `report-to`): every
+/// violation of the enforced policy is also reported through the Reporting API.
+pub fn content_security_policy_report_only(nonce: &CspNonce, policy: &PagePolicy) -> String {
+    format!(
+        "{}; report-to {CSP_REPORT_GROUP}",
+        csp_directives(nonce, policy)
+    )
+}
+
+fn csp_directives(nonce: &CspNonce, policy: &PagePolicy) -> String {
     let mut form_action = String::from("'self'");
     for o in &policy.form_action {
         form_action.push(' ');
@@ -250,8 +270,7 @@ pub fn content_security_policy(nonce: &CspNonce, policy: &PagePolicy, report_pat
     let n = nonce.as_str();
     format!(
         "default-src 'self'; script-src 'nonce-{n}' 'strict-dynamic'; style-src 'self' 'nonce-{n}'; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}; \
-         report-uri {report_path}; report-to {CSP_REPORT_GROUP}"
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}"
     )
 }
 
@@ -308,6 +327,11 @@ pub async fn security_headers(
         h,
         header::CONTENT_SECURITY_POLICY,
         &content_security_policy(&nonce, &policy, &config.report_path),
+    );
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+        &content_security_policy_report_only(&nonce, &policy),
     );
     set(
         h,

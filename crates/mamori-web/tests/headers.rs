@@ -54,10 +54,16 @@ async fn every_route_carries_every_header() {
                 "frame-ancestors 'none'",
                 "form-action 'self'",
                 "report-uri /_mamori/csp-report",
-                "report-to csp-endpoint",
             ] {
                 assert!(csp.contains(part), "{at}: {part} missing from {csp}");
             }
+            // The same policy, report-only, reports through the Reporting API.
+            let report_only = r.header("content-security-policy-report-only");
+            assert_eq!(
+                report_only,
+                csp.replace("report-uri /_mamori/csp-report", "report-to csp-endpoint"),
+                "{at}"
+            );
             assert!(csp.contains(&format!(
                 "script-src 'nonce-{}' 'strict-dynamic'",
                 r.csp_nonce()

@@ -145,6 +145,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         backoffice.public_url.as_str(),
         webhook.clone(),
     );
+    let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
     let _monitor = crate::guard::monitor(cfg, alerts.clone(), psp.clone(), &public_url)?;
     let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
@@ -154,7 +155,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         config,
         tls: shop_cfg.tls_cert.is_some(),
         clock: Arc::new(mamori_web::clock::SystemClock),
-    });
+    })
+    .with_csp_sink(csp_sink);
     let app = assembly.router();
     let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 

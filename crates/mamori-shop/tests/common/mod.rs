@@ -114,15 +114,31 @@ impl TestShop {
 
     /// A shop whose catalogue reads are cached for `ttl`.
     pub async fn start_with_cache_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
-        Self::start_with(backend, ttl, None).await
+        Self::start_inner(backend, ttl, None, false).await
     }
 
     /// A shop whose catalogue reads are cached for `ttl` and whose provider serves its card
     /// helper `card.js` from `script_dir` when given.
+    #[allow(dead_code)]
     pub async fn start_with(
         backend: Backend,
         ttl: std::time::Duration,
         script_dir: Option<std::path::PathBuf>,
+    ) -> TestShop {
+        Self::start_inner(backend, ttl, script_dir, false).await
+    }
+
+    /// A shop whose CSP reports go to the guard's sink (stored, alerted) as under `serve`.
+    #[allow(dead_code)]
+    pub async fn start_with_csp_guard(backend: Backend) -> TestShop {
+        Self::start_inner(backend, std::time::Duration::ZERO, None, true).await
+    }
+
+    async fn start_inner(
+        backend: Backend,
+        ttl: std::time::Duration,
+        script_dir: Option<std::path::PathBuf>,
+        csp_guard: bool,
     ) -> TestShop {
         let Env {
             dir,
@@ -169,6 +185,19 @@ impl TestShop {
             tls: false,
             clock: Arc::new(mamori_web::clock::SystemClock),
         });
+        let assembly = if csp_guard {
+            let alerts = mamori_guard::Alerts::new(
+                gateway.clone(),
+                mamori_guard::AlertConfig {
+                    shop_name: "守り商店".into(),
+                    backoffice_origin: None,
+                    webhook: None,
+                },
+            );
+            assembly.with_csp_sink(Arc::new(mamori_guard::csp::GuardCspSink::new(alerts)))
+        } else {
+            assembly
+        };
         let state = assembly.state.clone();
         let housekeeper = assembly.housekeeper();
         let requests: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));

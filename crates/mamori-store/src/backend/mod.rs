@@ -9,6 +9,7 @@
 mod alerts;
 mod backoffice;
 mod catalogue;
+mod csp_reports;
 mod customers;
 mod ledger;
 mod observations;

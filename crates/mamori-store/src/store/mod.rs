@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 pub mod alerts;
 mod backoffice;
 mod catalogue;
+pub mod csp_reports;
 mod customers;
 pub mod fulfilment;
 mod ledger;
@@ -26,6 +27,9 @@ pub use alerts::{
 };
 pub use backoffice::BackofficeStore;
 pub use catalogue::CatalogueStore;
+pub use csp_reports::{
+    CspRecorded, CspReportRow, CspReportStore, NewCspReport, CSP_AGGREGATES_MAX,
+};
 pub use customers::CustomerStore;
 pub use fulfilment::Fulfilment;
 pub use ledger::{LedgerReadStore, LedgerStore};
@@ -94,8 +98,8 @@ pub trait Store:
 /// What the store answers without a personal value, sealed or not: the surface handed to web
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
-/// settings, the staff log, the ledger's entries, the guard's alerts and switches and the browser
-/// monitor's observations. Customers, addresses, whole orders and tokens
+/// settings, the staff log, the ledger's entries, the guard's alerts and switches, the browser
+/// monitor's observations and aggregated CSP reports. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -109,6 +113,7 @@ pub trait Records:
     + LedgerReadStore
     + AlertStore
     + ObservationStore
+    + CspReportStore
     + Send
     + Sync
     + 'static
@@ -127,6 +132,7 @@ impl<T> Records for T where
         + LedgerReadStore
         + AlertStore
         + ObservationStore
+        + CspReportStore
         + Send
         + Sync
         + 'static

@@ -7,6 +7,7 @@ mod alerts;
 mod backoffice;
 mod catalogue;
 mod common;
+mod csp_reports;
 mod gateway;
 mod gifts;
 mod ledger;
