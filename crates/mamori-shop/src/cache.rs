@@ -13,7 +13,8 @@
 use std::{borrow::Borrow, future::Future, hash::Hash, sync::Arc, time::Duration};
 
 use mamori_store::{
-    settings::ShopSettings, CategoryRow, Page, ProductOrder, ProductRow, Records, StoreError,
+    settings::ShopSettings, CategoryRow, Page, ProductImageHead, ProductOrder, ProductRow, Records,
+    StoreError,
 };
 use moka::sync::Cache;
 
@@ -30,6 +31,11 @@ pub struct CatalogueCache {
     products: Cache<String, Arc<Option<ProductRow>>>,
     categories: Cache<(), Arc<Vec<CategoryRow>>>,
     pages: Cache<PageKey, Arc<Page<ProductRow>>>,
+    /// Search results by (normalised query, offset, limit): a popular query is answered once per
+    /// lifetime, an unusual one costs its index lookup each time.
+    searches: Cache<(String, i64, i64), Arc<Page<ProductRow>>>,
+    /// Image heads (no bytes) by the list of products asked for.
+    heads: Cache<Vec<String>, Arc<Vec<ProductImageHead>>>,
     settings: Cache<(), Arc<ShopSettings>>,
 }
 
@@ -52,6 +58,14 @@ impl CatalogueCache {
                 .build(),
             categories: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             pages: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            searches: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            heads: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
                 .build(),
@@ -124,6 +138,34 @@ impl CatalogueCache {
         .await
     }
 
+    /// One page of search results, as [`Store::search_products`].
+    pub async fn search(
+        &self,
+        store: &dyn Records,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Arc<Page<ProductRow>>, StoreError> {
+        let key = (text.to_owned(), offset, limit);
+        self.get_or_load(&self.searches, &key, async {
+            Ok(Arc::new(store.search_products(text, offset, limit).await?))
+        })
+        .await
+    }
+
+    /// The image heads of these products, as [`Store::product_image_heads`] (an image added in
+    /// the back office shows within the cache's lifetime, like a price).
+    pub async fn image_heads(
+        &self,
+        store: &dyn Records,
+        product_ids: &[String],
+    ) -> Result<Arc<Vec<ProductImageHead>>, StoreError> {
+        self.get_or_load(&self.heads, product_ids, async {
+            Ok(Arc::new(store.product_image_heads(product_ids).await?))
+        })
+        .await
+    }
+
     /// The settings the back office stored, over the defaults (`default_name` for the name).
     pub async fn settings(
         &self,
@@ -142,6 +184,7 @@ impl CatalogueCache {
         self.products.invalidate(sku);
         // Pages are few and short-lived; dropping them all is simpler than tracking membership.
         self.pages.invalidate_all();
+        self.searches.invalidate_all();
     }
 }
 

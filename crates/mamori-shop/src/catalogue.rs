@@ -72,12 +72,12 @@ async fn thumbnails(
 ) -> Result<HashMap<String, ShownImage>, AppError> {
     let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
     let heads = state
-        .store
-        .product_image_heads(&ids)
+        .catalogue
+        .image_heads(state.store.as_ref(), &ids)
         .await
         .map_err(fail("image heads"))?;
     let mut out = HashMap::new();
-    for h in &heads {
+    for h in heads.iter() {
         out.entry(h.product_id.clone())
             .or_insert_with(|| ShownImage::fit(h, THUMB_PX));
     }
@@ -351,8 +351,13 @@ pub async fn search(
         return Ok(Redirect::to("/").into_response());
     }
     let found = state
-        .store
-        .search_products(&text, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        .catalogue
+        .search(
+            state.store.as_ref(),
+            &text,
+            (page - 1) * PAGE_SIZE,
+            PAGE_SIZE,
+        )
         .await
         .map_err(fail("search"))?;
     let heading = format!("{}「{}」", c.t("検索結果", "Results for "), text);
@@ -361,7 +366,7 @@ pub async fn search(
     Ok(render(&listing(
         c,
         heading,
-        (found.items, thumbs),
+        (found.items.clone(), thumbs),
         found.total,
         page,
         |n| format!("/search?q={encoded}&page={n}"),
@@ -384,8 +389,8 @@ pub async fn product(
         .filter(|p| p.active)
         .ok_or(AppError::NotFound)?;
     let images = state
-        .store
-        .product_image_heads(std::slice::from_ref(&p.id))
+        .catalogue
+        .image_heads(state.store.as_ref(), std::slice::from_ref(&p.id))
         .await
         .map_err(fail("product images"))?
         .iter()
