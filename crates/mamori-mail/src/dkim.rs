@@ -101,6 +101,30 @@ fn valid_dns_name(s: &str) -> bool {
 }
 
 impl DkimSigner {
+    /// Creates a new Ed25519 key file at `path` (the base64 of a random 32-byte seed, mode
+    /// 0600); refused when the file exists. What `mamori serve` does on its first start, so that
+    /// its mail is signed from the start; publish [`DkimSigner::dns_record`] at
+    /// [`DkimSigner::dns_name`] for receivers to verify it.
+    pub fn create_ed25519_key_file(path: impl AsRef<Path>) -> Result<(), DkimError> {
+        use rand::RngCore as _;
+        use std::io::Write as _;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(seed.as_mut_slice());
+        let text =
+            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(seed.as_slice()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        Ok(())
+    }
+
     /// Reads the private key from `path` (see the module docs for formats).
     pub fn from_key_file(
         selector: &str,

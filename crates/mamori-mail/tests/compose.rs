@@ -491,3 +491,35 @@ fn an_order_with_two_deliveries_lists_each_with_its_items() {
     let text = order_confirmation(&order).unwrap().text;
     assert!(text.contains("Delivery 2 of 2 to:"));
 }
+
+/// A key created on a shop's first start: mode 0600, never overwritten, and it signs mail that
+/// verifies against the DNS record it prints.
+#[tokio::test]
+async fn a_created_ed25519_key_signs_mail_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dkim.key");
+    DkimSigner::create_ed25519_key_file(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let before = std::fs::read(&path).unwrap();
+    assert!(DkimSigner::create_ed25519_key_file(&path).is_err());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the key is never overwritten"
+    );
+
+    let signer = DkimSigner::from_key_file("mamori", common::DOMAIN, &path).unwrap();
+    assert_eq!(signer.algorithm(), DkimAlgorithm::Ed25519);
+    assert!(signer.dns_record().starts_with("v=DKIM1; k=ed25519; p="));
+    let again = DkimSigner::from_key_file("mamori", common::DOMAIN, &path).unwrap();
+    assert_eq!(again.dns_record(), signer.dns_record());
+    let composer = common::composer().with_dkim(again);
+    let prepared = composer.compose(&mail()).unwrap();
+    let results = common::verify_dkim(&prepared.bytes, &[&signer]).await;
+    assert_eq!(results, vec![DkimResult::Pass]);
+}

@@ -184,6 +184,12 @@ pub struct ShopSection {
     pub psp_listen: std::net::SocketAddr,
     /// SMTP relay; unset delivers into `<data_dir>/maildir`.
     pub smtp: Option<mamori_mail::transport::SmtpSettings>,
+    /// DKIM selector of the shop's mail (`<selector>._domainkey.<domain of mail_from>`); empty:
+    /// mail is not signed.
+    pub dkim_selector: String,
+    /// DKIM private key (RSA or Ed25519, see `mamori_mail::dkim`); default
+    /// `<data_dir>/dkim.key`, an Ed25519 key created on the first start.
+    pub dkim_key_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); with `tls_key` the shop serves HTTPS with HSTS.
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
@@ -228,6 +234,8 @@ impl Default for ShopSection {
             psp_url: None,
             psp_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
             smtp: None,
+            dkim_selector: "mamori".into(),
+            dkim_key_file: None,
             tls_cert: None,
             tls_key: None,
         }

@@ -10,6 +10,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::{bail, Context, Result};
 use mamori_ledger::LedgerSigner;
 use mamori_mail::{
+    dkim::DkimSigner,
     outbox::{run_worker, WorkerConfig},
     transport::{MailTransport, MaildirTransport, SmtpTransport},
     Composer,
@@ -170,7 +171,11 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         }
     };
     let domain = public_url.host_str().unwrap_or("localhost").to_owned();
-    let composer = Arc::new(Composer::new(&shop_cfg.mail_from, &domain).context("shop.mail_from")?);
+    let mut composer = Composer::new(&shop_cfg.mail_from, &domain).context("shop.mail_from")?;
+    if let Some(signer) = dkim_signer(cfg)? {
+        composer = composer.with_dkim(signer);
+    }
+    let composer = Arc::new(composer);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut worker_stop = stop_rx.clone();
     let worker = tokio::spawn(run_worker(
@@ -227,6 +232,47 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     backoffice.server.abort();
     ledger.checkpoint().await.ok();
     Ok(())
+}
+
+/// The signer of the shop's mail: `shop.dkim_key_file`, else `<data_dir>/dkim.key`, created
+/// (Ed25519) on the first start with the DNS record to publish printed; none when
+/// `shop.dkim_selector` is empty.
+fn dkim_signer(cfg: &Config) -> Result<Option<DkimSigner>> {
+    let selector = cfg.shop.dkim_selector.trim();
+    if selector.is_empty() {
+        return Ok(None);
+    }
+    // The signing domain is the From address's (`Name <user@domain>`): a plain split is enough,
+    // the address was checked by the composer above.
+    let domain = cfg
+        .shop
+        .mail_from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').trim())
+        .filter(|d| !d.is_empty())
+        .context("shop.mail_from has no domain to sign for")?;
+    let (path, created) = match &cfg.shop.dkim_key_file {
+        Some(p) => (p.clone(), false),
+        None => {
+            let p = cfg.data_dir.join("dkim.key");
+            let created = !p.exists();
+            if created {
+                DkimSigner::create_ed25519_key_file(&p).context("creating the DKIM key")?;
+            }
+            (p, created)
+        }
+    };
+    let signer = DkimSigner::from_key_file(selector, domain, &path)
+        .with_context(|| format!("the DKIM key {}", path.display()))?;
+    if created {
+        println!(
+            "created {} (DKIM, mode 0600); publish TXT {} \"{}\"",
+            path.display(),
+            signer.dns_name(),
+            signer.dns_record()
+        );
+    }
+    Ok(Some(signer))
 }
 
 /// The back office, serving on its own listener.

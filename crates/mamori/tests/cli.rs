@@ -430,6 +430,21 @@ fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
             .any(|l| l.starts_with("file guard:") && l.contains("watching")),
         "{seen:?}"
     );
+    // Its mail is DKIM-signed from the first start: the key is created and its DNS record shown.
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("dkim.key") && l.contains("mamori._domainkey.shop.example.jp")),
+        "{seen:?}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(p.join("data/dkim.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let url = format!("sqlite://{}", p.join("data/mamori.db").display());
