@@ -231,14 +231,14 @@ pub async fn start(
         baseline(cfg, false)?;
     }
     let spec = watch_spec(cfg)?;
-    let key = GuardKey::load(&key_path)?;
-    let guard = match Baseline::read_verified(&baseline_path, &key) {
-        Ok(_) => Arc::new(FileGuard::open(
-            spec,
-            baseline_path.clone(),
-            key,
-            alerts.clone(),
-        )?),
+    let opened = FileGuard::open(
+        spec.clone(),
+        baseline_path.clone(),
+        GuardKey::load(&key_path)?,
+        alerts.clone(),
+    );
+    let guard = match opened {
+        Ok(g) => Arc::new(g),
         Err(why) => {
             FileGuard::refuse_baseline(&alerts, &baseline_path, &why).await?;
             eprintln!(
@@ -248,7 +248,7 @@ pub async fn start(
             let _ = slot.set(Arc::new(FileGuard::without_baseline(
                 spec,
                 baseline_path,
-                key,
+                GuardKey::load(&key_path)?,
                 alerts,
             )));
             return Ok(Running {

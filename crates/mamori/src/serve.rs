@@ -172,7 +172,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     };
     let domain = public_url.host_str().unwrap_or("localhost").to_owned();
     let mut composer = Composer::new(&shop_cfg.mail_from, &domain).context("shop.mail_from")?;
-    if let Some(signer) = dkim_signer(cfg)? {
+    let from_domain = composer.from_mailbox().email.domain().to_owned();
+    if let Some(signer) = dkim_signer(cfg, &from_domain)? {
         composer = composer.with_dkim(signer);
     }
     let composer = Arc::new(composer);
@@ -234,23 +235,14 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The signer of the shop's mail: `shop.dkim_key_file`, else `<data_dir>/dkim.key`, created
+/// The signer of the shop's mail for `domain` (the From address's): `shop.dkim_key_file`, else `<data_dir>/dkim.key`, created
 /// (Ed25519) on the first start with the DNS record to publish printed; none when
 /// `shop.dkim_selector` is empty.
-fn dkim_signer(cfg: &Config) -> Result<Option<DkimSigner>> {
+fn dkim_signer(cfg: &Config, domain: &str) -> Result<Option<DkimSigner>> {
     let selector = cfg.shop.dkim_selector.trim();
     if selector.is_empty() {
         return Ok(None);
     }
-    // The signing domain is the From address's (`Name <user@domain>`): a plain split is enough,
-    // the address was checked by the composer above.
-    let domain = cfg
-        .shop
-        .mail_from
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('>').trim())
-        .filter(|d| !d.is_empty())
-        .context("shop.mail_from has no domain to sign for")?;
     let (path, created) = match &cfg.shop.dkim_key_file {
         Some(p) => (p.clone(), false),
         None => {
