@@ -9,7 +9,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{header, HeaderValue};
-use mamori_web::errors::AppError;
+use mamori_guard::inventory::ScriptEntry;
+use mamori_web::{
+    errors::AppError,
+    security::{PagePattern, ScriptHash},
+};
 use sha2::{Digest, Sha256};
 
 const SCRIPT: &str = include_str!("../assets/backoffice.js");
@@ -27,16 +31,36 @@ pub struct AssetPaths {
     pub js: &'static str,
     /// The stylesheet's path (`/static/backoffice-<hash>.css`).
     pub css: &'static str,
+    /// The script's Subresource Integrity value (`sha384-…`), also its inventory digest.
+    pub js_integrity: &'static str,
 }
 
 static JS_PATH: LazyLock<String> = LazyLock::new(|| hashed("backoffice", "js", SCRIPT));
 static CSS_PATH: LazyLock<String> = LazyLock::new(|| hashed("backoffice", "css", STYLESHEET));
+static JS_INTEGRITY: LazyLock<String> =
+    LazyLock::new(|| ScriptHash::of(SCRIPT.as_bytes()).source());
+
+/// The back office's script as an entry of the script inventory (PCI DSS 6.4.3). The back
+/// office's own CSP stays nonce-based (the owner's step-up that approves inventory changes must
+/// not depend on the inventory); the tag carries the digest as `integrity`.
+pub fn inventory_entry() -> ScriptEntry {
+    ScriptEntry {
+        url: "/static/backoffice.js".to_owned(),
+        site: mamori_store::script_site::BACKOFFICE,
+        sha384: ScriptHash::of(SCRIPT.as_bytes()),
+        pages: vec![PagePattern::all()],
+        justification: "二重送信の防止、パスキーの登録と認証、商品画像のアップロード / \
+                        Double-submit guard, passkey ceremonies, product image upload"
+            .to_owned(),
+    }
+}
 
 /// The current paths.
 pub fn paths() -> AssetPaths {
     AssetPaths {
         js: JS_PATH.as_str(),
         css: CSS_PATH.as_str(),
+        js_integrity: JS_INTEGRITY.as_str(),
     }
 }
 

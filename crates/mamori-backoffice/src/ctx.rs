@@ -160,6 +160,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
     ),
     (
         Permission::AlertsView,
+        "scripts",
+        "/scripts",
+        "スクリプト一覧",
+        "Scripts",
+    ),
+    (
+        Permission::AlertsView,
         "csp-reports",
         "/csp-reports",
         "CSP違反レポート",

@@ -29,6 +29,14 @@ pub fn alert_kind(c: &Ctx, kind: &str) -> String {
         "file.mode" => ("ファイル権限の変更", "File permissions changed"),
         "file.added" => ("ファイルの追加", "File added"),
         "baseline.invalid" => ("基準ファイルの不正", "Baseline invalid"),
+        "script.changed" => ("スクリプトの変更", "Script changed"),
+        "script.added" => ("スクリプトの追加", "Script added"),
+        "script.removed" => ("スクリプトの削除", "Script removed"),
+        "script.not_listed" => (
+            "台帳と異なるスクリプト（スクリプト一覧）",
+            "Script differs from the inventory",
+        ),
+        "form.action" => ("フォーム送信先の変更", "Form target changed"),
         "csp.script_blocked" => (
             "スクリプトの読み込み拒否（CSP）",
             "Script blocked by the CSP",

@@ -123,6 +123,7 @@ pub mod orders;
 pub mod products;
 pub mod routes;
 pub mod sales_chart;
+pub mod scripts;
 pub mod settings;
 pub mod staff_admin;
 pub mod stafflog;
@@ -277,6 +278,7 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         limits,
         clock,
         guard: Arc::default(),
+        scripts: Arc::default(),
     });
     Ok(Assembly { state, stack })
 }

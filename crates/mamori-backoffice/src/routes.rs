@@ -27,7 +27,8 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, orders, products, settings, staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, orders, products, scripts, settings, staff_admin,
+    stafflog,
     state::BackofficeState,
 };
 
@@ -208,6 +209,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/alerts/{id}", Perm(P::AlertsView), NO, alerts::detail),
     route!(Post "/alerts/{id}/acknowledge", Perm(P::AlertsManage), NO, alerts::acknowledge),
     route!(Get "/csp-reports", Perm(P::AlertsView), NO, csp_reports::list),
+    route!(Get "/scripts", Perm(P::AlertsView), NO, scripts::list),
+    route!(Post "/scripts", Perm(P::GuardApprove), STEP, scripts::change),
     route!(Get "/guard", Perm(P::AlertsView), NO, file_guard::show),
     route!(Post "/guard/approve", Perm(P::GuardApprove), STEP, file_guard::approve),
 ];

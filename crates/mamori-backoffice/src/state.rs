@@ -53,6 +53,9 @@ pub struct BackofficeState {
     /// The watch over the shop's files, once `mamori serve` started it (the approval of a new
     /// baseline needs it); unset, the guard page says there is none.
     pub guard: Arc<std::sync::OnceLock<Arc<mamori_guard::files::FileGuard>>>,
+    /// The script inventory, once `mamori serve` loaded it (a change reinstalls the shop's
+    /// allow-list at once); unset, the inventory is shown but cannot be changed.
+    pub scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
     /// Time (sessions, step-up freshness, rate limits, staff log).
     pub clock: Arc<dyn Clock>,
 }

@@ -35,6 +35,9 @@ pub mod kinds {
     /// The CSP blocked a script from an origin not seen before on a payment or personal-data
     /// page (subject: the page's section, e.g. `page:/checkout`).
     pub const CSP_SCRIPT_BLOCKED: &str = "csp.script_blocked";
+    /// A script mamori serves differs from its entry in the script inventory (subject: the
+    /// script's inventory URL as a page): browsers refuse it until an owner lists the new digest.
+    pub const SCRIPT_NOT_LISTED: &str = "script.not_listed";
 }
 
 /// How bad an alert is.

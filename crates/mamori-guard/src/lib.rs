@@ -27,10 +27,16 @@
 //! aggregated per page, directive and blocked origin, and alerts
 //! ([`kinds::CSP_SCRIPT_BLOCKED`]) when a script from a new origin is blocked on a payment or
 //! personal-data page.
+//!
+//! # Script inventory
+//!
+//! [`inventory::ScriptInventory`] lists every script a page may run (PCI DSS 6.4.3) and builds
+//! the storefront's `script-src` from it: digests only.
 
 mod alert;
 pub mod csp;
 pub mod files;
+pub mod inventory;
 pub mod monitor;
 pub mod webhook;
 

@@ -411,6 +411,7 @@ async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observati
 pub struct BrowserMonitor {
     config: MonitorConfig,
     alerts: Alerts,
+    inventory: Option<crate::inventory::ScriptInventory>,
 }
 
 impl std::fmt::Debug for BrowserMonitor {
@@ -430,7 +431,58 @@ fn provider_page_name(redirect: &Url, payment_id: &str) -> String {
 impl BrowserMonitor {
     /// A monitor of `config`'s pages raising through `alerts`.
     pub fn new(config: MonitorConfig, alerts: Alerts) -> Self {
-        Self { config, alerts }
+        Self {
+            config,
+            alerts,
+            inventory: None,
+        }
+    }
+
+    /// Also checks every executed script against the script inventory: one that no active entry
+    /// lists for the page (by digest) raises [`kinds::SCRIPT_NOT_LISTED`], closing card payment on
+    /// a payment page. The provider's card page's scripts are listed at its first observation.
+    pub fn with_inventory(mut self, inventory: crate::inventory::ScriptInventory) -> Self {
+        self.inventory = Some(inventory);
+        self
+    }
+
+    /// The inventory's verdict on `now`: the scripts not listed for `target`.
+    async fn unlisted(
+        &self,
+        target: &Target,
+        now: &Observation,
+        first: bool,
+    ) -> Result<Vec<Change>, GuardError> {
+        use mamori_store::script_site;
+        let Some(inventory) = &self.inventory else {
+            return Ok(Vec::new());
+        };
+        // Shop pages are named by their path; the provider's by its URL.
+        let (site, path) = if target.page.starts_with('/') {
+            (script_site::SHOP, target.page.clone())
+        } else {
+            let path = Url::parse(&target.page)
+                .map(|u| u.path().replace("%7Bpayment%7D", "{payment}"))
+                .unwrap_or_else(|_| target.url.path().to_owned());
+            (script_site::PROVIDER, path)
+        };
+        if first && site == script_site::PROVIDER {
+            let origin = target.url.origin().ascii_serialization();
+            inventory
+                .list_first_seen(&origin, &path, &now.scripts)
+                .await?;
+        }
+        Ok(inventory
+            .unlisted(site, &path, &now.scripts)
+            .await?
+            .into_iter()
+            .map(|(script, found)| Change {
+                kind: kinds::SCRIPT_NOT_LISTED,
+                page: target.page.clone(),
+                payment: target.payment,
+                evidence: json!({ "script": script, "found_sha384": found, "page_path": path }),
+            })
+            .collect())
     }
 
     /// The provider's card page now: a payment of the monitor's own, never paid.
@@ -500,21 +552,31 @@ impl BrowserMonitor {
                 .await?;
             tracing::info!(page = %target.page, scripts = now.scripts.len(),
                 "monitor: first observation recorded as known-good");
-            return Ok(Vec::new());
+            let unlisted = self.unlisted(target, now, true).await?;
+            self.raise_changes(target, &unlisted).await?;
+            return Ok(unlisted);
         };
-        let changes = compare(target, &Observation::from_row(&good), now);
-        if changes.is_empty() {
+        let mut changes = compare(target, &Observation::from_row(&good), now);
+        let differs = !changes.is_empty();
+        changes.extend(self.unlisted(target, now, false).await?);
+        if !differs {
             records.observation_clear_pending(&target.page).await?;
-            return Ok(changes);
+        } else {
+            records
+                .observation_put(&now.to_row(&target.page, observation_state::PENDING))
+                .await?;
         }
-        records
-            .observation_put(&now.to_row(&target.page, observation_state::PENDING))
-            .await?;
+        self.raise_changes(target, &changes).await?;
+        Ok(changes)
+    }
+
+    /// Closes card payment first when a change should, then raises each change.
+    async fn raise_changes(&self, target: &Target, changes: &[Change]) -> Result<(), GuardError> {
         // Payment first: card payment is closed before anything else is done.
         if let Some(c) = changes.iter().find(|c| c.payment) {
             crate::files::close_card_payment(&self.alerts, c.kind).await?;
         }
-        for c in &changes {
+        for c in changes {
             let severity = if c.payment || target.payment {
                 Severity::Critical
             } else {
@@ -532,7 +594,7 @@ impl BrowserMonitor {
                 ))
                 .await?;
         }
-        Ok(changes)
+        Ok(())
     }
 
     /// Walks every [`MonitorConfig::interval`] (the first walk at once) until the returned handle

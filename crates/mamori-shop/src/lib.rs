@@ -334,6 +334,13 @@ impl Assembly {
         self
     }
 
+    /// Builds each page's `script-src` from `policy` (the script inventory's digests, installed
+    /// by `mamori_guard::inventory`) instead of the response's nonce.
+    pub fn with_script_policy(mut self, policy: Arc<mamori_web::security::ScriptPolicy>) -> Self {
+        self.stack = self.stack.with_script_policy(policy);
+        self
+    }
+
     /// The router with every layer.
     pub fn router(&self) -> Router {
         shop_router(self.state.clone(), &self.stack)

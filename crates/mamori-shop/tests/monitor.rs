@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, TestShop};
 use mamori_guard::files::{FileGuard, GuardKey, WatchSpec};
+use mamori_guard::inventory::{shop_builtin, ScriptInventory};
 use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
 use mamori_guard::{kinds, AlertConfig, Alerts};
 use mamori_pay::url::Url;
@@ -208,4 +209,89 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     drop(handle);
 }
 
-both_backends!(an_altered_vendor_script_closes_card_payment_until_approved);
+/// With the script inventory (PCI DSS 6.4.3): the first walk lists the provider's `card.js` for
+/// its card page; the shop's pages run only listed scripts; the altered `card.js` is a script the
+/// inventory does not list, raised as `script.not_listed` and closing card payment.
+async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let card_js = dir.path().join("card.js");
+    std::fs::write(&card_js, CARD_JS).unwrap();
+    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
+    let records = shop.store().clone();
+    let alerts = Alerts::new(
+        shop.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    );
+    let inventory = ScriptInventory::new(alerts.clone(), Arc::default());
+    inventory.seed(&[shop_builtin()]).await.unwrap();
+    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
+    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
+    let provider_page = format!("{sandbox}pay/{{payment}}");
+    let script = sandbox.join("assets/card.js").unwrap().to_string();
+    let mut config = MonitorConfig::new(
+        Target::shop_pages(&shop_url, "/product/PT-1001"),
+        Some(ProviderProbe {
+            connector: Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
+            return_url: shop_url.join("checkout/return").unwrap(),
+            cancel_url: shop_url.join("checkout/cancel").unwrap(),
+        }),
+    );
+    config.interval = Duration::from_secs(2);
+    config.chromium = mamori_e2e::chromium_path();
+    let monitor = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory.clone()));
+    let handle = monitor.spawn();
+
+    wait_until("the provider's card.js listed", || async {
+        records.script_get(&script).await.unwrap().is_some()
+    })
+    .await;
+    let genuine = good_hash(&records, &provider_page, &script).await.unwrap();
+    let entry = records.script_get(&script).await.unwrap().unwrap();
+    assert_eq!(entry.site, "provider");
+    assert_eq!(entry.pages, "/pay/{payment}");
+    assert_eq!(format!("sha384-{}", entry.sha384), genuine);
+    assert_eq!(entry.changed_by, "system");
+    // Every shop page was walked and ran only listed scripts.
+    wait_until("every shop page observed", || async {
+        let mut all = true;
+        for page in ["/", "/product/PT-1001", "/cart", "/checkout"] {
+            all &= records
+                .observation(page, observation_state::GOOD)
+                .await
+                .unwrap()
+                .is_some();
+        }
+        all
+    })
+    .await;
+    assert!(alerts_of(&records, kinds::SCRIPT_NOT_LISTED)
+        .await
+        .is_empty());
+    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+
+    std::fs::write(&card_js, format!("{CARD_JS}{SKIMMER}")).unwrap();
+    wait_until("script.not_listed on the provider's page", || async {
+        !alerts_of(&records, kinds::SCRIPT_NOT_LISTED)
+            .await
+            .is_empty()
+    })
+    .await;
+    let raised = alerts_of(&records, kinds::SCRIPT_NOT_LISTED).await;
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].subject, format!("page:{provider_page}"));
+    assert_eq!(raised[0].severity, "critical");
+    let evidence: serde_json::Value = serde_json::from_str(&raised[0].evidence).unwrap();
+    assert_eq!(evidence["script"], script.as_str());
+    assert_ne!(evidence["found_sha384"], genuine.as_str());
+    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    drop(handle);
+}
+
+both_backends!(
+    an_altered_vendor_script_closes_card_payment_until_approved,
+    the_monitor_checks_every_script_against_the_inventory
+);

@@ -99,8 +99,8 @@ use crate::{
     },
     page::serve_asset,
     security::{
-        csp_report_handler, security_headers, CspReportSink, MemoryCspReportSink, SecurityConfig,
-        CSP_REPORT_PATH,
+        csp_report_handler, security_headers, CspReportSink, MemoryCspReportSink, ScriptPolicy,
+        SecurityConfig, CSP_REPORT_PATH,
     },
     session::{session_layer, MemorySessionStore, SessionConfig, SessionLayerState, SessionStore},
 };
@@ -155,6 +155,8 @@ pub struct WebStack {
     pub csp_reports: Arc<dyn CspReportSink>,
     /// Time, for sessions and rate limits.
     pub clock: Arc<dyn Clock>,
+    /// The script inventory's allow-list for the CSP (`None`: scripts by nonce).
+    pub scripts: Option<Arc<ScriptPolicy>>,
 }
 
 impl std::fmt::Debug for WebStack {
@@ -173,7 +175,14 @@ impl WebStack {
             sessions: Arc::new(MemorySessionStore::default()),
             csp_reports: Arc::new(MemoryCspReportSink::default()),
             clock: Arc::new(SystemClock),
+            scripts: None,
         }
+    }
+
+    /// Builds each page's `script-src` from `policy` (the script inventory's hashes).
+    pub fn with_script_policy(mut self, policy: Arc<ScriptPolicy>) -> Self {
+        self.scripts = Some(policy);
+        self
     }
 
     /// Uses `store` for sessions.
@@ -201,6 +210,7 @@ impl WebStack {
             tls: c.tls,
             hsts_max_age_secs: c.hsts_max_age_secs,
             report_path: CSP_REPORT_PATH.to_owned(),
+            scripts: self.scripts.clone(),
         });
         let session_config = Arc::new(SessionConfig {
             tls: c.tls,

@@ -23,6 +23,23 @@ pub static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
     format!("/assets/mamori-{}.css", &hex::encode(digest)[..16])
 });
 
+/// The pages' script (the double-submit guard), compiled into the binary like the stylesheet.
+pub const SCRIPT: &str = include_str!("../assets/mamori.js");
+
+/// The script's public path, hashed like the stylesheet's.
+pub static SCRIPT_PATH: LazyLock<String> = LazyLock::new(|| {
+    let digest = Sha256::digest(SCRIPT.as_bytes());
+    format!("/assets/mamori-{}.js", &hex::encode(digest)[..16])
+});
+
+/// The script's name in the script inventory (stable across builds, unlike its hashed path).
+pub const SCRIPT_INVENTORY_URL: &str = "/assets/mamori.js";
+
+/// The script's Subresource Integrity value (`sha384-…`): the `integrity` attribute of its tag,
+/// and the hash source the inventory puts in the CSP of the pages it may run on.
+pub static SCRIPT_INTEGRITY: LazyLock<String> =
+    LazyLock::new(|| crate::security::ScriptHash::of(SCRIPT.as_bytes()).source());
+
 /// The layout's context: every page template holds one as its `layout` field.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -32,6 +49,10 @@ pub struct Layout {
     pub nonce: Option<CspNonce>,
     /// The stylesheet's path.
     pub stylesheet: &'static str,
+    /// The script's path.
+    pub script: &'static str,
+    /// The script's `integrity` value.
+    pub script_integrity: &'static str,
 }
 
 impl Layout {
@@ -41,6 +62,8 @@ impl Layout {
             lang,
             nonce,
             stylesheet: STYLESHEET_PATH.as_str(),
+            script: SCRIPT_PATH.as_str(),
+            script_integrity: SCRIPT_INTEGRITY.as_str(),
         }
     }
 
@@ -77,23 +100,25 @@ pub fn render<T: askama::Template>(template: &T) -> Response {
     }
 }
 
-/// Serves the stylesheet under its hashed name (route: `/assets/{file}`).
+/// Serves the stylesheet and the script under their hashed names (route: `/assets/{file}`).
 pub async fn serve_asset(Path(file): Path<String>) -> Response {
-    if format!("/assets/{file}") != *STYLESHEET_PATH {
+    let path = format!("/assets/{file}");
+    let (body, kind) = if path == *STYLESHEET_PATH {
+        (STYLESHEET, "text/css; charset=utf-8")
+    } else if path == *SCRIPT_PATH {
+        (SCRIPT, "text/javascript; charset=utf-8")
+    } else {
         return AppError::NotFound.into_response();
-    }
+    };
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
             ),
         ],
-        STYLESHEET,
+        body,
     )
         .into_response()
 }

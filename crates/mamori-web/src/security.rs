@@ -92,6 +92,12 @@ pub enum SecurityError {
     /// An origin that is not a plain `http(s)://host[:port]`.
     #[error("not a plain origin (scheme://host[:port]): {0:?}")]
     BadOrigin(String),
+    /// Not a SHA-384 digest (`sha384-` and 64 base64 characters).
+    #[error("not a SHA-384 digest (sha384-<base64 of 48 bytes>): {0:?}")]
+    BadHash(String),
+    /// Not a page pattern (`*`, `/path` or `/prefix*`).
+    #[error("not a page pattern (*, /path or /prefix*): {0:?}")]
+    BadPagePattern(String),
 }
 
 /// An origin that may appear in a CSP source list: `https://host[:port]` (or `http://` for a
@@ -131,6 +137,164 @@ impl CspOrigin {
     /// The origin's text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A script's SHA-384 digest, as a CSP hash source and an SRI `integrity` value both spell it
+/// (`sha384-` and the standard base64 of the 48 bytes).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ScriptHash(String);
+
+impl ScriptHash {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha384};
+        ScriptHash(base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes)))
+    }
+
+    /// Parses `sha384-<base64>` or bare base64 of exactly 48 bytes; anything else (another
+    /// algorithm, a quote, a space) is refused, since it would change the policy's meaning.
+    pub fn parse(text: &str) -> Result<Self, SecurityError> {
+        let bad = || SecurityError::BadHash(text.chars().take(80).collect());
+        let b64 = text.trim().strip_prefix("sha384-").unwrap_or(text.trim());
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad())?;
+        if bytes.len() != 48 {
+            return Err(bad());
+        }
+        Ok(ScriptHash(
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        ))
+    }
+
+    /// The base64 digest alone.
+    pub fn base64(&self) -> &str {
+        &self.0
+    }
+
+    /// `sha384-<base64>`: the `integrity` attribute's value.
+    pub fn source(&self) -> String {
+        format!("sha384-{}", self.0)
+    }
+}
+
+impl fmt::Debug for ScriptHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScriptHash(sha384-{})", self.0)
+    }
+}
+
+/// Which pages a script may run on: `*` (every page), `/path` (that page) or `/prefix*` (every
+/// page whose path starts with the prefix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PagePattern(String);
+
+impl PagePattern {
+    /// Parses a pattern; it must be `*` or start with `/`, hold no space, quote or semicolon, and
+    /// may have one `*`, at its end.
+    pub fn parse(text: &str) -> Result<Self, SecurityError> {
+        let t = text.trim();
+        let star_ok = match t.find('*') {
+            None => true,
+            Some(i) => i == t.len() - 1,
+        };
+        let ok = (t == "*" || t.starts_with('/'))
+            && star_ok
+            && t.len() <= 200
+            && !t
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '\'' | '"' | ';' | ','));
+        if ok {
+            Ok(PagePattern(t.to_owned()))
+        } else {
+            Err(SecurityError::BadPagePattern(t.chars().take(80).collect()))
+        }
+    }
+
+    /// `*`: every page.
+    pub fn all() -> Self {
+        PagePattern("*".to_owned())
+    }
+
+    /// True if the page at `path` matches.
+    pub fn matches(&self, path: &str) -> bool {
+        match self.0.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == self.0,
+        }
+    }
+
+    /// The pattern's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The scripts each page may run, by hash: built from the script inventory (PCI DSS 6.4.3) by
+/// whoever owns it (`mamori-guard`). With an allow-list installed, a page's `script-src` is
+/// exactly the hashes of the entries whose pages match it, or `'none'`: no nonce, no host, no
+/// `'strict-dynamic'`. A script tag needs the matching `integrity` attribute to run, and a
+/// script whose bytes differ from its inventory hash does not run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScriptAllowList {
+    rules: Vec<(PagePattern, ScriptHash)>,
+}
+
+impl ScriptAllowList {
+    /// An empty list: every page gets `script-src 'none'`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows the script with `hash` on the pages `pattern` matches.
+    pub fn allow(mut self, pattern: PagePattern, hash: ScriptHash) -> Self {
+        self.rules.push((pattern, hash));
+        self
+    }
+
+    /// The hashes allowed on the page at `path`, without repeats, in the list's order.
+    pub fn hashes_for(&self, path: &str) -> Vec<&ScriptHash> {
+        let mut out: Vec<&ScriptHash> = Vec::new();
+        for (pattern, hash) in &self.rules {
+            if pattern.matches(path) && !out.contains(&hash) {
+                out.push(hash);
+            }
+        }
+        out
+    }
+}
+
+/// The allow-list a running stack reads on every response, replaced whole when the inventory
+/// changes (the reads take a read lock held only while the header is built).
+#[derive(Debug, Default)]
+pub struct ScriptPolicy {
+    current: std::sync::RwLock<Option<Arc<ScriptAllowList>>>,
+}
+
+impl ScriptPolicy {
+    /// A policy with `list` installed.
+    pub fn with(list: ScriptAllowList) -> Self {
+        let p = Self::default();
+        p.install(list);
+        p
+    }
+
+    /// Replaces the allow-list.
+    pub fn install(&self, list: ScriptAllowList) {
+        let list = Some(Arc::new(list));
+        match self.current.write() {
+            Ok(mut g) => *g = list,
+            Err(poisoned) => *poisoned.into_inner() = list,
+        }
+    }
+
+    /// The allow-list now, if one is installed.
+    pub fn current(&self) -> Option<Arc<ScriptAllowList>> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 
@@ -232,6 +396,9 @@ pub struct SecurityConfig {
     pub hsts_max_age_secs: u64,
     /// Where browsers send CSP violation reports.
     pub report_path: String,
+    /// The script inventory's allow-list; without one installed, scripts are allowed by the
+    /// response's nonce (and what they load, `'strict-dynamic'`).
+    pub scripts: Option<Arc<ScriptPolicy>>,
 }
 
 impl Default for SecurityConfig {
@@ -240,36 +407,64 @@ impl Default for SecurityConfig {
             tls: false,
             hsts_max_age_secs: 63_072_000,
             report_path: CSP_REPORT_PATH.to_owned(),
+            scripts: None,
         }
     }
 }
 
+/// The scripts a page may run: by the response's nonce, or exactly the inventory's hashes.
+#[derive(Clone, Copy, Debug)]
+pub enum ScriptSources<'a> {
+    /// `'nonce-…' 'strict-dynamic'` (no inventory installed).
+    Nonce,
+    /// These hashes only (`'none'` if empty).
+    Hashes(&'a [&'a ScriptHash]),
+}
+
 /// Builds the CSP for one response (reports by `report-uri`).
-pub fn content_security_policy(nonce: &CspNonce, policy: &PagePolicy, report_path: &str) -> String {
+pub fn content_security_policy(
+    nonce: &CspNonce,
+    policy: &PagePolicy,
+    scripts: ScriptSources<'_>,
+    report_path: &str,
+) -> String {
     format!(
         "{}; report-uri {report_path}",
-        csp_directives(nonce, policy)
+        csp_directives(nonce, policy, scripts)
     )
 }
 
 /// Builds the report-only copy of the CSP for one response (reports by `report-to`): every
 /// violation of the enforced policy is also reported through the Reporting API.
-pub fn content_security_policy_report_only(nonce: &CspNonce, policy: &PagePolicy) -> String {
+pub fn content_security_policy_report_only(
+    nonce: &CspNonce,
+    policy: &PagePolicy,
+    scripts: ScriptSources<'_>,
+) -> String {
     format!(
         "{}; report-to {CSP_REPORT_GROUP}",
-        csp_directives(nonce, policy)
+        csp_directives(nonce, policy, scripts)
     )
 }
 
-fn csp_directives(nonce: &CspNonce, policy: &PagePolicy) -> String {
+fn csp_directives(nonce: &CspNonce, policy: &PagePolicy, scripts: ScriptSources<'_>) -> String {
     let mut form_action = String::from("'self'");
     for o in &policy.form_action {
         form_action.push(' ');
         form_action.push_str(o.as_str());
     }
     let n = nonce.as_str();
+    let script_src = match scripts {
+        ScriptSources::Nonce => format!("'nonce-{n}' 'strict-dynamic'"),
+        ScriptSources::Hashes([]) => "'none'".to_owned(),
+        ScriptSources::Hashes(hashes) => hashes
+            .iter()
+            .map(|h| format!("'sha384-{}'", h.base64()))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
     format!(
-        "default-src 'self'; script-src 'nonce-{n}' 'strict-dynamic'; style-src 'self' 'nonce-{n}'; \
+        "default-src 'self'; script-src {script_src}; style-src 'self' 'nonce-{n}'; \
          object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}"
     )
 }
@@ -312,6 +507,7 @@ pub async fn security_headers(
 ) -> Response {
     let nonce = CspNonce::generate();
     req.extensions_mut().insert(nonce.clone());
+    let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
     let policy = res
         .extensions()
@@ -322,16 +518,22 @@ pub async fn security_headers(
     let no_store = policy.private
         || res.headers().contains_key(header::SET_COOKIE)
         || res.status().as_u16() >= 400;
+    let allow = config.scripts.as_ref().and_then(|p| p.current());
+    let hashes = allow.as_ref().map(|a| a.hashes_for(&path));
+    let scripts = match &hashes {
+        Some(h) => ScriptSources::Hashes(h),
+        None => ScriptSources::Nonce,
+    };
     let h = res.headers_mut();
     set(
         h,
         header::CONTENT_SECURITY_POLICY,
-        &content_security_policy(&nonce, &policy, &config.report_path),
+        &content_security_policy(&nonce, &policy, scripts, &config.report_path),
     );
     set(
         h,
         header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
-        &content_security_policy_report_only(&nonce, &policy),
+        &content_security_policy_report_only(&nonce, &policy, scripts),
     );
     set(
         h,
@@ -418,7 +620,12 @@ mod tests {
         let mut p = PagePolicy::new().allow_form_action(pay.clone());
         p.merge(&PagePolicy::new().private().allow_form_action(pay.clone()));
         assert!(p.is_private());
-        let csp = content_security_policy(&CspNonce::generate(), &p, CSP_REPORT_PATH);
+        let csp = content_security_policy(
+            &CspNonce::generate(),
+            &p,
+            ScriptSources::Nonce,
+            CSP_REPORT_PATH,
+        );
         assert!(
             csp.contains("form-action 'self' https://pay.example.jp;"),
             "{csp}"
@@ -430,5 +637,47 @@ mod tests {
             "{pp}"
         );
         assert!(permissions_policy(&PagePolicy::new()).contains("payment=()"));
+    }
+
+    #[test]
+    fn the_inventory_allows_scripts_by_hash_only_on_their_pages() {
+        let a = ScriptHash::of(b"a();");
+        let b = ScriptHash::of(b"b();");
+        assert_eq!(ScriptHash::parse(&a.source()).unwrap(), a);
+        assert_eq!(ScriptHash::parse(a.base64()).unwrap(), a);
+        for bad in ["sha256-abc", "sha384-AAAA", "sha384-' 'unsafe-inline", ""] {
+            assert!(ScriptHash::parse(bad).is_err(), "{bad}");
+        }
+        for bad in ["checkout", "/a b", "/a*b", "/x;script-src *", "/'x'"] {
+            assert!(PagePattern::parse(bad).is_err(), "{bad}");
+        }
+        let list = ScriptAllowList::new()
+            .allow(PagePattern::parse("*").unwrap(), a.clone())
+            .allow(PagePattern::parse("/checkout*").unwrap(), b.clone())
+            .allow(PagePattern::parse("/").unwrap(), a.clone());
+        assert_eq!(list.hashes_for("/"), vec![&a]);
+        assert_eq!(list.hashes_for("/checkout/confirm"), vec![&a, &b]);
+        let hashes = list.hashes_for("/checkout");
+        let csp = content_security_policy(
+            &CspNonce::generate(),
+            &PagePolicy::new(),
+            ScriptSources::Hashes(&hashes),
+            CSP_REPORT_PATH,
+        );
+        let script_src = csp
+            .split("; ")
+            .find(|d| d.starts_with("script-src "))
+            .unwrap();
+        assert_eq!(
+            script_src,
+            format!("script-src 'sha384-{}' 'sha384-{}'", a.base64(), b.base64())
+        );
+        let none = content_security_policy(
+            &CspNonce::generate(),
+            &PagePolicy::new(),
+            ScriptSources::Hashes(&[]),
+            CSP_REPORT_PATH,
+        );
+        assert!(none.contains("script-src 'none';"), "{none}");
     }
 }

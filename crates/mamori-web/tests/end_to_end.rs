@@ -77,7 +77,9 @@ async fn the_stack_works_over_tcp() {
         .split('\'')
         .next()
         .unwrap();
-    assert!(home.body.contains(&format!("<script nonce=\"{nonce}\">")));
+    assert!(home
+        .body
+        .contains(&format!("<script nonce=\"{nonce}\" src=\"/assets/mamori-")));
     assert!(home.headers.contains_key("x-request-id"));
 
     // The form, then a same-origin post with its token.

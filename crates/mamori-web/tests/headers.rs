@@ -118,7 +118,7 @@ async fn nonces_are_fresh_and_match_the_page() {
         let nonce = r.csp_nonce();
         assert_eq!(r.body.matches("<script").count(), 1, "{}", r.body);
         assert!(
-            r.body.contains(&format!("<script nonce=\"{nonce}\">")),
+            r.body.contains(&format!("<script nonce=\"{nonce}\" src=")),
             "{}",
             r.body
         );

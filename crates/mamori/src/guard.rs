@@ -276,6 +276,33 @@ pub async fn start(
     })
 }
 
+/// Loads the script inventory (PCI DSS 6.4.3): lists mamori's own scripts when missing (one that
+/// differs from its entry raises an alert and stays blocked), installs the storefront's
+/// allow-list, and hands the inventory to the back office for the owner's changes.
+pub async fn script_inventory(
+    alerts: &Alerts,
+    slot: &std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>,
+) -> Result<mamori_guard::inventory::ScriptInventory> {
+    use mamori_guard::inventory::{shop_builtin, ScriptInventory};
+    let inventory = ScriptInventory::new(alerts.clone(), Arc::default());
+    let builtins = [shop_builtin(), mamori_backoffice::assets::inventory_entry()];
+    let seeded = inventory
+        .seed(&builtins)
+        .await
+        .context("loading the script inventory")?;
+    for url in &seeded.differing {
+        eprintln!(
+            "script inventory: {url} differs from its listed digest; browsers will refuse it until              an owner lists the new digest in the back office (スクリプト一覧)"
+        );
+    }
+    println!(
+        "script inventory: {} scripts listed; the shop's CSP allows their digests only",
+        inventory.list().await?.len()
+    );
+    let _ = slot.set(inventory.clone());
+    Ok(inventory)
+}
+
 /// Starts the browser monitor when `guard.monitor_secs` is not 0: the shop's home page, cart and
 /// checkout form under `shop`, and the provider's card page through `psp`. None when it is off.
 pub fn monitor(
@@ -283,6 +310,7 @@ pub fn monitor(
     alerts: Alerts,
     psp: Arc<dyn mamori_pay::PaymentConnector>,
     shop: &mamori_pay::url::Url,
+    inventory: mamori_guard::inventory::ScriptInventory,
 ) -> Result<Option<mamori_guard::monitor::MonitorHandle>> {
     use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
     if cfg.guard.monitor_secs == 0 {
@@ -304,7 +332,7 @@ pub fn monitor(
     if let Some(p) = std::env::var_os("MAMORI_CHROMIUM").filter(|p| !p.is_empty()) {
         config.chromium = std::path::PathBuf::from(p);
     }
-    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+    let handle = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory)).spawn();
     println!(
         "page monitor:     every {} s (the shop's pages and the provider's card page)",
         cfg.guard.monitor_secs

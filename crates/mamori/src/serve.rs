@@ -147,7 +147,15 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         webhook.clone(),
     );
     let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
-    let _monitor = crate::guard::monitor(cfg, alerts.clone(), psp.clone(), &public_url)?;
+    let scripts = crate::guard::script_inventory(&alerts, &backoffice.scripts).await?;
+    let _scripts_refresh = scripts.spawn_refresh(Duration::from_secs(2));
+    let _monitor = crate::guard::monitor(
+        cfg,
+        alerts.clone(),
+        psp.clone(),
+        &public_url,
+        scripts.clone(),
+    )?;
     let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
@@ -157,7 +165,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         tls: shop_cfg.tls_cert.is_some(),
         clock: Arc::new(mamori_web::clock::SystemClock),
     })
-    .with_csp_sink(csp_sink);
+    .with_csp_sink(csp_sink)
+    .with_script_policy(scripts.policy());
     let app = assembly.router();
     let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 
@@ -275,6 +284,8 @@ struct RunningBackoffice {
     server: tokio::task::JoinHandle<()>,
     /// Where `mamori serve` hands it the file guard (for the owner's approval).
     guard: Arc<std::sync::OnceLock<Arc<mamori_guard::files::FileGuard>>>,
+    /// Where `mamori serve` hands it the script inventory (for the owner's changes).
+    scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
 }
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
@@ -299,6 +310,7 @@ async fn start_backoffice(
     })
     .context("the back office's WebAuthn settings (backoffice.public_url)")?;
     let guard = assembly.state.guard.clone();
+    let scripts = assembly.state.scripts.clone();
     let app = assembly
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -316,5 +328,6 @@ async fn start_backoffice(
         public_url,
         server,
         guard,
+        scripts,
     })
 }

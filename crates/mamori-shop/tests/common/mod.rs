@@ -18,6 +18,7 @@
 //! Nothing here measures time; waits have generous limits and fail with what was seen.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use mamori_guard::inventory::ScriptInventory;
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
@@ -47,6 +48,9 @@ pub struct TestShop {
     pub base_url: String,
     /// The shop's state (gateway, store, config, limits).
     pub state: Arc<ShopState>,
+    /// The script inventory, when started with it.
+    #[allow(dead_code)]
+    pub scripts: Option<ScriptInventory>,
     /// The shop's housekeeping (run by hand in tests).
     pub housekeeper: mamori_shop::housekeeping::Housekeeper,
     /// The SMTP server the mail worker delivers to.
@@ -99,6 +103,17 @@ async fn capture(
     .await
 }
 
+/// Which of the guard's parts the shop runs with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    /// None (CSP reports to the in-memory sink, scripts by nonce).
+    No,
+    /// CSP reports stored and alerted.
+    Csp,
+    /// And `script-src` from the script inventory.
+    CspAndInventory,
+}
+
 impl Drop for TestShop {
     fn drop(&mut self) {
         self.server.abort();
@@ -114,7 +129,7 @@ impl TestShop {
 
     /// A shop whose catalogue reads are cached for `ttl`.
     pub async fn start_with_cache_ttl(backend: Backend, ttl: std::time::Duration) -> TestShop {
-        Self::start_inner(backend, ttl, None, false).await
+        Self::start_inner(backend, ttl, None, Guarded::No).await
     }
 
     /// A shop whose catalogue reads are cached for `ttl` and whose provider serves its card
@@ -125,20 +140,33 @@ impl TestShop {
         ttl: std::time::Duration,
         script_dir: Option<std::path::PathBuf>,
     ) -> TestShop {
-        Self::start_inner(backend, ttl, script_dir, false).await
+        Self::start_inner(backend, ttl, script_dir, Guarded::No).await
     }
 
     /// A shop whose CSP reports go to the guard's sink (stored, alerted) as under `serve`.
     #[allow(dead_code)]
     pub async fn start_with_csp_guard(backend: Backend) -> TestShop {
-        Self::start_inner(backend, std::time::Duration::ZERO, None, true).await
+        Self::start_inner(backend, std::time::Duration::ZERO, None, Guarded::Csp).await
+    }
+
+    /// A shop with the guard's CSP sink whose pages' `script-src` is built from the script
+    /// inventory (seeded with the shop's own script), as under `serve`.
+    #[allow(dead_code)]
+    pub async fn start_with_script_inventory(backend: Backend) -> TestShop {
+        Self::start_inner(
+            backend,
+            std::time::Duration::ZERO,
+            None,
+            Guarded::CspAndInventory,
+        )
+        .await
     }
 
     async fn start_inner(
         backend: Backend,
         ttl: std::time::Duration,
         script_dir: Option<std::path::PathBuf>,
-        csp_guard: bool,
+        guarded: Guarded,
     ) -> TestShop {
         let Env {
             dir,
@@ -185,18 +213,32 @@ impl TestShop {
             tls: false,
             clock: Arc::new(mamori_web::clock::SystemClock),
         });
-        let assembly = if csp_guard {
-            let alerts = mamori_guard::Alerts::new(
-                gateway.clone(),
-                mamori_guard::AlertConfig {
-                    shop_name: "守り商店".into(),
-                    backoffice_origin: None,
-                    webhook: None,
-                },
-            );
-            assembly.with_csp_sink(Arc::new(mamori_guard::csp::GuardCspSink::new(alerts)))
-        } else {
-            assembly
+        let alerts = mamori_guard::Alerts::new(
+            gateway.clone(),
+            mamori_guard::AlertConfig {
+                shop_name: "守り商店".into(),
+                backoffice_origin: None,
+                webhook: None,
+            },
+        );
+        let mut scripts = None;
+        let assembly = match guarded {
+            Guarded::No => assembly,
+            Guarded::Csp => {
+                assembly.with_csp_sink(Arc::new(mamori_guard::csp::GuardCspSink::new(alerts)))
+            }
+            Guarded::CspAndInventory => {
+                let inventory = ScriptInventory::new(alerts.clone(), Arc::default());
+                inventory
+                    .seed(&[mamori_guard::inventory::shop_builtin()])
+                    .await
+                    .unwrap();
+                let policy = inventory.policy();
+                scripts = Some(inventory);
+                assembly
+                    .with_csp_sink(Arc::new(mamori_guard::csp::GuardCspSink::new(alerts)))
+                    .with_script_policy(policy)
+            }
         };
         let state = assembly.state.clone();
         let housekeeper = assembly.housekeeper();
@@ -218,6 +260,7 @@ impl TestShop {
         TestShop {
             base_url,
             state,
+            scripts,
             housekeeper,
             catcher,
             sandbox_url,

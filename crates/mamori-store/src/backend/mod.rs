@@ -16,6 +16,7 @@ mod observations;
 mod orders;
 mod outbox;
 mod postgres;
+mod scripts;
 mod sessions;
 mod sqlite;
 mod staff;

@@ -17,6 +17,7 @@ mod ledger;
 pub mod observations;
 mod orders;
 mod outbox;
+pub mod scripts;
 mod sessions;
 mod staff;
 mod storefront;
@@ -36,6 +37,7 @@ pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
+pub use scripts::{script_site, script_state, ScriptInventoryStore, ScriptRow};
 pub use sessions::{TokenStore, WebSessionStore};
 pub use staff::StaffStore;
 pub use storefront::{IssuedReceipt, ProductImageHead, StorefrontStore};
@@ -99,7 +101,7 @@ pub trait Store:
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
 /// settings, the staff log, the ledger's entries, the guard's alerts and switches, the browser
-/// monitor's observations and aggregated CSP reports. Customers, addresses, whole orders and tokens
+/// monitor's observations, aggregated CSP reports and the script inventory. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -114,6 +116,7 @@ pub trait Records:
     + AlertStore
     + ObservationStore
     + CspReportStore
+    + ScriptInventoryStore
     + Send
     + Sync
     + 'static
@@ -133,6 +136,7 @@ impl<T> Records for T where
         + AlertStore
         + ObservationStore
         + CspReportStore
+        + ScriptInventoryStore
         + Send
         + Sync
         + 'static

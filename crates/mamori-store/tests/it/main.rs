@@ -13,5 +13,6 @@ mod gifts;
 mod ledger;
 mod observations;
 mod plaintext;
+mod scripts;
 mod shop;
 mod storefront;
