@@ -166,6 +166,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "CSP reports",
     ),
     (
+        Permission::IncidentsView,
+        "incidents",
+        "/incidents",
+        "インシデント",
+        "Incidents",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

@@ -61,6 +61,29 @@ pub fn add_business_days(d: NaiveDate, n: u32) -> NaiveDate {
     day
 }
 
+/// Parses a time as staff type it: RFC 3339 (`2027-01-08T09:30:00+09:00`), or
+/// `YYYY-MM-DD HH:MM`, `YYYY-MM-DDTHH:MM` (a browser's `datetime-local`) or `YYYY-MM-DD` in
+/// Japanese time. None when it is none of these.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDateTime, TimeZone as _};
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    mamori_domain::time::jst()
+        .from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The Japanese calendar date of an instant.
 pub fn jst_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&mamori_domain::time::jst()).date_naive()
@@ -288,6 +311,16 @@ mod tests {
         // 12月29日 and 30日 are business days for banks (not for the PPC).
         assert!(is_business_day(d(2026, 12, 29)));
         assert!(is_government_closed(d(2026, 12, 29)));
+    }
+
+    #[test]
+    fn times_in_japanese_time_or_rfc3339() {
+        let a = parse_time("2027-01-08 09:30").unwrap();
+        assert_eq!(parse_time("2027-01-08T09:30:00+09:00"), Some(a));
+        assert_eq!(parse_time("2027-01-08T00:30:00Z"), Some(a));
+        assert_eq!(parse_time("2027-01-08T09:30"), Some(a));
+        assert_eq!(parse_time("2027-01-08"), parse_time("2027-01-08 00:00"));
+        assert_eq!(parse_time("yesterday"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use mamori_domain::time::jst;
 use mamori_respond::{deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident};
@@ -65,20 +65,8 @@ pub enum IncidentCmd {
 
 /// Parses a time as the commands take it.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
-    match local.and_then(|t| jst().from_local_datetime(&t).single()) {
-        Some(t) => Ok(t.with_timezone(&Utc)),
+    match mamori_respond::deadlines::parse_time(s) {
+        Some(t) => Ok(t),
         None => bail!(
             "not a time: {s:?} (use 2027-01-08T09:30:00+09:00, or 2027-01-08 09:30 in Japanese time)"
         ),
@@ -242,24 +230,4 @@ async fn print_deadlines(desk: &Desk, id: i64) -> Result<()> {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn times_in_japanese_time_or_rfc3339() {
-        let a = parse_time("2027-01-08 09:30").unwrap();
-        let b = parse_time("2027-01-08T09:30:00+09:00").unwrap();
-        let c = parse_time("2027-01-08T00:30:00Z").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(b, c);
-        assert_eq!(
-            parse_time("2027-01-08").unwrap(),
-            parse_time("2027-01-08 00:00").unwrap()
-        );
-        assert!(parse_time("yesterday").is_err());
-    }
 }
