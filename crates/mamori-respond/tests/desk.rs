@@ -587,7 +587,44 @@ async fn scope_needs_a_window_and_a_principal(backend: Backend) {
     ));
 }
 
+async fn a_tampered_ledger_entry_stops_the_scope_and_is_named(backend: Backend) {
+    let env = Env::start(backend).await;
+    let desk = Desk::new(env.gw.clone());
+    let _ = customer(&env, &A, CustomerKind::Member).await;
+    let c2 = customer(&env, &B, CustomerKind::Member).await;
+    let now = Utc::now().timestamp();
+    let mut new = incident(IncidentKind::StaffMisuse);
+    new.window_from = DateTime::from_timestamp(now - 3600, 0);
+    new.window_to = DateTime::from_timestamp(now + 3600, 0);
+    new.principal = Some("staff-mallory".into());
+    let id = desk.open(&owner(), &new).await.unwrap();
+    // Someone with the database rewrites the entry that names c2, to hide it.
+    let seq = env.store.ledger_events_of(&c2).await.unwrap()[0];
+    let hidden = String::from_utf8(
+        env.store.ledger_entries(seq, 1).await.unwrap()[0]
+            .event
+            .clone(),
+    )
+    .unwrap()
+    .replace(&c2, "nobody");
+    let sql = format!(
+        "UPDATE ledger_entries SET event = {} WHERE seq = {seq}",
+        if env.url.starts_with("sqlite:") {
+            format!("CAST('{hidden}' AS BLOB)")
+        } else {
+            format!("convert_to('{hidden}', 'UTF8')")
+        }
+    );
+    raw(&env.url, &sql).await.unwrap();
+    match desk.compute_scope(id, &owner()).await {
+        Err(RespondError::LedgerBroken(n)) => assert_eq!(n, seq),
+        other => panic!("expected entry {seq} named, got {other:?}"),
+    }
+    assert!(env.store.incident_scopes(id).await.unwrap().is_empty());
+}
+
 both_backends!(
+    a_tampered_ledger_entry_stops_the_scope_and_is_named,
     timeline_is_append_only_and_in_the_ledger,
     staff_misuse_scope_is_exactly_what_the_principal_opened,
     card_page_scope_splits_members_guests_recipients_and_personalisation,
