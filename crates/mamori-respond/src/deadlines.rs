@@ -53,7 +53,9 @@ pub fn add_business_days(d: NaiveDate, n: u32) -> NaiveDate {
     let mut day = d;
     let mut left = n;
     while left > 0 {
-        day = day.succ_opt().unwrap_or(day);
+        // The end of chrono's calendar ends the count (unreachable from a real 発覚).
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
         if is_business_day(day) {
             left -= 1;
         }
@@ -182,7 +184,8 @@ pub fn final_report_due(known: NaiveDate, malicious: bool) -> NaiveDate {
     let days = if malicious { 60 } else { 30 };
     let mut due = known.checked_add_days(Days::new(days - 1)).unwrap_or(known);
     while is_government_closed(due) {
-        due = due.succ_opt().unwrap_or(due);
+        let Some(next) = due.succ_opt() else { break };
+        due = next;
     }
     due
 }
