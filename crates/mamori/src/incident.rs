@@ -55,6 +55,13 @@ pub enum IncidentCmd {
         /// The note.
         text: String,
     },
+    /// Set an incident's state: open, contained or closed (on the timeline).
+    State {
+        /// The incident's number.
+        id: i64,
+        /// open, contained or closed.
+        state: String,
+    },
     /// Compute the scope (who, which data items) against the current ledger tree head, save it
     /// as a snapshot and print its counts.
     Scope {
@@ -184,6 +191,10 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
                 "note {} added to incident {id} (ledger #{})",
                 e.seq, e.ledger_seq
             );
+        }
+        IncidentCmd::State { id, state } => {
+            desk.set_state(id, &actor(), &state).await?;
+            println!("incident {id} is now {state}");
         }
         IncidentCmd::Scope { id } => {
             let snap = desk.compute_scope(id, &actor()).await?;

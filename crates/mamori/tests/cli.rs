@@ -535,9 +535,14 @@ fn incident_open_note_show_scope_and_list() {
     ] {
         assert!(t.contains(want), "{want}: {t}");
     }
+    let out = mamori(dir.path(), &["incident", "state", "1", "contained"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "state", "1", "forgotten"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
     let out = mamori(dir.path(), &["incident", "list"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("スタッフアカウントの不正利用"));
+    assert!(text(&out).contains("contained"));
 
     // The ledger still verifies, with the desk's entries in it.
     let out = mamori(dir.path(), &["ledger", "verify"]);
