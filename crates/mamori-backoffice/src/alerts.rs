@@ -147,6 +147,7 @@ struct DetailPage {
     acked: Option<(String, String, String)>,
     closed: Option<(String, String)>,
     can_ack: bool,
+    can_open_incident: bool,
 }
 
 /// `GET /alerts/{id}`: one alert with its evidence and who acknowledged or closed it.
@@ -182,7 +183,9 @@ pub async fn detail(
         _ => None,
     };
     let can_ack = a.state == alert_state::OPEN && c.can(Permission::AlertsManage);
+    let can_open_incident = c.can(Permission::IncidentsManage);
     Ok(render(&DetailPage {
+        can_open_incident,
         alert: line(&c, &a),
         c,
         evidence,

@@ -173,6 +173,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "CSP reports",
     ),
     (
+        Permission::IncidentsView,
+        "incidents",
+        "/incidents",
+        "インシデント",
+        "Incidents",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

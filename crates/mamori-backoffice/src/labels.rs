@@ -18,6 +18,7 @@ pub fn ledger_action(c: &Ctx, a: Action) -> &'static str {
         Action::Rewrap => c.t("鍵の付け替え", "Key re-wrap"),
         Action::Alert => c.t("検知アラート", "Detection alert"),
         Action::Approve => c.t("承認", "Approval"),
+        Action::Incident => c.t("インシデント対応", "Incident desk"),
     }
 }
 

@@ -27,8 +27,8 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, orders, products, scripts, settings, staff_admin,
-    stafflog,
+    customers, dashboard, guard as file_guard, incidents, orders, products, scripts, settings,
+    staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -213,6 +213,12 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/scripts", Perm(P::GuardApprove), STEP, scripts::change),
     route!(Get "/guard", Perm(P::AlertsView), NO, file_guard::show),
     route!(Post "/guard/approve", Perm(P::GuardApprove), STEP, file_guard::approve),
+    route!(Get "/incidents", Perm(P::IncidentsView), NO, incidents::list),
+    route!(Get "/incidents/new", Perm(P::IncidentsManage), NO, incidents::new_form),
+    route!(Post "/incidents", Perm(P::IncidentsManage), NO, incidents::open),
+    route!(Get "/incidents/{id}", Perm(P::IncidentsView), NO, incidents::detail),
+    route!(Post "/incidents/{id}/note", Perm(P::IncidentsManage), NO, incidents::note),
+    route!(Post "/incidents/{id}/scope", Perm(P::IncidentsManage), NO, incidents::scope),
 ];
 
 /// The back office's routes, each behind its guard, without the stack's layers. Any other path,

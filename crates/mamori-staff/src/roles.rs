@@ -20,6 +20,8 @@
 //! | `alerts_view`     |   ✓   |    ✓    |          |         |    ✓    |
 //! | `alerts_manage`   |   ✓   |    ✓    |          |         |         |
 //! | `guard_approve`   |   ✓   |         |          |         |         |
+//! | `incidents_view`  |   ✓   |    ✓    |          |         |    ✓    |
+//! | `incidents_manage`|   ✓   |    ✓    |          |         |         |
 //! | `own_account`     |   ✓   |    ✓    |    ✓     |    ✓    |    ✓    |
 //!
 //! ```
@@ -117,6 +119,8 @@ impl Role {
                 StaffLogView,
                 AlertsView,
                 AlertsManage,
+                IncidentsView,
+                IncidentsManage,
                 OwnAccount,
             ],
             Role::Operator => &[
@@ -135,7 +139,13 @@ impl Role {
                 CustomersReveal,
                 OwnAccount,
             ],
-            Role::Auditor => &[LedgerView, StaffLogView, AlertsView, OwnAccount],
+            Role::Auditor => &[
+                LedgerView,
+                StaffLogView,
+                AlertsView,
+                IncidentsView,
+                OwnAccount,
+            ],
         }
     }
 
@@ -188,13 +198,17 @@ pub enum Permission {
     AlertsManage,
     /// Approve a new baseline of the shop's files and reopen card payment (step-up and reason).
     GuardApprove,
+    /// Read incidents: their timeline, deadlines and scope counts.
+    IncidentsView,
+    /// Open incidents, add notes, compute their scope.
+    IncidentsManage,
     /// Manage one's own factors and password.
     OwnAccount,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 19] = [
         Permission::Dashboard,
         Permission::OrdersView,
         Permission::OrdersManage,
@@ -211,6 +225,8 @@ impl Permission {
         Permission::AlertsView,
         Permission::AlertsManage,
         Permission::GuardApprove,
+        Permission::IncidentsView,
+        Permission::IncidentsManage,
         Permission::OwnAccount,
     ];
 
@@ -233,6 +249,8 @@ impl Permission {
             Permission::AlertsView => "alerts_view",
             Permission::AlertsManage => "alerts_manage",
             Permission::GuardApprove => "guard_approve",
+            Permission::IncidentsView => "incidents_view",
+            Permission::IncidentsManage => "incidents_manage",
             Permission::OwnAccount => "own_account",
         }
     }
@@ -261,6 +279,8 @@ impl Permission {
             Permission::AlertsView => "検知アラートの閲覧",
             Permission::AlertsManage => "検知アラートの確認（理由付き）",
             Permission::GuardApprove => "ファイル基準の承認とカード決済の再開",
+            Permission::IncidentsView => "インシデントの閲覧",
+            Permission::IncidentsManage => "インシデントの起票と対応",
             Permission::OwnAccount => "自分のアカウント",
         }
     }
@@ -284,6 +304,8 @@ impl Permission {
             Permission::AlertsView => "View detection alerts",
             Permission::AlertsManage => "Acknowledge alerts (with a reason)",
             Permission::GuardApprove => "Approve a file baseline and reopen card payment",
+            Permission::IncidentsView => "View incidents",
+            Permission::IncidentsManage => "Open and handle incidents",
             Permission::OwnAccount => "Own account",
         }
     }
@@ -327,7 +349,9 @@ mod tests {
         assert!(Role::Auditor.can(Permission::StaffLogView));
         assert!(Role::Auditor.can(Permission::AlertsView));
         assert!(!Role::Auditor.can(Permission::AlertsManage));
-        assert_eq!(Role::Auditor.permissions().len(), 4);
+        assert!(Role::Auditor.can(Permission::IncidentsView));
+        assert!(!Role::Auditor.can(Permission::IncidentsManage));
+        assert_eq!(Role::Auditor.permissions().len(), 5);
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub enum Action {
     /// A member of staff approved a decision of the guard (e.g. a new baseline of the shop's
     /// files, which reopens card payment), with the reason they gave.
     Approve,
+    /// A step of the incident desk (no personal data): an incident opened, a timeline entry
+    /// appended, a scope saved. Its purpose is `incident.<entry kind>`, its request id
+    /// `incident:<number>`, and its reason `sha256:<hex>` of the entry, so the ledger binds
+    /// the timeline's text without holding it.
+    Incident,
 }
 
 /// The caller's identity and intent, required by every gateway call.

@@ -6,6 +6,7 @@
 mod config;
 mod demo;
 mod guard;
+mod incident;
 mod serve;
 
 use std::path::PathBuf;
@@ -66,6 +67,11 @@ enum Command {
     Guard {
         #[command(subcommand)]
         cmd: guard::GuardCmd,
+    },
+    /// The incident desk: open, list, show (deadlines and timeline), note, scope.
+    Incident {
+        #[command(subcommand)]
+        cmd: incident::IncidentCmd,
     },
     /// Back-office staff.
     Staff {
@@ -225,6 +231,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Ledger { cmd } => ledger_cmd(&cfg, cmd).await,
         Command::Guard { cmd } => guard::run(&cfg, cmd),
+        Command::Incident { cmd } => {
+            let store = open_migrated(&cfg).await?;
+            let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
+            let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger.clone());
+            let code = incident::run(gateway, cmd).await?;
+            // Entries appended here are signed into a checkpoint before the process ends.
+            ledger.checkpoint().await?;
+            Ok(code)
+        }
         Command::Staff {
             cmd: StaffCmd::Create { role, email, name },
         } => staff_create(&cfg, &role, &email, &name).await,

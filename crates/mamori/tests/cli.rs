@@ -478,3 +478,90 @@ fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
     assert_eq!(alert.severity, "critical");
     assert!(card_closed(), "replacing the binary closes card payment");
 }
+
+#[test]
+fn incident_open_note_show_scope_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mamori(dir.path(), &["keys", "init"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // A Friday before 成人の日 (Monday 2027-01-11).
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "staff_misuse",
+            "--known-at",
+            "2027-01-08 10:00",
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-01-08 10:00",
+            "--principal",
+            "staff-1",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("incident 1 opened"), "{t}");
+    assert!(
+        t.contains("個人情報保護委員会への速報: 2027-01-11 – 2027-01-13"),
+        "{t}"
+    );
+    assert!(t.contains("個人情報保護委員会への確報: 2027-02-08"), "{t}");
+
+    let out = mamori(
+        dir.path(),
+        &["incident", "note", "1", "アカウントを停止した"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "scope", "1"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("ledger tree head: size 2"), "{t}");
+    assert!(t.contains("customers"), "{t}");
+
+    let out = mamori(dir.path(), &["incident", "show", "1"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = text(&out);
+    for want in [
+        "起票",
+        "メモ",
+        "アカウントを停止した",
+        "影響範囲の算出",
+        "days",
+    ] {
+        assert!(t.contains(want), "{want}: {t}");
+    }
+    let out = mamori(dir.path(), &["incident", "state", "1", "contained"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "state", "1", "forgotten"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "list"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("スタッフアカウントの不正利用"));
+    assert!(text(&out).contains("contained"));
+
+    // The ledger still verifies, with the desk's entries in it.
+    let out = mamori(dir.path(), &["ledger", "verify"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // Bad input is refused with exit status 2.
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "meteor",
+            "--known-at",
+            "2027-01-08",
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("unknown kind"));
+    let out = mamori(dir.path(), &["incident", "show", "99"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}

@@ -11,6 +11,7 @@ mod backoffice;
 mod catalogue;
 mod csp_reports;
 mod customers;
+mod incidents;
 mod ledger;
 mod observations;
 mod orders;

@@ -31,6 +31,7 @@ mod backoffice;
 mod customers;
 mod fulfilment;
 mod gifts;
+mod incidents;
 mod mail;
 mod orders;
 mod tokens;
@@ -42,6 +43,7 @@ pub use backoffice::{
 };
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
+pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

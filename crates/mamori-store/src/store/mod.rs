@@ -13,6 +13,7 @@ mod catalogue;
 pub mod csp_reports;
 mod customers;
 pub mod fulfilment;
+pub mod incidents;
 mod ledger;
 pub mod observations;
 mod orders;
@@ -33,6 +34,10 @@ pub use csp_reports::{
 };
 pub use customers::CustomerStore;
 pub use fulfilment::Fulfilment;
+pub use incidents::{
+    incident_state, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow,
+    TimelineRow,
+};
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
@@ -101,7 +106,8 @@ pub trait Store:
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
 /// settings, the staff log, the ledger's entries, the guard's alerts and switches, the browser
-/// monitor's observations, aggregated CSP reports and the script inventory. Customers, addresses, whole orders and tokens
+/// monitor's observations, aggregated CSP reports, the script inventory and the incident desk's
+/// records. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -117,6 +123,7 @@ pub trait Records:
     + ObservationStore
     + CspReportStore
     + ScriptInventoryStore
+    + IncidentStore
     + Send
     + Sync
     + 'static
@@ -137,6 +144,7 @@ impl<T> Records for T where
         + ObservationStore
         + CspReportStore
         + ScriptInventoryStore
+        + IncidentStore
         + Send
         + Sync
         + 'static

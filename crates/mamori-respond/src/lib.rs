@@ -1,0 +1,42 @@
+//! The incident desk: from the alert to the exact scope.
+//!
+//! - [`kind`]: what kind of incident it is and the codes of its timeline;
+//! - [`deadlines`]: the 速報 and 確報 to the PPC and the card companies' deadlines, pure
+//!   functions of the 発覚 with Japanese holidays counted;
+//! - [`desk`]: the incident record and its append-only timeline, every entry also in the ledger;
+//! - [`scope`]: who was affected and which data items, computed from the ledger and the orders
+//!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content.
+//!
+//! Sits above `mamori-store` (its [`mamori_store::IncidentStore`] area and the gateway) and below
+//! the binary and the back office. It does not depend on the vault: personal values are opened
+//! only inside the gateway, and nothing here returns one.
+
+pub mod deadlines;
+pub mod desk;
+pub mod kind;
+pub mod scope;
+
+pub use deadlines::{deadlines, Deadline, DeadlineKind};
+pub use desk::{Desk, IncidentView, NewIncident};
+pub use kind::{EntryKind, IncidentKind};
+pub use scope::{Scope, ScopeSnapshot, TreeHead};
+
+/// Why the desk could not do something. Carries ids, codes and fixed texts, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum RespondError {
+    /// The store or the ledger failed.
+    #[error(transparent)]
+    Store(#[from] mamori_store::StoreError),
+    /// Input refused.
+    #[error("refused: {0}")]
+    Invalid(&'static str),
+    /// No such incident.
+    #[error("incident {0} not found")]
+    NotFound(i64),
+    /// A stored ledger entry does not hash to its stored leaf hash: the log was altered.
+    #[error("ledger entry {0} does not match its leaf hash")]
+    LedgerBroken(u64),
+}
+
+/// Results of the desk.
+pub type Result<T> = std::result::Result<T, RespondError>;
