@@ -35,6 +35,13 @@ pub mod kinds {
     /// The CSP blocked a script from an origin not seen before on a payment or personal-data
     /// page (subject: the page's section, e.g. `page:/checkout`).
     pub const CSP_SCRIPT_BLOCKED: &str = "csp.script_blocked";
+    /// A principal's plaintext read crossed its read budget: it is stopped (a member of staff's
+    /// account disabled) until an owner lifts the stop (subject: `principal:staff:<id>`, ...).
+    pub const READ_BUDGET: &str = "read.budget";
+    /// A customer's session asked for another customer's data (a bug or an attack).
+    pub const READ_CROSS_CUSTOMER: &str = "read.cross_customer";
+    /// A canary customer was read in plaintext (subject: the canary's customer id).
+    pub const CANARY_READ: &str = "canary.read";
 }
 
 /// How bad an alert is.

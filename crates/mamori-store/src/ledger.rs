@@ -45,8 +45,16 @@ impl LedgerConfig {
     }
 }
 
-/// Where the writer answers an append: the leaf index, or why the event could not be recorded.
-type AppendReply = oneshot::Sender<std::result::Result<u64, String>>;
+/// Why the writer did not append an event.
+enum AppendFail {
+    /// The ledger could not record (the message of the store's error).
+    Ledger(String),
+    /// The event's read budget is spent: it was not appended.
+    Refused(crate::model::BudgetRefusal),
+}
+
+/// Where the writer answers an append: the leaf index, or why the event was not recorded.
+type AppendReply = oneshot::Sender<std::result::Result<u64, AppendFail>>;
 /// Where the writer answers a checkpoint request: the tree size and the new note, if any.
 type CheckpointReply = oneshot::Sender<std::result::Result<(u64, Option<String>), String>>;
 
@@ -90,6 +98,18 @@ impl Ledger {
     /// Appends an event and waits until it is durable; returns its leaf index.
     /// An error here means the access must not happen.
     pub async fn record(&self, event: &AccessEvent) -> Result<u64> {
+        self.record_charged(event, None).await
+    }
+
+    /// [`Ledger::record`] of a read charged to `budget`: the writer checks and counts the
+    /// customers it names in the append's transaction, and refuses the event
+    /// ([`StoreError::ReadBudgetExceeded`], nothing appended) when it would cross a limit or
+    /// the principal is stopped.
+    pub async fn record_charged(
+        &self,
+        event: &AccessEvent,
+        budget: Option<crate::model::ReadBudget>,
+    ) -> Result<u64> {
         let bytes = event.to_bytes();
         let pending = PendingEvent {
             leaf_hash: mamori_ledger::leaf_hash(&bytes),
@@ -101,6 +121,7 @@ impl Ledger {
                 s.dedup();
                 s
             },
+            budget,
         };
         let (tx, rx) = oneshot::channel();
         self.jobs
@@ -109,7 +130,14 @@ impl Ledger {
             .map_err(|_| StoreError::LedgerUnavailable("the ledger writer has stopped".into()))?;
         match rx.await {
             Ok(Ok(seq)) => Ok(seq),
-            Ok(Err(e)) => Err(StoreError::LedgerUnavailable(e)),
+            Ok(Err(AppendFail::Ledger(e))) => Err(StoreError::LedgerUnavailable(e)),
+            Ok(Err(AppendFail::Refused(r))) => Err(StoreError::ReadBudgetExceeded {
+                principal: r.principal,
+                window_secs: r.window_secs,
+                opened: r.opened,
+                max: r.max,
+                new_stop: r.new_stop,
+            }),
             Err(_) => Err(StoreError::LedgerUnavailable(
                 "the ledger writer has stopped".into(),
             )),
@@ -219,14 +247,25 @@ impl Writer {
             let count = events.len();
             events.clear();
             match result {
-                Ok((outcome, note)) => {
-                    self.unsigned += count;
-                    self.unindexed += count;
+                Ok((mut outcome, note)) => {
+                    let appended = count - outcome.refused.len();
+                    self.unsigned += appended;
+                    self.unindexed += appended;
                     if let Some(note) = note {
                         self.after_checkpoint(&note).await;
                     }
+                    // Refused events took no place in the log: the others are numbered in order.
+                    outcome.refused.reverse();
+                    let mut seq = outcome.first_seq;
                     for (i, reply) in replies.drain(..).enumerate() {
-                        let _ = reply.send(Ok(outcome.first_seq + i as u64));
+                        if outcome.refused.last().is_some_and(|(at, _)| *at == i) {
+                            if let Some((_, r)) = outcome.refused.pop() {
+                                let _ = reply.send(Err(AppendFail::Refused(r)));
+                            }
+                            continue;
+                        }
+                        let _ = reply.send(Ok(seq));
+                        seq += 1;
                     }
                     for reply in checkpoints.drain(..) {
                         let _ = reply.send(Ok((outcome.size, None)));
@@ -236,7 +275,7 @@ impl Writer {
                     tracing::error!(error = %e, events = count, "ledger append failed");
                     let msg = e.to_string();
                     for reply in replies.drain(..) {
-                        let _ = reply.send(Err(msg.clone()));
+                        let _ = reply.send(Err(AppendFail::Ledger(msg.clone())));
                     }
                     for reply in checkpoints.drain(..) {
                         let _ = reply.send(Err(msg.clone()));

@@ -145,8 +145,8 @@ pub use backend::{PgStore, SqliteStore};
 pub use error::StoreError;
 pub use gateway::{
     CustomerField, ExportedCustomer, Gateway, LoginOutcome, MailDraft, MaskedAddress,
-    MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment,
-    ShippingRow,
+    MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment, ReadAlarm,
+    ReadAlarmEvent, ReadBudgets, RoleBudget, ShippingRow,
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use mamori_vault::{PasswordCheck, VaultError};

@@ -33,6 +33,7 @@ mod fulfilment;
 mod gifts;
 mod mail;
 mod orders;
+mod reads;
 mod tokens;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
 pub use crate::model::{Buyer, NewOrder, NewShipment, OrderView, PlacedOrder, ShipmentView};
@@ -42,6 +43,7 @@ pub use backoffice::{
 };
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
+pub use reads::{principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, WINDOWS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";
@@ -188,6 +190,8 @@ pub struct Gateway {
     ledger: Ledger,
     /// Argon2id on the blocking pool, and the dummy hash an unknown email is verified against.
     passwords: PasswordHasher,
+    /// Mass-read limits and canaries (shared by clones).
+    reads: Arc<reads::ReadGuard>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -238,6 +242,7 @@ impl Gateway {
             passwords: PasswordHasher::new(keys.clone()),
             keys,
             ledger,
+            reads: Arc::new(reads::ReadGuard::new(ReadBudgets::default())),
         }
     }
 
@@ -271,9 +276,7 @@ impl Gateway {
         customers: Vec<String>,
         f: &[&str],
     ) -> Result<u64> {
-        self.ledger
-            .record(&AccessEvent::new(acc, action, customers, f))
-            .await
+        self.record_checked(acc, action, customers, f).await
     }
 
     async fn data_key(&self, customer_id: &str) -> Result<DataKey> {

@@ -17,6 +17,7 @@ mod ledger;
 pub mod observations;
 mod orders;
 mod outbox;
+pub mod reads;
 mod sessions;
 mod staff;
 mod storefront;
@@ -36,6 +37,7 @@ pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
+pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
 pub use sessions::{TokenStore, WebSessionStore};
 pub use staff::StaffStore;
 pub use storefront::{IssuedReceipt, ProductImageHead, StorefrontStore};
@@ -87,7 +89,7 @@ impl CheckpointSigner {
 /// (which opens the store and hands it to the gateway) hold one; everything else gets [`Records`].
 #[async_trait]
 pub trait Store:
-    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + 'static
+    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + CanaryStore + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;
@@ -114,6 +116,7 @@ pub trait Records:
     + AlertStore
     + ObservationStore
     + CspReportStore
+    + ReadBudgetStore
     + Send
     + Sync
     + 'static
@@ -133,6 +136,7 @@ impl<T> Records for T where
         + AlertStore
         + ObservationStore
         + CspReportStore
+        + ReadBudgetStore
         + Send
         + Sync
         + 'static
