@@ -90,6 +90,7 @@ impl Ledger {
             last_checkpoint: None,
             unsigned: 0,
             unindexed: 0,
+            last_prune: None,
         };
         tokio::spawn(writer.run(rx));
         Self { jobs: tx }
@@ -170,7 +171,12 @@ struct Writer {
     unsigned: usize,
     /// Events appended by this writer whose subjects are not in the per-customer index yet.
     unindexed: usize,
+    /// When the read budgets' opens older than a day were last pruned.
+    last_prune: Option<Instant>,
 }
+
+/// How often the read budgets' opens older than the longest window are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -211,6 +217,13 @@ impl Writer {
             // After the callers have their answers; appends queued meanwhile make the next batch.
             if self.unindexed >= self.config.index_batch {
                 self.index().await;
+            }
+            if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                self.last_prune = Some(Instant::now());
+                let before = crate::now() - crate::gateway::WINDOWS[2];
+                if let Err(e) = self.store.read_opens_prune(before).await {
+                    tracing::error!(error = %e, "could not prune the read budgets' opens");
+                }
             }
         }
         // Last handle dropped: sign what is not signed yet, so a clean shutdown leaves a checkpoint.
