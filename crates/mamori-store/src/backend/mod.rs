@@ -444,7 +444,9 @@ macro_rules! ledger_append_in_tx {
             .execute(&mut *conn)
             .await?;
         let mut note = None;
-        if let Some(signer) = $signer {
+        // A batch whose every read was refused appended nothing: no new head to sign.
+        let grew = events.is_empty() || !accepted.is_empty();
+        if let (Some(signer), true) = ($signer, grew) {
             let signed = signer.sign(new_size, root);
             sqlx::query(
                 "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, $3) \
