@@ -187,6 +187,8 @@ async fn support_is_stopped_at_the_budget(backend: Backend) {
     // An owner lifts the stop: reads go on with a fresh count.
     let owner = Accessor::staff("owner1", "staff.enable", "req-lift").because("checked with 4711");
     assert!(gw.lift_read_stop(&owner, "staff:support1").await.unwrap());
+    // Nothing left to lift.
+    assert!(!gw.lift_read_stop(&owner, "staff:support1").await.unwrap());
     gw.reveal(&support(), &ids[5], CustomerField::Name)
         .await
         .unwrap();

@@ -414,6 +414,10 @@ impl Gateway {
     /// disabled member of staff is enabled by the staff page, which calls this. False when the
     /// principal was not stopped.
     pub async fn lift_read_stop(&self, acc: &Accessor, principal: &str) -> Result<bool> {
+        let stopped = self.store.read_principal(principal).await?;
+        if stopped.is_none_or(|p| p.stopped_at.is_none()) {
+            return Ok(false);
+        }
         let by = match &acc.principal {
             Principal::Staff(id) => id.clone(),
             other => principal_key(other),
