@@ -339,6 +339,10 @@ pub async fn reveal(
                 .to_owned();
             return detail_page(&state, c, &id, None, Some(msg), String::new(), None).await;
         }
+        Err(StoreError::ReadBudgetExceeded { .. }) => {
+            let msg = c.t(STOPPED_JA, STOPPED_EN).to_owned();
+            return detail_page(&state, c, &id, None, Some(msg), String::new(), None).await;
+        }
         Err(e) => return Err(fail("reveal")(e)),
     };
     stafflog::record(
@@ -353,6 +357,13 @@ pub async fn reveal(
     let shown = (field_label(&c, field).to_owned(), value.expose().clone());
     detail_page(&state, c, &id, Some(shown), None, String::new(), None).await
 }
+
+/// Shown when a read crossed the member's read budget (the gateway stopped them and disabled
+/// the account; an owner re-enables it from the staff page).
+const STOPPED_JA: &str = "個人情報の閲覧が上限に達したため、表示せずに停止しました。\
+    アカウントは無効になりました。オーナーが確認して有効に戻すまで、個人情報は表示できません。";
+const STOPPED_EN: &str = "You reached the limit of customers whose personal data you may open, \
+    so nothing was shown and your account was disabled until an owner checks and enables it.";
 
 #[derive(Template)]
 #[template(path = "customers/export.html")]
@@ -498,6 +509,9 @@ pub async fn export(
                 "Some customers do not exist or were erased. Nothing was exported.",
             );
             return Ok(again(c.clone(), msg));
+        }
+        Err(StoreError::ReadBudgetExceeded { .. }) => {
+            return Ok(again(c.clone(), c.t(STOPPED_JA, STOPPED_EN)));
         }
         Err(e) => return Err(fail("customer export")(e)),
     };

@@ -277,6 +277,16 @@ pub async fn enable(
 ) -> Result<Response, AppError> {
     match state.auth.enable(c.staff_id(), &id).await {
         Ok(row) => {
+            // Enabling is the owner's lift of a stop by the read budget too: reads are allowed
+            // again with a fresh count (recorded in the ledger).
+            let key = mamori_store::gateway::principal_key(&mamori_store::Principal::Staff(
+                row.id.clone(),
+            ));
+            state
+                .gateway
+                .lift_read_stop(&c.accessor("staff.enable").because("account enabled"), &key)
+                .await
+                .map_err(fail("read stop"))?;
             stafflog::record(
                 &state,
                 &c,

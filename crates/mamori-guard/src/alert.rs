@@ -38,6 +38,13 @@ pub mod kinds {
     /// A script mamori serves differs from its entry in the script inventory (subject: the
     /// script's inventory URL as a page): browsers refuse it until an owner lists the new digest.
     pub const SCRIPT_NOT_LISTED: &str = "script.not_listed";
+    /// A principal's plaintext read crossed its read budget: it is stopped (a member of staff's
+    /// account disabled) until an owner lifts the stop (subject: `principal:staff:<id>`, ...).
+    pub const READ_BUDGET: &str = "read.budget";
+    /// A customer's session asked for another customer's data (a bug or an attack).
+    pub const READ_CROSS_CUSTOMER: &str = "read.cross_customer";
+    /// A canary customer was read in plaintext (subject: the canary's customer id).
+    pub const CANARY_READ: &str = "canary.read";
 }
 
 /// How bad an alert is.

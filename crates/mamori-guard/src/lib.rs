@@ -38,10 +38,12 @@ pub mod csp;
 pub mod files;
 pub mod inventory;
 pub mod monitor;
+pub mod reads;
 pub mod webhook;
 
 pub use alert::{
     check_reason, kinds, Alert, AlertConfig, Alerts, GuardError, Severity, Subject,
     ACK_REASON_MAX_CHARS,
 };
+pub use reads::GuardReadAlarm;
 pub use webhook::{WebhookConfig, WebhookTarget, WebhookWorker};

@@ -125,6 +125,7 @@ fn verify(c: &mut Criterion) {
                         leaf_hash: mamori_ledger::leaf_hash(&bytes),
                         event: bytes,
                         subjects: ev.customers,
+                        budget: None,
                     }
                 })
                 .collect();

@@ -52,6 +52,28 @@ pub enum StoreError {
     /// File system problem (witness file, key files).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A read would have crossed its principal's read budget, or the principal is stopped: no
+    /// plaintext was handed out and nothing was appended. Names the principal's key (a staff or
+    /// session id, a job's name), never a value.
+    #[error(
+        "read refused: {principal} has opened {opened} distinct customers in {window_secs} s \
+         (limit {max}); further reads stay refused until an owner lifts the stop"
+    )]
+    ReadBudgetExceeded {
+        /// The principal's key (`staff:<id>`, `system:<job>`, `guest:<session>`).
+        principal: String,
+        /// The window crossed (seconds; 60, 3600 or 86400).
+        window_secs: i64,
+        /// Distinct customers the window would have held.
+        opened: i64,
+        /// Its limit.
+        max: i64,
+        /// This read set the stop (false: the principal was stopped before).
+        new_stop: bool,
+    },
+    /// A customer's session asked for another customer's data: refused, nothing appended.
+    #[error("read refused: a customer session may open only its own customer's data")]
+    CrossCustomer,
     /// Input the caller gave does not make sense (e.g. a proof for an entry beyond the log).
     #[error("{0}")]
     Invalid(String),

@@ -45,8 +45,16 @@ impl LedgerConfig {
     }
 }
 
-/// Where the writer answers an append: the leaf index, or why the event could not be recorded.
-type AppendReply = oneshot::Sender<std::result::Result<u64, String>>;
+/// Why the writer did not append an event.
+enum AppendFail {
+    /// The ledger could not record (the message of the store's error).
+    Ledger(String),
+    /// The event's read budget is spent: it was not appended.
+    Refused(crate::model::BudgetRefusal),
+}
+
+/// Where the writer answers an append: the leaf index, or why the event was not recorded.
+type AppendReply = oneshot::Sender<std::result::Result<u64, AppendFail>>;
 /// Where the writer answers a checkpoint request: the tree size and the new note, if any.
 type CheckpointReply = oneshot::Sender<std::result::Result<(u64, Option<String>), String>>;
 
@@ -82,6 +90,7 @@ impl Ledger {
             last_checkpoint: None,
             unsigned: 0,
             unindexed: 0,
+            last_prune: None,
         };
         tokio::spawn(writer.run(rx));
         Self { jobs: tx }
@@ -90,6 +99,18 @@ impl Ledger {
     /// Appends an event and waits until it is durable; returns its leaf index.
     /// An error here means the access must not happen.
     pub async fn record(&self, event: &AccessEvent) -> Result<u64> {
+        self.record_charged(event, None).await
+    }
+
+    /// [`Ledger::record`] of a read charged to `budget`: the writer checks and counts the
+    /// customers it names in the append's transaction, and refuses the event
+    /// ([`StoreError::ReadBudgetExceeded`], nothing appended) when it would cross a limit or
+    /// the principal is stopped.
+    pub async fn record_charged(
+        &self,
+        event: &AccessEvent,
+        budget: Option<crate::model::ReadBudget>,
+    ) -> Result<u64> {
         let bytes = event.to_bytes();
         let pending = PendingEvent {
             leaf_hash: mamori_ledger::leaf_hash(&bytes),
@@ -101,6 +122,7 @@ impl Ledger {
                 s.dedup();
                 s
             },
+            budget,
         };
         let (tx, rx) = oneshot::channel();
         self.jobs
@@ -109,7 +131,14 @@ impl Ledger {
             .map_err(|_| StoreError::LedgerUnavailable("the ledger writer has stopped".into()))?;
         match rx.await {
             Ok(Ok(seq)) => Ok(seq),
-            Ok(Err(e)) => Err(StoreError::LedgerUnavailable(e)),
+            Ok(Err(AppendFail::Ledger(e))) => Err(StoreError::LedgerUnavailable(e)),
+            Ok(Err(AppendFail::Refused(r))) => Err(StoreError::ReadBudgetExceeded {
+                principal: r.principal,
+                window_secs: r.window_secs,
+                opened: r.opened,
+                max: r.max,
+                new_stop: r.new_stop,
+            }),
             Err(_) => Err(StoreError::LedgerUnavailable(
                 "the ledger writer has stopped".into(),
             )),
@@ -142,7 +171,12 @@ struct Writer {
     unsigned: usize,
     /// Events appended by this writer whose subjects are not in the per-customer index yet.
     unindexed: usize,
+    /// When the read budgets' opens older than a day were last pruned.
+    last_prune: Option<Instant>,
 }
+
+/// How often the read budgets' opens older than the longest window are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -184,6 +218,13 @@ impl Writer {
             if self.unindexed >= self.config.index_batch {
                 self.index().await;
             }
+            if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                self.last_prune = Some(Instant::now());
+                let before = crate::now() - crate::gateway::WINDOWS[2];
+                if let Err(e) = self.store.read_opens_prune(before).await {
+                    tracing::error!(error = %e, "could not prune the read budgets' opens");
+                }
+            }
         }
         // Last handle dropped: sign what is not signed yet, so a clean shutdown leaves a checkpoint.
         if self.unsigned > 0 {
@@ -219,14 +260,25 @@ impl Writer {
             let count = events.len();
             events.clear();
             match result {
-                Ok((outcome, note)) => {
-                    self.unsigned += count;
-                    self.unindexed += count;
+                Ok((mut outcome, note)) => {
+                    let appended = count - outcome.refused.len();
+                    self.unsigned += appended;
+                    self.unindexed += appended;
                     if let Some(note) = note {
                         self.after_checkpoint(&note).await;
                     }
+                    // Refused events took no place in the log: the others are numbered in order.
+                    outcome.refused.reverse();
+                    let mut seq = outcome.first_seq;
                     for (i, reply) in replies.drain(..).enumerate() {
-                        let _ = reply.send(Ok(outcome.first_seq + i as u64));
+                        if outcome.refused.last().is_some_and(|(at, _)| *at == i) {
+                            if let Some((_, r)) = outcome.refused.pop() {
+                                let _ = reply.send(Err(AppendFail::Refused(r)));
+                            }
+                            continue;
+                        }
+                        let _ = reply.send(Ok(seq));
+                        seq += 1;
                     }
                     for reply in checkpoints.drain(..) {
                         let _ = reply.send(Ok((outcome.size, None)));
@@ -236,7 +288,7 @@ impl Writer {
                     tracing::error!(error = %e, events = count, "ledger append failed");
                     let msg = e.to_string();
                     for reply in replies.drain(..) {
-                        let _ = reply.send(Err(msg.clone()));
+                        let _ = reply.send(Err(AppendFail::Ledger(msg.clone())));
                     }
                     for reply in checkpoints.drain(..) {
                         let _ = reply.send(Err(msg.clone()));

@@ -124,6 +124,18 @@
 //! | [`Gateway::ship_order_with_mail`] | like [`Gateway::transition_order_with_mail`]; the tracking numbers ([`Fulfilment`], migration `0008_order_mail.sql`, with the order's mail language) are not personal |
 //! | [`Gateway::find_member`] | nothing (blind index of members) |
 //!
+//! # Mass-read limits and canaries ([`gateway::ReadBudgets`], migration `0014_read_budgets.sql`)
+//!
+//! Every [`Action::Read`] is charged to its principal's read budget in the ledger's append
+//! transaction ([`Ledger::record_charged`]): a read that would cross a limit is refused with
+//! [`StoreError::ReadBudgetExceeded`] before anything is decrypted and is not appended; the
+//! principal is stopped ([`ReadBudgetStore::read_stop_lift`] undoes it, through
+//! [`Gateway::lift_read_stop`]). A signed-in customer naming another customer in a read gets
+//! [`StoreError::CrossCustomer`]. Canary customers are marked by [`Gateway::mark_canary`] (sealed
+//! marks, [`CanaryStore`]); a plaintext read of one raises [`gateway::ReadAlarmEvent::CanaryRead`]
+//! through the [`gateway::ReadAlarm`] the binary sets ([`Gateway::set_read_alarm`]), and
+//! [`Gateway::export_customers`] leaves canaries out.
+//!
 //! An event's `reason` is stored in the clear in the ledger, which cannot forget it: the back
 //! office must ask for a reason without personal values (a ticket number, not a name).
 
@@ -145,8 +157,8 @@ pub use backend::{PgStore, SqliteStore};
 pub use error::StoreError;
 pub use gateway::{
     CustomerField, ExportedCustomer, Gateway, LoginOutcome, MailDraft, MaskedAddress,
-    MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment,
-    ShippingRow,
+    MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment, ReadAlarm,
+    ReadAlarmEvent, ReadBudgets, RoleBudget, ShippingRow,
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use mamori_vault::{PasswordCheck, VaultError};

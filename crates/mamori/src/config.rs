@@ -57,6 +57,57 @@ pub struct GuardSection {
     /// Seconds between two walks of the browser monitor over the shop's pages and the provider's
     /// card page (Debian's chromium, or `MAMORI_CHROMIUM`); 0, the default, is off.
     pub monitor_secs: u64,
+    /// The mail domain the merchant controls for canary customers' addresses
+    /// (`mamori guard canary plant`); none by default, and planting refuses without one.
+    pub canary_domain: Option<String>,
+    /// Mass-read limits (`[guard.read_budgets]`): overrides of the defaults.
+    pub read_budgets: ReadBudgetSection,
+}
+
+/// `[guard.read_budgets]`: the distinct customers one principal may open in plaintext. Anything
+/// left out keeps its default (`mamori_store::ReadBudgets::default`, listed in SECURITY.md).
+///
+/// ```toml
+/// [guard.read_budgets]
+/// ceiling_percent = 1.0          # no one opens more than 1% of the customers a day...
+/// ceiling_floor = 100            # ...or 100, whichever is larger, unless the job is approved
+/// approved_jobs = ["mail-worker"]
+/// [guard.read_budgets.roles.support]
+/// per_minute = 60
+/// per_hour = 300
+/// per_day = 1000
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadBudgetSection {
+    /// Per role (`owner`, `manager`, `operator`, `support`, `auditor`, `system`, `guest`).
+    pub roles: std::collections::BTreeMap<String, mamori_store::RoleBudget>,
+    /// The daily ceiling as a share of the customers, in percent.
+    pub ceiling_percent: Option<f64>,
+    /// The ceiling's floor.
+    pub ceiling_floor: Option<i64>,
+    /// System jobs exempt from the ceiling.
+    pub approved_jobs: Option<Vec<String>>,
+}
+
+impl ReadBudgetSection {
+    /// The defaults with this section's overrides.
+    pub fn budgets(&self) -> mamori_store::ReadBudgets {
+        let mut b = mamori_store::ReadBudgets::default();
+        for (role, rb) in &self.roles {
+            b.roles.insert(role.clone(), *rb);
+        }
+        if let Some(p) = self.ceiling_percent {
+            b.ceiling_percent = p;
+        }
+        if let Some(f) = self.ceiling_floor {
+            b.ceiling_floor = f;
+        }
+        if let Some(j) = &self.approved_jobs {
+            b.approved_jobs = j.clone();
+        }
+        b
+    }
 }
 
 impl Default for GuardSection {
@@ -70,6 +121,8 @@ impl Default for GuardSection {
             rehash_secs: 300,
             webhook_url: None,
             monitor_secs: 0,
+            canary_domain: None,
+            read_budgets: ReadBudgetSection::default(),
         }
     }
 }
@@ -447,6 +500,25 @@ mod tests {
             PathBuf::from("shop/guard-baseline.json")
         );
         assert!(toml::from_str::<Config>("[guard]\nwatch_dir = []\n").is_err());
+        let cfg: Config = toml::from_str(
+            "[guard]\ncanary_domain = \"mail.shop.example\"\n[guard.read_budgets]\nceiling_floor = 50\n\
+             [guard.read_budgets.roles.support]\nper_minute = 30\nper_hour = 200\nper_day = 800\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.guard.canary_domain.as_deref(),
+            Some("mail.shop.example")
+        );
+        let b = cfg.guard.read_budgets.budgets();
+        assert_eq!(b.ceiling_floor, 50);
+        assert_eq!(
+            b.roles["support"],
+            mamori_store::RoleBudget::new(30, 200, 800)
+        );
+        assert_eq!(
+            b.roles["owner"],
+            mamori_store::ReadBudgets::default().roles["owner"]
+        );
     }
 
     #[test]

@@ -101,7 +101,7 @@ const STREETS: &[&str] = &[
     "若松町",
 ];
 
-fn person(rng: &mut StdRng) -> Result<(PersonName, Address, PhoneNumber)> {
+pub(crate) fn person(rng: &mut StdRng) -> Result<(PersonName, Address, PhoneNumber)> {
     let (f, fk) = FAMILY[rng.gen_range(0..FAMILY.len())];
     let (g, gk) = GIVEN[rng.gen_range(0..GIVEN.len())];
     let name = PersonName::parse_with_kana(f, g, Some(fk), Some(gk))?;

@@ -35,6 +35,25 @@ pub enum GuardCmd {
     /// Compare the watched files with the signed baseline (exit 0 same, 1 differences, 2 the
     /// baseline is missing or does not verify).
     Verify,
+    /// Canary customers: honey customers whose plaintext read raises `canary.read`.
+    Canary {
+        #[command(subcommand)]
+        cmd: CanaryCmd,
+    },
+}
+
+/// `mamori guard canary ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum CanaryCmd {
+    /// Create N canary customers through the gateway (members with orders, addresses at
+    /// `guard.canary_domain`), marked only by sealed marks. Prints how many were planted.
+    Plant {
+        /// How many.
+        count: u64,
+        /// Random seed (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 /// The payment-relevant value of the configuration file: the payment provider's URL (empty
@@ -151,6 +170,8 @@ pub fn run(cfg: &Config, cmd: GuardCmd) -> Result<ExitCode> {
     match cmd {
         GuardCmd::Baseline { replace } => baseline(cfg, replace),
         GuardCmd::Verify => verify(cfg),
+        // Handled by `main` (it needs the gateway).
+        GuardCmd::Canary { .. } => Ok(ExitCode::from(2)),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `scan` found card
 //! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database).
 
+mod canary;
 mod config;
 mod demo;
 mod guard;
@@ -230,6 +231,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger { cmd } => ledger_cmd(&cfg, cmd).await,
+        Command::Guard {
+            cmd:
+                guard::GuardCmd::Canary {
+                    cmd: guard::CanaryCmd::Plant { count, seed },
+                },
+        } => {
+            let domain = cfg
+                .guard
+                .canary_domain
+                .clone()
+                .context("set guard.canary_domain (a mail domain you control) first")?;
+            let store = open_migrated(&cfg).await?;
+            let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
+            let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger)
+                .with_read_budgets(cfg.guard.read_budgets.budgets());
+            let seed = seed.unwrap_or_else(rand::random);
+            let ids = canary::plant(&gateway, count, &domain, seed).await?;
+            println!("planted {} canary customers at {domain}", ids.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Guard { cmd } => guard::run(&cfg, cmd),
         Command::Incident { cmd } => {
             let store = open_migrated(&cfg).await?;

@@ -82,7 +82,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     }
     let ledger = Ledger::start(store.clone(), signer, crate::ledger_config(cfg));
     let keys = Arc::new(ring);
-    let gateway = Gateway::new(store.clone(), keys.clone(), ledger.clone());
+    let gateway = Gateway::new(store.clone(), keys.clone(), ledger.clone())
+        .with_read_budgets(cfg.guard.read_budgets.budgets());
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -146,6 +147,20 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         backoffice.public_url.as_str(),
         webhook.clone(),
     );
+    // The gateway's detections (mass-read stops, canary reads) are raised as these alerts.
+    gateway.set_read_alarm(Arc::new(mamori_guard::GuardReadAlarm::new(
+        mamori_guard::AlertConfig {
+            shop_name: cfg.shop.name.clone(),
+            backoffice_origin: Some(
+                backoffice
+                    .public_url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            webhook: webhook.clone(),
+        },
+    )));
     let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
     let scripts = crate::guard::script_inventory(&alerts, &backoffice.scripts).await?;
     let _scripts_refresh = scripts.spawn_refresh(Duration::from_secs(2));

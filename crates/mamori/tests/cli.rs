@@ -78,6 +78,70 @@ fn keys_init_then_ledger_verify() {
     assert!(text(&out).contains("exists already"), "{}", text(&out));
 }
 
+/// Canaries are planted through the gateway: customers with orders, as many sealed marks and no
+/// flag, their addresses nowhere in the clear, their orders outside the sales figures.
+#[test]
+fn guard_canary_plant_needs_a_domain_and_plants_sealed_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    let out = mamori(dir.path(), &["guard", "canary", "plant", "3"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("guard.canary_domain"), "{}", text(&out));
+    std::fs::write(
+        dir.path().join("mamori.toml"),
+        "[guard]\ncanary_domain = \"kanari.shop.example\"\n",
+    )
+    .unwrap();
+    // The demo catalogue, no customers.
+    let out = mamori(
+        dir.path(),
+        &["demo", "populate", "--customers", "0", "--orders", "0"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(
+        dir.path(),
+        &["guard", "canary", "plant", "3", "--seed", "7"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("planted 3 canary customers"),
+        "{}",
+        text(&out)
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("data/mamori.db").display());
+    rt.block_on(async {
+        let store = mamori_store::SqliteStore::open(&url).await.unwrap();
+        let count = |sql: &'static str| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM customers").await, 3);
+        assert_eq!(count("SELECT COUNT(*) FROM canary_marks").await, 3);
+        assert!(count("SELECT COUNT(*) FROM orders").await >= 3);
+        // No sale: their card payments never went through.
+        let sales = mamori_store::BackofficeStore::sales_summary(&store, 0, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(sales.orders, 0);
+    });
+    // The canary domain is nowhere in the database in the clear.
+    for f in ["mamori.db", "mamori.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join("data").join(f)) {
+            assert!(
+                !bytes.windows(b"kanari".len()).any(|w| w == b"kanari"),
+                "{f} holds the canary domain"
+            );
+        }
+    }
+}
+
 #[test]
 fn missing_key_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ mod observations;
 mod orders;
 mod outbox;
 mod postgres;
+mod reads;
 mod scripts;
 mod sessions;
 mod sqlite;
@@ -238,6 +239,139 @@ macro_rules! outbox_due_sql {
 }
 pub(crate) use outbox_due_sql;
 
+/// Charges a read to its budget inside the ledger's append transaction: `None` when it fits (the
+/// customers' latest opens are written to `read_opens`), else the refusal (and the principal's
+/// stop is written to `read_principals` when this read set it). A principal already stopped is
+/// refused without counting.
+macro_rules! read_budget_charge {
+    ($db:ty, $conn:expr, $budget:expr, $subjects:expr) => {{
+        let conn = $conn;
+        let b: &ReadBudget = $budget;
+        let subjects: &[String] = $subjects;
+        let state: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>, i64, i64)> =
+            sqlx::query_as(
+                "SELECT stopped_at, stop_window, stop_opened, stop_limit, reset_at, approved_until \
+                 FROM read_principals WHERE principal = $1",
+            )
+            .bind(&b.principal)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let (reset_at, approved_until) = state.map(|s| (s.4, s.5)).unwrap_or((0, 0));
+        match state {
+            Some((Some(_), w, o, l, _, _)) => Some(BudgetRefusal {
+                principal: b.principal.clone(),
+                window_secs: w.unwrap_or(0),
+                opened: o.unwrap_or(0),
+                max: l.unwrap_or(0),
+                new_stop: false,
+            }),
+            _ if subjects.is_empty() => None,
+            _ => {
+                let limits: Vec<BudgetLimit> = b
+                    .limits
+                    .iter()
+                    .filter(|l| !(l.ceiling && approved_until > b.at))
+                    .copied()
+                    .collect();
+                let since = |l: &BudgetLimit| (b.at - l.window_secs).max(reset_at);
+                // When each of these customers was last opened by this principal.
+                let mut last = std::collections::HashMap::<String, i64>::new();
+                for chunk in subjects.chunks($crate::backend::INSERT_CHUNK) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT customer_id, opened_at FROM read_opens WHERE principal = ",
+                    );
+                    qb.push_bind(&b.principal).push(" AND customer_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c);
+                    }
+                    qb.push(")");
+                    let rows: Vec<(String, i64)> =
+                        qb.build_query_as().fetch_all(&mut *conn).await?;
+                    last.extend(rows);
+                }
+                // Distinct customers opened in each window, in one statement.
+                let mut counts = Vec::with_capacity(limits.len());
+                if !limits.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                    for (i, l) in limits.iter().enumerate() {
+                        if i > 0 {
+                            qb.push(", ");
+                        }
+                        qb.push("COUNT(CASE WHEN opened_at > ")
+                            .push_bind(since(l))
+                            .push(" THEN 1 END)");
+                    }
+                    let earliest = limits.iter().map(since).min().unwrap_or(b.at);
+                    qb.push(" FROM read_opens WHERE principal = ")
+                        .push_bind(&b.principal)
+                        .push(" AND opened_at > ")
+                        .push_bind(earliest);
+                    use sqlx::Row as _;
+                    let row = qb.build().fetch_one(&mut *conn).await?;
+                    for i in 0..limits.len() {
+                        counts.push(row.try_get::<i64, _>(i)?);
+                    }
+                }
+                let mut crossed = None;
+                for (l, count) in limits.iter().zip(&counts) {
+                    let s = since(l);
+                    let new = subjects
+                        .iter()
+                        .filter(|c| last.get(*c).is_none_or(|t| *t <= s))
+                        .count() as i64;
+                    if count + new > l.max {
+                        crossed = Some((l, count + new));
+                        break;
+                    }
+                }
+                match crossed {
+                    Some((l, opened)) => {
+                        sqlx::query(
+                            "INSERT INTO read_principals (principal, stopped_at, stop_window, \
+                             stop_opened, stop_limit) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (principal) DO UPDATE SET stopped_at = excluded.stopped_at, \
+                             stop_window = excluded.stop_window, stop_opened = excluded.stop_opened, \
+                             stop_limit = excluded.stop_limit, lifted_by = NULL, lifted_at = NULL",
+                        )
+                        .bind(&b.principal)
+                        .bind(b.at)
+                        .bind(l.window_secs)
+                        .bind(opened)
+                        .bind(l.max)
+                        .execute(&mut *conn)
+                        .await?;
+                        Some(BudgetRefusal {
+                            principal: b.principal.clone(),
+                            window_secs: l.window_secs,
+                            opened,
+                            max: l.max,
+                            new_stop: true,
+                        })
+                    }
+                    None => {
+                        for chunk in subjects.chunks($crate::backend::INSERT_CHUNK) {
+                            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                                "INSERT INTO read_opens (principal, customer_id, opened_at) ",
+                            );
+                            qb.push_values(chunk.iter(), |mut row, c| {
+                                row.push_bind(&b.principal).push_bind(c).push_bind(b.at);
+                            });
+                            qb.push(
+                                " ON CONFLICT (principal, customer_id) DO UPDATE \
+                                 SET opened_at = excluded.opened_at",
+                            );
+                            qb.build().execute(&mut *conn).await?;
+                        }
+                        None
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(crate) use read_budget_charge;
+
 /// The part of a ledger append that runs inside the backend's locked transaction: reads the end of
 /// the log, inserts the batch after it, advances the frontier and optionally signs a checkpoint.
 macro_rules! ledger_append_in_tx {
@@ -254,7 +388,22 @@ macro_rules! ledger_append_in_tx {
         }
         let first = size as u64;
         let now = now_us();
-        for (ci, chunk) in events.chunks($crate::backend::INSERT_CHUNK).enumerate() {
+        // Reads charged to a budget are decided here, in order, under the ledger's lock: the
+        // count, the decision and the record are one step for every process on the database.
+        let mut refused: Vec<(usize, BudgetRefusal)> = Vec::new();
+        let mut accepted: Vec<&PendingEvent> = Vec::with_capacity(events.len());
+        for (idx, e) in events.iter().enumerate() {
+            match &e.budget {
+                None => accepted.push(e),
+                Some(b) => {
+                    match $crate::backend::read_budget_charge!($db, &mut *conn, b, &e.subjects) {
+                        None => accepted.push(e),
+                        Some(r) => refused.push((idx, r)),
+                    }
+                }
+            }
+        }
+        for (ci, chunk) in accepted.chunks($crate::backend::INSERT_CHUNK).enumerate() {
             let base = first + (ci * $crate::backend::INSERT_CHUNK) as u64;
             let mut qb = sqlx::QueryBuilder::<$db>::new(
                 "INSERT INTO ledger_entries (seq, leaf_hash, event, recorded_at) ",
@@ -286,7 +435,7 @@ macro_rules! ledger_append_in_tx {
                 qb.build().execute(&mut *conn).await?;
             }
         }
-        for e in events {
+        for e in &accepted {
             frontier.push(e.leaf_hash);
         }
         let new_size = frontier.size();
@@ -297,7 +446,9 @@ macro_rules! ledger_append_in_tx {
             .execute(&mut *conn)
             .await?;
         let mut note = None;
-        if let Some(signer) = $signer {
+        // A batch whose every read was refused appended nothing: no new head to sign.
+        let grew = events.is_empty() || !accepted.is_empty();
+        if let (Some(signer), true) = ($signer, grew) {
             let signed = signer.sign(new_size, root);
             sqlx::query(
                 "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, $3) \
@@ -315,6 +466,7 @@ macro_rules! ledger_append_in_tx {
                 first_seq: first,
                 size: new_size,
                 root,
+                refused,
             },
             note,
         ))

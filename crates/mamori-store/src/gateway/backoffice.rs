@@ -586,7 +586,10 @@ impl Gateway {
     ///
     /// Refused, with nothing recorded: without a reason, with no customer or no field
     /// ([`StoreError::Invalid`]), when a customer is unknown ([`StoreError::NotFound`]) or erased
-    /// ([`StoreError::Erased`]). A value the customer does not have is an empty string.
+    /// ([`StoreError::Erased`]). A value the customer does not have is an empty string. Canary
+    /// customers are left out (neither read nor named); a selection of canaries only gives an
+    /// empty export. Charged to the read budget like every plaintext read: an export that would
+    /// cross it is refused whole ([`StoreError::ReadBudgetExceeded`]).
     pub async fn export_customers(
         &self,
         acc: &Accessor,
@@ -596,6 +599,17 @@ impl Gateway {
         require_reason(acc)?;
         let ids = unique(customer_ids);
         let wanted = unique(fields);
+        if ids.is_empty() {
+            return Err(StoreError::Invalid(
+                "nothing to export: choose at least one customer".into(),
+            ));
+        }
+        // Canaries are left out of every export: not read, not recorded, not in the file.
+        let canaries = self.canary_ids().await?;
+        let ids: Vec<String> = ids.into_iter().filter(|i| !canaries.contains(i)).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         if ids.is_empty() {
             return Err(StoreError::Invalid(
                 "nothing to export: choose at least one customer".into(),

@@ -34,6 +34,7 @@ mod gifts;
 mod incidents;
 mod mail;
 mod orders;
+mod reads;
 mod tokens;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
 pub use crate::model::{Buyer, NewOrder, NewShipment, OrderView, PlacedOrder, ShipmentView};
@@ -44,6 +45,7 @@ pub use backoffice::{
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
+pub use reads::{principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, WINDOWS};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";
@@ -190,6 +192,8 @@ pub struct Gateway {
     ledger: Ledger,
     /// Argon2id on the blocking pool, and the dummy hash an unknown email is verified against.
     passwords: PasswordHasher,
+    /// Mass-read limits and canaries (shared by clones).
+    reads: Arc<reads::ReadGuard>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -240,6 +244,7 @@ impl Gateway {
             passwords: PasswordHasher::new(keys.clone()),
             keys,
             ledger,
+            reads: Arc::new(reads::ReadGuard::new(ReadBudgets::default())),
         }
     }
 
@@ -273,9 +278,7 @@ impl Gateway {
         customers: Vec<String>,
         f: &[&str],
     ) -> Result<u64> {
-        self.ledger
-            .record(&AccessEvent::new(acc, action, customers, f))
-            .await
+        self.record_checked(acc, action, customers, f).await
     }
 
     async fn data_key(&self, customer_id: &str) -> Result<DataKey> {

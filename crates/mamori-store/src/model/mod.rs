@@ -203,6 +203,49 @@ pub struct PendingEvent {
     pub leaf_hash: [u8; 32],
     /// Customer ids named by the event.
     pub subjects: Vec<String>,
+    /// The read budget this event is charged to (reads that hand out plaintext): checked and
+    /// counted in the append's transaction; an event over its budget is not appended.
+    pub budget: Option<ReadBudget>,
+}
+
+/// One window of a read budget: at most `max` distinct customers opened in `window_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BudgetLimit {
+    /// Length of the window (60, 3600, 86400).
+    pub window_secs: i64,
+    /// Most distinct customers the principal may open in it.
+    pub max: i64,
+    /// True for the absolute ceiling (a share of all customers), which an owner's approval of
+    /// the principal's job lifts (`read_principals.approved_until`).
+    pub ceiling: bool,
+}
+
+/// What a read is charged to: the principal's key (`staff:<id>`, `system:<job>`,
+/// `guest:<session>`) and its limits, checked against `read_opens` at `at` (Unix seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadBudget {
+    /// The principal's key.
+    pub principal: String,
+    /// Its limits.
+    pub limits: Vec<BudgetLimit>,
+    /// Now, in Unix seconds.
+    pub at: i64,
+}
+
+/// Why an event was not appended: its principal's read budget is spent (or was already stopped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetRefusal {
+    /// The principal's key.
+    pub principal: String,
+    /// The window crossed (seconds); 0 when the principal was already stopped.
+    pub window_secs: i64,
+    /// Distinct customers the read would have brought the window to (or, when already stopped,
+    /// what the stop recorded).
+    pub opened: i64,
+    /// The limit of that window.
+    pub max: i64,
+    /// True when this read set the stop (false: the principal was stopped before).
+    pub new_stop: bool,
 }
 
 /// Where an appended batch landed.
@@ -214,6 +257,9 @@ pub struct AppendOutcome {
     pub size: u64,
     /// Root after the batch.
     pub root: [u8; 32],
+    /// Events of the batch refused by their read budget (index into the batch), not appended;
+    /// the others were appended in batch order from `first_seq` on.
+    pub refused: Vec<(usize, BudgetRefusal)>,
 }
 
 /// Current time in microseconds since the epoch (the unit of the older `created_at`, `updated_at`

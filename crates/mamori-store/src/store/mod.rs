@@ -18,6 +18,7 @@ mod ledger;
 pub mod observations;
 mod orders;
 mod outbox;
+pub mod reads;
 pub mod scripts;
 mod sessions;
 mod staff;
@@ -42,6 +43,7 @@ pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
+pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
 pub use scripts::{script_site, script_state, ScriptInventoryStore, ScriptRow};
 pub use sessions::{TokenStore, WebSessionStore};
 pub use staff::StaffStore;
@@ -94,7 +96,7 @@ impl CheckpointSigner {
 /// (which opens the store and hands it to the gateway) hold one; everything else gets [`Records`].
 #[async_trait]
 pub trait Store:
-    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + 'static
+    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + CanaryStore + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;
@@ -124,6 +126,7 @@ pub trait Records:
     + CspReportStore
     + ScriptInventoryStore
     + IncidentStore
+    + ReadBudgetStore
     + Send
     + Sync
     + 'static
@@ -145,6 +148,7 @@ impl<T> Records for T where
         + CspReportStore
         + ScriptInventoryStore
         + IncidentStore
+        + ReadBudgetStore
         + Send
         + Sync
         + 'static
