@@ -138,4 +138,61 @@ async fn reports_are_stored_alerted_and_listed(backend: Backend) {
     assert_eq!(support.get("/csp-reports").await.status, 403);
 }
 
-both_backends!(reports_are_stored_alerted_and_listed);
+/// The back office's own reports: kept under `backoffice:` (its `/orders` is not the shop's), and
+/// a blocked script on any of its pages is critical.
+async fn the_back_offices_reports_are_kept_apart_and_critical(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let alerts = Alerts::new(
+        bo.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    );
+    let sink = GuardCspSink::for_backoffice(alerts);
+    let page = format!("https://admin.shop.example/orders/MR-1?q={EMAIL}");
+    let r = sink
+        .handle(&report(
+            &page,
+            "https://evil.example/x.js",
+            "script-src-elem",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r, (CspRecorded::New, true));
+    let store = bo.gateway().records();
+    let rows = store.csp_reports_page(0, 10).await.unwrap();
+    assert_eq!(rows.items.len(), 1);
+    assert_eq!(rows.items[0].page, "backoffice:/orders/MR-1");
+    assert!(!rows.items[0].sample_document.contains(EMAIL));
+    let raised = store
+        .alerts_page(
+            &AlertFilter {
+                state: None,
+                kind: Some(kinds::CSP_SCRIPT_BLOCKED.to_owned()),
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(raised.items.len(), 1);
+    assert_eq!(raised.items[0].subject, "page:backoffice");
+    assert_eq!(raised.items[0].severity, "critical");
+    // Even a back-office page that is not "personal" in the shop's sense.
+    let r = sink
+        .handle(&report(
+            "https://admin.shop.example/dashboard",
+            "inline",
+            "script-src-elem",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r, (CspRecorded::New, true));
+}
+
+both_backends!(
+    reports_are_stored_alerted_and_listed,
+    the_back_offices_reports_are_kept_apart_and_critical
+);

@@ -143,7 +143,11 @@ fn document_sample(document_uri: &str) -> String {
 pub struct GuardCspSink {
     alerts: Alerts,
     max_aggregates: i64,
+    backoffice: bool,
 }
+
+/// The page name prefix of the back office's reports (its paths overlap the shop's).
+pub const BACKOFFICE_PAGE_PREFIX: &str = "backoffice:";
 
 impl GuardCspSink {
     /// Reports stored through `alerts`' store, alerts raised through `alerts`.
@@ -151,6 +155,17 @@ impl GuardCspSink {
         Self {
             alerts,
             max_aggregates: CSP_AGGREGATES_MAX,
+            backoffice: false,
+        }
+    }
+
+    /// The sink of the back office's own report endpoint: pages kept as `backoffice:/path`, and a
+    /// script blocked on any of them is critical (every back-office page is a member of staff's,
+    /// who can open customers).
+    pub fn for_backoffice(alerts: Alerts) -> Self {
+        Self {
+            backoffice: true,
+            ..Self::new(alerts)
         }
     }
 
@@ -165,8 +180,13 @@ impl GuardCspSink {
         &self,
         report: &CspReport,
     ) -> Result<(CspRecorded, bool), crate::GuardError> {
+        let page = page_path(&report.document_uri);
         let row = NewCspReport {
-            page: page_path(&report.document_uri),
+            page: if self.backoffice {
+                cut(&format!("{BACKOFFICE_PAGE_PREFIX}{page}"), PAGE_MAX)
+            } else {
+                page
+            },
             directive: cut(
                 &report.effective_directive.to_ascii_lowercase(),
                 DIRECTIVE_MAX,
@@ -189,10 +209,14 @@ impl GuardCspSink {
         {
             return Ok((recorded, false));
         }
-        let (severity, section) = match page_class(&row.page) {
-            PageClass::Payment(s) => (Severity::Critical, s),
-            PageClass::Personal(s) => (Severity::Warning, s),
-            PageClass::Other => return Ok((recorded, false)),
+        let (severity, section) = if self.backoffice {
+            (Severity::Critical, "backoffice")
+        } else {
+            match page_class(&row.page) {
+                PageClass::Payment(s) => (Severity::Critical, s),
+                PageClass::Personal(s) => (Severity::Warning, s),
+                PageClass::Other => return Ok((recorded, false)),
+            }
         };
         let alert = Alert {
             at: report.received_at,

@@ -485,8 +485,9 @@ impl BrowserMonitor {
             .collect())
     }
 
-    /// The provider's card page now: a payment of the monitor's own, never paid.
-    async fn provider_target(&self, probe: &ProviderProbe) -> Result<Target, GuardError> {
+    /// The provider's card page now: a payment of the monitor's own, never paid (cancelled after
+    /// the walk), and its id.
+    async fn provider_target(&self, probe: &ProviderProbe) -> Result<(Target, String), GuardError> {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let created = probe
             .connector
@@ -501,11 +502,14 @@ impl BrowserMonitor {
             })
             .await
             .map_err(|e| GuardError::Browser(format!("monitor payment: {e}")))?;
-        Ok(Target {
-            page: provider_page_name(&created.redirect_url, &created.payment_id),
-            url: created.redirect_url,
-            payment: true,
-        })
+        Ok((
+            Target {
+                page: provider_page_name(&created.redirect_url, &created.payment_id),
+                url: created.redirect_url,
+                payment: true,
+            },
+            created.payment_id,
+        ))
     }
 
     /// One walk over every target: observes each, records the first observation of a page as its
@@ -520,16 +524,36 @@ impl BrowserMonitor {
 
     async fn walk_with(&self, chromium: &Chromium) -> Result<Vec<Change>, GuardError> {
         let mut targets = self.config.targets.clone();
+        let mut probe_payment = None;
         if let Some(probe) = &self.config.provider {
             match self.provider_target(probe).await {
-                Ok(t) => targets.push(t),
+                Ok((t, id)) => {
+                    targets.push(t);
+                    probe_payment = Some((probe, id));
+                }
                 Err(err) => {
                     tracing::error!(error = %err, "monitor: the provider's page is unreachable")
                 }
             }
         }
+        let walked = self.observe_all(chromium, &targets).await;
+        // The monitor's own payment is never paid: cancel it, so the provider's list holds no
+        // open 1-yen payments from it (whatever the walk found).
+        if let Some((probe, id)) = probe_payment {
+            if let Err(err) = probe.connector.cancel(&id).await {
+                tracing::warn!(error = %err, "monitor: its payment could not be cancelled");
+            }
+        }
+        walked
+    }
+
+    async fn observe_all(
+        &self,
+        chromium: &Chromium,
+        targets: &[Target],
+    ) -> Result<Vec<Change>, GuardError> {
         let mut all = Vec::new();
-        for target in &targets {
+        for target in targets {
             match chromium.observe(&target.url).await {
                 Ok(now) => all.extend(self.judge(target, &now).await?),
                 Err(err) => {

@@ -16,7 +16,10 @@ use mamori_guard::inventory::{shop_builtin, ScriptInventory};
 use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
 use mamori_guard::{kinds, AlertConfig, Alerts};
 use mamori_pay::url::Url;
-use mamori_pay::HttpConnector;
+use mamori_pay::{
+    CreatePayment, CreatedPayment, HttpConnector, PayError, PaymentConnector, PaymentInfo,
+    PaymentStatus, RefundInfo,
+};
 use mamori_store::{alert_state, observation_state, switch_state, AlertFilter, AlertRow, Records};
 use mamori_testkit::both_backends;
 
@@ -209,6 +212,40 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     drop(handle);
 }
 
+/// The real sandbox connector, remembering the payments it created (the monitor's probes).
+struct Recording {
+    inner: HttpConnector,
+    created: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl PaymentConnector for Recording {
+    async fn create_payment(&self, req: &CreatePayment) -> Result<CreatedPayment, PayError> {
+        let created = self.inner.create_payment(req).await?;
+        self.created
+            .lock()
+            .unwrap()
+            .push(created.payment_id.clone());
+        Ok(created)
+    }
+    async fn lookup(&self, payment_id: &str) -> Result<PaymentInfo, PayError> {
+        self.inner.lookup(payment_id).await
+    }
+    async fn refund(
+        &self,
+        payment_id: &str,
+        amount_jpy: i64,
+        idempotency_key: &str,
+    ) -> Result<RefundInfo, PayError> {
+        self.inner
+            .refund(payment_id, amount_jpy, idempotency_key)
+            .await
+    }
+    async fn cancel(&self, payment_id: &str) -> Result<PaymentInfo, PayError> {
+        self.inner.cancel(payment_id).await
+    }
+}
+
 /// With the script inventory (PCI DSS 6.4.3): the first walk lists the provider's `card.js` for
 /// its card page; the shop's pages run only listed scripts; the altered `card.js` is a script the
 /// inventory does not list, raised as `script.not_listed` and closing card payment.
@@ -232,10 +269,14 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
     let sandbox = Url::parse(&shop.sandbox_url).unwrap();
     let provider_page = format!("{sandbox}pay/{{payment}}");
     let script = sandbox.join("assets/card.js").unwrap().to_string();
+    let connector = Arc::new(Recording {
+        inner: HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap(),
+        created: std::sync::Mutex::default(),
+    });
     let mut config = MonitorConfig::new(
         Target::shop_pages(&shop_url, "/product/PT-1001"),
         Some(ProviderProbe {
-            connector: Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
+            connector: connector.clone(),
             return_url: shop_url.join("checkout/return").unwrap(),
             cancel_url: shop_url.join("checkout/cancel").unwrap(),
         }),
@@ -272,6 +313,12 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
         .await
         .is_empty());
     assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    // The monitor's 1-yen payment of that walk is cancelled at the provider once the walk ends.
+    let first = connector.created.lock().unwrap()[0].clone();
+    wait_until("the monitor's payment cancelled", || async {
+        connector.lookup(&first).await.unwrap().status == PaymentStatus::Canceled
+    })
+    .await;
 
     std::fs::write(&card_js, format!("{CARD_JS}{SKIMMER}")).unwrap();
     wait_until("script.not_listed on the provider's page", || async {

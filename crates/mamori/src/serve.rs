@@ -139,14 +139,18 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         delivery_lead_days: shop_cfg.delivery_lead_days,
         cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
-    let backoffice = start_backoffice(cfg, &gateway, psp.clone()).await?;
+    let bound = bind_backoffice(cfg).await?;
     let webhook = crate::guard::webhook_target(cfg)?;
     let alerts = crate::guard::alerts(
         cfg,
         &gateway,
-        backoffice.public_url.as_str(),
+        bound.config.public_url.as_str(),
         webhook.clone(),
     );
+    let backoffice_csp = Arc::new(mamori_guard::csp::GuardCspSink::for_backoffice(
+        alerts.clone(),
+    ));
+    let backoffice = start_backoffice(bound, &gateway, psp.clone(), backoffice_csp).await?;
     // The gateway's detections (mass-read stops, canary reads) are raised as these alerts.
     gateway.set_read_alarm(Arc::new(mamori_guard::GuardReadAlarm::new(
         mamori_guard::AlertConfig {
@@ -305,25 +309,40 @@ struct RunningBackoffice {
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
 /// IP allow-list, until Ctrl-C.
-async fn start_backoffice(
-    cfg: &Config,
-    gateway: &Gateway,
-    psp: Arc<dyn PaymentConnector>,
-) -> Result<RunningBackoffice> {
+/// The back office's listener and settings, bound before anything that names its URL (alerts).
+struct BoundBackoffice {
+    listener: tokio::net::TcpListener,
+    config: mamori_backoffice::config::BackofficeConfig,
+}
+
+async fn bind_backoffice(cfg: &Config) -> Result<BoundBackoffice> {
     let section = &cfg.backoffice;
     let listener = tokio::net::TcpListener::bind(section.listen)
         .await
         .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
     let addr = listener.local_addr()?;
     let config = section.to_config(addr, &cfg.shop)?;
+    Ok(BoundBackoffice { listener, config })
+}
+
+async fn start_backoffice(
+    bound: BoundBackoffice,
+    gateway: &Gateway,
+    psp: Arc<dyn PaymentConnector>,
+    csp_sink: Arc<dyn mamori_web::security::CspReportSink>,
+) -> Result<RunningBackoffice> {
+    let BoundBackoffice { listener, config } = bound;
     let public_url = config.public_url.clone();
-    let assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
+    let mut assembly = mamori_backoffice::assemble(mamori_backoffice::Parts {
         gateway: gateway.clone(),
         psp,
         config,
         clock: Arc::new(mamori_web::clock::SystemClock),
     })
     .context("the back office's WebAuthn settings (backoffice.public_url)")?;
+    // The back office's own CSP reports are stored and alerted like the shop's, under a page
+    // name of their own.
+    assembly.stack = assembly.stack.with_csp_sink(csp_sink);
     let guard = assembly.state.guard.clone();
     let scripts = assembly.state.scripts.clone();
     let app = assembly
