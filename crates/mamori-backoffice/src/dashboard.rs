@@ -74,11 +74,21 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         .iter()
         .map(|o| list_row(&c, o))
         .collect();
-    let mut history = Vec::new();
-    for back in (0..CHART_DAYS).rev() {
-        let day = sales_day(&state, now, back).await?;
-        history.push(day);
-    }
+    // One grouped query for the whole chart, oldest day first.
+    let first = from - (CHART_DAYS - 1) * DAY_US;
+    let history: Vec<DaySales> = state
+        .store
+        .sales_by_day(first, DAY_US, CHART_DAYS)
+        .await
+        .map_err(fail("sales by day"))?
+        .into_iter()
+        .zip((0..CHART_DAYS).rev())
+        .map(|(s, back)| DaySales {
+            day: (now - chrono::Duration::days(back)).date_naive(),
+            orders: s.orders,
+            total: s.total,
+        })
+        .collect();
     let chart = sales_svg(&history);
     let days = history
         .iter()
@@ -99,25 +109,4 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         chart,
         days,
     }))
-}
-
-/// The sales of the day `back` days before `now`'s (JST).
-async fn sales_day(
-    state: &BackofficeState,
-    now: DateTime<FixedOffset>,
-    back: i64,
-) -> Result<DaySales, AppError> {
-    let (today, _) = day_us(now);
-    let from = today - back * DAY_US;
-    let s = state
-        .store
-        .sales_summary(from, from + DAY_US)
-        .await
-        .map_err(fail("sales of a day"))?;
-    let day = (now - chrono::Duration::days(back)).date_naive();
-    Ok(DaySales {
-        day,
-        orders: s.orders,
-        total: s.total,
-    })
 }

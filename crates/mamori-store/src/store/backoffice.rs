@@ -42,4 +42,10 @@ pub trait BackofficeStore: Send + Sync {
     /// Orders placed in `[from_us, to_us)` (microseconds) and the sum of their totals, leaving
     /// out cancelled and refunded orders and card orders not paid yet.
     async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary>;
+
+    /// The same figures for `days` consecutive periods of `day_us` microseconds from `from_us`
+    /// (oldest first, one entry per period, zero where nothing sold), in one grouped query.
+    /// Empty when `days` or `day_us` is not positive; at most 366 periods.
+    async fn sales_by_day(&self, from_us: i64, day_us: i64, days: i64)
+        -> Result<Vec<SalesSummary>>;
 }

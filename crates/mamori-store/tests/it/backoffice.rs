@@ -861,6 +861,20 @@ async fn orders_search_and_sales(backend: Backend) {
     );
     let none = s.sales_summary(20_000_000, 30_000_000).await.unwrap();
     assert_eq!((none.orders, none.total), (0, 0));
+
+    // By period, in one query: each period is what `sales_summary` says of it.
+    let periods = s.sales_by_day(0, 1_500_000, 8).await.unwrap();
+    assert_eq!(periods.len(), 8);
+    for (i, p) in periods.iter().enumerate() {
+        let from = i as i64 * 1_500_000;
+        let one = s.sales_summary(from, from + 1_500_000).await.unwrap();
+        assert_eq!(*p, one, "period {i}");
+    }
+    let sum: i64 = periods.iter().map(|p| p.orders).sum();
+    assert_eq!(sum, 3);
+    assert!(periods.iter().filter(|p| p.orders > 0).count() >= 2);
+    assert!(s.sales_by_day(0, 0, 8).await.unwrap().is_empty());
+    assert!(s.sales_by_day(0, 1_500_000, 0).await.unwrap().is_empty());
 }
 
 async fn customers_page_lists_everyone_newest_first(backend: Backend) {
