@@ -76,6 +76,22 @@ async fn good_hash(records: &Arc<dyn Records>, page: &str, script: &str) -> Opti
     scripts[script].as_str().map(str::to_owned)
 }
 
+/// The shop's pages and the provider's card page through `connector`, every 2 s, with Debian's
+/// Chromium.
+fn monitor_config(shop_url: &Url, connector: Arc<dyn PaymentConnector>) -> MonitorConfig {
+    let mut config = MonitorConfig::new(
+        Target::shop_pages(shop_url, "/product/PT-1001"),
+        Some(ProviderProbe {
+            connector,
+            return_url: shop_url.join("checkout/return").unwrap(),
+            cancel_url: shop_url.join("checkout/cancel").unwrap(),
+        }),
+    );
+    config.interval = Duration::from_secs(2);
+    config.chromium = mamori_e2e::chromium_path();
+    config
+}
+
 async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let card_js = dir.path().join("card.js");
@@ -94,16 +110,10 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     let sandbox = Url::parse(&shop.sandbox_url).unwrap();
     let provider_page = format!("{sandbox}pay/{{payment}}");
     let script = sandbox.join("assets/card.js").unwrap().to_string();
-    let mut config = MonitorConfig::new(
-        Target::shop_pages(&shop_url, "/product/PT-1001"),
-        Some(ProviderProbe {
-            connector: Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
-            return_url: shop_url.join("checkout/return").unwrap(),
-            cancel_url: shop_url.join("checkout/cancel").unwrap(),
-        }),
+    let config = monitor_config(
+        &shop_url,
+        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
     );
-    config.interval = Duration::from_secs(2);
-    config.chromium = mamori_e2e::chromium_path();
     let monitor = Arc::new(BrowserMonitor::new(config, alerts.clone()));
     let handle = monitor.spawn();
 
@@ -273,16 +283,7 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
         inner: HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap(),
         created: std::sync::Mutex::default(),
     });
-    let mut config = MonitorConfig::new(
-        Target::shop_pages(&shop_url, "/product/PT-1001"),
-        Some(ProviderProbe {
-            connector: connector.clone(),
-            return_url: shop_url.join("checkout/return").unwrap(),
-            cancel_url: shop_url.join("checkout/cancel").unwrap(),
-        }),
-    );
-    config.interval = Duration::from_secs(2);
-    config.chromium = mamori_e2e::chromium_path();
+    let config = monitor_config(&shop_url, connector.clone());
     let monitor = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory.clone()));
     let handle = monitor.spawn();
 

@@ -507,7 +507,9 @@ pub async fn security_headers(
 ) -> Response {
     let nonce = CspNonce::generate();
     req.extensions_mut().insert(nonce.clone());
-    let path = req.uri().path().to_owned();
+    // The path is kept only when an inventory decides the page's scripts.
+    let allow = config.scripts.as_ref().and_then(|p| p.current());
+    let path = allow.as_ref().map(|_| req.uri().path().to_owned());
     let mut res = next.run(req).await;
     let policy = res
         .extensions()
@@ -518,8 +520,10 @@ pub async fn security_headers(
     let no_store = policy.private
         || res.headers().contains_key(header::SET_COOKIE)
         || res.status().as_u16() >= 400;
-    let allow = config.scripts.as_ref().and_then(|p| p.current());
-    let hashes = allow.as_ref().map(|a| a.hashes_for(&path));
+    let hashes = allow
+        .as_ref()
+        .zip(path.as_deref())
+        .map(|(a, p)| a.hashes_for(p));
     let scripts = match &hashes {
         Some(h) => ScriptSources::Hashes(h),
         None => ScriptSources::Nonce,
