@@ -55,7 +55,8 @@ pub struct GuardSection {
     /// `MAMORI_ALERT_WEBHOOK_SECRET(_FILE)`).
     pub webhook_url: Option<String>,
     /// Seconds between two walks of the browser monitor over the shop's pages and the provider's
-    /// card page (Debian's chromium, or `MAMORI_CHROMIUM`); 0, the default, is off.
+    /// card page (Debian's chromium, or `MAMORI_CHROMIUM`); 30 by default, 0 is off. Without a
+    /// Chromium the shop still starts and says the monitor is off.
     pub monitor_secs: u64,
     /// The mail domain the merchant controls for canary customers' addresses
     /// (`mamori guard canary plant`); none by default, and planting refuses without one.
@@ -120,7 +121,7 @@ impl Default for GuardSection {
             checkout_dirs: Vec::new(),
             rehash_secs: 300,
             webhook_url: None,
-            monitor_secs: 0,
+            monitor_secs: 30,
             canary_domain: None,
             read_budgets: ReadBudgetSection::default(),
         }

@@ -326,7 +326,7 @@ pub async fn script_inventory(
 
 /// Starts the browser monitor when `guard.monitor_secs` is not 0: the shop's home page, cart and
 /// checkout form under `shop`, and the provider's card page through `psp`. None when it is off.
-pub fn monitor(
+pub async fn monitor(
     cfg: &Config,
     alerts: Alerts,
     psp: Arc<dyn mamori_pay::PaymentConnector>,
@@ -338,9 +338,32 @@ pub fn monitor(
         println!("page monitor:     off (guard.monitor_secs = 0)");
         return Ok(None);
     }
-    // No product page of its own here: the home page stands in for it (walked once).
-    let mut targets = Target::shop_pages(shop, "/");
+    let chromium = std::env::var_os("MAMORI_CHROMIUM")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || PathBuf::from(mamori_guard::monitor::DEFAULT_CHROMIUM),
+            PathBuf::from,
+        );
+    if !chromium.is_file() {
+        // On by default, but a shop without a browser still opens: the warning says what is
+        // missing and how to silence it, and the other detections run as before.
+        println!(
+            "page monitor:     OFF: no Chromium at {} (install Debian's chromium, set \
+             MAMORI_CHROMIUM, or set guard.monitor_secs = 0 to silence this)",
+            chromium.display()
+        );
+        return Ok(None);
+    }
+    // The customer's path starts on a product page: the first product the shop shows.
+    let product = first_shown_product(alerts.records().as_ref()).await?;
+    let product_path = product.map_or_else(|| "/".to_owned(), |sku| format!("/product/{sku}"));
+    let mut targets = Target::shop_pages(shop, &product_path);
     targets.dedup_by(|a, b| a.page == b.page);
+    let pages = targets
+        .iter()
+        .map(|t| t.page.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut config = MonitorConfig::new(
         targets,
         Some(ProviderProbe {
@@ -350,13 +373,27 @@ pub fn monitor(
         }),
     );
     config.interval = Duration::from_secs(cfg.guard.monitor_secs);
-    if let Some(p) = std::env::var_os("MAMORI_CHROMIUM").filter(|p| !p.is_empty()) {
-        config.chromium = std::path::PathBuf::from(p);
-    }
+    config.chromium = chromium;
     let handle = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory)).spawn();
     println!(
-        "page monitor:     every {} s (the shop's pages and the provider's card page)",
+        "page monitor:     every {} s: {pages} and the provider's card page",
         cfg.guard.monitor_secs
     );
     Ok(Some(handle))
+}
+
+/// The SKU of the first product the storefront shows (active), if any.
+async fn first_shown_product(records: &dyn mamori_store::Records) -> Result<Option<String>> {
+    const PAGE: i64 = 100;
+    let mut offset = 0;
+    loop {
+        let page = records.products_page_all(offset, PAGE).await?;
+        if let Some(p) = page.items.iter().find(|p| p.active) {
+            return Ok(Some(p.sku.clone()));
+        }
+        offset += PAGE;
+        if page.items.is_empty() || offset >= page.total {
+            return Ok(None);
+        }
+    }
 }

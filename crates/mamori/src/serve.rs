@@ -174,7 +174,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         psp.clone(),
         &public_url,
         scripts.clone(),
-    )?;
+    )
+    .await?;
     let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),

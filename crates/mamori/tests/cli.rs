@@ -541,6 +541,31 @@ fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
     assert!(alert.subject.ends_with("bin/mamori"), "{}", alert.subject);
     assert_eq!(alert.severity, "critical");
     assert!(card_closed(), "replacing the binary closes card payment");
+
+    // The browser monitor is on by default and walks a real product page of the demo catalogue:
+    // its first observation of that page becomes the known-good one.
+    let monitor = seen
+        .iter()
+        .find(|l| l.starts_with("page monitor:"))
+        .unwrap_or_else(|| panic!("no monitor line: {seen:?}"));
+    assert!(monitor.contains("every 30 s"), "{monitor}");
+    let product = monitor
+        .split_whitespace()
+        .find(|w| w.starts_with("/product/"))
+        .unwrap_or_else(|| panic!("the monitor walks no product page: {monitor}"))
+        .to_owned();
+    let start = std::time::Instant::now();
+    while rt
+        .block_on(store.observation(&product, mamori_store::observation_state::GOOD))
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "the monitor never observed {product}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]
