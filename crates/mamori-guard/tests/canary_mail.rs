@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal, PhoneNumber};
@@ -80,6 +81,8 @@ fn alerts_of(env: &Env) -> Alerts {
 
 async fn listen(env: &Env, tweak: impl FnOnce(&mut CanaryMailConfig)) -> CanaryMailHandle {
     let mut config = CanaryMailConfig::new("127.0.0.1:0".parse().unwrap(), DOMAIN);
+    // DKIM and SPF are looked up; without DNS here they end as `temperror` within this bound.
+    config.auth_timeout = Duration::from_millis(500);
     tweak(&mut config);
     CanaryMail::new(config, env.gw.clone(), alerts_of(env))
         .start()
@@ -157,7 +160,13 @@ async fn a_canary_mail_raises_one_alert_and_mails_the_owner(backend: Backend) {
     assert_eq!(ev["helo"], "mx.phish.example");
     assert_eq!(ev["peer_ip"], "127.0.0.1");
     assert_eq!(ev["first_hop_ip"], "127.0.0.1");
+    // Unsigned: no DKIM lookup; SPF is looked up (no DNS here: temperror, else none for
+    // a reserved domain).
     assert_eq!(ev["dkim"], "none");
+    assert!(
+        ["temperror", "none"].contains(&ev["spf"].as_str().unwrap()),
+        "{ev}"
+    );
     assert_eq!(ev["recipients"], 1);
     assert_eq!(
         ev["links"],
@@ -220,10 +229,21 @@ async fn two_canaries_are_two_alerts_and_others_are_not_critical(backend: Backen
     assert_eq!(other[0].severity, "info");
     assert_eq!(other[0].subject, "principal:smtp:phish-sender.example");
 
-    // Two canaries, one after the other, with different subjects: two alerts.
-    smtp.send(phishing(&["ken.ito77"], "First", "a"))
-        .await
-        .unwrap();
+    // Two canaries, one after the other, with different subjects: two alerts. The first is
+    // DKIM-signed: its signature is checked (no DNS here for the key: not "none", and the
+    // lookup is bounded, so the mail is still taken).
+    let mut signed = phishing(&["ken.ito77"], "First", "a");
+    let key = DkimSigningKey::new(
+        "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+        DkimSigningAlgorithm::Ed25519,
+    )
+    .unwrap();
+    signed.sign(&DkimConfig::default_config(
+        "sel".into(),
+        "phish-sender.example".into(),
+        key,
+    ));
+    smtp.send(signed).await.unwrap();
     smtp.send(phishing(&["YUI_MORI42"], "Second", "b"))
         .await
         .unwrap();
@@ -237,6 +257,17 @@ async fn two_canaries_are_two_alerts_and_others_are_not_critical(backend: Backen
     ];
     want.sort();
     assert_eq!(subjects, want);
+    for a in &got {
+        let ev: serde_json::Value = serde_json::from_str(&a.evidence).unwrap();
+        let first = a.subject == format!("customer:{}", ids[0]);
+        assert_eq!(ev["subject"], if first { "First" } else { "Second" });
+        let dkim = ev["dkim"].as_str().unwrap();
+        if first {
+            assert!(["temperror", "permerror", "fail"].contains(&dkim), "{dkim}");
+        } else {
+            assert_eq!(dkim, "none");
+        }
+    }
     // One message to both canaries: each alert counts it again, and it is kept once.
     smtp.send(phishing(&["ken.ito77", "yui_mori42"], "Third", "c"))
         .await

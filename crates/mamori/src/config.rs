@@ -77,6 +77,7 @@ pub struct GuardSection {
 /// hostname = "mx.mail.shop.example"   # the greeting; default: the canary domain
 /// max_message_bytes = 1048576
 /// max_connections = 64
+/// auth_lookups = true                  # DKIM and SPF through the system's resolver
 /// ```
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +90,8 @@ pub struct CanaryMailSection {
     pub max_message_bytes: Option<usize>,
     /// Most sessions at once (default 64).
     pub max_connections: Option<usize>,
+    /// Check DKIM and SPF through the system's resolver, within 3 s (default true).
+    pub auth_lookups: Option<bool>,
 }
 
 /// `[guard.read_budgets]`: the distinct customers one principal may open in plaintext. Anything

@@ -386,6 +386,9 @@ pub async fn canary_mail(
     if let Some(c) = section.max_connections {
         config.max_connections = c;
     }
+    if let Some(a) = section.auth_lookups {
+        config.auth_lookups = a;
+    }
     let handle = CanaryMail::new(config, gateway.clone(), alerts)
         .start()
         .await
