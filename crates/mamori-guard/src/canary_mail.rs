@@ -263,7 +263,7 @@ impl CanaryMail {
                 ..Alert::new(
                     kinds::CANARY_MAIL_OTHER,
                     Severity::Info,
-                    Subject::Principal(format!("smtp:{}", envelope.from_domain())),
+                    Subject::Principal(format!("smtp:{}", envelope.sender_domain())),
                     evidence,
                 )
             };
@@ -283,7 +283,7 @@ impl CanaryMail {
             }
         }
         tracing::warn!(mail_id = %kept.id, canaries = canaries.len(),
-            sender_domain = %envelope.from_domain(), "canary mail received");
+            sender_domain = %envelope.sender_domain(), "canary mail received");
         Ok(kept.id)
     }
 }
@@ -391,7 +391,7 @@ struct Envelope {
 
 impl Envelope {
     /// The envelope sender's domain (lowercase; `-` for the null sender).
-    fn from_domain(&self) -> String {
+    fn sender_domain(&self) -> String {
         domain_of(&self.from).unwrap_or_else(|| "-".to_owned())
     }
 }
@@ -486,7 +486,7 @@ impl Facts {
         json!({
             "mail_id": mail_id,
             "received_at": received.to_rfc3339(),
-            "envelope_from_domain": envelope.from_domain(),
+            "envelope_from_domain": envelope.sender_domain(),
             "helo": truncate(&envelope.helo, 100),
             "from_domain": self.from_domain,
             "subject": self.subject,
@@ -836,7 +836,7 @@ where
             rcpts: std::mem::take(&mut self.rcpts),
         };
         if oversized {
-            tracing::info!(peer = %self.peer, sender_domain = %envelope.from_domain(),
+            tracing::info!(peer = %self.peer, sender_domain = %envelope.sender_domain(),
                 "canary mail: message over the size limit refused");
             return self
                 .reply("552 5.3.4 Message size exceeds fixed maximum message size")

@@ -541,12 +541,12 @@ mod tests {
             Some("mail.shop.example")
         );
         assert!(cfg.guard.canary_mail.is_none());
-        let cfg: Config = toml::from_str(
+        let with_mail: Config = toml::from_str(
             "[guard]\ncanary_domain = \"mail.shop.example\"\n[guard.canary_mail]\n\
              listen = \"127.0.0.1:2525\"\nmax_message_bytes = 65536\n",
         )
         .unwrap();
-        let cm = cfg.guard.canary_mail.unwrap();
+        let cm = with_mail.guard.canary_mail.unwrap();
         assert_eq!(cm.listen, "127.0.0.1:2525".parse().unwrap());
         assert_eq!(cm.max_message_bytes, Some(65536));
         assert!(toml::from_str::<Config>("[guard.canary_mail]\nlisten = \"x\"\n").is_err());
