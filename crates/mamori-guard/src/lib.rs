@@ -32,8 +32,14 @@
 //!
 //! [`inventory::ScriptInventory`] lists every script a page may run (PCI DSS 6.4.3) and builds
 //! the storefront's `script-src` from it: digests only.
+//!
+//! # Phishing canaries
+//!
+//! [`canary_mail::CanaryMail`] is an SMTP listener for the canary domain: mail to a planted
+//! canary's address raises [`kinds::CANARY_MAIL`] (critical) before the message is acknowledged.
 
 mod alert;
+pub mod canary_mail;
 pub mod csp;
 pub mod files;
 pub mod inventory;

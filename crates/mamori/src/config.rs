@@ -63,6 +63,36 @@ pub struct GuardSection {
     pub canary_domain: Option<String>,
     /// Mass-read limits (`[guard.read_budgets]`): overrides of the defaults.
     pub read_budgets: ReadBudgetSection,
+    /// The canary mail listener (`[guard.canary_mail]`); off when absent.
+    pub canary_mail: Option<CanaryMailSection>,
+}
+
+/// `[guard.canary_mail]`: mamori's own SMTP listener for `guard.canary_domain` (the domain's MX
+/// points to it). Mail to a canary's address raises `canary.mail`; it relays nothing.
+///
+/// ```toml
+/// [guard]
+/// canary_domain = "mail.shop.example"
+/// [guard.canary_mail]
+/// listen = "0.0.0.0:25"
+/// hostname = "mx.mail.shop.example"   # the greeting; default: the canary domain
+/// max_message_bytes = 1048576
+/// max_connections = 64
+/// auth_lookups = true                  # DKIM and SPF through the system's resolver
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryMailSection {
+    /// Where it listens.
+    pub listen: std::net::SocketAddr,
+    /// The name it greets with (default: the canary domain).
+    pub hostname: Option<String>,
+    /// Largest message taken (bytes; default 1 MiB).
+    pub max_message_bytes: Option<usize>,
+    /// Most sessions at once (default 64).
+    pub max_connections: Option<usize>,
+    /// Check DKIM and SPF through the system's resolver, within 3 s (default true).
+    pub auth_lookups: Option<bool>,
 }
 
 /// `[guard.read_budgets]`: the distinct customers one principal may open in plaintext. Anything
@@ -124,6 +154,7 @@ impl Default for GuardSection {
             monitor_secs: 30,
             canary_domain: None,
             read_budgets: ReadBudgetSection::default(),
+            canary_mail: None,
         }
     }
 }
@@ -510,6 +541,16 @@ mod tests {
             cfg.guard.canary_domain.as_deref(),
             Some("mail.shop.example")
         );
+        assert!(cfg.guard.canary_mail.is_none());
+        let with_mail: Config = toml::from_str(
+            "[guard]\ncanary_domain = \"mail.shop.example\"\n[guard.canary_mail]\n\
+             listen = \"127.0.0.1:2525\"\nmax_message_bytes = 65536\n",
+        )
+        .unwrap();
+        let cm = with_mail.guard.canary_mail.unwrap();
+        assert_eq!(cm.listen, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(cm.max_message_bytes, Some(65536));
+        assert!(toml::from_str::<Config>("[guard.canary_mail]\nlisten = \"x\"\n").is_err());
         let b = cfg.guard.read_budgets.budgets();
         assert_eq!(b.ceiling_floor, 50);
         assert_eq!(

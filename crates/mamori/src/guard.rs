@@ -397,3 +397,42 @@ async fn first_shown_product(records: &dyn mamori_store::Records) -> Result<Opti
         }
     }
 }
+
+/// Starts the canary mail listener when `[guard.canary_mail]` is present (it needs
+/// `guard.canary_domain`). None when it is off.
+pub async fn canary_mail(
+    cfg: &Config,
+    gateway: &Gateway,
+    alerts: Alerts,
+) -> Result<Option<mamori_guard::canary_mail::CanaryMailHandle>> {
+    use mamori_guard::canary_mail::{CanaryMail, CanaryMailConfig};
+    let Some(section) = &cfg.guard.canary_mail else {
+        println!("canary mail:      off (no [guard.canary_mail])");
+        return Ok(None);
+    };
+    let Some(domain) = cfg.guard.canary_domain.as_deref() else {
+        bail!("[guard.canary_mail] needs guard.canary_domain");
+    };
+    let mut config = CanaryMailConfig::new(section.listen, domain);
+    if let Some(h) = &section.hostname {
+        config.hostname = h.clone();
+    }
+    if let Some(m) = section.max_message_bytes {
+        config.max_message_bytes = m;
+    }
+    if let Some(c) = section.max_connections {
+        config.max_connections = c;
+    }
+    if let Some(a) = section.auth_lookups {
+        config.auth_lookups = a;
+    }
+    let handle = CanaryMail::new(config, gateway.clone(), alerts)
+        .start()
+        .await
+        .context("starting the canary mail listener")?;
+    println!(
+        "canary mail:      SMTP on {} for {domain} (mail to a canary raises canary.mail)",
+        handle.local_addr()
+    );
+    Ok(Some(handle))
+}

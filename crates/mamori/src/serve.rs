@@ -176,6 +176,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         scripts.clone(),
     )
     .await?;
+    let _canary_mail = crate::guard::canary_mail(cfg, &gateway, alerts.clone()).await?;
     let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),

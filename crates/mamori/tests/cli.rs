@@ -654,3 +654,117 @@ fn incident_open_note_show_scope_and_list() {
     let out = mamori(dir.path(), &["incident", "show", "99"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
+
+/// `mamori serve` with `[guard.canary_mail]` listens for the canary domain: mail to an address
+/// there is taken (a made-up one is an info observation, `canary.mail_other`), a recipient at
+/// another domain is refused with 550. (Mail to a planted canary: mamori-guard's tests.)
+#[test]
+fn serve_listens_for_the_canary_domain() {
+    use std::io::{BufRead as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("mamori.toml"),
+        "data_dir = \"data\"\n[backoffice]\nlisten = \"127.0.0.1:0\"\n\
+         [guard]\ncanary_domain = \"kanari.shop.example\"\n\
+         [guard.canary_mail]\nlisten = \"127.0.0.1:0\"\nauth_lookups = false\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .current_dir(p)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--psp-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("MAMORI_DATABASE_URL")
+        .env_remove("MAMORI_MASTER_KEY")
+        .env_remove("MAMORI_CONFIG")
+        .env_remove("MAMORI_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _child = Kill(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
+            .unwrap();
+        if line.contains("press Ctrl-C") {
+            break;
+        }
+        seen.push(line);
+    }
+    let addr = seen
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("canary mail:")?
+                .trim()
+                .strip_prefix("SMTP on ")?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no canary mail listener: {seen:?}"));
+
+    let stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(stream);
+    let mut reply = || loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let last = line.trim_end().to_owned();
+        if last.as_bytes().get(3) != Some(&b'-') {
+            return last;
+        }
+    };
+    assert!(reply().starts_with("220 "));
+    let mut say = |cmd: &str| {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+    };
+    say("EHLO mx.phish.example");
+    assert!(reply().starts_with("250"));
+    say("MAIL FROM:<x@phish.example>");
+    assert!(reply().starts_with("250"));
+    say("RCPT TO:<victim@elsewhere.example>");
+    assert!(reply().starts_with("550"), "relaying refused");
+    say("RCPT TO:<nobody1@kanari.shop.example>");
+    assert!(reply().starts_with("250"));
+    say("DATA");
+    assert!(reply().starts_with("354"));
+    say("From: <x@phish.example>\r\nSubject: hello\r\n\r\nhttps://phish.example/a\r\n.");
+    assert!(reply().starts_with("250"));
+    say("QUIT");
+    assert!(reply().starts_with("221"));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", p.join("data/mamori.db").display());
+    let store = rt.block_on(open_store(&url)).unwrap();
+    let page = rt
+        .block_on(store.alerts_page(&mamori_store::AlertFilter::default(), 0, 10))
+        .unwrap();
+    let alert = page
+        .items
+        .iter()
+        .find(|a| a.kind == "canary.mail_other")
+        .unwrap_or_else(|| panic!("no observation: {:?}", page.items));
+    assert_eq!(alert.severity, "info");
+    assert_eq!(alert.subject, "principal:smtp:phish.example");
+    assert!(page.items.iter().all(|a| a.kind != "canary.mail"));
+}

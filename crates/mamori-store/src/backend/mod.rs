@@ -8,6 +8,7 @@
 
 mod alerts;
 mod backoffice;
+mod canary_mail;
 mod catalogue;
 mod csp_reports;
 mod customers;

@@ -28,6 +28,7 @@ use crate::store::{OrderInsert, Records, Store};
 
 mod alerts;
 mod backoffice;
+mod canary_mail;
 mod customers;
 mod fulfilment;
 mod gifts;
@@ -42,6 +43,7 @@ pub use backoffice::{
     CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
     MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
 };
+pub use canary_mail::{CanaryMailOpened, CanaryMailRecorded};
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};

@@ -9,6 +9,7 @@ use crate::error::{Result, StoreError};
 
 pub mod alerts;
 mod backoffice;
+pub mod canary_mail;
 mod catalogue;
 pub mod csp_reports;
 mod customers;
@@ -29,6 +30,7 @@ pub use alerts::{
     GuardSwitchRow, NewAlertRow,
 };
 pub use backoffice::BackofficeStore;
+pub use canary_mail::{CanaryMailRow, CanaryMailStore};
 pub use catalogue::CatalogueStore;
 pub use csp_reports::{
     CspRecorded, CspReportRow, CspReportStore, NewCspReport, CSP_AGGREGATES_MAX,
@@ -96,7 +98,14 @@ impl CheckpointSigner {
 /// (which opens the store and hands it to the gateway) hold one; everything else gets [`Records`].
 #[async_trait]
 pub trait Store:
-    Records + CustomerStore + SealedOrderStore + TokenStore + LedgerStore + CanaryStore + 'static
+    Records
+    + CustomerStore
+    + SealedOrderStore
+    + TokenStore
+    + LedgerStore
+    + CanaryStore
+    + CanaryMailStore
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;

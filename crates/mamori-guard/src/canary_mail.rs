@@ -1,0 +1,947 @@
+//! Phishing canaries: mamori's own SMTP listener for the canary domain (the domain's MX points to
+//! it). Any message to a planted canary's address means the customer list is in someone's hands:
+//! it raises [`kinds::CANARY_MAIL`] (critical) for every canary among the recipients, through
+//! [`Alerts::raise`], before the message is acknowledged with 250.
+//!
+//! # Why a hand-written receiver
+//!
+//! The SMTP server crates on crates.io did not fit: `mailin-embedded` serves with blocking I/O on
+//! a thread pool of its own (outside the tokio runtime the store and the alerts run on) and leaves
+//! message size, idle timeouts and the number of connections to the caller; `samotop` is built on
+//! async-std and no longer maintained. What a receive-only MX for one domain needs is a small
+//! subset of RFC 5321 (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, VRFY), written here with
+//! tokio, with every resource bounded: the line length, the message size, the recipients per
+//! message, the connections at once, the bad commands per session, and a timeout on every read
+//! and write and on the whole session. It relays nothing: RCPT is accepted only for the canary
+//! domain (550 otherwise), and nothing it receives is ever sent on.
+//!
+//! # What is kept
+//!
+//! Each accepted message is kept sealed (`canary_mails`, [`Gateway::record_canary_mail`]) with
+//! the canaries it was sent to, for the incident desk. The alert's evidence names the canary by
+//! customer id (the alert's subject, as `canary.read` does), never by its address: the sender's
+//! and the `From:` header's domains, the subject and the links (truncated, with the canaries'
+//! addresses replaced), the message's SHA-256 and size, the peer and the first hop of the
+//! `Received:` chain, and its DKIM and SPF results (looked up through the system's resolver
+//! within [`CanaryMailConfig::auth_timeout`]; `temperror` when DNS does not answer in time).
+//!
+//! Mail to any other address at the domain (made-up addresses an attacker or a spammer tries) is
+//! accepted and kept too, and raised as an [`Severity::Info`] observation,
+//! [`kinds::CANARY_MAIL_OTHER`], one per sender domain while it is open.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use mail_auth::spf::verify::SpfParameters;
+use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, SpfResult};
+use mamori_store::Gateway;
+use serde_json::json;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::alert::{kinds, Alert, Alerts, GuardError, Severity, Subject};
+
+/// Longest subject kept in evidence (characters).
+pub const SUBJECT_MAX_CHARS: usize = 200;
+/// Most links kept in evidence, and the longest one (characters).
+pub const LINKS_MAX: usize = 20;
+const LINK_MAX_CHARS: usize = 300;
+/// Longest command line (RFC 5321 4.5.3.1.4 says 512 with CRLF; some leeway for long addresses).
+const COMMAND_LINE_MAX: usize = 1000;
+
+/// How the listener runs. [`CanaryMailConfig::new`] has the defaults.
+#[derive(Clone, Debug)]
+pub struct CanaryMailConfig {
+    /// Where it listens (the canary domain's MX, port 25 behind it).
+    pub listen: SocketAddr,
+    /// The canary domain: the only domain RCPT is accepted for.
+    pub domain: String,
+    /// The name it greets with.
+    pub hostname: String,
+    /// Largest message accepted (bytes; larger: 552, nothing kept).
+    pub max_message_bytes: usize,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// Most sessions at once (more: 421 and the connection is closed).
+    pub max_connections: usize,
+    /// Most bad commands in one session before it is closed.
+    pub max_errors: usize,
+    /// Longest wait for a command line, or for a reply to be written.
+    pub command_timeout: Duration,
+    /// Longest a message's DATA may take.
+    pub data_timeout: Duration,
+    /// Longest a session may last.
+    pub session_timeout: Duration,
+    /// Check DKIM and SPF with DNS lookups (the system's resolver); off: both are `none`.
+    pub auth_lookups: bool,
+    /// Longest the DKIM and SPF lookups of one message may take (then `temperror`).
+    pub auth_timeout: Duration,
+}
+
+impl CanaryMailConfig {
+    /// A listener on `listen` for `domain` with the defaults: 1 MiB messages, 50 recipients,
+    /// 64 sessions, 10 bad commands, 60 s per command, 5 min per DATA, 10 min per session, DKIM
+    /// and SPF checked within 3 s.
+    pub fn new(listen: SocketAddr, domain: &str) -> Self {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        Self {
+            listen,
+            hostname: domain.clone(),
+            domain,
+            max_message_bytes: 1024 * 1024,
+            max_recipients: 50,
+            max_connections: 64,
+            max_errors: 10,
+            command_timeout: Duration::from_secs(60),
+            data_timeout: Duration::from_secs(300),
+            session_timeout: Duration::from_secs(600),
+            auth_lookups: true,
+            auth_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The running listener; stops accepting (and ends its sessions) when dropped.
+#[derive(Debug)]
+pub struct CanaryMailHandle {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl CanaryMailHandle {
+    /// The address it listens on (the port chosen when the configured one was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for CanaryMailHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The canary mail listener.
+#[derive(Clone)]
+pub struct CanaryMail {
+    config: Arc<CanaryMailConfig>,
+    gateway: Gateway,
+    alerts: Alerts,
+    auth: Option<Arc<MessageAuthenticator>>,
+}
+
+impl std::fmt::Debug for CanaryMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CanaryMail")
+            .field("listen", &self.config.listen)
+            .finish()
+    }
+}
+
+impl CanaryMail {
+    /// A listener that finds canaries through `gateway` and raises through `alerts`.
+    pub fn new(config: CanaryMailConfig, gateway: Gateway, alerts: Alerts) -> Self {
+        Self {
+            config: Arc::new(config),
+            gateway,
+            alerts,
+            auth: None,
+        }
+    }
+
+    /// Binds and starts accepting.
+    pub async fn start(mut self) -> Result<CanaryMailHandle, GuardError> {
+        if self.config.auth_lookups {
+            match MessageAuthenticator::new_system_conf() {
+                Ok(a) => self.auth = Some(Arc::new(a)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "canary mail: no resolver, DKIM and SPF not checked");
+                }
+            }
+        }
+        let listener = TcpListener::bind(self.config.listen)
+            .await
+            .map_err(|source| GuardError::Io {
+                what: "binding the canary mail listener",
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| GuardError::Io {
+            what: "the canary mail listener's address",
+            source,
+        })?;
+        let task = tokio::spawn(self.accept_loop(listener));
+        Ok(CanaryMailHandle { addr, task })
+    }
+
+    async fn accept_loop(self, listener: TcpListener) {
+        let permits = Arc::new(Semaphore::new(self.config.max_connections));
+        // Sessions live in the set, so that stopping the listener ends them too.
+        let mut sessions = JoinSet::new();
+        loop {
+            while sessions.try_join_next().is_some() {}
+            let (mut stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "canary mail: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                let timeout = self.config.command_timeout;
+                sessions.spawn(async move {
+                    let _ = tokio::time::timeout(
+                        timeout,
+                        stream.write_all(b"421 4.3.2 Too many connections, try later\r\n"),
+                    )
+                    .await;
+                });
+                continue;
+            };
+            let this = self.clone();
+            sessions.spawn(async move {
+                let limit = this.config.session_timeout;
+                if tokio::time::timeout(limit, this.session(stream, peer))
+                    .await
+                    .is_err()
+                {
+                    tracing::info!(peer = %peer.ip(), "canary mail: session timed out");
+                }
+                drop(permit);
+            });
+        }
+    }
+
+    async fn session(&self, stream: TcpStream, peer: SocketAddr) {
+        let (r, w) = stream.into_split();
+        let mut session = Session {
+            mail: self,
+            reader: BufReader::new(r),
+            writer: w,
+            peer: peer.ip(),
+            helo: None,
+            from: None,
+            rcpts: Vec::new(),
+            errors: 0,
+        };
+        if let Err(e) = session.run().await {
+            tracing::debug!(peer = %peer.ip(), error = %e, "canary mail: session ended");
+        }
+    }
+
+    /// Keeps one accepted message and raises its alerts; the 250 follows only when this is done.
+    async fn deliver(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        peer: IpAddr,
+    ) -> Result<String, GuardError> {
+        let received = Utc::now();
+        let mut canaries = BTreeSet::new();
+        for rcpt in &envelope.rcpts {
+            if let Some(id) = self.gateway.canary_of_address(rcpt).await? {
+                canaries.insert(id);
+            }
+        }
+        let canaries: Vec<String> = canaries.into_iter().collect();
+        let kept = self
+            .gateway
+            .record_canary_mail(&canaries, raw, received.timestamp())
+            .await?;
+        let mut facts = Facts::of(raw, &envelope.rcpts, peer);
+        (facts.dkim, facts.spf) = self.authenticate(raw, envelope, peer, facts.dkim).await;
+        let evidence = facts.evidence(envelope, &kept.id, &kept.sha256, raw.len(), received);
+        if canaries.is_empty() {
+            let alert = Alert {
+                at: received,
+                ..Alert::new(
+                    kinds::CANARY_MAIL_OTHER,
+                    Severity::Info,
+                    Subject::Principal(format!("smtp:{}", envelope.sender_domain())),
+                    evidence,
+                )
+            };
+            self.alerts.raise(&alert).await?;
+        } else {
+            for canary in &canaries {
+                let alert = Alert {
+                    at: received,
+                    ..Alert::new(
+                        kinds::CANARY_MAIL,
+                        Severity::Critical,
+                        Subject::Customer(canary.clone()),
+                        evidence.clone(),
+                    )
+                };
+                self.alerts.raise(&alert).await?;
+            }
+        }
+        tracing::warn!(mail_id = %kept.id, canaries = canaries.len(),
+            sender_domain = %envelope.sender_domain(), "canary mail received");
+        Ok(kept.id)
+    }
+}
+
+impl CanaryMail {
+    /// DKIM and SPF results (RFC 8601 words), each lookup bounded by `auth_timeout`: without a
+    /// resolver, or when DNS does not answer in time, `temperror` rather than a hung session.
+    async fn authenticate(
+        &self,
+        raw: &[u8],
+        envelope: &Envelope,
+        peer: IpAddr,
+        dkim: &'static str,
+    ) -> (&'static str, &'static str) {
+        let spf_default = if envelope.from.is_empty() {
+            "none"
+        } else {
+            "temperror"
+        };
+        let Some(auth) = &self.auth else {
+            let not_checked = if self.config.auth_lookups {
+                "temperror"
+            } else {
+                "none"
+            };
+            let dkim = if dkim == "none" { "none" } else { not_checked };
+            let spf = if spf_default == "none" {
+                "none"
+            } else {
+                not_checked
+            };
+            return (dkim, spf);
+        };
+        let limit = self.config.auth_timeout;
+        let dkim_check = async {
+            if dkim == "none" {
+                return "none";
+            }
+            let Some(msg) = AuthenticatedMessage::parse(raw) else {
+                return "permerror";
+            };
+            match tokio::time::timeout(limit, auth.verify_dkim(&msg)).await {
+                Err(_) => "temperror",
+                Ok(outputs) => dkim_word(outputs.iter().map(|o| o.result())),
+            }
+        };
+        let spf_check = async {
+            if spf_default == "none" {
+                return "none";
+            }
+            let helo = envelope.helo.as_str();
+            let params = SpfParameters::verify_mail_from(
+                peer,
+                helo,
+                &self.config.hostname,
+                envelope.from.as_str(),
+            );
+            match tokio::time::timeout(limit, auth.verify_spf(params)).await {
+                Err(_) => "temperror",
+                Ok(out) => spf_word(out.result()),
+            }
+        };
+        tokio::join!(dkim_check, spf_check)
+    }
+}
+
+/// The best of a message's DKIM results as one word.
+fn dkim_word<'a>(results: impl Iterator<Item = &'a DkimResult>) -> &'static str {
+    let mut best = "none";
+    for r in results {
+        let w = match r {
+            DkimResult::Pass => return "pass",
+            DkimResult::Fail(_) => "fail",
+            DkimResult::Neutral(_) => "neutral",
+            DkimResult::PermError(_) => "permerror",
+            DkimResult::TempError(_) => "temperror",
+            DkimResult::None => "none",
+        };
+        if best == "none" {
+            best = w;
+        }
+    }
+    best
+}
+
+fn spf_word(r: SpfResult) -> &'static str {
+    match r {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
+    }
+}
+
+/// The envelope of the message in progress. Addresses are held only in memory, never logged.
+#[derive(Debug, Default)]
+struct Envelope {
+    helo: String,
+    from: String,
+    rcpts: Vec<String>,
+}
+
+impl Envelope {
+    /// The envelope sender's domain (lowercase; `-` for the null sender).
+    fn sender_domain(&self) -> String {
+        domain_of(&self.from).unwrap_or_else(|| "-".to_owned())
+    }
+}
+
+fn domain_of(addr: &str) -> Option<String> {
+    let (_, d) = addr.rsplit_once('@')?;
+    let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!d.is_empty()).then(|| truncate(&d, 253))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// What the evidence says about a message, taken from its headers and bodies.
+struct Facts {
+    from_domain: Option<String>,
+    subject: Option<String>,
+    links: Vec<String>,
+    first_hop: Option<IpAddr>,
+    /// `none` (unsigned) or `present` until checked, then the DKIM result.
+    dkim: &'static str,
+    spf: &'static str,
+    peer: IpAddr,
+}
+
+impl Facts {
+    fn of(raw: &[u8], rcpts: &[String], peer: IpAddr) -> Self {
+        let scrub = Scrubber::new(rcpts);
+        let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
+            return Self {
+                from_domain: None,
+                subject: None,
+                links: Vec::new(),
+                first_hop: None,
+                dkim: "none",
+                spf: "none",
+                peer,
+            };
+        };
+        let from_domain = msg
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .and_then(domain_of);
+        let subject = msg
+            .subject()
+            .map(|s| truncate(&scrub.apply(s), SUBJECT_MAX_CHARS));
+        // Received headers are prepended hop by hop: the last one is the first hop's.
+        let first_hop = msg
+            .header_values("Received")
+            .filter_map(|v| match v {
+                mail_parser::HeaderValue::Received(r) => r.from_ip(),
+                _ => None,
+            })
+            .last();
+        let mut links = Vec::new();
+        let bodies = (0..msg.text_body_count())
+            .filter_map(|i| msg.body_text(i))
+            .chain((0..msg.html_body_count()).filter_map(|i| msg.body_html(i)));
+        for body in bodies {
+            for link in links_in(&body) {
+                let link = truncate(&scrub.apply(link), LINK_MAX_CHARS);
+                if links.len() < LINKS_MAX && !links.contains(&link) {
+                    links.push(link);
+                }
+            }
+        }
+        Self {
+            from_domain,
+            subject,
+            links,
+            first_hop,
+            dkim: if msg.header("DKIM-Signature").is_some() {
+                "present"
+            } else {
+                "none"
+            },
+            spf: "none",
+            peer,
+        }
+    }
+
+    fn evidence(
+        &self,
+        envelope: &Envelope,
+        mail_id: &str,
+        sha256: &str,
+        size: usize,
+        received: DateTime<Utc>,
+    ) -> serde_json::Value {
+        json!({
+            "mail_id": mail_id,
+            "received_at": received.to_rfc3339(),
+            "envelope_from_domain": envelope.sender_domain(),
+            "helo": truncate(&envelope.helo, 100),
+            "from_domain": self.from_domain,
+            "subject": self.subject,
+            "links": self.links,
+            "recipients": envelope.rcpts.len(),
+            "sha256": sha256,
+            "size": size,
+            "peer_ip": self.peer.to_string(),
+            "first_hop_ip": self.first_hop.unwrap_or(self.peer).to_string(),
+            "dkim": self.dkim,
+            "spf": self.spf,
+        })
+    }
+}
+
+/// Replaces the recipients' addresses (and their local parts) in text kept as evidence: a
+/// phishing link often carries the address it was sent to.
+struct Scrubber {
+    needles: Vec<String>,
+}
+
+impl Scrubber {
+    fn new(rcpts: &[String]) -> Self {
+        let mut needles = Vec::new();
+        for r in rcpts {
+            let r = r.to_lowercase();
+            if let Some((local, _)) = r.rsplit_once('@') {
+                if local.chars().count() >= 4 {
+                    needles.push(local.to_owned());
+                }
+            }
+            needles.push(r);
+        }
+        // Longest first, so the whole address goes before its local part.
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Self { needles }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for n in &self.needles {
+            out = replace_ignore_case(&out, n, "[recipient]");
+            // Links carry it percent-encoded too.
+            let encoded = n.replace('@', "%40");
+            out = replace_ignore_case(&out, &encoded, "[recipient]");
+        }
+        out
+    }
+}
+
+fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    let lower = text.to_lowercase();
+    // Lowercasing may change byte lengths outside ASCII; fall back to an exact match then.
+    if lower.len() != text.len() {
+        return text.replace(needle, with);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    for (i, _) in lower.match_indices(needle) {
+        if i < rest {
+            continue;
+        }
+        out.push_str(&text[rest..i]);
+        out.push_str(with);
+        rest = i + needle.len();
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// `http://` and `https://` links in a body: up to whitespace, a quote or an angle bracket.
+fn links_in(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let lower = body.to_ascii_lowercase();
+    let mut at = 0;
+    while out.len() < LINKS_MAX * 4 {
+        let next = ["http://", "https://"]
+            .iter()
+            .filter_map(|p| lower[at..].find(p))
+            .min();
+        let Some(start) = next.map(|i| at + i) else {
+            break;
+        };
+        let end = body[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')'))
+            .map_or(body.len(), |i| start + i);
+        out.push(&body[start..end]);
+        at = end.max(start + 1);
+        while !body.is_char_boundary(at) {
+            at += 1;
+        }
+    }
+    out
+}
+
+/// A line read with a bound.
+enum Line {
+    /// A complete line (with its line ending).
+    Full,
+    /// A line longer than the bound (discarded up to its end).
+    TooLong,
+    /// The peer closed the connection.
+    Eof,
+}
+
+/// Reads one line into `out` (cleared first), never holding more than `max` bytes of it.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    out.clear();
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(Line::Eof);
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long {
+            if out.len() + take > max {
+                too_long = true;
+                out.clear();
+            } else {
+                out.extend_from_slice(&buf[..take]);
+            }
+        }
+        r.consume(take);
+        if done {
+            return Ok(if too_long { Line::TooLong } else { Line::Full });
+        }
+    }
+}
+
+struct Session<'a, R, W> {
+    mail: &'a CanaryMail,
+    reader: BufReader<R>,
+    writer: W,
+    peer: IpAddr,
+    helo: Option<String>,
+    from: Option<String>,
+    rcpts: Vec<String>,
+    errors: usize,
+}
+
+/// Why a session ends early.
+#[derive(Debug, thiserror::Error)]
+enum End {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out")]
+    Timeout,
+    #[error("closed")]
+    Closed,
+}
+
+impl<R, W> Session<'_, R, W>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    fn config(&self) -> &CanaryMailConfig {
+        &self.mail.config
+    }
+
+    async fn reply(&mut self, text: &str) -> Result<(), End> {
+        let limit = self.config().command_timeout;
+        let write = async {
+            self.writer.write_all(text.as_bytes()).await?;
+            self.writer.write_all(b"\r\n").await?;
+            self.writer.flush().await
+        };
+        match tokio::time::timeout(limit, write).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(End::Timeout),
+        }
+    }
+
+    /// Counts a bad command; closes the session past the limit.
+    async fn refuse(&mut self, text: &str) -> Result<(), End> {
+        self.errors += 1;
+        if self.errors > self.config().max_errors {
+            self.reply("421 4.7.0 Too many errors, closing").await?;
+            return Err(End::Closed);
+        }
+        self.reply(text).await
+    }
+
+    async fn run(&mut self) -> Result<(), End> {
+        let greeting = format!("220 {} ESMTP ready", self.config().hostname);
+        self.reply(&greeting).await?;
+        let mut line = Vec::new();
+        loop {
+            let limit = self.config().command_timeout;
+            let read = tokio::time::timeout(
+                limit,
+                read_line(&mut self.reader, COMMAND_LINE_MAX, &mut line),
+            )
+            .await;
+            match read {
+                Err(_) => {
+                    let _ = self.reply("421 4.4.2 Timeout, closing").await;
+                    return Err(End::Timeout);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(Line::Eof)) => return Ok(()),
+                Ok(Ok(Line::TooLong)) => {
+                    self.refuse("500 5.5.2 Line too long").await?;
+                    continue;
+                }
+                Ok(Ok(Line::Full)) => {}
+            }
+            let Ok(text) = std::str::from_utf8(&line) else {
+                self.refuse("500 5.5.2 Syntax error").await?;
+                continue;
+            };
+            let text = text.trim_end_matches(['\r', '\n']).to_owned();
+            if !self.command(&text).await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles one command; false after QUIT.
+    async fn command(&mut self, text: &str) -> Result<bool, End> {
+        let (verb, arg) = match text.split_once(' ') {
+            Some((v, a)) => (v.to_ascii_uppercase(), a.trim()),
+            None => (text.to_ascii_uppercase(), ""),
+        };
+        match verb.as_str() {
+            "EHLO" | "HELO" if arg.is_empty() => {
+                self.refuse("501 5.5.4 Syntax: EHLO hostname").await?
+            }
+            "EHLO" => {
+                self.helo = Some(truncate(arg, 255));
+                self.reset();
+                let reply = format!(
+                    "250-{}\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+                    self.config().hostname,
+                    self.config().max_message_bytes
+                );
+                self.reply(&reply).await?;
+            }
+            "HELO" => {
+                self.helo = Some(truncate(arg, 255));
+                self.reset();
+                let reply = format!("250 {}", self.config().hostname);
+                self.reply(&reply).await?;
+            }
+            "MAIL" => self.mail_from(arg).await?,
+            "RCPT" => self.rcpt_to(arg).await?,
+            "DATA" if !arg.is_empty() => self.refuse("501 5.5.4 Syntax: DATA").await?,
+            "DATA" => self.data().await?,
+            "RSET" => {
+                self.reset();
+                self.reply("250 2.0.0 OK").await?;
+            }
+            "NOOP" => self.reply("250 2.0.0 OK").await?,
+            "VRFY" => {
+                self.reply("252 2.5.2 Cannot VRFY user, but will accept message")
+                    .await?
+            }
+            "QUIT" => {
+                self.reply("221 2.0.0 Bye").await?;
+                return Ok(false);
+            }
+            _ => self.refuse("502 5.5.1 Command not implemented").await?,
+        }
+        Ok(true)
+    }
+
+    fn reset(&mut self) {
+        self.from = None;
+        self.rcpts.clear();
+    }
+
+    async fn mail_from(&mut self, arg: &str) -> Result<(), End> {
+        if self.helo.is_none() {
+            return self.refuse("503 5.5.1 Send EHLO first").await;
+        }
+        if self.from.is_some() {
+            return self.refuse("503 5.5.1 Sender already given").await;
+        }
+        let Some((path, params)) = path_arg(arg, "FROM:") else {
+            return self.refuse("501 5.5.4 Syntax: MAIL FROM:<address>").await;
+        };
+        for p in params.split_whitespace() {
+            if let Some(size) = p.get(..5).filter(|k| k.eq_ignore_ascii_case("SIZE=")) {
+                let declared = p[size.len()..].parse::<u64>().unwrap_or(u64::MAX);
+                if declared > self.config().max_message_bytes as u64 {
+                    return self
+                        .reply("552 5.3.4 Message size exceeds fixed maximum message size")
+                        .await;
+                }
+            }
+        }
+        self.from = Some(path.to_owned());
+        self.reply("250 2.1.0 OK").await
+    }
+
+    async fn rcpt_to(&mut self, arg: &str) -> Result<(), End> {
+        if self.from.is_none() {
+            return self.refuse("503 5.5.1 Send MAIL first").await;
+        }
+        let Some((path, _)) = path_arg(arg, "TO:") else {
+            return self.refuse("501 5.5.4 Syntax: RCPT TO:<address>").await;
+        };
+        let ours = domain_of(path).is_some_and(|d| d == self.config().domain);
+        if !ours {
+            // No relaying: this listener takes mail for the canary domain only.
+            return self.refuse("550 5.7.1 Relaying denied").await;
+        }
+        if self.rcpts.len() >= self.config().max_recipients {
+            return self.reply("452 4.5.3 Too many recipients").await;
+        }
+        self.rcpts.push(path.to_owned());
+        self.reply("250 2.1.5 OK").await
+    }
+
+    async fn data(&mut self) -> Result<(), End> {
+        if self.rcpts.is_empty() {
+            return self.refuse("503 5.5.1 Send RCPT first").await;
+        }
+        self.reply("354 End data with <CR><LF>.<CR><LF>").await?;
+        let max = self.config().max_message_bytes;
+        let limit = self.config().data_timeout;
+        let mut raw = Vec::new();
+        let read = tokio::time::timeout(limit, read_data(&mut self.reader, max, &mut raw)).await;
+        let oversized = match read {
+            Err(_) => {
+                let _ = self.reply("421 4.4.2 Timeout, closing").await;
+                return Err(End::Timeout);
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(None)) => return Err(End::Closed),
+            Ok(Ok(Some(oversized))) => oversized,
+        };
+        let envelope = Envelope {
+            helo: self.helo.clone().unwrap_or_default(),
+            from: self.from.take().unwrap_or_default(),
+            rcpts: std::mem::take(&mut self.rcpts),
+        };
+        if oversized {
+            tracing::info!(peer = %self.peer, sender_domain = %envelope.sender_domain(),
+                "canary mail: message over the size limit refused");
+            return self
+                .reply("552 5.3.4 Message size exceeds fixed maximum message size")
+                .await;
+        }
+        match self.mail.deliver(&envelope, &raw, self.peer).await {
+            Ok(id) => self.reply(&format!("250 2.0.0 OK queued as {id}")).await,
+            Err(e) => {
+                tracing::error!(error = %e, "canary mail: could not keep a message");
+                self.reply("451 4.3.0 Local error, try again later").await
+            }
+        }
+    }
+}
+
+/// `FROM:<path> params` / `TO:<path> params` → (path, params). The path's angle brackets are
+/// required (RFC 5321); a null sender `<>` is an empty path.
+fn path_arg<'a>(arg: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
+    let head = arg.get(..key.len())?;
+    if !head.eq_ignore_ascii_case(key) {
+        return None;
+    }
+    let rest = arg[key.len()..].trim_start();
+    let rest = rest.strip_prefix('<')?;
+    let (path, params) = rest.split_once('>')?;
+    // A source route (`@a,@b:user@d`) is ignored as RFC 5321 allows.
+    let path = path.rsplit_once(':').map_or(path, |(_, p)| p);
+    if path.len() > 320 || path.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    Some((path, params.trim()))
+}
+
+/// Reads a message's DATA up to the lone dot, dot-unstuffed, into `out` (at most `max` bytes).
+/// `Some(true)`: it was larger (read to its end, nothing kept); `None`: the peer went away.
+async fn read_data<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    let mut line = Vec::new();
+    let mut oversized = false;
+    loop {
+        // A line is bounded by what is left of the message (and at least the dot line).
+        let room = max.saturating_sub(out.len()).max(5);
+        match read_line(r, room + 2, &mut line).await? {
+            Line::Eof => return Ok(None),
+            Line::TooLong => {
+                oversized = true;
+                out.clear();
+                continue;
+            }
+            Line::Full => {}
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Ok(Some(oversized));
+        }
+        if oversized {
+            continue;
+        }
+        let body = line.strip_prefix(b".").unwrap_or(&line);
+        if out.len() + body.len() > max {
+            oversized = true;
+            out.clear();
+            continue;
+        }
+        out.extend_from_slice(body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn paths_parse_and_refuse() {
+        assert_eq!(
+            path_arg("FROM:<a@b.example> SIZE=10", "FROM:"),
+            Some(("a@b.example", "SIZE=10"))
+        );
+        assert_eq!(path_arg("from: <>", "FROM:"), Some(("", "")));
+        assert_eq!(
+            path_arg("TO:<@relay.example:x@c.example>", "TO:"),
+            Some(("x@c.example", ""))
+        );
+        assert_eq!(path_arg("TO:x@c.example", "TO:"), None);
+        assert_eq!(path_arg("TO:<x y@c.example>", "TO:"), None);
+    }
+
+    #[test]
+    fn links_are_found_and_scrubbed() {
+        let body = "Click https://evil.example/login?u=Taro.Sato12%40canary.example now\n\
+                    <a href=\"http://x.example/p\">x</a>";
+        let links = links_in(body);
+        assert_eq!(links.len(), 2);
+        let s = Scrubber::new(&["taro.sato12@canary.example".to_owned()]);
+        assert_eq!(
+            s.apply(links[0]),
+            "https://evil.example/login?u=[recipient]"
+        );
+        assert_eq!(links[1], "http://x.example/p");
+        assert_eq!(
+            s.apply("Dear taro.sato12, hello"),
+            "Dear [recipient], hello"
+        );
+    }
+}
