@@ -348,3 +348,62 @@ async fn each_switch_through_the_back_office(backend: Backend) {
 }
 
 both_backends!(each_switch_through_the_back_office);
+
+/// The maintenance page as a customer's browser shows it (headless Chromium, SQLite): the
+/// Japanese text, the link to the notice, no CSP refusal under its strict policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_maintenance_page_in_chromium() {
+    let bo = TestBackoffice::start(Backend::Sqlite).await;
+    let desk = Desk::new(bo.gateway().clone());
+    let id = desk
+        .open(
+            &Principal::System("test".into()),
+            &NewIncident {
+                kind: IncidentKind::Other,
+                title: "メンテナンス表示の確認".into(),
+                known_at: Utc::now(),
+                window_from: None,
+                window_to: None,
+                principal: None,
+                malicious: false,
+                alert_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (shop, _server) = start_shop(&bo).await;
+    bo.state
+        .switches
+        .set(
+            &desk,
+            id,
+            &Principal::Staff("owner-1".into()),
+            &mamori_respond::SwitchChange {
+                switch: mamori_respond::Switch::Shop,
+                on: true,
+                reason: "調査のため".into(),
+                notice_url: Some("https://shop.example.jp/news/1".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let browser = mamori_e2e::Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    page.goto(&format!("{shop}/")).await.unwrap();
+    assert_eq!(
+        page.text("h1").await.unwrap().trim(),
+        "ただいまメンテナンス中です"
+    );
+    assert_eq!(
+        page.attribute("main a", "href").await.unwrap().as_deref(),
+        Some("https://shop.example.jp/news/1")
+    );
+    page.screenshot("shop_maintenance").await.unwrap();
+    let messages = page.console_messages().await.unwrap();
+    assert!(
+        !messages.iter().any(|m| m.is_csp_violation()),
+        "{:?}",
+        messages.iter().map(|m| m.to_string()).collect::<Vec<_>>()
+    );
+    browser.close().await.unwrap();
+}
