@@ -14,9 +14,9 @@ use axum::{
 use chrono::{DateTime, Utc};
 use mamori_respond::{
     deadlines::{jst_date, parse_time},
-    Desk, EntryKind, IncidentKind, NewIncident, RespondError,
+    Desk, EntryKind, IncidentKind, NewIncident, RespondError, Switch, SwitchChange,
 };
-use mamori_staff::Permission;
+use mamori_staff::{Permission, Role};
 use mamori_store::Principal;
 use mamori_web::{
     errors::{AppError, SafeForm},
@@ -313,6 +313,22 @@ struct DetailPage {
     timeline: Vec<EntryLine>,
     scope: Option<ScopeCounts>,
     can_manage: bool,
+    switches: Vec<SwitchLine>,
+}
+
+/// One switch as the detail page shows it.
+#[derive(Clone, Debug)]
+pub struct SwitchLine {
+    /// Code (`shop`, `card`, `staff`, `keys`).
+    pub code: &'static str,
+    /// What turning it on does.
+    pub on_label: &'static str,
+    /// What turning it off does (empty for the key rotation, an action).
+    pub off_label: &'static str,
+    /// Whether it is on now (as this process knows it).
+    pub on: bool,
+    /// Whether this member of staff may turn it (freezing staff: owners only).
+    pub allowed: bool,
 }
 
 fn counts(content: &str, key: &str) -> Vec<(String, u64)> {
@@ -389,6 +405,27 @@ pub async fn detail(
         r.window_to.map(fmt_secs).unwrap_or_else(|| "?".into())
     );
     let can_manage = c.can(Permission::IncidentsManage);
+    let board = &state.switches;
+    let owner = c.staff.as_ref().is_some_and(|s| s.role == Role::Owner);
+    let switches = Switch::ALL
+        .into_iter()
+        .map(|w| SwitchLine {
+            code: w.as_str(),
+            on_label: w.label_ja(true),
+            off_label: if w == Switch::Keys {
+                ""
+            } else {
+                w.label_ja(false)
+            },
+            on: match w {
+                Switch::Shop => board.shop_closed(),
+                Switch::Card => board.card_stopped(),
+                Switch::Staff => board.staff_frozen(),
+                Switch::Keys => false,
+            },
+            allowed: can_manage && (w != Switch::Staff || owner),
+        })
+        .collect();
     Ok(render(&DetailPage {
         c,
         id: r.id,
@@ -405,6 +442,7 @@ pub async fn detail(
         timeline,
         scope,
         can_manage,
+        switches,
     }))
 }
 
@@ -497,5 +535,102 @@ pub async fn scope(
         )),
         Err(RespondError::NotFound(_)) => Err(AppError::NotFound),
         Err(e) => Err(fail("incident scope")(e)),
+    }
+}
+
+/// `POST /incidents/{id}/switch` form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchForm {
+    /// `shop`, `card`, `staff` or `keys`.
+    pub switch: String,
+    /// `on` or `off`.
+    pub to: String,
+    /// Why (required).
+    #[serde(default)]
+    pub reason: String,
+    /// For closing the shop: the public notice's URL.
+    #[serde(default)]
+    pub notice_url: String,
+}
+
+/// `POST /incidents/{id}/switch` (step-up): turns a switch for the incident. Owners and
+/// managers act; freezing staff is for owners only. The change is on the timeline, in the
+/// ledger and in the staff log, and reaches every `mamori serve` within a second.
+pub async fn switch(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<i64>,
+    SafeForm(form): SafeForm<SwitchForm>,
+) -> Result<Response, AppError> {
+    let to = format!("/incidents/{id}");
+    let (Some(sw), Some(on)) = (
+        Switch::parse(&form.switch),
+        match form.to.as_str() {
+            "on" => Some(true),
+            "off" => Some(false),
+            _ => None,
+        },
+    ) else {
+        return Err(AppError::BadRequest);
+    };
+    let owner = c.staff.as_ref().is_some_and(|s| s.role == Role::Owner);
+    if sw == Switch::Staff && !owner {
+        stafflog::record(
+            &state,
+            &c,
+            None,
+            "access.denied",
+            &format!("POST /incidents/{id}/switch"),
+            json!({ "switch": sw.as_str(), "rule": "owners only" }),
+        )
+        .await?;
+        return Err(AppError::Forbidden);
+    }
+    let change = SwitchChange {
+        switch: sw,
+        on,
+        reason: form.reason.clone(),
+        notice_url: optional(&form.notice_url),
+    };
+    match state
+        .switches
+        .set(&desk(&state), id, &me(&c), &change)
+        .await
+    {
+        Ok(done) => {
+            stafflog::record(
+                &state,
+                &c,
+                None,
+                "incidents.switch",
+                &id.to_string(),
+                json!({
+                    "switch": sw.as_str(),
+                    "to": if on { "on" } else { "off" },
+                    "seq": done.seq,
+                    "master_key": done.rotated.as_ref().map(|r| r.0.clone()),
+                    "rewrapped": done.rotated.as_ref().map(|r| r.1),
+                }),
+            )
+            .await?;
+            Ok(back(
+                &c,
+                &to,
+                Ok(c.t("切り替えました。", "The switch was turned.")),
+            ))
+        }
+        Err(RespondError::Invalid(_)) => Ok(back(
+            &c,
+            &to,
+            Err(c
+                .t(
+                    "理由を入力してください（2000文字まで）。鍵のローテーションは「実行」のみです。",
+                    "Please give a reason (up to 2000 characters). Keys can only be rotated, not turned off.",
+                )
+                .to_owned()),
+        )),
+        Err(RespondError::NotFound(_)) => Err(AppError::NotFound),
+        Err(e) => Err(fail("incident switch")(e)),
     }
 }

@@ -280,6 +280,7 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         clock,
         guard: Arc::default(),
         scripts: Arc::default(),
+        switches: mamori_respond::Switchboard::default(),
     });
     Ok(Assembly { state, stack })
 }

@@ -219,6 +219,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/incidents/{id}", Perm(P::IncidentsView), NO, incidents::detail),
     route!(Post "/incidents/{id}/note", Perm(P::IncidentsManage), NO, incidents::note),
     route!(Post "/incidents/{id}/scope", Perm(P::IncidentsManage), NO, incidents::scope),
+    route!(Post "/incidents/{id}/switch", Perm(P::IncidentsManage), STEP, incidents::switch),
 ];
 
 /// The back office's routes, each behind its guard, without the stack's layers. Any other path,
@@ -337,6 +338,12 @@ async fn signed_in(
         tracing::error!("a staff row has an unknown role");
         return Err(AppError::Internal);
     };
+    // The incident desk's "freeze staff": every member of staff but the owners is signed out
+    // and refused until it is lifted (this process's switchboard, refreshed every 500 ms).
+    if state.switches.staff_frozen() && role != Role::Owner {
+        session.destroy();
+        return Ok(None);
+    }
     Ok(Some(CurrentStaff {
         id: row.id,
         email: row.email,

@@ -58,6 +58,10 @@ pub struct BackofficeState {
     pub scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
     /// Time (sessions, step-up freshness, rate limits, staff log).
     pub clock: Arc<dyn Clock>,
+    /// The incident desk's switches as this process knows them (`mamori serve` refreshes them
+    /// from the store and hands the shop its maintenance switch): staff frozen is checked on
+    /// every request.
+    pub switches: mamori_respond::Switchboard,
 }
 
 impl std::fmt::Debug for BackofficeState {

@@ -633,6 +633,7 @@ impl FileGuard {
                     alert_id: None,
                     changed_by: Some(staff_id.to_owned()),
                     changed_at: at,
+                    ..Default::default()
                 },
                 &[
                     kinds::FILE_CHANGED,
@@ -764,6 +765,7 @@ pub(crate) async fn close_card_payment(alerts: &Alerts, why: &str) -> Result<(),
                 alert_id: None,
                 changed_by: Some("guard".to_owned()),
                 changed_at: chrono::Utc::now().timestamp(),
+                ..Default::default()
             })
             .await?;
         tracing::warn!(reason = why, "card payment closed by the file guard");

@@ -63,7 +63,7 @@ pub struct Desk {
     gw: Gateway,
 }
 
-fn principal_text(p: &Principal) -> String {
+pub(crate) fn principal_text(p: &Principal) -> String {
     match p {
         Principal::Customer(id) => format!("customer:{id}"),
         Principal::Guest(id) => format!("guest:{id}"),
@@ -72,7 +72,7 @@ fn principal_text(p: &Principal) -> String {
     }
 }
 
-fn checked_text(text: &str, what: &'static str) -> Result<String> {
+pub(crate) fn checked_text(text: &str, what: &'static str) -> Result<String> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > TEXT_MAX_CHARS {
         return Err(RespondError::Invalid(what));

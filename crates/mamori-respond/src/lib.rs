@@ -5,7 +5,9 @@
 //!   functions of the 発覚 with Japanese holidays counted;
 //! - [`desk`]: the incident record and its append-only timeline, every entry also in the ledger;
 //! - [`scope`]: who was affected and which data items, computed from the ledger and the orders
-//!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content.
+//!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content;
+//! - [`switches`]: close the shop, stop card payment, freeze staff, rotate keys; the state in
+//!   the store, each process's [`Switchboard`] refreshed from it every 500 ms.
 //!
 //! Sits above `mamori-store` (its [`mamori_store::IncidentStore`] area and the gateway) and below
 //! the binary and the back office. It does not depend on the vault: personal values are opened
@@ -15,11 +17,13 @@ pub mod deadlines;
 pub mod desk;
 pub mod kind;
 pub mod scope;
+pub mod switches;
 
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};
 pub use kind::{EntryKind, IncidentKind};
 pub use scope::{Scope, ScopeSnapshot, TreeHead};
+pub use switches::{Switch, SwitchChange, SwitchOutcome, Switchboard};
 
 /// Why the desk could not do something. Carries ids, codes and fixed texts, never a value.
 #[derive(Debug, thiserror::Error)]

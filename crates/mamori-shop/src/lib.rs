@@ -60,6 +60,11 @@ pub use state::{ShopConfig, ShopState};
 /// HMAC signature instead).
 pub const WEBHOOK_PATH: &str = "/payments/webhook";
 
+/// The paths that keep working while the shop is closed for maintenance: the provider's webhook
+/// and the customer's return from the provider's page (a payment made just before the switch
+/// still settles its order).
+pub const MAINTENANCE_EXEMPT: &[&str] = &[WEBHOOK_PATH, "/checkout/return"];
+
 /// Maps a store or other internal failure to the 500 page, logging what failed (a fixed text and
 /// the error's kind, never a personal value).
 pub(crate) fn fail<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> AppError {
@@ -318,6 +323,8 @@ pub struct Assembly {
     pub state: Arc<ShopState>,
     /// The web stack (sessions in the database, the webhook exempt from CSRF).
     pub stack: WebStack,
+    /// The incident desk's "close the shop" switch, when installed.
+    pub maintenance: Option<mamori_web::maintenance::Maintenance>,
 }
 
 impl std::fmt::Debug for Assembly {
@@ -341,9 +348,26 @@ impl Assembly {
         self
     }
 
+    /// Answers every page with the maintenance page while `switch` is on (the incident desk's
+    /// "close the shop"), except the provider's webhook and the payment return
+    /// ([`MAINTENANCE_EXEMPT`]), so that no payment is lost.
+    pub fn with_maintenance(mut self, switch: mamori_web::maintenance::Maintenance) -> Self {
+        self.maintenance = Some(switch);
+        self
+    }
+
     /// The router with every layer.
     pub fn router(&self) -> Router {
-        shop_router(self.state.clone(), &self.stack)
+        let app = shop_router(self.state.clone(), &self.stack);
+        match &self.maintenance {
+            // Outside the stack, so that every path (the fallback's too) answers it; the page
+            // sets its own strict headers (it has no script, no style, no form).
+            Some(m) => app.layer(axum::middleware::from_fn_with_state(
+                m.gate(MAINTENANCE_EXEMPT.iter().map(|p| (*p).to_owned()).collect()),
+                mamori_web::maintenance::maintenance_layer,
+            )),
+            None => app,
+        }
     }
 
     /// Removes expired sessions, old sent mail and expired tokens ([`housekeeping`]); run it
@@ -430,5 +454,9 @@ pub fn assemble(parts: Parts) -> Assembly {
         limits,
         clock,
     });
-    Assembly { state, stack }
+    Assembly {
+        state,
+        stack,
+        maintenance: None,
+    }
 }

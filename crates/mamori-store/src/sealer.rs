@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use mamori_vault::{FieldPlace, KeyRing, VaultError, Zeroizing};
 
 use crate::error::{Result, StoreError};
@@ -43,7 +44,8 @@ impl SystemPurpose {
 /// Seals and opens values of one [`SystemPurpose`]. Cheap to clone. `Debug` names the purpose only.
 #[derive(Clone)]
 pub struct SystemSealer {
-    keys: Arc<KeyRing>,
+    /// The gateway's key ring cell: a ring reloaded after a rotation is seen here at once.
+    keys: Arc<ArcSwap<KeyRing>>,
     purpose: SystemPurpose,
 }
 
@@ -59,6 +61,14 @@ impl SystemSealer {
     /// A sealer over `keys`. The gateway makes them ([`crate::Gateway::system_sealer`]); this is
     /// for whoever holds the key ring itself (the binary, tests), which no handler crate can name.
     pub fn new(keys: Arc<KeyRing>, purpose: SystemPurpose) -> Self {
+        Self {
+            keys: Arc::new(ArcSwap::new(keys)),
+            purpose,
+        }
+    }
+
+    /// A sealer over the gateway's own key ring cell (follows its reloads).
+    pub(crate) fn shared(keys: Arc<ArcSwap<KeyRing>>, purpose: SystemPurpose) -> Self {
         Self { keys, purpose }
     }
 
@@ -69,7 +79,10 @@ impl SystemSealer {
 
     /// Seals `plain` at `column/row_id` of the purpose's table under the active master key.
     pub fn seal(&self, column: &str, row_id: &str, plain: &[u8]) -> Result<Vec<u8>> {
-        let key = self.keys.system_data_key(self.purpose.key_purpose())?;
+        let key = self
+            .keys
+            .load()
+            .system_data_key(self.purpose.key_purpose())?;
         let place = FieldPlace::new(self.purpose.table(), column, row_id);
         Ok(key.seal(&place, plain)?)
     }
@@ -80,17 +93,12 @@ impl SystemSealer {
     /// retired key).
     pub fn open(&self, column: &str, row_id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let place = FieldPlace::new(self.purpose.table(), column, row_id);
-        let active = self.keys.active_master_key_id().to_owned();
-        let others = self
-            .keys
-            .master_key_ids()
-            .into_iter()
-            .filter(|id| *id != active);
+        let keys = self.keys.load_full();
+        let active = keys.active_master_key_id().to_owned();
+        let others = keys.master_key_ids().into_iter().filter(|id| *id != active);
         let mut last = VaultError::UnknownMasterKey(active.clone());
         for id in std::iter::once(active.clone()).chain(others) {
-            let key = self
-                .keys
-                .system_data_key_under(self.purpose.key_purpose(), &id)?;
+            let key = keys.system_data_key_under(self.purpose.key_purpose(), &id)?;
             match key.open(&place, sealed) {
                 Ok(plain) => return Ok(plain),
                 Err(e) => last = e,

@@ -119,6 +119,26 @@ impl Env {
         Gateway::new(self.store.clone(), Arc::new(keys), self.ledger.clone())
     }
 
+    /// What a second `mamori serve` on the same database would hold: its own connection pool,
+    /// its own ledger writer (the same ledger key) and the key ring read from the key file as
+    /// it is now, remembered so that a rotation by another process can be reloaded.
+    pub async fn another_process(&self) -> Gateway {
+        let store = open_store(&self.url)
+            .await
+            .expect("opening the store again");
+        let signer = LedgerSigner::load_key_file(&self.dir.path().join("ledger.key"))
+            .expect("the ledger key");
+        let ledger = Ledger::start(
+            store.clone(),
+            signer,
+            LedgerConfig::new(self.witness.clone()),
+        );
+        let keys = KeyRing::load(&self.key_file)
+            .expect("the key file")
+            .with_password_params(cheap_params());
+        Gateway::new(store, Arc::new(keys), ledger).with_key_file(self.key_file.clone())
+    }
+
     /// Runs raw SQL against the test database, as an attacker with database access would.
     pub async fn sql(&self, sql: &str, binds: Vec<Bind>) {
         macro_rules! run {

@@ -69,6 +69,7 @@ pub mod csrf;
 pub mod demo;
 pub mod errors;
 pub mod i18n;
+pub mod maintenance;
 pub mod page;
 pub mod ratelimit;
 pub mod security;

@@ -279,6 +279,9 @@ pub struct ShopSection {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// The public notice (お知らせ) the maintenance page links when the incident desk closes
+    /// the shop without naming one.
+    pub notice_url: Option<String>,
 }
 
 impl ShopSection {
@@ -323,6 +326,7 @@ impl Default for ShopSection {
             dkim_key_file: None,
             tls_cert: None,
             tls_key: None,
+            notice_url: None,
         }
     }
 }

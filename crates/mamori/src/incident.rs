@@ -7,7 +7,10 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use mamori_domain::time::jst;
-use mamori_respond::{deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident};
+use mamori_respond::{
+    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, Switch, SwitchChange,
+    Switchboard,
+};
 use mamori_store::{Gateway, Principal};
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +70,25 @@ pub enum IncidentCmd {
     Scope {
         /// The incident's number.
         id: i64,
+    },
+    /// Turn a switch for the incident (on the timeline and in the ledger; every running
+    /// `mamori serve` on the database applies it within a second): `shop` closes the storefront
+    /// (maintenance page), `card` stops card payment only, `staff` freezes every member of
+    /// staff but the owners, `keys` rotates the master key and re-wraps the data keys (`on`
+    /// only).
+    Switch {
+        /// The incident's number.
+        id: i64,
+        /// shop, card, staff or keys.
+        switch: String,
+        /// on or off.
+        to: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        /// For `shop on`: the public notice's URL linked from the maintenance page.
+        #[arg(long)]
+        notice_url: Option<String>,
     },
 }
 
@@ -217,8 +239,52 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
                 println!("  {k:<28} {n}");
             }
         }
+        IncidentCmd::Switch {
+            id,
+            switch,
+            to,
+            reason,
+            notice_url,
+        } => switch_cmd(&desk, id, &switch, &to, reason, notice_url).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mamori incident switch N <shop|card|staff|keys> <on|off> --reason ...`.
+async fn switch_cmd(
+    desk: &Desk,
+    id: i64,
+    switch: &str,
+    to: &str,
+    reason: String,
+    notice_url: Option<String>,
+) -> Result<()> {
+    let Some(sw) = Switch::parse(switch) else {
+        bail!("unknown switch {switch:?}: use shop, card, staff or keys");
+    };
+    let on = match to {
+        "on" => true,
+        "off" => false,
+        _ => bail!("use on or off, not {to:?}"),
+    };
+    let change = SwitchChange {
+        switch: sw,
+        on,
+        reason,
+        notice_url,
+    };
+    let done = Switchboard::default()
+        .set(desk, id, &actor(), &change)
+        .await?;
+    println!(
+        "incident {id}: {} (timeline #{}); running `mamori serve` processes apply it within a second",
+        sw.label_ja(on),
+        done.seq
+    );
+    if let Some((key, moved)) = done.rotated {
+        println!("new active master key {key}; re-wrapped {moved} customer data keys");
+    }
+    Ok(())
 }
 
 async fn print_deadlines(desk: &Desk, id: i64) -> Result<()> {

@@ -256,6 +256,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_migrated(&cfg).await?;
             let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
             let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger.clone());
+            let gateway = match key_file_in_use(&cfg) {
+                Some(path) => gateway.with_key_file(path),
+                None => gateway,
+            };
             let code = incident::run(gateway, cmd).await?;
             // Entries appended here are signed into a checkpoint before the process ends.
             ledger.checkpoint().await?;
@@ -344,6 +348,17 @@ fn keys_init(cfg: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The key file the master key is loaded from (`MAMORI_MASTER_KEY_FILE`, else the configured
+/// one); None when it comes from `MAMORI_MASTER_KEY` itself (it cannot be rotated or reloaded
+/// while serving).
+fn key_file_in_use(cfg: &Config) -> Option<std::path::PathBuf> {
+    let set = |v: &str| std::env::var_os(v).filter(|x| !x.is_empty());
+    if set("MAMORI_MASTER_KEY").is_some() {
+        return None;
+    }
+    Some(set("MAMORI_MASTER_KEY_FILE").map_or_else(|| cfg.key_file(), std::path::PathBuf::from))
+}
+
 /// Loads the master key from `MAMORI_MASTER_KEY`/`MAMORI_MASTER_KEY_FILE`, else the key file.
 fn load_keys(cfg: &Config) -> Result<KeyRing> {
     if let Some(ring) = KeyRing::from_env("MAMORI_MASTER_KEY")? {
@@ -392,6 +407,19 @@ async fn keys_rotate(cfg: &Config, retire: bool) -> Result<ExitCode> {
     let ledger = Ledger::start(store.clone(), load_signer(cfg)?, ledger_config(cfg));
     let gateway = Gateway::new(store.clone(), Arc::new(ring), ledger.clone());
     let acc = Accessor::system("cli:keys-rotate", "keys.rotate");
+    // Running `mamori serve` processes read the new key file when they see this (within a
+    // second), before any of them meets a key wrapped by the new master key.
+    store
+        .guard_switch_set(&mamori_store::GuardSwitchRow {
+            name: mamori_store::store::alerts::KEY_RING.to_owned(),
+            state: mamori_store::switch_state::OPEN.to_owned(),
+            reason: "mamori keys rotate".to_owned(),
+            changed_by: Some("cli:keys-rotate".to_owned()),
+            changed_at: chrono::Utc::now().timestamp(),
+            detail: Some(gateway.active_master_key_id()),
+            ..Default::default()
+        })
+        .await?;
     let moved = gateway.rotate_data_keys(&acc, 1000).await?;
     ledger.checkpoint().await?;
     println!("re-wrapped {moved} customer data keys");

@@ -84,6 +84,12 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let keys = Arc::new(ring);
     let gateway = Gateway::new(store.clone(), keys.clone(), ledger.clone())
         .with_read_budgets(cfg.guard.read_budgets.budgets());
+    // A rotation (the incident desk's switch, or `mamori keys rotate`) is picked up from the key
+    // file while serving.
+    let gateway = match crate::key_file_in_use(cfg) {
+        Some(path) => gateway.with_key_file(path),
+        None => gateway,
+    };
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -151,6 +157,16 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         alerts.clone(),
     ));
     let backoffice = start_backoffice(bound, &gateway, psp.clone(), backoffice_csp).await?;
+    // The incident desk's switches: read from the store now and every 500 ms, so that a switch
+    // set through any process on this database reaches this one within a second.
+    let switches = backoffice.switches.clone();
+    switches.set_default_notice(shop_cfg.notice_url.clone());
+    switches
+        .refresh(&gateway)
+        .await
+        .context("reading the incident switches")?;
+    let _switches_refresh =
+        switches.spawn_refresh(gateway.clone(), mamori_respond::switches::REFRESH);
     // The gateway's detections (mass-read stops, canary reads) are raised as these alerts.
     gateway.set_read_alarm(Arc::new(mamori_guard::GuardReadAlarm::new(
         mamori_guard::AlertConfig {
@@ -187,7 +203,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         clock: Arc::new(mamori_web::clock::SystemClock),
     })
     .with_csp_sink(csp_sink)
-    .with_script_policy(scripts.policy());
+    .with_script_policy(scripts.policy())
+    .with_maintenance(switches.maintenance());
     let app = assembly.router();
     let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 
@@ -307,6 +324,8 @@ struct RunningBackoffice {
     guard: Arc<std::sync::OnceLock<Arc<mamori_guard::files::FileGuard>>>,
     /// Where `mamori serve` hands it the script inventory (for the owner's changes).
     scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
+    /// The incident desk's switches of this process (shared with the shop).
+    switches: mamori_respond::Switchboard,
 }
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
@@ -347,6 +366,7 @@ async fn start_backoffice(
     assembly.stack = assembly.stack.with_csp_sink(csp_sink);
     let guard = assembly.state.guard.clone();
     let scripts = assembly.state.scripts.clone();
+    let switches = assembly.state.switches.clone();
     let app = assembly
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -365,5 +385,6 @@ async fn start_backoffice(
         server,
         guard,
         scripts,
+        switches,
     })
 }

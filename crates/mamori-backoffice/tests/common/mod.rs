@@ -111,8 +111,13 @@ impl TestBackoffice {
         tweak: impl FnOnce(&mut BackofficeConfig),
     ) -> TestBackoffice {
         let Env {
-            dir, gw: gateway, ..
+            dir,
+            gw: gateway,
+            key_file,
+            ..
         } = Env::with_demo_catalogue(backend).await;
+        // As `mamori serve` does: a key rotation writes and reloads this file.
+        let gateway = gateway.with_key_file(key_file);
 
         let api_key = SecretString::from("sk_test_backoffice_harness".to_owned());
         let (sandbox, psp) =

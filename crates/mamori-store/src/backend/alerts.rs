@@ -25,6 +25,13 @@ macro_rules! webhook_columns {
     };
 }
 
+/// The columns of [`GuardSwitchRow`], in its field order.
+macro_rules! switch_columns {
+    () => {
+        "name, state, reason, alert_id, changed_by, changed_at, detail, incident_id"
+    };
+}
+
 /// Appends ` WHERE ...` for an [`AlertFilter`].
 macro_rules! push_alert_filter {
     ($qb:expr, $f:expr) => {{
@@ -44,10 +51,12 @@ macro_rules! put_switch {
     ($conn:expr, $row:expr) => {{
         let row: &GuardSwitchRow = $row;
         sqlx::query(
-            "INSERT INTO guard_switches (name, state, reason, alert_id, changed_by, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET state = excluded.state, \
-             reason = excluded.reason, alert_id = excluded.alert_id, changed_by = excluded.changed_by, \
-             changed_at = excluded.changed_at",
+            "INSERT INTO guard_switches (name, state, reason, alert_id, changed_by, changed_at, \
+             detail, incident_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) \
+             DO UPDATE SET state = excluded.state, reason = excluded.reason, \
+             alert_id = excluded.alert_id, changed_by = excluded.changed_by, \
+             changed_at = excluded.changed_at, detail = excluded.detail, \
+             incident_id = excluded.incident_id",
         )
         .bind(&row.name)
         .bind(&row.state)
@@ -55,6 +64,8 @@ macro_rules! put_switch {
         .bind(&row.alert_id)
         .bind(&row.changed_by)
         .bind(row.changed_at)
+        .bind(&row.detail)
+        .bind(row.incident_id)
         .execute($conn)
         .await?;
     }};
@@ -263,12 +274,23 @@ macro_rules! impl_alert_store {
             }
 
             async fn guard_switch(&self, name: &str) -> Result<Option<GuardSwitchRow>> {
-                Ok(sqlx::query_as::<_, GuardSwitchRow>(
-                    "SELECT name, state, reason, alert_id, changed_by, changed_at \
-                     FROM guard_switches WHERE name = $1",
-                )
+                Ok(sqlx::query_as::<_, GuardSwitchRow>(concat!(
+                    "SELECT ",
+                    switch_columns!(),
+                    " FROM guard_switches WHERE name = $1"
+                ))
                 .bind(name)
                 .fetch_optional(self.pool())
+                .await?)
+            }
+
+            async fn guard_switches_all(&self) -> Result<Vec<GuardSwitchRow>> {
+                Ok(sqlx::query_as::<_, GuardSwitchRow>(concat!(
+                    "SELECT ",
+                    switch_columns!(),
+                    " FROM guard_switches ORDER BY name"
+                ))
+                .fetch_all(self.pool())
                 .await?)
             }
 

@@ -20,7 +20,7 @@ impl Gateway {
         mails: &[MailDraft],
         webhook_body: Option<&str>,
     ) -> Result<AlertRaised> {
-        let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
+        let key = self.keys.load().system_data_key(UNLINKED_MAIL_KEY)?;
         let mut rows = Vec::with_capacity(mails.len());
         for mail in mails {
             let id = new_id();

@@ -30,7 +30,7 @@ impl Gateway {
             Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
         };
-        let (key, wrapped) = self.keys.new_data_key(&owner(&id))?;
+        let (key, wrapped) = self.keys.load().new_data_key(&owner(&id))?;
         self.record(acc, Action::Write, vec![id.clone()], fields::PROFILE)
             .await?;
         let now = now_us();
@@ -61,7 +61,7 @@ impl Gateway {
     fn search_indexes(&self, profile: &CustomerProfile) -> Vec<Vec<u8>> {
         mamori_domain::search::customer_search_keys(profile)
             .iter()
-            .map(|k| self.keys.blind_index(SEARCH_INDEX, k).to_vec())
+            .map(|k| self.keys.load().blind_index(SEARCH_INDEX, k).to_vec())
             .collect()
     }
 
@@ -76,7 +76,7 @@ impl Gateway {
     ) -> Result<Vec<crate::gateway::MaskedCustomer>> {
         let wanted: Vec<Vec<u8>> = mamori_domain::search::customer_query_keys(query)
             .iter()
-            .map(|k| self.keys.blind_index(SEARCH_INDEX, k).to_vec())
+            .map(|k| self.keys.load().blind_index(SEARCH_INDEX, k).to_vec())
             .collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -88,6 +88,7 @@ impl Gateway {
     /// The blind index of an email (normalised for lookup).
     pub fn email_index(&self, email: &Email) -> [u8; 32] {
         self.keys
+            .load()
             .blind_index(EMAIL_INDEX, &email.normalised_for_lookup())
     }
 
@@ -306,7 +307,7 @@ impl Gateway {
     /// Runs in batches, so the shop keeps serving: a key is readable under the old and new master key
     /// alike until it is moved.
     pub async fn rotate_data_keys(&self, acc: &Accessor, batch: i64) -> Result<usize> {
-        let active = self.keys.active_master_key_id().to_owned();
+        let active = self.keys.load().active_master_key_id().to_owned();
         let mut moved = 0;
         loop {
             let rows = self.store.keys_not_wrapped_by(&active, batch).await?;
@@ -319,7 +320,7 @@ impl Gateway {
             let mut updated = Vec::with_capacity(rows.len());
             for r in rows {
                 let wrapped = WrappedKey::from_bytes(&r.wrapped)?;
-                let new = self.keys.rewrap(&owner(&r.customer_id), &wrapped)?;
+                let new = self.keys.load().rewrap(&owner(&r.customer_id), &wrapped)?;
                 updated.push(CustomerKeyRow {
                     customer_id: r.customer_id,
                     master_key_id: new.master_key_id.clone(),

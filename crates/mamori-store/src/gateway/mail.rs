@@ -51,7 +51,7 @@ impl Gateway {
     /// customer's data is written; the worker's open is recorded as usual). Mail about a
     /// customer goes through [`Gateway::queue_unlinked_mail`], which records the write first.
     pub async fn queue_system_mail(&self, mail: MailDraft) -> Result<String> {
-        let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
+        let key = self.keys.load().system_data_key(UNLINKED_MAIL_KEY)?;
         let id = new_id();
         let payload_ct = codec::seal(&key, MAIL_TABLE, PAYLOAD_COLUMN, &id, &mail.payload)?;
         let at = now();
@@ -80,9 +80,8 @@ impl Gateway {
             // A mail queued by `queue_unlinked_mail`: sealed under the system key.
             self.record(acc, Action::Read, Vec::new(), &[fields::MAIL])
                 .await?;
-            let key = self.keys.system_data_key(UNLINKED_MAIL_KEY)?;
-            return codec::open_bytes(
-                &key,
+            return self.open_system(
+                UNLINKED_MAIL_KEY,
                 MAIL_TABLE,
                 PAYLOAD_COLUMN,
                 &claim.id,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mamori_domain::{
@@ -190,7 +191,12 @@ const TOKEN_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct Gateway {
     store: Arc<dyn Store>,
-    keys: Arc<KeyRing>,
+    /// The key ring, swapped in place when the key file is rotated (shared by clones and by the
+    /// system sealers made from this gateway).
+    keys: Arc<ArcSwap<KeyRing>>,
+    /// The key file the ring was loaded from, when it was: a rotation writes it and a reload
+    /// reads it. None for a ring from the environment (it cannot be reloaded).
+    key_file: Option<Arc<std::path::PathBuf>>,
     ledger: Ledger,
     /// Argon2id on the blocking pool, and the dummy hash an unknown email is verified against.
     passwords: PasswordHasher,
@@ -244,7 +250,8 @@ impl Gateway {
         Self {
             store,
             passwords: PasswordHasher::new(keys.clone()),
-            keys,
+            keys: Arc::new(ArcSwap::new(keys)),
+            key_file: None,
             ledger,
             reads: Arc::new(reads::ReadGuard::new(ReadBudgets::default())),
         }
@@ -260,7 +267,7 @@ impl Gateway {
     /// A sealer for one kind of value that no customer key covers (session records, staff TOTP
     /// secrets). It cannot open anything of a customer's.
     pub fn system_sealer(&self, purpose: SystemPurpose) -> SystemSealer {
-        SystemSealer::new(self.keys.clone(), purpose)
+        SystemSealer::shared(self.keys.clone(), purpose)
     }
 
     /// Argon2id with the key file's pepper (members' and staff's passwords), on the blocking pool.
@@ -288,7 +295,108 @@ impl Gateway {
             return Err(StoreError::Erased(customer_id.to_owned()));
         };
         let wrapped = WrappedKey::from_bytes(&row.wrapped)?;
-        Ok(self.keys.unwrap_data_key(&owner(customer_id), &wrapped)?)
+        match self
+            .keys
+            .load()
+            .unwrap_data_key(&owner(customer_id), &wrapped)
+        {
+            // Another process rotated the key file and re-wrapped this key before our refresher
+            // saw it: read the file now rather than fail the request.
+            Err(VaultError::UnknownMasterKey(_)) if self.key_file.is_some() => {
+                self.reload_keys().await?;
+                Ok(self
+                    .keys
+                    .load()
+                    .unwrap_data_key(&owner(customer_id), &wrapped)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Opens a value sealed under a system key of `purpose` at `table.column/row_id`, under the
+    /// active master key or any older one of the ring (values sealed before a rotation).
+    fn open_system(
+        &self,
+        purpose: &str,
+        table: &'static str,
+        column: &'static str,
+        row_id: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let keys = self.keys.load_full();
+        let active = keys.active_master_key_id().to_owned();
+        let mut last = StoreError::Vault(VaultError::UnknownMasterKey(active.clone()));
+        let others = keys.master_key_ids().into_iter().filter(|id| *id != active);
+        for id in std::iter::once(active.clone()).chain(others) {
+            let key = keys.system_data_key_under(purpose, &id)?;
+            match codec::open_bytes(&key, table, column, row_id, sealed) {
+                Ok(plain) => return Ok(plain),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    // ---- The key ring while serving ----
+
+    /// Remembers the key file the ring was loaded from, so that [`Self::rotate_master_key`] can
+    /// write it and [`Self::reload_keys`] read it again.
+    pub fn with_key_file(mut self, path: std::path::PathBuf) -> Self {
+        self.key_file = Some(Arc::new(path));
+        self
+    }
+
+    /// The id of the active master key (not secret: it is stored beside every wrapped key).
+    pub fn active_master_key_id(&self) -> String {
+        self.keys.load().active_master_key_id().to_owned()
+    }
+
+    /// Reads the key file again and, when its active master key differs from the ring's,
+    /// swaps the new ring in (every clone of this gateway and its system sealers see it at
+    /// once). Returns whether the ring changed. [`StoreError::Invalid`] when the ring did not
+    /// come from a file.
+    pub async fn reload_keys(&self) -> Result<bool> {
+        let Some(path) = self.key_file.clone() else {
+            return Err(StoreError::Invalid(
+                "the key ring did not come from a key file; restart to load a new one".into(),
+            ));
+        };
+        let ring = tokio::task::spawn_blocking(move || KeyRing::load(&path))
+            .await
+            .map_err(|_| StoreError::Invalid("the key file task failed".into()))??;
+        if ring.active_master_key_id() == self.keys.load().active_master_key_id()
+            && ring.master_key_ids() == self.keys.load().master_key_ids()
+        {
+            return Ok(false);
+        }
+        tracing::info!(
+            master_key = ring.active_master_key_id(),
+            "key file reloaded: new active master key"
+        );
+        self.keys.store(Arc::new(ring));
+        Ok(true)
+    }
+
+    /// Rotates the master key while serving, as `mamori keys rotate` does: a new master key is
+    /// added to the key file and made active, this gateway's ring is swapped for it, and every
+    /// data key is re-wrapped under it (recorded like the command's). Returns the new master
+    /// key's id and how many data keys moved. Other processes learn of it from the store (the
+    /// `key_ring` switch their refreshers read), and any of them meeting a key wrapped by a
+    /// master key it does not know reads the key file at once.
+    pub async fn rotate_master_key(&self, acc: &Accessor) -> Result<(String, usize)> {
+        let Some(path) = self.key_file.clone() else {
+            return Err(StoreError::Invalid(
+                "the key ring did not come from a key file; rotate with `mamori keys rotate`"
+                    .into(),
+            ));
+        };
+        let ring = tokio::task::spawn_blocking(move || KeyRing::rotate(&path))
+            .await
+            .map_err(|_| StoreError::Invalid("the key file task failed".into()))??;
+        let id = ring.active_master_key_id().to_owned();
+        self.keys.store(Arc::new(ring));
+        let moved = self.rotate_data_keys(acc, 1000).await?;
+        Ok((id, moved))
     }
 
     /// Opens one sealed value at an explicit place with a customer's key (tools and tests that

@@ -462,10 +462,10 @@ impl Gateway {
                 return Ok(set.clone());
             }
         }
-        let key = self.keys.system_data_key(CANARY_KEY)?;
         let mut set = HashSet::new();
         for (id, sealed) in self.store.canary_marks().await? {
-            let plain = codec::open_bytes(&key, CANARY_TABLE, "sealed", &id, &sealed)?;
+            // Marks sealed before a key rotation open under the older master key.
+            let plain = self.open_system(CANARY_KEY, CANARY_TABLE, "sealed", &id, &sealed)?;
             set.insert(String::from_utf8_lossy(&plain).into_owned());
         }
         let set = Arc::new(set);
@@ -482,7 +482,7 @@ impl Gateway {
     /// nothing personal: the mark names no value and the customer was written through the
     /// gateway already.
     pub async fn mark_canary(&self, customer_id: &str) -> Result<()> {
-        let key = self.keys.system_data_key(CANARY_KEY)?;
+        let key = self.keys.load().system_data_key(CANARY_KEY)?;
         let id = new_id();
         let sealed = codec::seal(&key, CANARY_TABLE, "sealed", &id, customer_id.as_bytes())?;
         self.store.canary_insert(&id, &sealed, now()).await?;

@@ -24,6 +24,16 @@ pub mod alert_state {
 /// The switch the guard closes when the payment path changes: card payment.
 pub const CARD_PAYMENT: &str = "card_payment";
 
+/// The incident desk's switch that closes the storefront (a maintenance page answers).
+pub const SHOP: &str = "shop";
+
+/// The incident desk's switch that freezes every member of staff but the owners.
+pub const STAFF: &str = "staff";
+
+/// Not a state but a generation: its `detail` is the key file's active master key id, written
+/// by every rotation so that every `mamori serve` on the database reloads the key file.
+pub const KEY_RING: &str = "key_ring";
+
 /// Switch states as stored.
 pub mod switch_state {
     /// The guarded function runs.
@@ -141,6 +151,11 @@ pub struct GuardSwitchRow {
     pub changed_by: Option<String>,
     /// When.
     pub changed_at: i64,
+    /// A non-secret parameter: the public notice URL of a closed shop, the active master key id
+    /// of the key ring.
+    pub detail: Option<String>,
+    /// The incident it was turned for.
+    pub incident_id: Option<i64>,
 }
 
 /// The guard's storage.
@@ -212,6 +227,9 @@ pub trait AlertStore: Send + Sync {
 
     /// A switch; None when never set (a switch never set is open).
     async fn guard_switch(&self, name: &str) -> Result<Option<GuardSwitchRow>>;
+
+    /// Every switch ever set (a few rows: one query for the refreshers of every process).
+    async fn guard_switches_all(&self) -> Result<Vec<GuardSwitchRow>>;
 
     /// Sets a switch (insert or replace).
     async fn guard_switch_set(&self, row: &GuardSwitchRow) -> Result<()>;

@@ -180,6 +180,7 @@ async fn approval_reopens_the_switch_and_closes_alerts(backend: Backend) {
         alert_id: Some("a1".into()),
         changed_by: Some("guard".into()),
         changed_at: 11,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -194,6 +195,7 @@ async fn approval_reopens_the_switch_and_closes_alerts(backend: Backend) {
                 alert_id: None,
                 changed_by: Some("owner1".into()),
                 changed_at: 20,
+                ..Default::default()
             },
             &["file.changed", "file.mode"],
         )
