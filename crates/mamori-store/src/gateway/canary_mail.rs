@@ -70,7 +70,7 @@ impl Gateway {
         raw: &[u8],
         received_at: i64,
     ) -> Result<CanaryMailRecorded> {
-        let key = self.keys.system_data_key(CANARY_MAIL_KEY)?;
+        let key = self.keys.load().system_data_key(CANARY_MAIL_KEY)?;
         let id = new_id();
         let plain = serde_json::to_vec(&Sealed {
             canaries: canaries.to_vec(),
@@ -107,8 +107,14 @@ impl Gateway {
             .ok_or(StoreError::NotFound {
                 what: "canary mail",
             })?;
-        let key = self.keys.system_data_key(CANARY_MAIL_KEY)?;
-        let plain = codec::open_bytes(&key, CANARY_MAIL_TABLE, "sealed", &row.id, &row.sealed)?;
+        // Under the active master key or an older one (mail kept before a rotation).
+        let plain = self.open_system(
+            CANARY_MAIL_KEY,
+            CANARY_MAIL_TABLE,
+            "sealed",
+            &row.id,
+            &row.sealed,
+        )?;
         let malformed = StoreError::Malformed {
             table: CANARY_MAIL_TABLE,
             column: "sealed",
