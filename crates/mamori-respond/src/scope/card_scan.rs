@@ -59,6 +59,9 @@ pub struct CardScanScope {
     pub scan_errors: u64,
 }
 
+/// Per file while reading: occurrences, per brand, distinct masked numbers.
+type FileTally = (u64, BTreeMap<String, u64>, BTreeSet<String>);
+
 #[derive(Deserialize)]
 struct Line {
     #[serde(rename = "type")]
@@ -84,8 +87,7 @@ impl CardScanScope {
         }
         let text = std::str::from_utf8(report)
             .map_err(|_| RespondError::Invalid("the scan report is not UTF-8 JSON Lines"))?;
-        let mut files: BTreeMap<String, (u64, BTreeMap<String, u64>, BTreeSet<String>)> =
-            BTreeMap::new();
+        let mut files: BTreeMap<String, FileTally> = BTreeMap::new();
         let mut by_brand: BTreeMap<String, u64> = BTreeMap::new();
         let mut distinct: BTreeSet<(String, String)> = BTreeSet::new();
         let mut findings = 0u64;
