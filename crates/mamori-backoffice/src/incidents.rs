@@ -293,6 +293,8 @@ pub struct ScopeCounts {
     pub categories: Vec<(String, u64)>,
     /// Per data item.
     pub data_items: Vec<(String, u64)>,
+    /// What the "database copied" and "card data found" kinds add.
+    pub kinds: crate::incident_scope::ScopeKindsView,
 }
 
 #[derive(Template)]
@@ -313,6 +315,7 @@ struct DetailPage {
     timeline: Vec<EntryLine>,
     scope: Option<ScopeCounts>,
     can_manage: bool,
+    key_leak: String,
     switches: Vec<SwitchLine>,
 }
 
@@ -392,6 +395,7 @@ pub async fn detail(
         .map(|s| ScopeCounts {
             categories: counts(&s.content, "categories"),
             data_items: counts(&s.content, "data_items"),
+            kinds: crate::incident_scope::ScopeKindsView::from_content(&s.content),
             id: s.id,
             at: fmt_secs(s.computed_at),
             tree_size: s.tree_size,
@@ -442,6 +446,7 @@ pub async fn detail(
         timeline,
         scope,
         can_manage,
+        key_leak: crate::incident_scope::key_leak_label(&view.timeline),
         switches,
     }))
 }

@@ -27,8 +27,8 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, incidents, orders, products, scripts, settings,
-    staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, incident_scope, incidents, orders, products,
+    scripts, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -220,6 +220,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/incidents/{id}/note", Perm(P::IncidentsManage), NO, incidents::note),
     route!(Post "/incidents/{id}/scope", Perm(P::IncidentsManage), NO, incidents::scope),
     route!(Post "/incidents/{id}/switch", Perm(P::IncidentsManage), STEP, incidents::switch),
+    route!(Post "/incidents/{id}/key-leak", Perm(P::IncidentsManage), NO, incident_scope::key_leak),
 ];
 
 /// The back office's routes, each behind its guard, without the stack's layers. Any other path,

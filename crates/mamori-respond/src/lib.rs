@@ -22,7 +22,7 @@ pub mod switches;
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};
 pub use kind::{EntryKind, IncidentKind};
-pub use scope::{Scope, ScopeSnapshot, TreeHead};
+pub use scope::{AppiAssessment, CardScanScope, KeyLeak, Scope, ScopeSnapshot, TreeHead};
 pub use switches::{Switch, SwitchChange, SwitchOutcome, Switchboard};
 
 /// Why the desk could not do something. Carries ids, codes and fixed texts, never a value.

@@ -70,6 +70,22 @@ pub enum IncidentCmd {
     Scope {
         /// The incident's number.
         id: i64,
+        /// card_data_found: a `mamori scan --format jsonl` report whose findings (brand, masked
+        /// number, file) are kept with the scope.
+        #[arg(long, value_name = "FILE.jsonl")]
+        scan_report: Option<std::path::PathBuf>,
+        /// card_data_found: scan these paths now (as `mamori scan` does) and keep the findings.
+        #[arg(long, value_name = "PATH", num_args = 1..)]
+        scan: Vec<std::path::PathBuf>,
+    },
+    /// database_copied: answer whether the key file (master key) may have leaked with the copy
+    /// (施行規則7条 括弧書き): no, yes or unknown. On the timeline; the next scope says what is
+    /// owed.
+    KeyLeak {
+        /// The incident's number.
+        id: i64,
+        /// no, yes or unknown.
+        answer: String,
     },
     /// Turn a switch for the incident (on the timeline and in the ledger; every running
     /// `mamori serve` on the database applies it within a second): `shop` closes the storefront
@@ -218,8 +234,15 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
             desk.set_state(id, &actor(), &state).await?;
             println!("incident {id} is now {state}");
         }
-        IncidentCmd::Scope { id } => {
-            let snap = desk.compute_scope(id, &actor()).await?;
+        IncidentCmd::KeyLeak { id, answer } => key_leak_cmd(&desk, id, &answer).await?,
+        IncidentCmd::Scope {
+            id,
+            scan_report,
+            scan,
+        } => {
+            let snap = desk
+                .compute_scope_with(id, &actor(), card_scan_input(scan_report, &scan)?)
+                .await?;
             let s = &snap.scope;
             println!("scope of incident {id} saved as {}", snap.row.id);
             println!(
@@ -238,6 +261,7 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
             for (k, n) in &s.data_items {
                 println!("  {k:<28} {n}");
             }
+            print_scope_kinds(s);
         }
         IncidentCmd::Switch {
             id,
@@ -307,4 +331,89 @@ async fn print_deadlines(desk: &Desk, id: i64) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The card scan to keep with a scope: a saved JSON Lines report, or a scan of `paths` run now.
+fn card_scan_input(
+    report: Option<std::path::PathBuf>,
+    paths: &[std::path::PathBuf],
+) -> Result<Option<mamori_respond::CardScanScope>> {
+    let bytes = match (report, paths.is_empty()) {
+        (Some(_), false) => bail!("give either --scan-report or --scan, not both"),
+        (Some(file), true) => {
+            std::fs::read(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?
+        }
+        (None, false) => {
+            let opts = mamori_scan::ScanOptions::default();
+            let report = mamori_scan::Scanner::new(opts).scan_paths(paths);
+            let mut w = mamori_scan::output::ReportWriter::new(
+                Vec::new(),
+                mamori_scan::output::Format::Jsonl,
+                false,
+            );
+            for f in &report.findings {
+                w.finding(f)?;
+            }
+            w.finish(&report.summary)?
+        }
+        (None, true) => return Ok(None),
+    };
+    Ok(Some(mamori_respond::CardScanScope::from_jsonl(&bytes)?))
+}
+
+async fn key_leak_cmd(desk: &Desk, id: i64, answer: &str) -> Result<()> {
+    let Some(answer) = mamori_respond::KeyLeak::parse(answer) else {
+        bail!("answer no, yes or unknown");
+    };
+    let e = desk.answer_key_leak(id, &actor(), answer).await?;
+    println!(
+        "incident {id}: key leak answered {} ({}), timeline #{} (ledger #{}); compute the scope again",
+        answer.as_str(),
+        answer.label_ja(),
+        e.seq,
+        e.ledger_seq
+    );
+    Ok(())
+}
+
+/// What the "database copied" and "card data found" scopes add to the counts.
+fn print_scope_kinds(s: &mamori_respond::Scope) {
+    if let Some(at) = s.stored_at {
+        println!("stored at: {} JST", show_time(at));
+    }
+    for n in &s.notes {
+        println!("note: {n}");
+    }
+    if let Some(a) = &s.appi {
+        println!("施行規則7条括弧書き: {}", a.question);
+        println!(
+            "  answer: {}",
+            a.key_leak.map(|k| k.label_ja()).unwrap_or("未回答")
+        );
+        for o in &a.outcomes {
+            println!("  {} → {}", o.answer.label_ja(), o.text);
+        }
+        println!("  unsealed (none identifies a person alone):");
+        for u in &a.unsealed_items {
+            println!("    {}: {}", u.item, u.note);
+        }
+        println!(
+            "  report owed: {} ({} people): {}",
+            if a.report_owed { "yes" } else { "no" },
+            a.reportable_people,
+            a.conclusion
+        );
+    }
+    if let Some(c) = &s.card_scan {
+        println!(
+            "card numbers found: {} ({} distinct), report SHA-256 {}",
+            c.findings, c.distinct_masked, c.report_sha256
+        );
+        for (brand, n) in &c.by_brand {
+            println!("  {brand:<20} {n}");
+        }
+        for f in &c.files {
+            println!("  {}  {} ({})", f.location, f.count, f.masked.join(", "));
+        }
+    }
 }

@@ -655,6 +655,94 @@ fn incident_open_note_show_scope_and_list() {
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
 
+/// A card-data incident takes `mamori scan`'s findings (a saved JSON Lines report, or a scan run
+/// by the command) and keeps brands, files and masked numbers only; a copied-database incident
+/// takes the key-leak answer and says whether a report is owed.
+#[test]
+fn incident_scope_takes_a_scan_and_the_key_leak_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mamori(dir.path(), &["keys", "init"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let files = dir.path().join("srv");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(
+        files.join("app.log"),
+        "card 4111111111111111 ok\ncard 5555555555554444 ok\n",
+    )
+    .unwrap();
+    let pans = ["4111111111111111", "5555555555554444"];
+
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "card_data_found",
+            "--known-at",
+            "2027-01-08",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(
+        dir.path(),
+        &["incident", "scope", "1", "--scan", files.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("card numbers found: 2 (2 distinct)"), "{t}");
+    assert!(t.contains("411111******1111"), "{t}");
+    for pan in pans {
+        assert!(!t.contains(pan), "a full card number was printed");
+    }
+
+    // The same from a saved report of the real `mamori scan`.
+    let out = mamori(
+        dir.path(),
+        &["scan", "--format", "jsonl", files.to_str().unwrap()],
+    );
+    let report = dir.path().join("scan.jsonl");
+    std::fs::write(&report, &out.stdout).unwrap();
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "scope",
+            "1",
+            "--scan-report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("Mastercard"), "{t}");
+    assert!(t.contains("Visa"), "{t}");
+
+    // A copied database: unanswered means owed; "no" means not.
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "database_copied",
+            "--known-at",
+            "2027-01-08",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "scope", "2"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("report owed: yes"), "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "key-leak", "2", "no"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "scope", "2"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("report owed: no"), "{}", text(&out));
+    let out = mamori(dir.path(), &["incident", "key-leak", "2", "perhaps"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}
+
 /// `mamori serve` with `[guard.canary_mail]` listens for the canary domain: mail to an address
 /// there is taken (a made-up one is an info observation, `canary.mail_other`), a recipient at
 /// another domain is refused with 550. (Mail to a planted canary: mamori-guard's tests.)

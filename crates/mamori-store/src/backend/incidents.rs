@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use super::{PgStore, SqliteStore};
 use crate::error::Result;
 use crate::store::{
-    CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow, TimelineRow,
+    CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow, StoredCustomerRow,
+    StoredOrderRow, TimelineRow,
 };
 
 /// The columns of [`IncidentRow`], in its field order.
@@ -173,6 +174,43 @@ macro_rules! impl_incident_store {
                 )
                 .bind(from)
                 .bind(to)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
+            async fn customers_stored_at(&self, at_us: i64) -> Result<Vec<StoredCustomerRow>> {
+                Ok(sqlx::query_as::<_, StoredCustomerRow>(
+                    "SELECT c.id AS customer_id, c.kind, c.erased_at, \
+                     CAST(CASE WHEN c.name_ct IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_name, \
+                     CAST(CASE WHEN c.email_ct IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_email, \
+                     CAST(CASE WHEN c.phone_ct IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_phone, \
+                     CAST(CASE WHEN c.birth_date_ct IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_birth_date, \
+                     CAST(CASE WHEN c.gender_ct IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_gender, \
+                     (SELECT COUNT(*) FROM addresses a WHERE a.customer_id = c.id \
+                      AND a.created_at <= $1) AS addresses \
+                     FROM customers c \
+                     WHERE c.created_at <= $1 AND (c.erased_at IS NULL OR c.erased_at > $1) \
+                     ORDER BY c.id",
+                )
+                .bind(at_us)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
+            async fn orders_stored_at(&self, at_us: i64) -> Result<Vec<StoredOrderRow>> {
+                Ok(sqlx::query_as::<_, StoredOrderRow>(
+                    "SELECT o.id AS order_id, o.customer_id, \
+                     (SELECT COUNT(*) FROM shipments s WHERE s.order_id = o.id) AS shipments, \
+                     (SELECT COUNT(*) FROM order_items i WHERE i.order_id = o.id \
+                      AND i.personalisation_ct IS NOT NULL) AS personalised_lines, \
+                     (SELECT COUNT(*) FROM order_items i WHERE i.order_id = o.id \
+                      AND i.noshi_ct IS NOT NULL) AS noshi_lines \
+                     FROM orders o JOIN customers c ON c.id = o.customer_id \
+                     WHERE o.placed_at <= $1 AND c.created_at <= $1 \
+                     AND (c.erased_at IS NULL OR c.erased_at > $1) \
+                     ORDER BY o.id",
+                )
+                .bind(at_us)
                 .fetch_all(self.pool())
                 .await?)
             }

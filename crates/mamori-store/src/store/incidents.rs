@@ -141,6 +141,46 @@ pub struct CardPageVisitRow {
     pub personalised_lines: i64,
 }
 
+/// A customer whose data was stored at a time, with which of its sealed parts were present
+/// (flags and counts, never a value). For a "database copied" scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredCustomerRow {
+    /// The customer.
+    pub customer_id: String,
+    /// `member` or `guest`.
+    pub kind: String,
+    /// When it was erased (microseconds), if it was (after the time asked about).
+    pub erased_at: Option<i64>,
+    /// 1 when a sealed name is stored now.
+    pub has_name: i64,
+    /// 1 when a sealed email is stored now.
+    pub has_email: i64,
+    /// 1 when a sealed phone is stored now.
+    pub has_phone: i64,
+    /// 1 when a sealed birth date is stored now.
+    pub has_birth_date: i64,
+    /// 1 when a sealed gender is stored now.
+    pub has_gender: i64,
+    /// Address-book entries created at or before the time.
+    pub addresses: i64,
+}
+
+/// An order placed at or before a time, with the presence (never the content) of its sealed
+/// parts. For a "database copied" scope.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredOrderRow {
+    /// The order.
+    pub order_id: String,
+    /// The buyer.
+    pub customer_id: String,
+    /// How many deliveries it has.
+    pub shipments: i64,
+    /// How many of its lines carry 名入れ.
+    pub personalised_lines: i64,
+    /// How many of its lines carry のし.
+    pub noshi_lines: i64,
+}
+
 /// The incident desk's storage.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -172,4 +212,12 @@ pub trait IncidentStore: Send + Sync {
     /// Every payment attempt made in `[from, to)` with its order's buyer kind and the number of
     /// its deliveries and personalised lines, ordered by attempt time and payment id.
     async fn card_page_visits(&self, from: i64, to: i64) -> Result<Vec<CardPageVisitRow>>;
+
+    /// Every customer created at or before `at_us` (microseconds) and not erased by then,
+    /// ordered by id.
+    async fn customers_stored_at(&self, at_us: i64) -> Result<Vec<StoredCustomerRow>>;
+
+    /// Every order placed at or before `at_us` whose buyer was created at or before it and not
+    /// erased by then, ordered by id.
+    async fn orders_stored_at(&self, at_us: i64) -> Result<Vec<StoredOrderRow>>;
 }

@@ -39,7 +39,7 @@ pub use customers::CustomerStore;
 pub use fulfilment::Fulfilment;
 pub use incidents::{
     incident_state, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow,
-    TimelineRow,
+    StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};

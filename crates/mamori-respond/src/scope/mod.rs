@@ -12,7 +12,17 @@
 //! - the payment page or the card page's script altered in a window: the people who reached the
 //!   card page then (every payment attempt in the window), split as notice 003 splits them:
 //!   members, guest buyers, delivery recipients who were not the buyer (compared inside the
-//!   gateway, a recorded masked read), and the 名入れ entered on the orders.
+//!   gateway, a recorded masked read), and the 名入れ entered on the orders;
+//! - the database copied at a time ([`db_copied`]): who had which fields stored then, with the
+//!   APPI point (keys leaked or not) that decides whether a report is owed;
+//! - card data found on a server ([`card_scan`]): a `mamori scan` report's findings by brand and
+//!   by file, masked numbers only.
+
+pub mod card_scan;
+pub mod db_copied;
+
+pub use card_scan::{CardFile, CardScanScope};
+pub use db_copied::{AppiAssessment, AppiOutcome, KeyLeak, UnsealedItem};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -107,6 +117,18 @@ pub struct Scope {
     pub payment_attempts: u64,
     /// Who, per category.
     pub subjects: BTreeMap<String, Vec<Subject>>,
+    /// The time the data was taken as stored (Unix seconds; "database copied").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_at: Option<i64>,
+    /// Who was left out and why (e.g. canary customers: not people), in Japanese.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Whether a report is owed under 施行規則7条 括弧書き ("database copied").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appi: Option<AppiAssessment>,
+    /// The card numbers a scan found, by brand and file ("card data found").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_scan: Option<CardScanScope>,
 }
 
 impl Scope {
@@ -211,7 +233,7 @@ pub async fn staff_misuse(
     Ok((head, opened))
 }
 
-fn owned(items: &[&str]) -> Vec<String> {
+pub(crate) fn owned(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
@@ -219,6 +241,17 @@ impl Desk {
     /// Computes the scope of an incident and saves it as a snapshot (with its tree head and
     /// hash), noted on the timeline.
     pub async fn compute_scope(&self, incident_id: i64, by: &Principal) -> Result<ScopeSnapshot> {
+        self.compute_scope_with(incident_id, by, None).await
+    }
+
+    /// [`Desk::compute_scope`], with a card scan's findings for a "card data found" incident
+    /// (without one, the findings of the incident's latest snapshot are used again).
+    pub async fn compute_scope_with(
+        &self,
+        incident_id: i64,
+        by: &Principal,
+        scan: Option<CardScanScope>,
+    ) -> Result<ScopeSnapshot> {
         let gw = self.gateway();
         let records = gw.records();
         let row = records
@@ -226,10 +259,22 @@ impl Desk {
             .await?
             .ok_or(RespondError::NotFound(incident_id))?;
         let kind = IncidentKind::parse(&row.kind).unwrap_or(IncidentKind::Other);
-        let (Some(from), Some(to)) = (row.window_from, row.window_to) else {
-            return Err(RespondError::Invalid(
-                "the incident needs a suspected window (from and to) for its scope",
-            ));
+        let (from, to) = match (kind, row.window_from, row.window_to) {
+            // A copy is taken at a time: the window's end, or the 発覚 when no window is known.
+            (IncidentKind::DatabaseCopied, f, t) => {
+                let t = t.unwrap_or(row.known_at);
+                (f.unwrap_or(t), t)
+            }
+            // Found on a server: what the scan found, whenever it was written.
+            (IncidentKind::CardDataFound, f, t) => {
+                (f.unwrap_or(row.known_at), t.unwrap_or(row.known_at))
+            }
+            (_, Some(f), Some(t)) => (f, t),
+            _ => {
+                return Err(RespondError::Invalid(
+                    "the incident needs a suspected window (from and to) for its scope",
+                ))
+            }
         };
         // The head is fixed first: events appended while computing (including the masked read
         // below and the timeline entry) are after it.
@@ -249,6 +294,17 @@ impl Desk {
             data_items: BTreeMap::new(),
             payment_attempts: 0,
             subjects: BTreeMap::new(),
+            stored_at: None,
+            notes: Vec::new(),
+            appi: None,
+            card_scan: None,
+        };
+        let acc = Accessor {
+            principal: by.clone(),
+            purpose: "incident.scope".to_owned(),
+            request_id: format!("incident:{incident_id}"),
+            channel: None,
+            reason: None,
         };
         match kind {
             IncidentKind::StaffMisuse => {
@@ -289,14 +345,25 @@ impl Desk {
             }
             IncidentKind::PaymentPageAltered | IncidentKind::CardScriptAltered => {
                 scope.tree = scan_ledger(records.as_ref(), size, |_, _| {}).await?;
-                let acc = Accessor {
-                    principal: by.clone(),
-                    purpose: "incident.scope".to_owned(),
-                    request_id: format!("incident:{incident_id}"),
-                    channel: None,
-                    reason: None,
-                };
                 self.card_page_scope(&mut scope, &acc, from, to).await?;
+            }
+            IncidentKind::DatabaseCopied => {
+                scope.tree = scan_ledger(records.as_ref(), size, |_, _| {}).await?;
+                self.database_copied_scope(&mut scope, &acc, to).await?;
+            }
+            IncidentKind::CardDataFound => {
+                scope.tree = scan_ledger(records.as_ref(), size, |_, _| {}).await?;
+                let scan = match scan {
+                    Some(s) => s,
+                    None => {
+                        self.latest_card_scan(incident_id)
+                            .await?
+                            .ok_or(RespondError::Invalid(
+                            "a card-data incident needs a scan report (mamori scan --format jsonl)",
+                        ))?
+                    }
+                };
+                card_scan::fill(&mut scope, scan);
             }
             _ => {
                 return Err(RespondError::Invalid(
