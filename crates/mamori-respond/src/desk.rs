@@ -63,7 +63,7 @@ pub struct Desk {
     gw: Gateway,
 }
 
-fn principal_text(p: &Principal) -> String {
+pub(crate) fn principal_text(p: &Principal) -> String {
     match p {
         Principal::Customer(id) => format!("customer:{id}"),
         Principal::Guest(id) => format!("guest:{id}"),

@@ -5,7 +5,9 @@
 //!   functions of the 発覚 with Japanese holidays counted;
 //! - [`desk`]: the incident record and its append-only timeline, every entry also in the ledger;
 //! - [`scope`]: who was affected and which data items, computed from the ledger and the orders
-//!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content.
+//!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content;
+//! - [`report`]: the PPC report (速報, 確報; versions kept) as text for the online form and as a
+//!   Japanese PDF, and the card companies' report as CSV.
 //!
 //! Sits above `mamori-store` (its [`mamori_store::IncidentStore`] area and the gateway) and below
 //! the binary and the back office. It does not depend on the vault: personal values are opened
@@ -14,11 +16,13 @@
 pub mod deadlines;
 pub mod desk;
 pub mod kind;
+pub mod report;
 pub mod scope;
 
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};
 pub use kind::{EntryKind, IncidentKind};
+pub use report::{Report, ReportFields, ReportKind, Reporter};
 pub use scope::{Scope, ScopeSnapshot, TreeHead};
 
 /// Why the desk could not do something. Carries ids, codes and fixed texts, never a value.
@@ -36,6 +40,9 @@ pub enum RespondError {
     /// A stored ledger entry does not hash to its stored leaf hash: the log was altered.
     #[error("ledger entry {0} does not match its leaf hash")]
     LedgerBroken(u64),
+    /// A report could not be rendered (fonts missing, typst, CSV).
+    #[error("report rendering failed: {0}")]
+    Render(String),
 }
 
 /// Results of the desk.
