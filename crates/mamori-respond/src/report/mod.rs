@@ -409,8 +409,13 @@ fn draft_fields(report: &Report, settings: Option<&ShopSettings>) -> ReportField
                 .iter()
                 .map(|(k, n)| format!("・{}：{n}名", category_ja(k)))
                 .collect();
+            let items = if items.is_empty() {
+                "算出の結果、該当する個人データはありません。".to_owned()
+            } else {
+                items.join("\n")
+            };
             (
-                items.join("\n"),
+                items,
                 format!(
                     "延べ{}名（内訳は以下のとおり。台帳の記録から算出）\n{}",
                     s.people(),

@@ -4,6 +4,7 @@
 //! The PDF ([`super::pdf`]) lays out the same blocks.
 
 use crate::deadlines::DeadlineKind;
+use crate::kind::IncidentKind;
 
 use super::{category_ja, data_item_ja, date_ja, time_ja, Report, ReportKind};
 
@@ -92,7 +93,12 @@ impl Report {
             s.root,
             s.sha256
         )];
-        if s.payment_attempts > 0 {
+        if s.payment_attempts > 0
+            || matches!(
+                self.incident_kind,
+                IncidentKind::PaymentPageAltered | IncidentKind::CardScriptAltered
+            )
+        {
             lines.push(format!("対象期間の決済件数：{}件", s.payment_attempts));
         }
         lines.push(format!("区分別の人数（延べ {}名）", s.people()));
