@@ -13,7 +13,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{header, HeaderValue};
-use mamori_respond::report::card::CardReport;
 use mamori_respond::report::pdf::PdfRenderer;
 use mamori_respond::report::{Report, ReportFields, ReportKind, Reporter};
 use mamori_respond::{Desk, RespondError};
@@ -418,26 +417,41 @@ pub async fn text(
     ))
 }
 
-/// The card companies' report, or the report page again with why there is none.
-async fn card_report(
+/// One of the card companies' CSVs: the attempts (`card`) or the timeline (`timeline`); with
+/// no such report (another kind, no scope yet), the report page again saying why.
+async fn card_download(
     state: &BackofficeState,
     c: &Ctx,
     id: i64,
-) -> Result<Result<CardReport, Response>, AppError> {
-    match desk(state).card_report(id).await {
-        Ok(r) => Ok(Ok(r)),
-        Err(RespondError::Invalid(_)) => Ok(Err(back(
-            c,
-            &format!("/incidents/{id}/report"),
-            Err(c
-                .t(
-                    "カード会社向けの報告は、決済ページ・カード入力ページの事案で影響範囲を算出した後に作成できます。",
-                    "The card companies' report needs a payment-page or card-script incident with a computed scope.",
-                )
-                .to_owned()),
-        ))),
-        Err(e) => Err(map_err("card report")(e)),
-    }
+    which: &'static str,
+) -> Result<Response, AppError> {
+    let report = match desk(state).card_report(id).await {
+        Ok(r) => r,
+        Err(RespondError::Invalid(_)) => {
+            return Ok(back(
+                c,
+                &format!("/incidents/{id}/report"),
+                Err(c
+                    .t(
+                        "カード会社向けの報告は、決済ページ・カード入力ページの事案で影響範囲を算出した後に作成できます。",
+                        "The card companies' report needs a payment-page or card-script incident with a computed scope.",
+                    )
+                    .to_owned()),
+            ))
+        }
+        Err(e) => return Err(map_err("card report")(e)),
+    };
+    let (bytes, filename) = if which == "card" {
+        (
+            report.attempts_csv(),
+            format!("incident-{id}-card-attempts.csv"),
+        )
+    } else {
+        (report.timeline_csv(), format!("incident-{id}-timeline.csv"))
+    };
+    let bytes = bytes.map_err(fail("card report csv"))?;
+    log_download(state, c, id, which, &ReportQuery::default()).await?;
+    Ok(download(bytes, "text/csv; charset=utf-8", &filename))
 }
 
 /// `GET /incidents/{id}/report/card.csv`: the payment attempts of the scope's window.
@@ -446,17 +460,7 @@ pub async fn card_csv(
     c: Ctx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let report = match card_report(&state, &c, id).await? {
-        Ok(r) => r,
-        Err(page) => return Ok(page),
-    };
-    let bytes = report.attempts_csv().map_err(fail("card csv"))?;
-    log_download(&state, &c, id, "card_csv", &ReportQuery::default()).await?;
-    Ok(download(
-        bytes,
-        "text/csv; charset=utf-8",
-        &format!("incident-{id}-card-attempts.csv"),
-    ))
+    card_download(&state, &c, id, "card").await
 }
 
 /// `GET /incidents/{id}/report/timeline.csv`: the timeline, for the card companies' report.
@@ -465,15 +469,5 @@ pub async fn timeline_csv(
     c: Ctx,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let report = match card_report(&state, &c, id).await? {
-        Ok(r) => r,
-        Err(page) => return Ok(page),
-    };
-    let bytes = report.timeline_csv().map_err(fail("timeline csv"))?;
-    log_download(&state, &c, id, "timeline_csv", &ReportQuery::default()).await?;
-    Ok(download(
-        bytes,
-        "text/csv; charset=utf-8",
-        &format!("incident-{id}-timeline.csv"),
-    ))
+    card_download(&state, &c, id, "timeline").await
 }
