@@ -129,6 +129,19 @@ const REPORTER_NAMES: [&str; 5] = [
     "contact",
 ];
 
+/// The form's fields: each (heading, value) under its form name.
+fn form_fields(pairs: &[(&'static str, &str)], names: &[&'static str]) -> Vec<ItemField> {
+    pairs
+        .iter()
+        .zip(names)
+        .map(|((heading, value), name)| ItemField {
+            name,
+            heading,
+            value: (*value).to_owned(),
+        })
+        .collect()
+}
+
 fn version_line(v: &mamori_store::ReportVersionRow) -> VersionLine {
     VersionLine {
         id: v.id.clone(),
@@ -189,28 +202,8 @@ pub async fn show(
         .version
         .as_ref()
         .and_then(|v| versions.iter().find(|l| l.id == v.id).cloned());
-    let reporter = report
-        .fields
-        .reporter_lines()
-        .iter()
-        .zip(REPORTER_NAMES)
-        .map(|((heading, value), name)| ItemField {
-            name,
-            heading,
-            value: (*value).to_owned(),
-        })
-        .collect();
-    let items = report
-        .fields
-        .items()
-        .iter()
-        .zip(ITEM_NAMES)
-        .map(|((heading, value), name)| ItemField {
-            name,
-            heading,
-            value: (*value).to_owned(),
-        })
-        .collect();
+    let reporter = form_fields(&report.fields.reporter_lines(), &REPORTER_NAMES);
+    let items = form_fields(&report.fields.items(), &ITEM_NAMES);
     let can_manage = c.can(Permission::IncidentsManage);
     Ok(render(&ReportPage {
         c,
