@@ -46,6 +46,17 @@ const PACKAGES: &[(&str, &str)] = &[
         "fonts-noto-cjk",
         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     ),
+    // The incident desk's PDF reports: typst with the IPAex fonts (read at run time), and
+    // pdftotext to read the Japanese text back out of a rendered report in the tests.
+    (
+        "fonts-ipaexfont-gothic",
+        "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    ),
+    (
+        "fonts-ipaexfont-mincho",
+        "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf",
+    ),
+    ("poppler-utils", "/usr/bin/pdftotext"),
     // webauthn-rs (staff passkeys) links OpenSSL.
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
     ("pkg-config", "/usr/bin/pkg-config"),

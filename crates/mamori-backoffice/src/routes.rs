@@ -27,8 +27,8 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, incident_scope, incidents, orders, products,
-    scripts, settings, staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, incident_reports, incident_scope, incidents, orders,
+    products, scripts, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -221,6 +221,12 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/incidents/{id}/scope", Perm(P::IncidentsManage), NO, incidents::scope),
     route!(Post "/incidents/{id}/switch", Perm(P::IncidentsManage), STEP, incidents::switch),
     route!(Post "/incidents/{id}/key-leak", Perm(P::IncidentsManage), NO, incident_scope::key_leak),
+    route!(Get "/incidents/{id}/report", Perm(P::IncidentsView), NO, incident_reports::show),
+    route!(Post "/incidents/{id}/report", Perm(P::IncidentsManage), NO, incident_reports::save),
+    route!(Get "/incidents/{id}/report/pdf", Perm(P::IncidentsView), NO, incident_reports::pdf),
+    route!(Get "/incidents/{id}/report/text", Perm(P::IncidentsView), NO, incident_reports::text),
+    route!(Get "/incidents/{id}/report/card.csv", Perm(P::IncidentsView), NO, incident_reports::card_csv),
+    route!(Get "/incidents/{id}/report/timeline.csv", Perm(P::IncidentsView), NO, incident_reports::timeline_csv),
 ];
 
 /// The back office's routes, each behind its guard, without the stack's layers. Any other path,

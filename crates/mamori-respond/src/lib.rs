@@ -6,6 +6,8 @@
 //! - [`desk`]: the incident record and its append-only timeline, every entry also in the ledger;
 //! - [`scope`]: who was affected and which data items, computed from the ledger and the orders
 //!   against a stated ledger tree head, saved as a snapshot with the SHA-256 of its content;
+//! - [`report`]: the PPC report (速報, 確報; versions kept) as text for the online form and as a
+//!   Japanese PDF, and the card companies' report as CSV.
 //! - [`switches`]: close the shop, stop card payment, freeze staff, rotate keys; the state in
 //!   the store, each process's [`Switchboard`] refreshed from it every 500 ms.
 //!
@@ -16,12 +18,14 @@
 pub mod deadlines;
 pub mod desk;
 pub mod kind;
+pub mod report;
 pub mod scope;
 pub mod switches;
 
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};
 pub use kind::{EntryKind, IncidentKind};
+pub use report::{Report, ReportFields, ReportKind, Reporter};
 pub use scope::{AppiAssessment, CardScanScope, KeyLeak, Scope, ScopeSnapshot, TreeHead};
 pub use switches::{Switch, SwitchChange, SwitchOutcome, Switchboard};
 
@@ -40,6 +44,9 @@ pub enum RespondError {
     /// A stored ledger entry does not hash to its stored leaf hash: the log was altered.
     #[error("ledger entry {0} does not match its leaf hash")]
     LedgerBroken(u64),
+    /// A report could not be rendered (fonts missing, typst, CSV).
+    #[error("report rendering failed: {0}")]
+    Render(String),
 }
 
 /// Results of the desk.

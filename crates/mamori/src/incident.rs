@@ -3,13 +3,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use mamori_domain::time::jst;
+use mamori_respond::report::pdf::{PdfRenderer, ReportFonts};
 use mamori_respond::{
-    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, Switch, SwitchChange,
-    Switchboard,
+    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, ReportKind, Switch,
+    SwitchChange, Switchboard,
 };
 use mamori_store::{Gateway, Principal};
 
@@ -105,6 +106,40 @@ pub enum IncidentCmd {
         /// For `shop on`: the public notice's URL linked from the maintenance page.
         #[arg(long)]
         notice_url: Option<String>,
+    },
+    /// Write the report to the PPC (速報 or 確報): the latest saved version (or a draft from the
+    /// incident, its scope and the shop settings), as a Japanese PDF or as text for the PPC's
+    /// online form.
+    Report {
+        /// The incident's number.
+        id: i64,
+        /// sokuho (速報) or kakuho (確報).
+        #[arg(long, default_value = "sokuho")]
+        kind: String,
+        /// pdf or text.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// A saved version's id (default: the latest, or a draft).
+        #[arg(long)]
+        version: Option<String>,
+        /// The directory holding the IPAex fonts (default: Debian's font directories).
+        #[arg(long, env = "MAMORI_REPORT_FONT_DIR")]
+        font_dir: Option<std::path::PathBuf>,
+        /// The file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Write the card companies' / acquirer's list of the payment attempts of the scope's
+    /// window (CSV, UTF-8 with a BOM); with --timeline-out, the timeline as a second CSV.
+    CardCsv {
+        /// The incident's number.
+        id: i64,
+        /// The file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Where to write the timeline's CSV.
+        #[arg(long)]
+        timeline_out: Option<std::path::PathBuf>,
     },
 }
 
@@ -270,6 +305,19 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
             reason,
             notice_url,
         } => switch_cmd(&desk, id, &switch, &to, reason, notice_url).await?,
+        IncidentCmd::Report {
+            id,
+            kind,
+            format,
+            version,
+            font_dir,
+            out,
+        } => write_report(&desk, id, &kind, &format, version, font_dir, &out).await?,
+        IncidentCmd::CardCsv {
+            id,
+            out,
+            timeline_out,
+        } => write_card_csv(&desk, id, &out, timeline_out.as_deref()).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -307,6 +355,75 @@ async fn switch_cmd(
     );
     if let Some((key, moved)) = done.rotated {
         println!("new active master key {key}; re-wrapped {moved} customer data keys");
+    }
+    Ok(())
+}
+
+/// `mamori incident report`.
+async fn write_report(
+    desk: &Desk,
+    id: i64,
+    kind: &str,
+    format: &str,
+    version: Option<String>,
+    font_dir: Option<std::path::PathBuf>,
+    out: &std::path::Path,
+) -> Result<()> {
+    let Some(kind) = ReportKind::parse(kind) else {
+        bail!("unknown report kind {kind:?}: use sokuho or kakuho");
+    };
+    if !matches!(format, "pdf" | "text") {
+        bail!("unknown format {format:?}: use pdf or text");
+    }
+    let report = match version {
+        Some(v) => desk.report_version(id, &v).await?,
+        None => {
+            let settings = desk.shop_settings().await?;
+            desk.report_draft(id, kind, Some(&settings)).await?
+        }
+    };
+    let bytes = if format == "pdf" {
+        PdfRenderer::new(ReportFonts::locate(font_dir.as_deref())?).render(&report)?
+    } else {
+        report.to_text().into_bytes()
+    };
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    let which = match &report.version {
+        Some(v) => format!("version {}", v.version),
+        None => "draft".to_owned(),
+    };
+    println!(
+        "incident {id}: {} ({which}) written to {} ({} bytes)",
+        report.title_ja(),
+        out.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+/// `mamori incident card-csv`.
+async fn write_card_csv(
+    desk: &Desk,
+    id: i64,
+    out: &std::path::Path,
+    timeline_out: Option<&std::path::Path>,
+) -> Result<()> {
+    let report = desk.card_report(id).await?;
+    std::fs::write(out, report.attempts_csv()?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "incident {id}: {} payment attempts written to {}",
+        report.attempts.len(),
+        out.display()
+    );
+    if let Some(t) = timeline_out {
+        std::fs::write(t, report.timeline_csv()?)
+            .with_context(|| format!("writing {}", t.display()))?;
+        println!(
+            "incident {id}: {} timeline entries written to {}",
+            report.timeline.len(),
+            t.display()
+        );
     }
     Ok(())
 }

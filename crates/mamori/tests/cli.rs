@@ -856,3 +856,107 @@ fn serve_listens_for_the_canary_domain() {
     assert_eq!(alert.subject, "principal:smtp:phish.example");
     assert!(page.items.iter().all(|a| a.kind != "canary.mail"));
 }
+
+#[test]
+fn incident_report_and_card_csv_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mamori(dir.path(), &["keys", "init"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "payment_page_altered",
+            "--known-at",
+            "2027-01-08 10:00",
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-01-08 10:00",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // The card companies' CSV needs the scope first.
+    let csv = dir.path().join("card.csv");
+    let csv_arg = csv.to_str().unwrap();
+    let out = mamori(dir.path(), &["incident", "card-csv", "1", "--out", csv_arg]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("compute the incident's scope first"));
+    let out = mamori(dir.path(), &["incident", "scope", "1"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    let txt = dir.path().join("sokuho.txt");
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "report",
+            "1",
+            "--kind",
+            "sokuho",
+            "--format",
+            "text",
+            "--out",
+            txt.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = std::fs::read_to_string(&txt).unwrap();
+    for want in [
+        "個人情報保護委員会への報告（速報）",
+        "■ 漏えい等が発生し又は発生したおそれがある個人データの項目",
+        "■ その他参考となる事項",
+        "2027年1月11日（月）から2027年1月13日（水）まで",
+        "対象期間の決済件数：0件",
+    ] {
+        assert!(t.contains(want), "{want}: {t}");
+    }
+
+    let pdf = dir.path().join("kakuho.pdf");
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "report",
+            "1",
+            "--kind",
+            "kakuho",
+            "--format",
+            "pdf",
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let extracted = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let extracted: String = String::from_utf8(extracted.stdout)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        extracted.contains("個人情報保護委員会への報告（確報）"),
+        "{extracted}"
+    );
+    assert!(extracted.contains("再発防止のための措置"), "{extracted}");
+
+    let out = mamori(dir.path(), &["incident", "card-csv", "1", "--out", csv_arg]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with("\u{feff}決済ID,".as_bytes()));
+
+    // Bad input is refused with exit status 2.
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident", "report", "1", "--kind", "draft", "--out", csv_arg,
+        ],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}

@@ -5,9 +5,28 @@ use async_trait::async_trait;
 use super::{PgStore, SqliteStore};
 use crate::error::Result;
 use crate::store::{
-    CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow, StoredCustomerRow,
-    StoredOrderRow, TimelineRow,
+    CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ReportVersionRow,
+    ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
+
+/// Runs `insert`, an INSERT that reads the next number of its sequence in itself: two inserts
+/// racing for one number meet the unique key, and the loser tries again (up to five times).
+async fn with_next_number<F, Fut>(mut insert: F) -> Result<i64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<i64, sqlx::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match insert().await {
+            Ok(n) => return Ok(n),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() && tries < 5 => {
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// The columns of [`IncidentRow`], in its field order.
 macro_rules! incident_columns {
@@ -21,6 +40,14 @@ macro_rules! incident_columns {
 macro_rules! timeline_columns {
     () => {
         "incident_id, seq, at, kind, actor, text, ref_id, ledger_seq"
+    };
+}
+
+/// The columns of [`ReportVersionRow`], in its field order.
+macro_rules! report_columns {
+    () => {
+        "id, incident_id, kind, version, saved_at, saved_by, scope_id, content, content_sha256, \
+         timeline_seq"
     };
 }
 
@@ -91,11 +118,8 @@ macro_rules! impl_incident_store {
             }
 
             async fn incident_timeline_append(&self, e: &TimelineRow) -> Result<i64> {
-                // The next seq is read in the insert itself; two appends racing for one seq
-                // meet the primary key, and the loser tries again.
-                let mut tries = 0;
-                loop {
-                    let res: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                with_next_number(|| {
+                    sqlx::query_scalar(
                         "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, \
                          ref_id, ledger_seq) SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, \
                          $6, $7 FROM incident_timeline WHERE incident_id = $1 RETURNING seq",
@@ -108,15 +132,8 @@ macro_rules! impl_incident_store {
                     .bind(&e.ref_id)
                     .bind(e.ledger_seq)
                     .fetch_one(self.pool())
-                    .await;
-                    match res {
-                        Ok(seq) => return Ok(seq),
-                        Err(sqlx::Error::Database(db)) if db.is_unique_violation() && tries < 5 => {
-                            tries += 1;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+                })
+                .await
             }
 
             async fn incident_timeline(&self, id: i64) -> Result<Vec<TimelineRow>> {
@@ -197,6 +214,19 @@ macro_rules! impl_incident_store {
                 .await?)
             }
 
+            async fn card_page_attempts(&self, from: i64, to: i64) -> Result<Vec<CardAttemptRow>> {
+                Ok(sqlx::query_as::<_, CardAttemptRow>(
+                    "SELECT p.payment_id, p.provider, p.brand, p.created_at, p.amount, p.status, \
+                     o.order_number FROM payments p JOIN orders o ON o.id = p.order_id \
+                     WHERE p.created_at >= $1 AND p.created_at < $2 \
+                     ORDER BY p.created_at, p.payment_id",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
             async fn orders_stored_at(&self, at_us: i64) -> Result<Vec<StoredOrderRow>> {
                 Ok(sqlx::query_as::<_, StoredOrderRow>(
                     "SELECT o.id AS order_id, o.customer_id, \
@@ -211,6 +241,40 @@ macro_rules! impl_incident_store {
                      ORDER BY o.id",
                 )
                 .bind(at_us)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
+            async fn incident_report_save(&self, r: &ReportVersionRow) -> Result<i64> {
+                with_next_number(|| {
+                    sqlx::query_scalar(
+                        "INSERT INTO incident_reports (id, incident_id, kind, version, saved_at, \
+                         saved_by, scope_id, content, content_sha256, timeline_seq) \
+                         SELECT $1, $2, $3, COALESCE(MAX(version), 0) + 1, $4, $5, $6, $7, $8, $9 \
+                         FROM incident_reports WHERE incident_id = $2 AND kind = $3 \
+                         RETURNING version",
+                    )
+                    .bind(&r.id)
+                    .bind(r.incident_id)
+                    .bind(&r.kind)
+                    .bind(r.saved_at)
+                    .bind(&r.saved_by)
+                    .bind(&r.scope_id)
+                    .bind(&r.content)
+                    .bind(&r.content_sha256)
+                    .bind(r.timeline_seq)
+                    .fetch_one(self.pool())
+                })
+                .await
+            }
+
+            async fn incident_reports(&self, id: i64) -> Result<Vec<ReportVersionRow>> {
+                Ok(sqlx::query_as::<_, ReportVersionRow>(concat!(
+                    "SELECT ",
+                    report_columns!(),
+                    " FROM incident_reports WHERE incident_id = $1 ORDER BY saved_at, kind, version"
+                ))
+                .bind(id)
                 .fetch_all(self.pool())
                 .await?)
             }

@@ -3,6 +3,9 @@
 //! non-personal queries a scope is computed from (payment attempts by time with their order's
 //! buyer kind and the presence, never the content, of deliveries and 名入れ).
 //!
+//! Migration `0018_incident_reports.sql` adds the saved versions of an incident's PPC reports
+//! (append-only) and the payment attempts a card companies' report lists.
+//!
 //! The rules (kinds, deadlines, how a scope is computed) live in `mamori-respond`; this is the
 //! storage under it. Nothing here is personal.
 
@@ -181,6 +184,52 @@ pub struct StoredOrderRow {
     pub noshi_lines: i64,
 }
 
+/// One saved version of an incident's PPC report (速報 or 確報).
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportVersionRow {
+    /// Version id (UUIDv7 text).
+    pub id: String,
+    /// The incident.
+    pub incident_id: i64,
+    /// `sokuho` or `kakuho`.
+    pub kind: String,
+    /// 1-based per incident and kind (given by the store on save; the one passed is ignored).
+    pub version: i64,
+    /// When it was saved (Unix seconds).
+    pub saved_at: i64,
+    /// By whom (`staff:<id>`, `system:<name>`).
+    pub saved_by: String,
+    /// The scope snapshot its counts come from.
+    pub scope_id: Option<String>,
+    /// The report's JSON (staff's words, the reporter's details, counts; no customer's value).
+    pub content: String,
+    /// SHA-256 of `content` (hex).
+    pub content_sha256: String,
+    /// The timeline entry that records the save.
+    pub timeline_seq: i64,
+}
+
+/// One payment attempt as the card companies' report lists it: the provider's ids, brand, time
+/// and amount. No card number exists in the shop (the provider holds the card); not even the
+/// last four digits are read here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct CardAttemptRow {
+    /// The provider's payment id.
+    pub payment_id: String,
+    /// The provider.
+    pub provider: String,
+    /// Card brand, when the provider said.
+    pub brand: Option<String>,
+    /// When the attempt was made (Unix seconds).
+    pub created_at: i64,
+    /// Amount (yen).
+    pub amount: i64,
+    /// The attempt's state code.
+    pub status: String,
+    /// The order's number.
+    pub order_number: String,
+}
+
 /// The incident desk's storage.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -220,4 +269,15 @@ pub trait IncidentStore: Send + Sync {
     /// Every order placed at or before `at_us` whose buyer was created at or before it and not
     /// erased by then, ordered by id.
     async fn orders_stored_at(&self, at_us: i64) -> Result<Vec<StoredOrderRow>>;
+
+    /// The same payment attempts as [`IncidentStore::card_page_visits`] (made in `[from, to)`),
+    /// with what the card companies' report lists, in the same order.
+    async fn card_page_attempts(&self, from: i64, to: i64) -> Result<Vec<CardAttemptRow>>;
+
+    /// Saves a new version of a report: its `version` is the next of the incident's for that
+    /// kind (the one given is ignored); returns the version it got.
+    async fn incident_report_save(&self, row: &ReportVersionRow) -> Result<i64>;
+
+    /// An incident's saved report versions, oldest first.
+    async fn incident_reports(&self, id: i64) -> Result<Vec<ReportVersionRow>>;
 }

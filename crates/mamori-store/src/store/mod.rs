@@ -38,8 +38,8 @@ pub use csp_reports::{
 pub use customers::CustomerStore;
 pub use fulfilment::Fulfilment;
 pub use incidents::{
-    incident_state, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow, ScopeRow,
-    StoredCustomerRow, StoredOrderRow, TimelineRow,
+    incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
+    ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};

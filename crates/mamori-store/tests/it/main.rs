@@ -10,6 +10,7 @@ mod common;
 mod csp_reports;
 mod gateway;
 mod gifts;
+mod incident_reports;
 mod ledger;
 mod observations;
 mod plaintext;
