@@ -48,9 +48,6 @@ pub mod kinds {
     /// Mail came to a canary customer's address at the canary domain: the customer list is in
     /// someone's hands (subject: the canary's customer id; one alert per canary mailed).
     pub const CANARY_MAIL: &str = "canary.mail";
-    /// Mail came to an address at the canary domain that is no canary's (an observation, info;
-    /// subject: `principal:smtp:<envelope sender's domain>`).
-    pub const CANARY_MAIL_OTHER: &str = "canary.mail_other";
 }
 
 /// How bad an alert is.

@@ -26,8 +26,8 @@
 //! within [`CanaryMailConfig::auth_timeout`]; `temperror` when DNS does not answer in time).
 //!
 //! Mail to any other address at the domain (made-up addresses an attacker or a spammer tries) is
-//! accepted and kept too, and raised as an [`Severity::Info`] observation,
-//! [`kinds::CANARY_MAIL_OTHER`], one per sender domain while it is open.
+//! accepted and kept too, but raises no alert: it says nothing about the customer list, and an
+//! alert per spammer would teach owners to ignore the canary's mail.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -257,30 +257,17 @@ impl CanaryMail {
         let mut facts = Facts::of(raw, &envelope.rcpts, peer);
         (facts.dkim, facts.spf) = self.authenticate(raw, envelope, peer, facts.dkim).await;
         let evidence = facts.evidence(envelope, &kept.id, &kept.sha256, raw.len(), received);
-        if canaries.is_empty() {
+        for canary in &canaries {
             let alert = Alert {
                 at: received,
                 ..Alert::new(
-                    kinds::CANARY_MAIL_OTHER,
-                    Severity::Info,
-                    Subject::Principal(format!("smtp:{}", envelope.sender_domain())),
-                    evidence,
+                    kinds::CANARY_MAIL,
+                    Severity::Critical,
+                    Subject::Customer(canary.clone()),
+                    evidence.clone(),
                 )
             };
             self.alerts.raise(&alert).await?;
-        } else {
-            for canary in &canaries {
-                let alert = Alert {
-                    at: received,
-                    ..Alert::new(
-                        kinds::CANARY_MAIL,
-                        Severity::Critical,
-                        Subject::Customer(canary.clone()),
-                        evidence.clone(),
-                    )
-                };
-                self.alerts.raise(&alert).await?;
-            }
         }
         tracing::warn!(mail_id = %kept.id, canaries = canaries.len(),
             sender_domain = %envelope.sender_domain(), "canary mail received");

@@ -744,7 +744,7 @@ fn incident_scope_takes_a_scan_and_the_key_leak_answer() {
 }
 
 /// `mamori serve` with `[guard.canary_mail]` listens for the canary domain: mail to an address
-/// there is taken (a made-up one is an info observation, `canary.mail_other`), a recipient at
+/// there is taken (a made-up one is kept without an alert), a recipient at
 /// another domain is refused with 550. (Mail to a planted canary: mamori-guard's tests.)
 #[test]
 fn serve_listens_for_the_canary_domain() {
@@ -847,14 +847,12 @@ fn serve_listens_for_the_canary_domain() {
     let page = rt
         .block_on(store.alerts_page(&mamori_store::AlertFilter::default(), 0, 10))
         .unwrap();
-    let alert = page
-        .items
-        .iter()
-        .find(|a| a.kind == "canary.mail_other")
-        .unwrap_or_else(|| panic!("no observation: {:?}", page.items));
-    assert_eq!(alert.severity, "info");
-    assert_eq!(alert.subject, "principal:smtp:phish.example");
-    assert!(page.items.iter().all(|a| a.kind != "canary.mail"));
+    // Taken and kept, but no canary was mailed: no alert.
+    assert!(
+        page.items.iter().all(|a| !a.kind.starts_with("canary.")),
+        "{:?}",
+        page.items
+    );
 }
 
 #[test]
