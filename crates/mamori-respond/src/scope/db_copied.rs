@@ -26,7 +26,9 @@ use mamori_store::gateway::fields;
 use mamori_store::{Accessor, Principal, TimelineRow};
 use serde::{Deserialize, Serialize};
 
-use super::{category, owned, Scope, Subject, PERSONALISATION_ITEM, RECIPIENT_ITEMS};
+use super::{
+    category, owned, recipient_subjects, Scope, Subject, PERSONALISATION_ITEM, RECIPIENT_ITEMS,
+};
 use crate::desk::Desk;
 use crate::kind::EntryKind;
 use crate::Result;
@@ -355,21 +357,7 @@ impl Desk {
         let others = gw
             .recipients_other_than_buyer(acc, &with_deliveries)
             .await?;
-        let mut recipient_fields = owned(RECIPIENT_ITEMS);
-        recipient_fields.sort();
-        let mut recipients = Vec::new();
-        for o in others {
-            for no in o.shipment_nos {
-                recipients.push(Subject {
-                    customer_id: o.customer_id.clone(),
-                    order_id: Some(o.order_id.clone()),
-                    shipment_no: Some(no),
-                    people: 1,
-                    fields: recipient_fields.clone(),
-                });
-            }
-        }
-        recipients.sort();
+        let recipients = recipient_subjects(others);
         personalisation.sort();
 
         let (mut members, mut guests) = (Vec::new(), Vec::new());

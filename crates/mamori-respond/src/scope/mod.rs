@@ -237,6 +237,30 @@ pub(crate) fn owned(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// One subject per delivery whose recipient is not the buyer, sorted, each with the recipient's
+/// items.
+pub(crate) fn recipient_subjects(
+    others: Vec<mamori_store::gateway::OtherRecipients>,
+) -> Vec<Subject> {
+    let mut fields = owned(RECIPIENT_ITEMS);
+    fields.sort();
+    let mut recipients: Vec<Subject> = others
+        .into_iter()
+        .flat_map(|o| {
+            let fields = fields.clone();
+            o.shipment_nos.into_iter().map(move |no| Subject {
+                customer_id: o.customer_id.clone(),
+                order_id: Some(o.order_id.clone()),
+                shipment_no: Some(no),
+                people: 1,
+                fields: fields.clone(),
+            })
+        })
+        .collect();
+    recipients.sort();
+    recipients
+}
+
 impl Desk {
     /// Computes the scope of an incident and saves it as a snapshot (with its tree head and
     /// hash), noted on the timeline.
@@ -456,21 +480,7 @@ impl Desk {
         };
         let member_subjects = buyers(&members);
         let guest_subjects = buyers(&guests);
-        let mut recipient_fields = owned(RECIPIENT_ITEMS);
-        recipient_fields.sort();
-        let mut recipients = Vec::new();
-        for o in others {
-            for no in o.shipment_nos {
-                recipients.push(Subject {
-                    customer_id: o.customer_id.clone(),
-                    order_id: Some(o.order_id.clone()),
-                    shipment_no: Some(no),
-                    people: 1,
-                    fields: recipient_fields.clone(),
-                });
-            }
-        }
-        recipients.sort();
+        let recipients = recipient_subjects(others);
         let personalisation: Vec<Subject> = personalised
             .into_iter()
             .map(|(order_id, (customer_id, lines))| Subject {
