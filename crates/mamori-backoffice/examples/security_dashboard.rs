@@ -81,8 +81,17 @@ async fn main() {
                     channel: None,
                     reason: None,
                 };
-                let action = if n % 3 == 0 { Action::Read } else { Action::ReadMasked };
-                let ev = AccessEvent::new(&acc, action, vec![ids[n % ids.len()].clone()], &["customers.name"]);
+                let action = if n.is_multiple_of(3) {
+                    Action::Read
+                } else {
+                    Action::ReadMasked
+                };
+                let ev = AccessEvent::new(
+                    &acc,
+                    action,
+                    vec![ids[n % ids.len()].clone()],
+                    &["customers.name"],
+                );
                 ledger.record(&ev).await.unwrap();
             }
         });
@@ -97,11 +106,15 @@ async fn main() {
             webhook: None,
         },
     );
-    for i in 0..200 {
+    for i in 0..200u32 {
         alerts
             .raise(&Alert::new(
                 kinds::FILE_CHANGED,
-                if i % 4 == 0 { Severity::Critical } else { Severity::Warning },
+                if i.is_multiple_of(4) {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
                 Subject::File(format!("/srv/mamori/file-{i}")),
                 serde_json::json!({}),
             ))
@@ -110,13 +123,18 @@ async fn main() {
     }
     let records = gw.records();
     let now = chrono::Utc::now().timestamp();
-    for i in 0..2_000i64 {
+    for i in 0..2_000u32 {
         records
             .staff_log_append(&StaffLogRow {
                 seq: 0,
-                at: now - (i * 37) % 86_400,
+                at: now - i64::from(i * 37 % 86_400),
                 staff_id: Some(format!("staff-{}", i % 40)),
-                action: if i % 5 == 0 { "auth.login_failed" } else { "auth.login" }.into(),
+                action: if i.is_multiple_of(5) {
+                    "auth.login_failed"
+                } else {
+                    "auth.login"
+                }
+                .into(),
                 target: "-".into(),
                 detail: "{}".into(),
                 request_id: format!("s{i}"),

@@ -18,7 +18,12 @@ use mamori_store::Backend;
 use mamori_testkit::{both_backends, web::Resp};
 use secrecy::SecretString;
 
-const PAGES: &[&str] = &["/security", "/security?w=7d", "/security/self-check", "/canaries"];
+const PAGES: &[&str] = &[
+    "/security",
+    "/security?w=7d",
+    "/security/self-check",
+    "/canaries",
+];
 
 /// The total of `series` (its name contains `name`) in the plot `plot` of the dashboard.
 fn total(res: &Resp, plot: &str, name: &str) -> Option<i64> {
@@ -46,7 +51,10 @@ fn check_svgs(res: &Resp) -> usize {
             assert!(tag != "script" && tag != "foreignobject", "{tag} in {svg}");
             for a in node.attributes() {
                 let name = a.name().to_ascii_lowercase();
-                assert!(!name.starts_with("on") && name != "style", "{name} in {svg}");
+                assert!(
+                    !name.starts_with("on") && name != "style",
+                    "{name} in {svg}"
+                );
                 assert!(!a.value().contains("javascript:"), "{svg}");
             }
         }
@@ -137,7 +145,10 @@ async fn the_dashboard_counts_real_reads_sign_ins_and_alerts(backend: Backend) {
     stranger
         .post_form(
             "/login",
-            &[("email", &support.email), ("password", "not the password at all")],
+            &[
+                ("email", &support.email),
+                ("password", "not the password at all"),
+            ],
         )
         .await
         .expect(200);
@@ -182,7 +193,10 @@ async fn the_dashboard_counts_real_reads_sign_ins_and_alerts(backend: Backend) {
     // A canary read raises canary.read (critical): the alerts plot counts it.
     let (_o, owner) = bo.member(Role::Owner).await;
     owner
-        .post_form("/canaries", &[("count", "1"), ("reason", "漏えい検知のため")])
+        .post_form(
+            "/canaries",
+            &[("count", "1"), ("reason", "漏えい検知のため")],
+        )
         .await
         .expect_redirect("/canaries");
     let canary = bo.gateway().canaries_planted().await.unwrap()[0].0.clone();
@@ -211,7 +225,10 @@ async fn the_dashboard_counts_real_reads_sign_ins_and_alerts(backend: Backend) {
         assert_eq!(scripts, 1, "only the layout's script");
         assert!(page.has("script[src^='/static/'][integrity]"));
         let csp = page.header("content-security-policy").unwrap();
-        assert!(csp.contains("script-src") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert!(!page.text.contains("花子") && !page.text.contains("090-1234-5678"));
     }
 }
@@ -261,13 +278,17 @@ async fn storefront(backend: Backend) -> (Url, tokio::task::JoinHandle<()>, mamo
 /// second one, standing for a storefront that mounts it) answers, and the item says so.
 async fn the_self_check_asks_the_storefront_for_back_office_paths(backend: Backend) {
     let (shop_url, shop, _env) = storefront(backend).await;
-    let bo = TestBackoffice::start_with(backend, |c| c.storefront_url = Some(shop_url.clone())).await;
+    let bo =
+        TestBackoffice::start_with(backend, |c| c.storefront_url = Some(shop_url.clone())).await;
     let (_a, auditor) = bo.member(Role::Auditor).await;
     let res = auditor.get("/security/self-check").await;
     res.expect(200);
     let (state, evidence) = check_state(&res, "backoffice-not-on-storefront");
     assert_eq!(state, "ok", "{evidence}");
-    assert!(evidence.contains("404") && evidence.contains(shop_url.as_str()), "{evidence}");
+    assert!(
+        evidence.contains("404") && evidence.contains(shop_url.as_str()),
+        "{evidence}"
+    );
     // Every staff member here has TOTP; the allow-list is loopback.
     assert_eq!(check_state(&res, "second-factor").0, "ok");
     assert_eq!(check_state(&res, "allow-list").0, "ok");
@@ -287,7 +308,10 @@ async fn the_self_check_asks_the_storefront_for_back_office_paths(backend: Backe
     shop.abort();
     let _ = shop.await;
     let res = auditor.get("/security/self-check").await;
-    assert_eq!(check_state(&res, "backoffice-not-on-storefront").0, "unknown");
+    assert_eq!(
+        check_state(&res, "backoffice-not-on-storefront").0,
+        "unknown"
+    );
 
     // A listener that serves back-office paths.
     let other = TestBackoffice::start(backend).await;
@@ -302,7 +326,12 @@ async fn the_self_check_asks_the_storefront_for_back_office_paths(backend: Backe
     let (row, token) = bo2
         .state
         .auth
-        .invite(Role::Support, "nofactor@staff.example.jp", "二要素なし", None)
+        .invite(
+            Role::Support,
+            "nofactor@staff.example.jp",
+            "二要素なし",
+            None,
+        )
         .await
         .unwrap();
     let _ = token;
@@ -341,7 +370,10 @@ async fn canaries_planted_from_the_page_are_in_no_export(backend: Backend) {
     // Past the step-up window it asks for a second factor first.
     bo.advance(6 * 60);
     client
-        .post_form("/canaries", &[("count", "3"), ("reason", "漏えい検知のため")])
+        .post_form(
+            "/canaries",
+            &[("count", "3"), ("reason", "漏えい検知のため")],
+        )
         .await
         .expect_redirect("/step-up");
     assert!(bo.gateway().canaries_planted().await.unwrap().is_empty());
@@ -350,7 +382,10 @@ async fn canaries_planted_from_the_page_are_in_no_export(backend: Backend) {
     client.post_form("/step-up/totp", &[("code", &code)]).await;
     let before = bo.ledger_len().await;
     client
-        .post_form("/canaries", &[("count", "3"), ("reason", "漏えい検知のため")])
+        .post_form(
+            "/canaries",
+            &[("count", "3"), ("reason", "漏えい検知のため")],
+        )
         .await
         .expect_redirect("/canaries");
     let planted = bo.gateway().canaries_planted().await.unwrap();
@@ -359,7 +394,10 @@ async fn canaries_planted_from_the_page_are_in_no_export(backend: Backend) {
     let events = bo.ledger_events_since(before).await;
     assert!(!events.is_empty());
     for e in &events {
-        assert_eq!(e.principal, mamori_store::Principal::Staff(owner.id.clone()));
+        assert_eq!(
+            e.principal,
+            mamori_store::Principal::Staff(owner.id.clone())
+        );
         assert_ne!(e.action, mamori_store::Action::Read, "{e:?}");
     }
     assert!(events

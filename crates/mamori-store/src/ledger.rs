@@ -96,10 +96,7 @@ impl Ledger {
             last_prune: None,
         };
         tokio::spawn(writer.run(rx));
-        Self {
-            jobs: tx,
-            verifier,
-        }
+        Self { jobs: tx, verifier }
     }
 
     /// The verifier of this ledger's checkpoints (the public key only).

@@ -9,12 +9,12 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::response::IntoResponse as _;
 use axum::{
     extract::{Path, Query, State},
     response::Response,
 };
 use mamori_guard::canary::{plant, PLANT_PURPOSE};
-use axum::response::IntoResponse as _;
 use mamori_staff::Permission;
 use mamori_web::{
     errors::{AppError, SafeForm},
@@ -256,8 +256,8 @@ pub async fn open_mail(
     )
     .await?;
     let cut = opened.raw.len() > SHOW_MAX_BYTES;
-    let text = String::from_utf8_lossy(&opened.raw[..opened.raw.len().min(SHOW_MAX_BYTES)])
-        .into_owned();
+    let text =
+        String::from_utf8_lossy(&opened.raw[..opened.raw.len().min(SHOW_MAX_BYTES)]).into_owned();
     let page = MailPage {
         c,
         id,

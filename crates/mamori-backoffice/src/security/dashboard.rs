@@ -99,7 +99,9 @@ impl Names {
     fn group(&self, c: Words, kind: &str, id: &str) -> String {
         match kind {
             "staff" => match self.staff.get(id) {
-                Some((_, Some(role))) => format!("{}{}", c.t("スタッフ：", "Staff: "), c.role_name(*role)),
+                Some((_, Some(role))) => {
+                    format!("{}{}", c.t("スタッフ：", "Staff: "), c.role_name(*role))
+                }
                 _ => c.t("スタッフ（不明）", "Staff (unknown)").to_owned(),
             },
             "customer" => c.t("会員本人", "Members themselves").to_owned(),
@@ -159,7 +161,10 @@ fn by_series(
             });
         }
     }
-    out.extend(map.into_iter().map(|(name, values)| Series { name, values }));
+    out.extend(
+        map.into_iter()
+            .map(|(name, values)| Series { name, values }),
+    );
     out
 }
 
@@ -278,19 +283,31 @@ pub async fn build(
 
     let csp_name = |s: &str| match s {
         "new" => c
-            .t("新しい違反（ページ・種類・送信元の初出）", "New violations (first report of a page, directive and origin)")
+            .t(
+                "新しい違反（ページ・種類・送信元の初出）",
+                "New violations (first report of a page, directive and origin)",
+            )
             .to_owned(),
         _ => c
-            .t("報告が続く違反（最終報告）", "Violations still reported (last report)")
+            .t(
+                "報告が続く違反（最終報告）",
+                "Violations still reported (last report)",
+            )
             .to_owned(),
     };
     let csp = records
         .csp_reports_by_bucket(from, to, width)
         .await
         .map_err(fail("csp by bucket"))?;
-    let csp = by_series(plain(csp, csp_name), n, &[csp_name("new"), csp_name("last")]);
+    let csp = by_series(
+        plain(csp, csp_name),
+        n,
+        &[csp_name("new"), csp_name("last")],
+    );
 
-    let declined = c.t("決済失敗（カード拒否）", "Failed payments (declined)").to_owned();
+    let declined = c
+        .t("決済失敗（カード拒否）", "Failed payments (declined)")
+        .to_owned();
     let declines = records
         .payment_failures_by_bucket(from, to, width)
         .await
@@ -314,13 +331,19 @@ pub async fn build(
     let plots = vec![
         plot(
             "reads-by-role",
-            c.t("個人データの閲覧（役割別、件数）", "Personal-data reads by role (events)"),
+            c.t(
+                "個人データの閲覧（役割別、件数）",
+                "Personal-data reads by role (events)",
+            ),
             &labels,
             by_role,
         ),
         plot(
             "reads-by-principal",
-            c.t("個人データの閲覧（閲覧者別、件数）", "Personal-data reads by principal (events)"),
+            c.t(
+                "個人データの閲覧（閲覧者別、件数）",
+                "Personal-data reads by principal (events)",
+            ),
             &labels,
             by_principal,
         ),
@@ -330,12 +353,7 @@ pub async fn build(
             &labels,
             alerts,
         ),
-        plot(
-            "csp",
-            c.t("CSP違反レポート", "CSP reports"),
-            &labels,
-            csp,
-        ),
+        plot("csp", c.t("CSP違反レポート", "CSP reports"), &labels, csp),
         plot(
             "declines",
             c.t("決済の失敗", "Declined payments"),

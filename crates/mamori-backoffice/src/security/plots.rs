@@ -92,7 +92,9 @@ pub fn lines_svg(labels: &[String], series: &[Series]) -> Option<String> {
                 ))
                 .ok()?
                 .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
         }
         if !series.is_empty() {
             chart
@@ -127,7 +129,10 @@ mod tests {
         ];
         let svg = lines_svg(&labels, &series).expect("drawn");
         assert!(svg.starts_with("<svg"), "{svg}");
-        assert!(svg.contains("サポート") && svg.contains("オーナー"), "legend");
+        assert!(
+            svg.contains("サポート") && svg.contains("オーナー"),
+            "legend"
+        );
         let shown = labels.iter().filter(|l| svg.contains(l.as_str())).count();
         assert!(shown >= 4, "hour labels: {shown}");
         assert!(!svg.contains("<script") && !svg.contains("style="));

@@ -161,7 +161,10 @@ async fn admin_access(state: &BackofficeState, c: Words) -> Result<Vec<Item>, Ap
             CheckState::Unknown,
             format!(
                 "{}{why}",
-                c.t("ストアフロントに接続できませんでした: ", "The storefront did not answer: ")
+                c.t(
+                    "ストアフロントに接続できませんでした: ",
+                    "The storefront did not answer: "
+                )
             ),
         ),
         Probe::NotServed => (
@@ -320,14 +323,20 @@ async fn file_guard(state: &BackofficeState, c: Words) -> Result<(Item, String),
             CheckState::Todo,
             format!(
                 "{}{e}",
-                c.t("基準ファイルを検証できません: ", "The baseline does not verify: ")
+                c.t(
+                    "基準ファイルを検証できません: ",
+                    "The baseline does not verify: "
+                )
             ),
         ),
         Ok(files) => {
             let pending = guard.pending().await.map_err(fail("file check"))?;
             let text = format!(
                 "{}{files}{}{}",
-                c.t("署名を今検証しました。対象ファイル数: ", "Signature verified now; files: "),
+                c.t(
+                    "署名を今検証しました。対象ファイル数: ",
+                    "Signature verified now; files: "
+                ),
                 c.t("、基準との差分: ", ", differences: "),
                 pending.len()
             );
@@ -421,7 +430,10 @@ async fn scripts_covered(state: &BackofficeState, c: Words) -> Result<Item, AppE
                 "{}{pages}{}{scripts}{}",
                 c.t("観測された決済ページ ", "Payment page observations: "),
                 c.t("件、スクリプト ", ", scripts: "),
-                c.t(" 件、すべて登録済み（今照合）。", ", all listed (checked now).")
+                c.t(
+                    " 件、すべて登録済み（今照合）。",
+                    ", all listed (checked now)."
+                )
             ),
         )
     } else {
@@ -462,8 +474,11 @@ async fn ledger(state: &BackofficeState, c: Words) -> Result<Item, AppError> {
             "ledger",
             title,
             CheckState::Unknown,
-            c.t("署名済みチェックポイントがまだありません。", "No signed checkpoint yet.")
-                .to_owned(),
+            c.t(
+                "署名済みチェックポイントがまだありません。",
+                "No signed checkpoint yet.",
+            )
+            .to_owned(),
         ));
     };
     let cp = match mamori_ledger::Checkpoint::open(note, state.gateway.ledger().verifier()) {
@@ -563,7 +578,10 @@ async fn monitor(state: &BackofficeState, c: Words) -> Result<Item, AppError> {
                 "{}{}{}{}{}{}",
                 c.t("監視中のページ ", "Pages watched: "),
                 good.len(),
-                c.t("、基準と異なるページ ", ", pages differing from their known-good state: "),
+                c.t(
+                    "、基準と異なるページ ",
+                    ", pages differing from their known-good state: "
+                ),
                 pending.len(),
                 c.t("、最終の観測記録 ", ", last observation stored "),
                 fmt_secs(at)
@@ -592,11 +610,15 @@ async fn detection(state: &BackofficeState, c: Words) -> Result<Vec<Item>, AppEr
         if budgets.enabled {
             format!(
                 "{}{}",
-                c.t("制限は有効です。停止中の閲覧者: ", "Limits on; principals stopped now: "),
+                c.t(
+                    "制限は有効です。停止中の閲覧者: ",
+                    "Limits on; principals stopped now: "
+                ),
                 stops.len()
             )
         } else {
-            c.t("制限が無効になっています。", "The limits are off.").to_owned()
+            c.t("制限が無効になっています。", "The limits are off.")
+                .to_owned()
         },
     ));
     let canaries = state
@@ -672,7 +694,10 @@ fn card_testing(state: &BackofficeState, c: Words) -> Item {
             "card-testing",
             title,
             CheckState::Ok,
-            format!("{}{thresholds}", c.t("設定されたしきい値: ", "Thresholds: ")),
+            format!(
+                "{}{thresholds}",
+                c.t("設定されたしきい値: ", "Thresholds: ")
+            ),
         ),
         None => item(
             "card-testing",

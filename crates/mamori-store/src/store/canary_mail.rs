@@ -33,5 +33,6 @@ pub trait CanaryMailStore: Send + Sync {
     async fn canary_mail(&self, id: &str) -> Result<Option<CanaryMailRow>>;
 
     /// Messages, newest first, one page, and how many there are.
-    async fn canary_mails_page(&self, offset: i64, limit: i64) -> Result<(Vec<CanaryMailRow>, i64)>;
+    async fn canary_mails_page(&self, offset: i64, limit: i64)
+        -> Result<(Vec<CanaryMailRow>, i64)>;
 }
