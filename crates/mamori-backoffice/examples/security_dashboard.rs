@@ -149,7 +149,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let api_key = SecretString::from("sk_test_bench".to_owned());
+    let api_key = SecretString::from("sk_test_security_dashboard_bench".to_owned());
     let (_sandbox, psp) =
         mamori_testkit::pay::start_sandbox(SandboxConfig::new(api_key.clone()), api_key).await;
     let assembly = mamori_backoffice::assemble(Parts {
