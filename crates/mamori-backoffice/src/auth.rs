@@ -243,6 +243,35 @@ fn login_again(mut c: Ctx, email: String, next: String, error: String) -> Respon
         .into_response()
 }
 
+/// Writes a failed sign-in step to the staff log as `auth.login_failed` (the security
+/// dashboard plots them next to the sign-ins): the account when the step knew it, never the
+/// email that was typed. A failure to write is logged and the page goes on.
+async fn log_failed_sign_in(
+    state: &BackofficeState,
+    c: &Ctx,
+    staff_id: Option<&str>,
+    step: &str,
+    outcome: &str,
+) {
+    let by = stafflog::Source {
+        staff_id,
+        request_id: &c.request_id,
+        ip: c.peer,
+    };
+    let appended = stafflog::append(
+        state.store.as_ref(),
+        state.now(),
+        by,
+        crate::security::dashboard::SIGN_IN_FAILED,
+        staff_id.unwrap_or("-"),
+        &json!({ "step": step, "outcome": outcome }),
+    )
+    .await;
+    if let Err(err) = appended {
+        tracing::error!(error = %err, "could not record a failed sign-in");
+    }
+}
+
 /// `POST /login`: the password step.
 pub async fn login_submit(
     State(state): State<Arc<BackofficeState>>,
@@ -274,6 +303,7 @@ pub async fn login_submit(
             Ok(Redirect::to("/login/factor").into_response())
         }
         Ok(PasswordStep::Invalid) => {
+            log_failed_sign_in(&state, &c, None, "password", "invalid").await;
             let msg = c.t(
                 "メールアドレスまたはパスワードが正しくありません。",
                 "Wrong email address or password.",
@@ -281,10 +311,12 @@ pub async fn login_submit(
             Ok(login_again(c, email, shown_next, msg.to_owned()))
         }
         Ok(PasswordStep::Locked { until }) => {
+            log_failed_sign_in(&state, &c, None, "password", "locked").await;
             let msg = until_text(&c, until);
             Ok(login_again(c, email, shown_next, msg))
         }
         Ok(PasswordStep::Disabled) => {
+            log_failed_sign_in(&state, &c, None, "password", "disabled").await;
             let msg = c.t(
                 "このアカウントは停止されています。オーナーに連絡してください。",
                 "This account is disabled. Please contact an owner.",
@@ -577,6 +609,7 @@ async fn login_code(
             Ok(redirect_with(&to, cookie))
         }
         FactorResult::Refused(msg) => {
+            log_failed_sign_in(state, &c, Some(&p.staff_id), method.as_str(), "refused").await;
             c.error = Some(msg);
             let f = FactorChoice {
                 passkey: p.passkey,
@@ -586,6 +619,7 @@ async fn login_code(
             Ok(factor_page(c, f, false))
         }
         FactorResult::Ended(msg) => {
+            log_failed_sign_in(state, &c, Some(&p.staff_id), method.as_str(), "ended").await;
             c.session.remove(keys::PENDING);
             c.error_next(&msg);
             Ok(Redirect::to("/login").into_response())
@@ -693,8 +727,12 @@ pub async fn login_passkey_finish(
             }
             Ok(res)
         }
-        FactorResult::Refused(msg) => Ok(json_fail(msg)),
+        FactorResult::Refused(msg) => {
+            log_failed_sign_in(&state, &c, Some(&p.staff_id), "passkey", "refused").await;
+            Ok(json_fail(msg))
+        }
         FactorResult::Ended(msg) => {
+            log_failed_sign_in(&state, &c, Some(&p.staff_id), "passkey", "ended").await;
             c.session.remove(keys::PENDING);
             Ok(json_fail(msg))
         }

@@ -43,6 +43,16 @@ pub struct BackofficeConfig {
     pub support_email: String,
     /// Served over HTTPS (cookies `Secure` with the `__Host-` prefix, HSTS).
     pub tls: bool,
+    /// The storefront's own listener (`http://127.0.0.1:8080/`): the self-check asks it for
+    /// back-office paths at each look, to show that the back office is not reachable there.
+    pub storefront_url: Option<Url>,
+    /// The mail domain of the canary customers' addresses (`guard.canary_domain`); planting
+    /// from the back office refuses without one.
+    pub canary_domain: Option<String>,
+    /// Hook for card-testing detection (card guideline measure 5): a one-line description of the
+    /// configured decline thresholds, set by `mamori serve` when they are configured. Unset, the
+    /// self-check shows the measure as not checked (未確認).
+    pub card_testing: Option<String>,
 }
 
 /// The default allow-list: the loopback networks.
@@ -73,6 +83,9 @@ impl Default for BackofficeConfig {
             shop_url: "http://127.0.0.1:8080/".to_owned(),
             support_email: "support@shop.example.jp".to_owned(),
             tls: false,
+            storefront_url: None,
+            canary_domain: None,
+            card_testing: None,
         }
     }
 }

@@ -146,6 +146,20 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
     ),
     (
         Permission::AlertsView,
+        "security",
+        "/security",
+        "セキュリティ",
+        "Security",
+    ),
+    (
+        Permission::AlertsView,
+        "canaries",
+        "/canaries",
+        "カナリア顧客",
+        "Canaries",
+    ),
+    (
+        Permission::AlertsView,
         "alerts",
         "/alerts",
         "検知アラート",

@@ -39,6 +39,8 @@
 //! | staff | `GET /staff`, `POST /staff/invite`, `POST /staff/{id}/{link,role,disable,enable}` | `staff_manage` (owner) + step-up |
 //! | settings | `GET/POST /settings` (shop name, address, invoice number, slots, payment methods) | `settings_manage` |
 //! | audit | `GET /ledger` (filter by customer; never a value), `GET /staff-log` (staff, action, dates) | `ledger_view`, `staff_log_view` |
+//! | security | `GET /security` (dashboard: counts over 24 h or 7 days as SVG), `GET /security/self-check` (live evidence), `GET /canaries` (ids to owners only) | `alerts_view` |
+//! | canaries | `POST /canaries` (plant N, a reason), `POST /canaries/mail/{id}/open` (a reason; on the ledger) | `canaries_manage` (owner) + step-up |
 //!
 //! # Roles
 //!
@@ -93,6 +95,7 @@
 //! | [`auth`] | sign-in, second factors, enrolment, step-up, logout, the new-device mail |
 //! | [`account`] | own password, passkeys, TOTP, recovery codes |
 //! | [`dashboard`], [`orders`], [`customers`], [`products`], [`staff_admin`], [`settings`], [`audit`] | the work pages |
+//! | [`security`] | the security dashboard (SVG plots of counts), the self-check with live evidence, the canary customers' page |
 //! | [`images`] | product images: decoded, limited, re-encoded to PNG |
 //! | [`forms`] | dates in JST, yen, reasons, paging |
 //! | [`order_mail`] | the mails an order's steps send the customer (paid, shipped with tracking numbers, cancelled, refunded), in the customer's language |
@@ -127,6 +130,7 @@ pub mod products;
 pub mod routes;
 pub mod sales_chart;
 pub mod scripts;
+pub mod security;
 pub mod settings;
 pub mod staff_admin;
 pub mod stafflog;

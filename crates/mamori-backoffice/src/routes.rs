@@ -28,7 +28,7 @@ use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
     customers, dashboard, guard as file_guard, incident_reports, incident_scope, incidents, orders,
-    products, scripts, settings, staff_admin, stafflog,
+    products, scripts, security, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -213,6 +213,11 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/scripts", Perm(P::GuardApprove), STEP, scripts::change),
     route!(Get "/guard", Perm(P::AlertsView), NO, file_guard::show),
     route!(Post "/guard/approve", Perm(P::GuardApprove), STEP, file_guard::approve),
+    route!(Get "/security", Perm(P::AlertsView), NO, security::dashboard::show),
+    route!(Get "/security/self-check", Perm(P::AlertsView), NO, security::selfcheck::show),
+    route!(Get "/canaries", Perm(P::AlertsView), NO, security::canaries::list),
+    route!(Post "/canaries", Perm(P::CanariesManage), STEP, security::canaries::plant_more),
+    route!(Post "/canaries/mail/{id}/open", Perm(P::CanariesManage), STEP, security::canaries::open_mail),
     route!(Get "/incidents", Perm(P::IncidentsView), NO, incidents::list),
     route!(Get "/incidents/new", Perm(P::IncidentsManage), NO, incidents::new_form),
     route!(Post "/incidents", Perm(P::IncidentsManage), NO, incidents::open),

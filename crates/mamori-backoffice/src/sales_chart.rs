@@ -73,7 +73,7 @@ fn points(days: &[DaySales]) -> impl Iterator<Item = (i32, i64)> + '_ {
 }
 
 /// The smallest 1, 2 or 5 times a power of ten at or above `v`.
-fn nice_ceiling(v: i64) -> i64 {
+pub(crate) fn nice_ceiling(v: i64) -> i64 {
     let mut step = 1i64;
     loop {
         for m in [1, 2, 5] {

@@ -544,6 +544,15 @@ impl FileGuard {
         Ok(())
     }
 
+    /// Reads the stored baseline file again and checks its signature under the guard key (the
+    /// back office's self-check, at each look): how many files it lists. An error when it is
+    /// missing, unreadable or not signed by this guard's key.
+    pub fn verify_stored(&self) -> Result<usize, GuardError> {
+        Ok(Baseline::read_verified(&self.baseline_path, &self.key)?
+            .files
+            .len())
+    }
+
     /// The baseline in force.
     pub fn baseline(&self) -> Baseline {
         match self.current.read() {

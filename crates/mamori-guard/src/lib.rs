@@ -39,6 +39,7 @@
 //! canary's address raises [`kinds::CANARY_MAIL`] (critical) before the message is acknowledged.
 
 mod alert;
+pub mod canary;
 pub mod canary_mail;
 pub mod csp;
 pub mod files;

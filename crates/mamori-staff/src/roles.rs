@@ -20,6 +20,7 @@
 //! | `alerts_view`     |   ✓   |    ✓    |          |         |    ✓    |
 //! | `alerts_manage`   |   ✓   |    ✓    |          |         |         |
 //! | `guard_approve`   |   ✓   |         |          |         |         |
+//! | `canaries_manage` |   ✓   |         |          |         |         |
 //! | `incidents_view`  |   ✓   |    ✓    |          |         |    ✓    |
 //! | `incidents_manage`|   ✓   |    ✓    |          |         |         |
 //! | `own_account`     |   ✓   |    ✓    |    ✓     |    ✓    |    ✓    |
@@ -198,6 +199,9 @@ pub enum Permission {
     AlertsManage,
     /// Approve a new baseline of the shop's files and reopen card payment (step-up and reason).
     GuardApprove,
+    /// See which customers are canaries, plant more (step-up and reason) and open the mail
+    /// received for them: knowing the canaries lets a reader avoid them, so owners only.
+    CanariesManage,
     /// Read incidents: their timeline, deadlines and scope counts.
     IncidentsView,
     /// Open incidents, add notes, compute their scope.
@@ -208,7 +212,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::Dashboard,
         Permission::OrdersView,
         Permission::OrdersManage,
@@ -225,6 +229,7 @@ impl Permission {
         Permission::AlertsView,
         Permission::AlertsManage,
         Permission::GuardApprove,
+        Permission::CanariesManage,
         Permission::IncidentsView,
         Permission::IncidentsManage,
         Permission::OwnAccount,
@@ -249,6 +254,7 @@ impl Permission {
             Permission::AlertsView => "alerts_view",
             Permission::AlertsManage => "alerts_manage",
             Permission::GuardApprove => "guard_approve",
+            Permission::CanariesManage => "canaries_manage",
             Permission::IncidentsView => "incidents_view",
             Permission::IncidentsManage => "incidents_manage",
             Permission::OwnAccount => "own_account",
@@ -279,6 +285,7 @@ impl Permission {
             Permission::AlertsView => "検知アラートの閲覧",
             Permission::AlertsManage => "検知アラートの確認（理由付き）",
             Permission::GuardApprove => "ファイル基準の承認とカード決済の再開",
+            Permission::CanariesManage => "カナリア顧客の管理（一覧・追加・受信メール）",
             Permission::IncidentsView => "インシデントの閲覧",
             Permission::IncidentsManage => "インシデントの起票と対応",
             Permission::OwnAccount => "自分のアカウント",
@@ -304,6 +311,7 @@ impl Permission {
             Permission::AlertsView => "View detection alerts",
             Permission::AlertsManage => "Acknowledge alerts (with a reason)",
             Permission::GuardApprove => "Approve a file baseline and reopen card payment",
+            Permission::CanariesManage => "Manage canary customers (list, plant, received mail)",
             Permission::IncidentsView => "View incidents",
             Permission::IncidentsManage => "Open and handle incidents",
             Permission::OwnAccount => "Own account",
@@ -369,13 +377,22 @@ mod tests {
     }
 
     #[test]
-    fn manager_is_owner_minus_staff_manage_and_guard_approve() {
+    fn manager_is_owner_minus_staff_manage_guard_approve_and_canaries() {
         for p in Permission::ALL {
             assert_eq!(
                 Role::Manager.can(p),
-                p != Permission::StaffManage && p != Permission::GuardApprove,
+                p != Permission::StaffManage
+                    && p != Permission::GuardApprove
+                    && p != Permission::CanariesManage,
                 "{p}"
             );
+        }
+    }
+
+    #[test]
+    fn only_owner_manages_canaries() {
+        for r in Role::ALL {
+            assert_eq!(r.can(Permission::CanariesManage), r == Role::Owner, "{r}");
         }
     }
 

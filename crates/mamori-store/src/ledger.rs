@@ -67,6 +67,8 @@ enum Job {
 #[derive(Clone)]
 pub struct Ledger {
     jobs: mpsc::Sender<Job>,
+    /// The public half of the checkpoint key, to check the log's own checkpoints.
+    verifier: mamori_ledger::LedgerVerifier,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -79,6 +81,7 @@ impl Ledger {
     /// Starts the writer task on the current tokio runtime.
     pub fn start(store: Arc<dyn Store>, signer: LedgerSigner, config: LedgerConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.max_batch * 4);
+        let verifier = signer.verifier();
         let writer = Writer {
             store,
             signer: CheckpointSigner {
@@ -93,7 +96,12 @@ impl Ledger {
             last_prune: None,
         };
         tokio::spawn(writer.run(rx));
-        Self { jobs: tx }
+        Self { jobs: tx, verifier }
+    }
+
+    /// The verifier of this ledger's checkpoints (the public key only).
+    pub fn verifier(&self) -> &mamori_ledger::LedgerVerifier {
+        &self.verifier
     }
 
     /// Appends an event and waits until it is durable; returns its leaf index.

@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, Result};
 use mamori_domain::{
-    Address, AddressParts, CustomerKind, CustomerProfile, DeliverySlot, Email, OrderItem,
-    PaymentMethod, PersonName, Personal, PhoneNumber, Recipient, TaxRate, Yen,
+    CustomerKind, CustomerProfile, DeliverySlot, Email, OrderItem, PaymentMethod, Personal,
+    Recipient, TaxRate, Yen,
 };
 use mamori_store::{
     gateway::{Buyer, NewOrder, NewShipment},
@@ -34,98 +34,6 @@ pub struct PopulateArgs {
     /// Random seed (the same seed gives the same shop).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-const FAMILY: &[(&str, &str)] = &[
-    ("佐藤", "サトウ"),
-    ("鈴木", "スズキ"),
-    ("高橋", "タカハシ"),
-    ("田中", "タナカ"),
-    ("伊藤", "イトウ"),
-    ("渡辺", "ワタナベ"),
-    ("山本", "ヤマモト"),
-    ("中村", "ナカムラ"),
-    ("小林", "コバヤシ"),
-    ("加藤", "カトウ"),
-    ("吉田", "ヨシダ"),
-    ("山田", "ヤマダ"),
-    ("佐々木", "ササキ"),
-    ("山口", "ヤマグチ"),
-    ("松本", "マツモト"),
-    ("井上", "イノウエ"),
-    ("木村", "キムラ"),
-    ("林", "ハヤシ"),
-    ("斎藤", "サイトウ"),
-    ("清水", "シミズ"),
-];
-const GIVEN: &[(&str, &str)] = &[
-    ("太郎", "タロウ"),
-    ("花子", "ハナコ"),
-    ("翔太", "ショウタ"),
-    ("美咲", "ミサキ"),
-    ("健一", "ケンイチ"),
-    ("陽菜", "ヒナ"),
-    ("大輔", "ダイスケ"),
-    ("結衣", "ユイ"),
-    ("拓也", "タクヤ"),
-    ("さくら", "サクラ"),
-    ("蓮", "レン"),
-    ("葵", "アオイ"),
-    ("直樹", "ナオキ"),
-    ("真由美", "マユミ"),
-    ("浩二", "コウジ"),
-    ("恵子", "ケイコ"),
-];
-const PLACES: &[(&str, &str, &str)] = &[
-    ("100", "東京都", "千代田区"),
-    ("150", "東京都", "渋谷区"),
-    ("530", "大阪府", "大阪市北区"),
-    ("460", "愛知県", "名古屋市中区"),
-    ("060", "北海道", "札幌市中央区"),
-    ("810", "福岡県", "福岡市中央区"),
-    ("980", "宮城県", "仙台市青葉区"),
-    ("730", "広島県", "広島市中区"),
-    ("900", "沖縄県", "那覇市"),
-    ("380", "長野県", "長野市"),
-    ("920", "石川県", "金沢市"),
-    ("700", "岡山県", "岡山市北区"),
-];
-const STREETS: &[&str] = &[
-    "本町",
-    "中央",
-    "緑町",
-    "桜台",
-    "旭町",
-    "栄町",
-    "青葉",
-    "若松町",
-];
-
-pub(crate) fn person(rng: &mut StdRng) -> Result<(PersonName, Address, PhoneNumber)> {
-    let (f, fk) = FAMILY[rng.gen_range(0..FAMILY.len())];
-    let (g, gk) = GIVEN[rng.gen_range(0..GIVEN.len())];
-    let name = PersonName::parse_with_kana(f, g, Some(fk), Some(gk))?;
-    let (zip3, pref, city) = PLACES[rng.gen_range(0..PLACES.len())];
-    let address = Address::parse(&AddressParts {
-        postal_code: format!("{zip3}-{:04}", rng.gen_range(0..10_000)),
-        prefecture: pref.into(),
-        city: city.into(),
-        line1: format!(
-            "{}{}-{}-{}",
-            STREETS[rng.gen_range(0..STREETS.len())],
-            rng.gen_range(1..6),
-            rng.gen_range(1..30),
-            rng.gen_range(1..20)
-        ),
-        line2: None,
-    })?;
-    let prefix = ["090", "080", "070"][rng.gen_range(0..3)];
-    let phone = PhoneNumber::parse(&format!(
-        "{prefix}-{:04}-{:04}",
-        rng.gen_range(0..10_000),
-        rng.gen_range(0..10_000)
-    ))?;
-    Ok((name, address, phone))
 }
 
 /// Builds the shop. Prints progress and the time taken.
@@ -196,7 +104,7 @@ async fn create_customers(gateway: &Gateway, args: &PopulateArgs) -> Result<Vec<
             let mut out = Vec::new();
             let acc = Accessor::system("cli:demo-populate", "demo.populate").via("demo");
             for n in from..to {
-                let (name, address, phone) = person(&mut rng)?;
+                let (name, address, phone) = mamori_store::demo::person(&mut rng)?;
                 let email = Email::parse(&format!("customer{n}@example.jp"))?;
                 let profile = CustomerProfile {
                     kind: if n % 4 == 0 {

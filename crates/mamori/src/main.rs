@@ -3,7 +3,6 @@
 //! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `scan` found card
 //! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database).
 
-mod canary;
 mod config;
 mod demo;
 mod guard;
@@ -247,7 +246,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger)
                 .with_read_budgets(cfg.guard.read_budgets.budgets());
             let seed = seed.unwrap_or_else(rand::random);
-            let ids = canary::plant(&gateway, count, &domain, seed).await?;
+            let acc = Accessor::system("cli:guard-canary", mamori_guard::canary::PLANT_PURPOSE)
+                .via("guard");
+            let ids = mamori_guard::canary::plant(&gateway, &acc, count, &domain, seed).await?;
             println!("planted {} canary customers at {domain}", ids.len());
             Ok(ExitCode::SUCCESS)
         }

@@ -145,7 +145,21 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         delivery_lead_days: shop_cfg.delivery_lead_days,
         cache_ttl: std::time::Duration::from_secs(shop_cfg.cache_secs),
     };
-    let bound = bind_backoffice(cfg).await?;
+    let mut bound = bind_backoffice(cfg).await?;
+    // The self-check asks the storefront's own listener (not its public URL, which may be a
+    // proxy) for back-office paths; planting from the back office uses the canary domain.
+    let probe_ip = match shop_addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    bound.config.storefront_url = Url::parse(&format!(
+        "http://{}/",
+        std::net::SocketAddr::new(probe_ip, shop_addr.port())
+    ))
+    .ok()
+    .filter(|_| scheme == "http");
+    bound.config.canary_domain = cfg.guard.canary_domain.clone();
     let webhook = crate::guard::webhook_target(cfg)?;
     let alerts = crate::guard::alerts(
         cfg,

@@ -35,6 +35,25 @@ macro_rules! impl_canary_mail_store {
                 .fetch_optional(self.pool())
                 .await?)
             }
+
+            async fn canary_mails_page(
+                &self,
+                offset: i64,
+                limit: i64,
+            ) -> Result<(Vec<CanaryMailRow>, i64)> {
+                let rows = sqlx::query_as::<_, CanaryMailRow>(
+                    "SELECT id, kind, received_at, sha256, size, sealed FROM canary_mails \
+                     ORDER BY received_at DESC, id LIMIT $1 OFFSET $2",
+                )
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(self.pool())
+                .await?;
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM canary_mails")
+                    .fetch_one(self.pool())
+                    .await?;
+                Ok((rows, total))
+            }
         }
     };
 }

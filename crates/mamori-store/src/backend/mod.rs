@@ -20,6 +20,7 @@ mod outbox;
 mod postgres;
 mod reads;
 mod scripts;
+mod security;
 mod sessions;
 mod sqlite;
 mod staff;

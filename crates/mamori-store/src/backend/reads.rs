@@ -104,12 +104,12 @@ macro_rules! impl_read_stores {
                 Ok(())
             }
 
-            async fn canary_marks(&self) -> Result<Vec<(String, Vec<u8>)>> {
-                Ok(
-                    sqlx::query_as("SELECT id, sealed FROM canary_marks ORDER BY created_at, id")
-                        .fetch_all(self.pool())
-                        .await?,
+            async fn canary_marks(&self) -> Result<Vec<(String, Vec<u8>, i64)>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, sealed, created_at FROM canary_marks ORDER BY created_at, id",
                 )
+                .fetch_all(self.pool())
+                .await?)
             }
         }
     };

@@ -41,6 +41,24 @@ impl std::fmt::Debug for CanaryMailOpened {
     }
 }
 
+/// A received message as the back office lists it: no address, no body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanaryMailHead {
+    /// Its row id (opened with [`Gateway::canary_mail_open`]).
+    pub id: String,
+    /// `canary` or `other`.
+    pub kind: String,
+    /// When it was received (Unix seconds).
+    pub received_at: i64,
+    /// Size in bytes.
+    pub size: i64,
+    /// How many canaries were among its recipients.
+    pub canaries: usize,
+    /// The domain of its `From:` header (lowercase), if it has one: the sender's, not a
+    /// customer's.
+    pub from_domain: Option<String>,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sealed {
     canaries: Vec<String>,
@@ -96,6 +114,61 @@ impl Gateway {
         Ok(CanaryMailRecorded { id, sha256 })
     }
 
+    /// Kept messages, newest first, one page, and how many there are: how many canaries each
+    /// went to and its `From:` domain, opened here and handed out without the canaries' ids, the
+    /// recipients or the body, so nothing is recorded (as [`Gateway::canary_of_address`]).
+    /// Opening a message itself is [`Gateway::canary_mail_open`], on the ledger.
+    pub async fn canary_mail_heads(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<CanaryMailHead>, i64)> {
+        let (rows, total) = self.store.canary_mails_page(offset, limit).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (canaries, raw) = self.open_canary_mail(&row)?;
+            let from_domain = mail_parser::MessageParser::default()
+                .parse_headers(&raw[..])
+                .and_then(|m| {
+                    m.from()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .and_then(|a| a.rsplit_once('@'))
+                        .map(|(_, d)| d.trim().to_ascii_lowercase())
+                });
+            out.push(CanaryMailHead {
+                id: row.id,
+                kind: row.kind,
+                received_at: row.received_at,
+                size: row.size,
+                canaries: canaries.len(),
+                from_domain,
+            });
+        }
+        Ok((out, total))
+    }
+
+    /// The canaries and raw bytes sealed in `row`.
+    fn open_canary_mail(&self, row: &CanaryMailRow) -> Result<(Vec<String>, Vec<u8>)> {
+        // Under the active master key or an older one (mail kept before a rotation).
+        let plain = self.open_system(
+            CANARY_MAIL_KEY,
+            CANARY_MAIL_TABLE,
+            "sealed",
+            &row.id,
+            &row.sealed,
+        )?;
+        let malformed = || StoreError::Malformed {
+            table: CANARY_MAIL_TABLE,
+            column: "sealed",
+        };
+        let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| malformed())?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(sealed.raw.as_bytes())
+            .map_err(|_| malformed())?;
+        Ok((sealed.canaries, raw))
+    }
+
     /// Opens a kept message for `acc` (the incident desk). Recorded on the ledger as a read of
     /// the canaries it was sent to before the bytes are handed out; the read budgets are not
     /// charged and no `canary.read` is raised (the canaries' own data is not opened).
@@ -107,38 +180,15 @@ impl Gateway {
             .ok_or(StoreError::NotFound {
                 what: "canary mail",
             })?;
-        // Under the active master key or an older one (mail kept before a rotation).
-        let plain = self.open_system(
-            CANARY_MAIL_KEY,
-            CANARY_MAIL_TABLE,
-            "sealed",
-            &row.id,
-            &row.sealed,
-        )?;
-        let malformed = StoreError::Malformed {
-            table: CANARY_MAIL_TABLE,
-            column: "sealed",
-        };
-        let sealed: Sealed = serde_json::from_slice(&plain).map_err(|_| malformed)?;
-        let raw =
-            URL_SAFE_NO_PAD
-                .decode(sealed.raw.as_bytes())
-                .map_err(|_| StoreError::Malformed {
-                    table: CANARY_MAIL_TABLE,
-                    column: "sealed",
-                })?;
+        let (canaries, raw) = self.open_canary_mail(&row)?;
         self.ledger
             .record(&AccessEvent::new(
                 acc,
                 Action::Read,
-                sealed.canaries.clone(),
+                canaries.clone(),
                 &["canary_mail.raw"],
             ))
             .await?;
-        Ok(CanaryMailOpened {
-            row,
-            canaries: sealed.canaries,
-            raw,
-        })
+        Ok(CanaryMailOpened { row, canaries, raw })
     }
 }

@@ -44,7 +44,7 @@ pub use backoffice::{
     CustomerField, ExportedCustomer, MaskedAddress, MaskedCustomer, MaskedCustomerDetail,
     MaskedOrder, MaskedOrderLine, MaskedShipment, ShippingRow, REASON_MAX_CHARS,
 };
-pub use canary_mail::{CanaryMailOpened, CanaryMailRecorded};
+pub use canary_mail::{CanaryMailHead, CanaryMailOpened, CanaryMailRecorded};
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};

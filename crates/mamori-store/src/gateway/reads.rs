@@ -462,15 +462,28 @@ impl Gateway {
                 return Ok(set.clone());
             }
         }
-        let mut set = HashSet::new();
-        for (id, sealed) in self.store.canary_marks().await? {
-            // Marks sealed before a key rotation open under the older master key.
-            let plain = self.open_system(CANARY_KEY, CANARY_TABLE, "sealed", &id, &sealed)?;
-            set.insert(String::from_utf8_lossy(&plain).into_owned());
-        }
+        let set: HashSet<String> = self
+            .canaries_planted()
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         let set = Arc::new(set);
         *lock(&self.reads.canaries) = Some((set.clone(), Instant::now()));
         Ok(set)
+    }
+
+    /// Every canary with the time it was planted (Unix seconds), oldest first: ids only, no
+    /// value, so nothing is recorded (the back office's canary page lists them; it must not open
+    /// them, as any plaintext read of a canary raises `canary.read`).
+    pub async fn canaries_planted(&self) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        for (id, sealed, at) in self.store.canary_marks().await? {
+            // Marks sealed before a key rotation open under the older master key.
+            let plain = self.open_system(CANARY_KEY, CANARY_TABLE, "sealed", &id, &sealed)?;
+            out.push((String::from_utf8_lossy(&plain).into_owned(), at));
+        }
+        Ok(out)
     }
 
     /// Whether a customer is a canary.

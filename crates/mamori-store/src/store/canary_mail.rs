@@ -31,4 +31,8 @@ pub trait CanaryMailStore: Send + Sync {
 
     /// One message by id.
     async fn canary_mail(&self, id: &str) -> Result<Option<CanaryMailRow>>;
+
+    /// Messages, newest first, one page, and how many there are.
+    async fn canary_mails_page(&self, offset: i64, limit: i64)
+        -> Result<(Vec<CanaryMailRow>, i64)>;
 }

@@ -21,6 +21,7 @@ mod orders;
 mod outbox;
 pub mod reads;
 pub mod scripts;
+pub mod security;
 mod sessions;
 mod staff;
 mod storefront;
@@ -47,6 +48,7 @@ pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
 pub use scripts::{script_site, script_state, ScriptInventoryStore, ScriptRow};
+pub use security::{BucketCount, PrincipalBucketCount, SecurityStatsStore};
 pub use sessions::{TokenStore, WebSessionStore};
 pub use staff::StaffStore;
 pub use storefront::{IssuedReceipt, ProductImageHead, StorefrontStore};
@@ -117,8 +119,8 @@ pub trait Store:
 /// handlers and jobs ([`crate::Gateway::records`]). Catalogue and stock, order headers without
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
 /// settings, the staff log, the ledger's entries, the guard's alerts and switches, the browser
-/// monitor's observations, aggregated CSP reports, the script inventory and the incident desk's
-/// records. Customers, addresses, whole orders and tokens
+/// monitor's observations, aggregated CSP reports, the script inventory, the incident desk's
+/// records and the security dashboard's counts. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -136,6 +138,7 @@ pub trait Records:
     + ScriptInventoryStore
     + IncidentStore
     + ReadBudgetStore
+    + SecurityStatsStore
     + Send
     + Sync
     + 'static
@@ -158,6 +161,7 @@ impl<T> Records for T where
         + ScriptInventoryStore
         + IncidentStore
         + ReadBudgetStore
+        + SecurityStatsStore
         + Send
         + Sync
         + 'static

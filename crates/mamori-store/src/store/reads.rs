@@ -68,6 +68,6 @@ pub trait CanaryStore: Send + Sync {
     /// Stores one mark (the customer id sealed under the canary system key, bound to `id`).
     async fn canary_insert(&self, id: &str, sealed: &[u8], at: i64) -> Result<()>;
 
-    /// Every mark: `(id, sealed)`.
-    async fn canary_marks(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Every mark, oldest first: `(id, sealed, created_at)` (Unix seconds).
+    async fn canary_marks(&self) -> Result<Vec<(String, Vec<u8>, i64)>>;
 }

@@ -1,15 +1,15 @@
-//! `mamori guard canary plant N`: honey customers ("canaries") that no normal work reads.
+//! Canary customers: honey customers that no normal work reads, planted by `mamori guard canary
+//! plant N` and by an owner on the back office's canary page (both call [`plant`]).
 //!
 //! Each canary is a member written through the gateway like any other (sealed, on the ledger,
 //! found by the back office's search), with a plausible Japanese name, address and phone from
-//! the demo tables, an email address of its own at the merchant's `guard.canary_domain`, and one
+//! `mamori_store::demo::person`, an email address of its own at the merchant's `guard.canary_domain`, and one
 //! to three orders of real products. Its orders are card orders whose payment never went
 //! through (as a declined card leaves them), so the sales figures leave them out by their own
 //! rule. Which customers are canaries is kept only as marks sealed under a system key
 //! (`Gateway::mark_canary`): a copy of the database does not tell them from real customers.
 //! Any plaintext read of a canary through the gateway raises `canary.read`.
 
-use anyhow::{Context, Result};
 use mamori_domain::{
     CustomerKind, CustomerProfile, DeliverySlot, Email, OrderItem, PaymentMethod, Personal,
     Recipient, TaxRate, Yen,
@@ -20,6 +20,13 @@ use mamori_store::{
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use crate::alert::GuardError;
+
+type Result<T> = std::result::Result<T, GuardError>;
+
+/// The purpose every planting read and write is recorded under.
+pub const PLANT_PURPOSE: &str = "guard.canary.plant";
+
 /// Local parts the canaries' addresses are made of (romanised given names and words people use).
 const LOCAL: &[&str] = &[
     "taro", "hanako", "kenji", "yuki", "sora", "haruto", "yui", "ren", "mio", "sakura", "daiki",
@@ -27,20 +34,29 @@ const LOCAL: &[&str] = &[
 ];
 const TAIL: &[&str] = &["", ".", "_", "-"];
 
-/// Plants `count` canaries with addresses at `domain`; returns their customer ids (ids are not
-/// personal; the caller may keep them in a safe place, the shop itself keeps only the marks).
-pub async fn plant(gateway: &Gateway, count: u64, domain: &str, seed: u64) -> Result<Vec<String>> {
+/// Plants `count` canaries with addresses at `domain`, written as `acc` (its purpose should be
+/// [`PLANT_PURPOSE`]); returns their customer ids (ids are not personal; the caller may keep
+/// them in a safe place, the shop itself keeps only the marks). `seed` makes the names and
+/// addresses repeatable (tests); the addresses' local parts come from it too.
+pub async fn plant(
+    gateway: &Gateway,
+    acc: &Accessor,
+    count: u64,
+    domain: &str,
+    seed: u64,
+) -> Result<Vec<String>> {
     let store = gateway.records();
     let mut products: Vec<ProductRow> = Vec::new();
     for cat in store.categories().await? {
         products.extend(store.products_in_category(&cat.id, 0, 1000).await?.items);
     }
-    anyhow::ensure!(!products.is_empty(), "no products: load a catalogue first");
+    if products.is_empty() {
+        return Err(GuardError::Invalid("no products: load a catalogue first"));
+    }
     let mut rng = StdRng::seed_from_u64(seed);
-    let acc = Accessor::system("cli:guard-canary", "guard.canary.plant").via("guard");
     let mut ids = Vec::new();
     for _ in 0..count {
-        let (name, address, phone) = crate::demo::person(&mut rng)?;
+        let (name, address, phone) = mamori_store::demo::person(&mut rng)?;
         // A fresh address at the domain; a clash with an existing member is tried again.
         let mut id = None;
         for _ in 0..20 {
@@ -52,7 +68,7 @@ pub async fn plant(gateway: &Gateway, count: u64, domain: &str, seed: u64) -> Re
                 rng.gen_range(10..100_000)
             );
             let email = Email::parse(&format!("{local}@{domain}"))
-                .context("guard.canary_domain is not a mail domain")?;
+                .map_err(|_| GuardError::Invalid("guard.canary_domain is not a mail domain"))?;
             let profile = CustomerProfile {
                 kind: CustomerKind::Member,
                 name: Personal::new(name.clone()),
@@ -61,7 +77,7 @@ pub async fn plant(gateway: &Gateway, count: u64, domain: &str, seed: u64) -> Re
                 birth_date: None,
                 gender: None,
             };
-            match gateway.register_customer(&acc, &profile, None).await {
+            match gateway.register_customer(acc, &profile, None).await {
                 Ok(cid) => {
                     id = Some((
                         cid,
@@ -78,9 +94,9 @@ pub async fn plant(gateway: &Gateway, count: u64, domain: &str, seed: u64) -> Re
                 Err(e) => return Err(e.into()),
             }
         }
-        let (cid, buyer) = id.context("no free address at the canary domain")?;
+        let (cid, buyer) = id.ok_or(GuardError::Invalid("no free address at the canary domain"))?;
         for _ in 0..rng.gen_range(1..4) {
-            place(gateway, &acc, &mut rng, &cid, &buyer, &products).await?;
+            place(gateway, acc, &mut rng, &cid, &buyer, &products).await?;
         }
         gateway.mark_canary(&cid).await?;
         ids.push(cid);
