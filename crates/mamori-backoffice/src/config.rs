@@ -43,6 +43,8 @@ pub struct BackofficeConfig {
     pub support_email: String,
     /// Served over HTTPS (cookies `Secure` with the `__Host-` prefix, HSTS).
     pub tls: bool,
+    /// The domain of incident notices' VERP envelope senders (`[respond.notices]`).
+    pub notice_bounce_domain: Option<String>,
 }
 
 /// The default allow-list: the loopback networks.
@@ -73,6 +75,7 @@ impl Default for BackofficeConfig {
             shop_url: "http://127.0.0.1:8080/".to_owned(),
             support_email: "support@shop.example.jp".to_owned(),
             tls: false,
+            notice_bounce_domain: None,
         }
     }
 }

@@ -342,7 +342,8 @@ async fn bind_backoffice(cfg: &Config) -> Result<BoundBackoffice> {
         .await
         .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
     let addr = listener.local_addr()?;
-    let config = section.to_config(addr, &cfg.shop)?;
+    let mut config = section.to_config(addr, &cfg.shop)?;
+    config.notice_bounce_domain = cfg.respond.notices.bounce_domain.clone();
     Ok(BoundBackoffice { listener, config })
 }
 

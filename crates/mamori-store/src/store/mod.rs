@@ -16,6 +16,7 @@ mod customers;
 pub mod fulfilment;
 pub mod incidents;
 mod ledger;
+pub mod notices;
 pub mod observations;
 mod orders;
 mod outbox;
@@ -42,6 +43,7 @@ pub use incidents::{
     ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
 pub use ledger::{LedgerReadStore, LedgerStore};
+pub use notices::{NoticeProgress, NoticeRow, NoticeRunRow, NoticeStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
@@ -135,6 +137,7 @@ pub trait Records:
     + CspReportStore
     + ScriptInventoryStore
     + IncidentStore
+    + NoticeStore
     + ReadBudgetStore
     + Send
     + Sync
@@ -157,6 +160,7 @@ impl<T> Records for T where
         + CspReportStore
         + ScriptInventoryStore
         + IncidentStore
+        + NoticeStore
         + ReadBudgetStore
         + Send
         + Sync
