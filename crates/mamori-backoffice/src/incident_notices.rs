@@ -90,7 +90,10 @@ pub async fn show(
     if incident.is_none() {
         return Err(AppError::NotFound);
     }
-    let status = desk.notice_status(id).await.map_err(fail("notice status"))?;
+    let status = desk
+        .notice_status(id)
+        .await
+        .map_err(fail("notice status"))?;
     let can_manage = c.can(Permission::IncidentsManage);
     let page = match status {
         Some(s) => {
@@ -206,10 +209,7 @@ pub async fn start(
         desk: form.desk,
     };
     let by = Principal::Staff(c.staff_id().to_owned());
-    match desk(&state)
-        .begin_notices(id, &by, &draft, form.rate)
-        .await
-    {
+    match desk(&state).begin_notices(id, &by, &draft, form.rate).await {
         Ok(run) => {
             stafflog::record(
                 &state,
@@ -243,7 +243,11 @@ pub async fn resume(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let to = format!("/incidents/{id}/notices");
-    let run = state.store.notice_run(id).await.map_err(fail("notice run"))?;
+    let run = state
+        .store
+        .notice_run(id)
+        .await
+        .map_err(fail("notice run"))?;
     if run.is_none() {
         return Err(AppError::NotFound);
     }

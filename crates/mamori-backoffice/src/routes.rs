@@ -28,8 +28,7 @@ use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
     customers, dashboard, guard as file_guard, incident_notices, incident_reports, incident_scope,
-    incidents, orders,
-    products, scripts, settings, staff_admin, stafflog,
+    incidents, orders, products, scripts, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 

@@ -48,7 +48,10 @@ async fn main() {
     while let Some(r) = tasks.join_next().await {
         r.unwrap();
     }
-    println!("{n} customers created in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{n} customers created in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let desk = Desk::new(gw.clone());
     let by = Principal::System("bench".into());
@@ -73,7 +76,8 @@ async fn main() {
     println!("scope in {:.1} s", t.elapsed().as_secs_f64());
 
     let draft = NoticeDraft {
-        overview: "当店のサーバーに不正アクセスがあり、データベースの複製が持ち出されました。".into(),
+        overview: "当店のサーバーに不正アクセスがあり、データベースの複製が持ち出されました。"
+            .into(),
         cause: "管理者アカウントの認証情報の窃取".into(),
         secondary_harm: "現時点で確認されていません。".into(),
         what_to_do: "不審な連絡にご注意ください。".into(),
@@ -106,7 +110,9 @@ async fn main() {
     let t = Instant::now();
     for i in 0..n {
         let mail = OutgoingMail::new(
-            Recipient::new(format!("c{i}@example.jp")).unwrap().with_name("山田 太郎"),
+            Recipient::new(format!("c{i}@example.jp"))
+                .unwrap()
+                .with_name("山田 太郎"),
             subject("守り商店"),
             body("守り商店", Some("山田 太郎"), &items, &draft),
         )

@@ -9,8 +9,8 @@ use clap::Subcommand;
 use mamori_domain::time::jst;
 use mamori_respond::report::pdf::{PdfRenderer, ReportFonts};
 use mamori_respond::{
-    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, NoticeDraft, NoticeOptions, ReportKind, Switch,
-    SwitchChange, Switchboard,
+    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, NoticeDraft, NoticeOptions,
+    ReportKind, Switch, SwitchChange, Switchboard,
 };
 use mamori_store::{Gateway, Principal};
 
@@ -187,7 +187,11 @@ fn actor() -> Principal {
 }
 
 /// Runs one incident command.
-pub async fn run(gateway: Gateway, cmd: IncidentCmd, cfg: &crate::config::Config) -> Result<ExitCode> {
+pub async fn run(
+    gateway: Gateway,
+    cmd: IncidentCmd,
+    cfg: &crate::config::Config,
+) -> Result<ExitCode> {
     let desk = Desk::new(gateway);
     match cmd {
         IncidentCmd::Open {

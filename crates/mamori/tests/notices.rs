@@ -272,7 +272,15 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
 
     // Three kills at different moments: as soon as the run exists, then mid-way twice.
     let start = [
-        "incident", "notify", "1", "--draft", "draft.toml", "--rate", "600000", "--batch", "50",
+        "incident",
+        "notify",
+        "1",
+        "--draft",
+        "draft.toml",
+        "--rate",
+        "600000",
+        "--batch",
+        "50",
     ];
     let resume = ["incident", "notify", "1", "--resume", "--batch", "50"];
     kill_at(p, db_url, &db, &start, Moment::Started).await;
@@ -324,17 +332,13 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
     assert!(distinct_items.len() > 1, "{distinct_items:?}");
     // Both the start and the completion are on the timeline.
     assert_eq!(
-        db.count(
-            "SELECT COUNT(*) FROM incident_timeline WHERE text LIKE '本人通知の送付を開始%'"
-        )
-        .await,
+        db.count("SELECT COUNT(*) FROM incident_timeline WHERE text LIKE '本人通知の送付を開始%'")
+            .await,
         1
     );
     assert_eq!(
-        db.count(
-            "SELECT COUNT(*) FROM incident_timeline WHERE text LIKE '本人通知の登録を完了%'"
-        )
-        .await,
+        db.count("SELECT COUNT(*) FROM incident_timeline WHERE text LIKE '本人通知の登録を完了%'")
+            .await,
         1
     );
 
@@ -368,16 +372,16 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
         let parsed = mail_parser::MessageParser::default()
             .parse(&m.data)
             .unwrap();
-        let id = parsed
-            .header_raw(NOTICE_HEADER)
-            .unwrap()
-            .trim()
-            .to_owned();
+        let id = parsed.header_raw(NOTICE_HEADER).unwrap().trim().to_owned();
         assert!(seen.insert(id.clone()), "notice {id} delivered twice");
         let customer = notices.get(&id).unwrap();
         let want: Vec<String> = items_ja(&expected[customer].iter().cloned().collect::<Vec<_>>());
         let body = parsed.body_text(0).unwrap();
-        assert_eq!(items_in(&body), want, "notice {id}: exactly the person's items");
+        assert_eq!(
+            items_in(&body),
+            want,
+            "notice {id}: exactly the person's items"
+        );
         assert!(body.contains("0120-000-000") && body.contains("フィッシング"));
         // VERP: the envelope sender names this notice.
         let (local, domain) = m.mail_from.rsplit_once('@').unwrap();
@@ -397,7 +401,12 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
     let mut tampered = mails[0].data.clone();
     let at = tampered.len() - 10;
     tampered[at] ^= 0x01;
-    assert!(!dkimverify(p, &tampered, &signer.dns_name(), &signer.dns_record()));
+    assert!(!dkimverify(
+        p,
+        &tampered,
+        &signer.dns_name(),
+        &signer.dns_record()
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

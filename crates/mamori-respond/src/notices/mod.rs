@@ -70,7 +70,9 @@ impl NoticeDraft {
             desk: checked_text(&self.desk, "the notice needs the desk's contact")?,
         };
         if d.what_to_do.chars().count() > crate::desk::TEXT_MAX_CHARS {
-            return Err(RespondError::Invalid("the request to the reader is too long"));
+            return Err(RespondError::Invalid(
+                "the request to the reader is too long",
+            ));
         }
         // A struct of strings: serialising cannot fail.
         let json = serde_json::to_string(&d).unwrap_or_default();
@@ -280,12 +282,18 @@ impl Desk {
     ///
     /// With a bounce domain, each notice's envelope sender is its VERP address there
     /// ([`verp::address`]), so that its bounces come back to mamori's listener.
-    pub async fn resume_notices(&self, incident_id: i64, opts: &NoticeOptions) -> Result<RunReport> {
+    pub async fn resume_notices(
+        &self,
+        incident_id: i64,
+        opts: &NoticeOptions,
+    ) -> Result<RunReport> {
         let bounce_domain = opts.bounce_domain.as_deref();
         let gw = self.gateway();
         let records = gw.records();
         let Some(run) = records.notice_run(incident_id).await? else {
-            return Err(RespondError::Invalid("no notice run was started for this incident"));
+            return Err(RespondError::Invalid(
+                "no notice run was started for this incident",
+            ));
         };
         let draft: NoticeDraft = serde_json::from_str(&run.draft)
             .map_err(|_| RespondError::Invalid("the run's draft cannot be read"))?;

@@ -53,7 +53,7 @@ pub fn body(shop: &str, name: Option<&str>, items: &[String], d: &NoticeDraft) -
     s.push_str(d.overview.trim());
     s.push_str("\n\n■ 2. 漏えい等が発生し、又は発生したおそれがある個人データの項目（お客様の情報のうち対象となったもの）\n");
     for i in items {
-        s.push_str("・");
+        s.push('・');
         s.push_str(i);
         s.push('\n');
     }

@@ -50,7 +50,9 @@ pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
 pub use notices::{NoticeBatchReport, NoticeContact, NoticeTarget, NOTICE_READ_FIELDS};
-pub use reads::{principal_key, NOTICE_JOB, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, WINDOWS};
+pub use reads::{
+    principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,
+};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

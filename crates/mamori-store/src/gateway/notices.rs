@@ -105,7 +105,8 @@ impl Gateway {
                 Err(VaultError::UnknownMasterKey(_)) => self.data_key(&t.customer_id).await?,
                 Err(e) => return Err(e.into()),
             };
-            let Some(email) = codec::open_email(&key, "customers", "email", &row.id, &row.email_ct)?
+            let Some(email) =
+                codec::open_email(&key, "customers", "email", &row.id, &row.email_ct)?
             else {
                 report.unreachable += 1;
                 continue;
@@ -121,8 +122,13 @@ impl Gateway {
                 report.unreachable += 1;
                 continue;
             };
-            let payload_ct =
-                codec::seal(&key, MAIL_TABLE, PAYLOAD_COLUMN, &t.notice_id, &draft.payload)?;
+            let payload_ct = codec::seal(
+                &key,
+                MAIL_TABLE,
+                PAYLOAD_COLUMN,
+                &t.notice_id,
+                &draft.payload,
+            )?;
             out.push((
                 NoticeRow {
                     incident_id: t.incident_id,
