@@ -13,7 +13,12 @@
 //! The rate is honoured through the outbox's own due time: notice number `n` of a run is due
 //! at `started_at + n × 60 / rate` seconds, so the existing mail worker, which sends only due
 //! rows, spreads them without knowing about notices (and a resumed run keeps the same times).
+//!
+//! Bounces: each notice's envelope sender is its VERP address ([`verp`]); a delivery status
+//! notification for it ([`bounce`]) marks it undelivered, and permanent failures are the
+//! letters to send ([`Desk::letters_to_send`]).
 
+pub mod bounce;
 mod render;
 pub mod verp;
 

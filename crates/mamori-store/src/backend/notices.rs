@@ -116,6 +116,23 @@ macro_rules! impl_notice_store {
                 })
             }
 
+            async fn notices_list(
+                &self,
+                incident_id: i64,
+                offset: i64,
+                limit: i64,
+            ) -> Result<Vec<NoticeRow>> {
+                Ok(sqlx::query_as::<_, NoticeRow>(&format!(
+                    "SELECT {NOTICE_COLUMNS} FROM incident_notices WHERE incident_id = $1 \
+                     ORDER BY position LIMIT $2 OFFSET $3"
+                ))
+                .bind(incident_id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(self.pool())
+                .await?)
+            }
+
             async fn notice(&self, id: &str) -> Result<Option<NoticeRow>> {
                 Ok(sqlx::query_as::<_, NoticeRow>(&format!(
                     "SELECT {NOTICE_COLUMNS} FROM incident_notices WHERE id = $1"

@@ -90,6 +90,14 @@ pub trait NoticeStore: Send + Sync {
     /// Counts for the progress display.
     async fn notice_progress(&self, incident_id: i64) -> Result<NoticeProgress>;
 
+    /// The incident's notices in run order, from `offset`, at most `limit`.
+    async fn notices_list(
+        &self,
+        incident_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<NoticeRow>>;
+
     /// One notice by id.
     async fn notice(&self, id: &str) -> Result<Option<NoticeRow>>;
 
