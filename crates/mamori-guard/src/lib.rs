@@ -45,6 +45,7 @@ pub mod files;
 pub mod inventory;
 pub mod monitor;
 pub mod reads;
+pub mod smtp_in;
 pub mod webhook;
 
 pub use alert::{

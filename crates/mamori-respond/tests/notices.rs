@@ -6,10 +6,12 @@
 
 use chrono::Utc;
 use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal};
+use mamori_respond::notices::bounce::BounceSink;
 use mamori_respond::notices::{verp, NoticeDraft, NoticeOptions};
 use mamori_respond::{Desk, IncidentKind, NewIncident};
 use mamori_store::{Accessor, Backend, Principal};
 use mamori_testkit::{both_backends, Env};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
 const DOMAIN: &str = "bounce.shop.example";
 
@@ -41,6 +43,10 @@ fn dsn(to: &str, action: &str, status: &str) -> Vec<u8> {
          --b1--\r\n"
     )
     .into_bytes()
+}
+
+async fn reply(r: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>) -> String {
+    r.next_line().await.unwrap().unwrap()
 }
 
 async fn notices_resume_and_bounce(backend: Backend) {
@@ -195,6 +201,49 @@ async fn notices_resume_and_bounce(backend: Backend) {
     assert_eq!(letters[0].bounce_status.as_deref(), Some("5.1.1"));
     let p = desk.notice_status(id).await.unwrap().unwrap().progress;
     assert_eq!((p.bounced_permanent, p.bounced_transient), (2, 1));
+
+    // Over SMTP: mamori's bounce listener (the guard's receive-only listener with the notices'
+    // sink) takes a DSN to notice d's VERP address and records it; other domains are refused.
+    let d = &notices[3];
+    let addr_d = verp::address(&env.gw, &d.id, DOMAIN).unwrap();
+    let handle = BounceSink::new(Desk::new(env.gw.clone()), DOMAIN)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let stream = tokio::net::TcpStream::connect(handle.local_addr())
+        .await
+        .unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r).lines();
+    assert!(reply(&mut r).await.starts_with("220"));
+    for (cmd, code) in [
+        ("EHLO mx.example.jp".to_owned(), "250 "),
+        ("MAIL FROM:<>".to_owned(), "250"),
+        ("RCPT TO:<someone@other.example>".to_owned(), "550"),
+        (format!("RCPT TO:<{addr_d}>"), "250"),
+        ("DATA".to_owned(), "354"),
+    ] {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
+        if cmd.starts_with("EHLO") {
+            // Multi-line reply: read up to its last line.
+            while !reply(&mut r).await.starts_with(code) {}
+        } else {
+            let line = reply(&mut r).await;
+            assert!(line.starts_with(code), "{cmd}: {line}");
+        }
+    }
+    let mut body = dsn("postmaster@shop.example", "failed", "5.1.2");
+    body.extend_from_slice(b".\r\n");
+    w.write_all(&body).await.unwrap();
+    assert!(reply(&mut r).await.starts_with("250"));
+    w.write_all(b"QUIT\r\n").await.unwrap();
+    assert!(reply(&mut r).await.starts_with("221"));
+    let letters = desk.letters_to_send(id).await.unwrap();
+    let got = letters
+        .iter()
+        .find(|n| n.id == d.id)
+        .expect("d is a letter");
+    assert_eq!(got.bounce_status.as_deref(), Some("5.1.2"));
 }
 
 both_backends!(notices_resume_and_bounce);

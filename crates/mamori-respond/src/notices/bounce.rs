@@ -6,9 +6,12 @@
 use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders as _};
 
+use mamori_guard::smtp_in::{self, Envelope, MailSink, SmtpHandle, SmtpInConfig};
+use mamori_guard::GuardError;
+
 use super::verp;
 use crate::desk::Desk;
-use crate::Result;
+use crate::{RespondError, Result};
 
 /// A DSN matched to a notice.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,5 +116,55 @@ impl Desk {
             .notice_bounce(&b.notice_id, kind, &b.status, Utc::now().timestamp())
             .await?;
         Ok(known.then_some(b))
+    }
+}
+
+/// mamori's SMTP listener for the bounce domain (the domain's MX points to it): the shared
+/// receive-only listener of the guard ([`mamori_guard::smtp_in`]) with a sink that records each
+/// recipient's DSN ([`Desk::record_bounce`]). Anything that is not a DSN for one of our notices
+/// is accepted and dropped (nothing to keep: a bounce names no one but the notice).
+pub struct BounceSink {
+    desk: Desk,
+    domain: String,
+}
+
+impl BounceSink {
+    /// A sink recording into `desk` for `domain`.
+    pub fn new(desk: Desk, domain: &str) -> Self {
+        Self {
+            desk,
+            domain: domain.trim().trim_end_matches('.').to_ascii_lowercase(),
+        }
+    }
+
+    /// Starts the listener on `listen`.
+    pub async fn listen(
+        self,
+        listen: std::net::SocketAddr,
+    ) -> std::result::Result<SmtpHandle, GuardError> {
+        let config = SmtpInConfig::new("notice bounces", listen, &self.domain);
+        smtp_in::start(config, std::sync::Arc::new(self)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MailSink for BounceSink {
+    async fn deliver(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        _peer: std::net::IpAddr,
+    ) -> std::result::Result<String, GuardError> {
+        let mut matched = 0usize;
+        for rcpt in &envelope.rcpts {
+            match self.desk.record_bounce(raw, Some(rcpt), &self.domain).await {
+                Ok(Some(_)) => matched += 1,
+                Ok(None) => {}
+                Err(RespondError::Store(e)) => return Err(GuardError::Store(e)),
+                Err(_) => return Err(GuardError::Invalid("the bounce could not be recorded")),
+            }
+        }
+        tracing::info!(matched, "notice bounce received");
+        Ok(format!("{matched} matched"))
     }
 }
