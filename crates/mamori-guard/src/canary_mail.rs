@@ -49,7 +49,6 @@ pub const SUBJECT_MAX_CHARS: usize = 200;
 /// Most links kept in evidence, and the longest one (characters).
 pub const LINKS_MAX: usize = 20;
 const LINK_MAX_CHARS: usize = 300;
-/// Longest command line (RFC 5321 4.5.3.1.4 says 512 with CRLF; some leeway for long addresses).
 
 /// How the listener runs. [`CanaryMailConfig::new`] has the defaults.
 #[derive(Clone, Debug)]
@@ -484,6 +483,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    #[test]
     fn links_are_found_and_scrubbed() {
         let body = "Click https://evil.example/login?u=Taro.Sato12%40canary.example now\n\
                     <a href=\"http://x.example/p\">x</a>";

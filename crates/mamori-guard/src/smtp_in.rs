@@ -549,6 +549,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    #[test]
     fn paths_parse_and_refuse() {
         assert_eq!(
             path_arg("FROM:<a@b.example> SIZE=10", "FROM:"),
