@@ -57,6 +57,8 @@ const PACKAGES: &[(&str, &str)] = &[
         "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf",
     ),
     ("poppler-utils", "/usr/bin/pdftotext"),
+    // The incident notices' test checks their DKIM signatures with an independent verifier.
+    ("python3-dkim", "/usr/bin/dkimverify"),
     // webauthn-rs (staff passkeys) links OpenSSL.
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
     ("pkg-config", "/usr/bin/pkg-config"),

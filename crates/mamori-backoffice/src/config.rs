@@ -53,6 +53,8 @@ pub struct BackofficeConfig {
     /// configured decline thresholds, set by `mamori serve` when they are configured. Unset, the
     /// self-check shows the measure as not checked (未確認).
     pub card_testing: Option<String>,
+    /// The domain of incident notices' VERP envelope senders (`[respond.notices]`).
+    pub notice_bounce_domain: Option<String>,
 }
 
 /// The default allow-list: the loopback networks.
@@ -86,6 +88,7 @@ impl Default for BackofficeConfig {
             storefront_url: None,
             canary_domain: None,
             card_testing: None,
+            notice_bounce_domain: None,
         }
     }
 }

@@ -120,6 +120,7 @@ pub mod dashboard;
 pub mod forms;
 pub mod guard;
 pub mod images;
+pub mod incident_notices;
 pub mod incident_reports;
 pub mod incident_scope;
 pub mod incidents;

@@ -27,8 +27,8 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, incident_reports, incident_scope, incidents, orders,
-    products, scripts, security, settings, staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, incident_notices, incident_reports, incident_scope,
+    incidents, orders, products, scripts, security, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -227,6 +227,9 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/incidents/{id}/switch", Perm(P::IncidentsManage), STEP, incidents::switch),
     route!(Post "/incidents/{id}/key-leak", Perm(P::IncidentsManage), NO, incident_scope::key_leak),
     route!(Get "/incidents/{id}/report", Perm(P::IncidentsView), NO, incident_reports::show),
+    route!(Get "/incidents/{id}/notices", Perm(P::IncidentsView), NO, incident_notices::show),
+    route!(Post "/incidents/{id}/notices", Perm(P::IncidentsManage), STEP, incident_notices::start),
+    route!(Post "/incidents/{id}/notices/resume", Perm(P::IncidentsManage), STEP, incident_notices::resume),
     route!(Post "/incidents/{id}/report", Perm(P::IncidentsManage), NO, incident_reports::save),
     route!(Get "/incidents/{id}/report/pdf", Perm(P::IncidentsView), NO, incident_reports::pdf),
     route!(Get "/incidents/{id}/report/text", Perm(P::IncidentsView), NO, incident_reports::text),

@@ -46,6 +46,7 @@ pub mod files;
 pub mod inventory;
 pub mod monitor;
 pub mod reads;
+pub mod smtp_in;
 pub mod webhook;
 
 pub use alert::{

@@ -79,6 +79,8 @@ struct PayloadOut<'a> {
     headers: &'a [(String, String)],
     created_at: DateTime<Utc>,
     auto_submitted: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_path: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +104,9 @@ struct PayloadV1 {
     headers: Vec<(String, String)>,
     created_at: DateTime<Utc>,
     auto_submitted: AutoSubmittedIn,
+    /// Absent in payloads written before it existed.
+    #[serde(default)]
+    return_path: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +173,7 @@ impl OutgoingMail {
             headers: &self.headers,
             created_at: self.created_at,
             auto_submitted: auto_submitted_name(self.auto_submitted),
+            return_path: self.return_path.as_deref(),
         };
         // Serializing these types cannot fail (string keys, no maps with other keys, writers
         // that do not fail), so the results are ignored; measure first so the buffer never
@@ -204,6 +210,7 @@ impl OutgoingMail {
                 AutoSubmittedIn::AutoReplied => AutoSubmitted::AutoReplied,
                 AutoSubmittedIn::No => AutoSubmitted::No,
             },
+            return_path: p.return_path,
         })
     }
 }
@@ -363,6 +370,7 @@ mod tests {
                         headers,
                         created_at: DateTime::from_timestamp(secs, nanos).unwrap(),
                         auto_submitted: auto,
+                        return_path: None,
                     }
                 },
             )

@@ -10,6 +10,8 @@
 //!   Japanese PDF, and the card companies' report as CSV.
 //! - [`switches`]: close the shop, stop card payment, freeze staff, rotate keys; the state in
 //!   the store, each process's [`Switchboard`] refreshed from it every 500 ms.
+//! - [`notices`]: notices to individuals (本人通知) by signed mail from the scope, resumable,
+//!   at a per-incident rate, with their bounces (VERP, RFC 3464).
 //!
 //! Sits above `mamori-store` (its [`mamori_store::IncidentStore`] area and the gateway) and below
 //! the binary and the back office. It does not depend on the vault: personal values are opened
@@ -18,6 +20,7 @@
 pub mod deadlines;
 pub mod desk;
 pub mod kind;
+pub mod notices;
 pub mod report;
 pub mod scope;
 pub mod switches;
@@ -25,6 +28,7 @@ pub mod switches;
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};
 pub use kind::{EntryKind, IncidentKind};
+pub use notices::{NoticeDraft, NoticeOptions, NoticeStatus, RunReport};
 pub use report::{Report, ReportFields, ReportKind, Reporter};
 pub use scope::{AppiAssessment, CardScanScope, KeyLeak, Scope, ScopeSnapshot, TreeHead};
 pub use switches::{Switch, SwitchChange, SwitchOutcome, Switchboard};

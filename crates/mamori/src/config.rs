@@ -28,9 +28,35 @@ pub struct Config {
     pub backoffice: BackofficeSection,
     /// Detection (`mamori serve`, `mamori guard`).
     pub guard: GuardSection,
+    /// The incident desk (`mamori incident`, the back office).
+    pub respond: RespondSection,
     /// The configuration file read, if any (the guard watches it).
     #[serde(skip)]
     pub file: Option<PathBuf>,
+}
+
+/// `[respond]`: the incident desk.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RespondSection {
+    /// `[respond.notices]`.
+    pub notices: NoticesSection,
+}
+
+/// `[respond.notices]`: where the notices' bounces come back.
+///
+/// ```toml
+/// [respond.notices]
+/// bounce_domain = "bounce.shop.example"   # its MX points at this host
+/// bounce_listen = "0.0.0.0:25"
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoticesSection {
+    /// The domain of the notices' VERP envelope senders (none: bounces go to the From address).
+    pub bounce_domain: Option<String>,
+    /// Where `mamori serve` receives the delivery status notifications for it.
+    pub bounce_listen: Option<String>,
 }
 
 /// `[guard]`: the watch over the shop's own files and where alerts go besides the owners' mail.
@@ -362,6 +388,7 @@ impl Default for Config {
             shop: ShopSection::default(),
             backoffice: BackofficeSection::default(),
             guard: GuardSection::default(),
+            respond: RespondSection::default(),
             file: None,
         }
     }

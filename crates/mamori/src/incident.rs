@@ -9,8 +9,8 @@ use clap::Subcommand;
 use mamori_domain::time::jst;
 use mamori_respond::report::pdf::{PdfRenderer, ReportFonts};
 use mamori_respond::{
-    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, ReportKind, Switch,
-    SwitchChange, Switchboard,
+    deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, NoticeDraft, NoticeOptions,
+    ReportKind, Switch, SwitchChange, Switchboard,
 };
 use mamori_store::{Gateway, Principal};
 
@@ -129,6 +129,29 @@ pub enum IncidentCmd {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Notices to individuals (本人通知) by signed mail: `--draft FILE` starts the run (a TOML
+    /// file with overview, cause, secondary_harm, what_to_do and desk: the operator's words, no
+    /// customer's value), `--resume` queues what a stopped run left, `--status` prints the
+    /// counts. The mail worker of `mamori serve` sends them at the run's rate.
+    Notify {
+        /// The incident's number.
+        id: i64,
+        /// Start the run with this draft.
+        #[arg(long, value_name = "FILE.toml", conflicts_with_all = ["resume", "status"])]
+        draft: Option<std::path::PathBuf>,
+        /// Notices per minute handed to the mail worker (with --draft).
+        #[arg(long, default_value_t = 500)]
+        rate: i64,
+        /// Queue what a stopped run left.
+        #[arg(long, conflicts_with = "status")]
+        resume: bool,
+        /// Print the run's counts.
+        #[arg(long)]
+        status: bool,
+        /// People per batch (one ledger read event and one transaction each).
+        #[arg(long, default_value_t = mamori_respond::notices::BATCH)]
+        batch: usize,
+    },
     /// Write the card companies' / acquirer's list of the payment attempts of the scope's
     /// window (CSV, UTF-8 with a BOM); with --timeline-out, the timeline as a second CSV.
     CardCsv {
@@ -164,7 +187,11 @@ fn actor() -> Principal {
 }
 
 /// Runs one incident command.
-pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
+pub async fn run(
+    gateway: Gateway,
+    cmd: IncidentCmd,
+    cfg: &crate::config::Config,
+) -> Result<ExitCode> {
     let desk = Desk::new(gateway);
     match cmd {
         IncidentCmd::Open {
@@ -318,6 +345,20 @@ pub async fn run(gateway: Gateway, cmd: IncidentCmd) -> Result<ExitCode> {
             out,
             timeline_out,
         } => write_card_csv(&desk, id, &out, timeline_out.as_deref()).await?,
+        IncidentCmd::Notify {
+            id,
+            draft,
+            rate,
+            resume,
+            status,
+            batch,
+        } => {
+            let opts = NoticeOptions {
+                bounce_domain: cfg.respond.notices.bounce_domain.clone(),
+                batch,
+            };
+            notify_cmd(&desk, id, draft.as_deref(), rate, resume, status, &opts).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -533,4 +574,59 @@ fn print_scope_kinds(s: &mamori_respond::Scope) {
             println!("  {}  {} ({})", f.location, f.count, f.masked.join(", "));
         }
     }
+}
+
+async fn notify_cmd(
+    desk: &Desk,
+    id: i64,
+    draft: Option<&std::path::Path>,
+    rate: i64,
+    resume: bool,
+    status: bool,
+    opts: &NoticeOptions,
+) -> Result<()> {
+    let report = match (draft, resume, status) {
+        (Some(file), false, false) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let draft: NoticeDraft =
+                toml::from_str(&text).with_context(|| format!("the draft {}", file.display()))?;
+            Some(desk.start_notices(id, &actor(), &draft, rate, opts).await?)
+        }
+        (None, true, false) => Some(desk.resume_notices(id, opts).await?),
+        (None, false, true) => None,
+        _ => bail!("give one of --draft FILE, --resume or --status"),
+    };
+    if let Some(r) = report {
+        println!(
+            "notices: {} people, {} queued now, {} queued before, {} without an address, {} canaries left out",
+            r.total, r.queued, r.already, r.unreachable, r.canaries
+        );
+    }
+    match desk.notice_status(id).await? {
+        Some(s) => {
+            println!(
+                "run: started {} by {}, {} per minute, draft sha256 {}",
+                show_time(s.run.started_at),
+                s.run.started_by,
+                s.run.rate_per_min,
+                s.run.draft_sha256
+            );
+            println!(
+                "progress: {}/{} queued, {} sent, {} given up, {} bounced (letters to send), {} deferred by the receiver{}",
+                s.progress.queued,
+                s.run.total,
+                s.progress.sent,
+                s.progress.dead,
+                s.progress.bounced_permanent,
+                s.progress.bounced_transient,
+                match s.run.completed_at {
+                    Some(t) => format!(", complete since {}", show_time(t)),
+                    None => ", not complete (run --resume)".to_owned(),
+                }
+            );
+        }
+        None => println!("no notice run for incident {id}"),
+    }
+    Ok(())
 }

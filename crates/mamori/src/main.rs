@@ -256,12 +256,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incident { cmd } => {
             let store = open_migrated(&cfg).await?;
             let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
-            let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger.clone());
+            let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger.clone())
+                .with_read_budgets(cfg.guard.read_budgets.budgets());
             let gateway = match key_file_in_use(&cfg) {
                 Some(path) => gateway.with_key_file(path),
                 None => gateway,
             };
-            let code = incident::run(gateway, cmd).await?;
+            let code = incident::run(gateway, cmd, &cfg).await?;
             // Entries appended here are signed into a checkpoint before the process ends.
             ledger.checkpoint().await?;
             Ok(code)

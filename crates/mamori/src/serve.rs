@@ -207,6 +207,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     )
     .await?;
     let _canary_mail = crate::guard::canary_mail(cfg, &gateway, alerts.clone()).await?;
+    let _notice_bounces = notice_bounces(cfg, &gateway).await?;
     let _guard = crate::guard::start(cfg, alerts, webhook, &backoffice.guard).await?;
     let assembly = assemble(Parts {
         gateway: gateway.clone(),
@@ -299,6 +300,33 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
 /// The signer of the shop's mail for `domain` (the From address's): `shop.dkim_key_file`, else `<data_dir>/dkim.key`, created
 /// (Ed25519) on the first start with the DNS record to publish printed; none when
 /// `shop.dkim_selector` is empty.
+/// The incident notices' bounce listener, when `[respond.notices]` has both a domain and an
+/// address to listen on.
+async fn notice_bounces(
+    cfg: &Config,
+    gateway: &Gateway,
+) -> Result<Option<mamori_guard::smtp_in::SmtpHandle>> {
+    let n = &cfg.respond.notices;
+    let (Some(domain), Some(listen)) = (&n.bounce_domain, &n.bounce_listen) else {
+        return Ok(None);
+    };
+    let listen: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("respond.notices.bounce_listen: {listen:?}"))?;
+    let handle = mamori_respond::notices::bounce::BounceSink::new(
+        mamori_respond::Desk::new(gateway.clone()),
+        domain,
+    )
+    .listen(listen)
+    .await
+    .context("starting the notice bounce listener")?;
+    println!(
+        "notice bounces:   SMTP on {} for {domain}",
+        handle.local_addr()
+    );
+    Ok(Some(handle))
+}
+
 fn dkim_signer(cfg: &Config, domain: &str) -> Result<Option<DkimSigner>> {
     let selector = cfg.shop.dkim_selector.trim();
     if selector.is_empty() {
@@ -356,7 +384,8 @@ async fn bind_backoffice(cfg: &Config) -> Result<BoundBackoffice> {
         .await
         .with_context(|| format!("listening on {} (backoffice.listen)", section.listen))?;
     let addr = listener.local_addr()?;
-    let config = section.to_config(addr, &cfg.shop)?;
+    let mut config = section.to_config(addr, &cfg.shop)?;
+    config.notice_bounce_domain = cfg.respond.notices.bounce_domain.clone();
     Ok(BoundBackoffice { listener, config })
 }
 

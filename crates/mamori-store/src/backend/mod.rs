@@ -14,6 +14,7 @@ mod csp_reports;
 mod customers;
 mod incidents;
 mod ledger;
+mod notices;
 mod observations;
 mod orders;
 mod outbox;

@@ -35,6 +35,7 @@ mod fulfilment;
 mod gifts;
 mod incidents;
 mod mail;
+mod notices;
 mod orders;
 mod reads;
 mod tokens;
@@ -48,7 +49,10 @@ pub use canary_mail::{CanaryMailHead, CanaryMailOpened, CanaryMailRecorded};
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
-pub use reads::{principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, WINDOWS};
+pub use notices::{NoticeBatchReport, NoticeContact, NoticeTarget, NOTICE_READ_FIELDS};
+pub use reads::{
+    principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,
+};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

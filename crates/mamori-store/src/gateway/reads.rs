@@ -52,6 +52,11 @@ impl RoleBudget {
     }
 }
 
+/// The system job that queues an incident's notices to individuals.
+pub const NOTICE_JOB: &str = "incident-notice";
+/// Its budget's role key.
+const NOTICE_JOB_ROLE: &str = "job:incident-notice";
+
 /// The budgets of every kind of principal, the absolute daily ceiling and the approved jobs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadBudgets {
@@ -80,6 +85,12 @@ impl Default for ReadBudgets {
             ("auditor", RoleBudget::new(10, 30, 100)),
             ("system", RoleBudget::new(1_000, 20_000, 100_000)),
             ("guest", RoleBudget::new(5, 10, 20)),
+            // The incident desk's notice run: every affected person once (280,052 in minutes),
+            // started by an owner or manager with a step-up, on the incident's timeline.
+            (
+                NOTICE_JOB_ROLE,
+                RoleBudget::new(100_000, 1_000_000, 3_000_000),
+            ),
         ]
         .into_iter()
         .map(|(r, b)| (r.to_owned(), b))
@@ -89,7 +100,7 @@ impl Default for ReadBudgets {
             roles,
             ceiling_percent: 1.0,
             ceiling_floor: 100,
-            approved_jobs: vec!["mail-worker".to_owned()],
+            approved_jobs: vec!["mail-worker".to_owned(), NOTICE_JOB.to_owned()],
         }
     }
 }
@@ -269,7 +280,16 @@ impl Gateway {
             // May open only itself (checked before): nothing to count.
             Principal::Customer(_) => return Ok(None),
             Principal::Guest(_) => ("guest".to_owned(), false),
-            Principal::System(job) => ("system".to_owned(), b.approved_jobs.contains(job)),
+            // A job may have a budget of its own (`job:<name>`), else the role `system`'s.
+            Principal::System(job) => {
+                let own = format!("job:{job}");
+                let role = if b.roles.contains_key(&own) {
+                    own
+                } else {
+                    "system".to_owned()
+                };
+                (role, b.approved_jobs.contains(job))
+            }
             Principal::Staff(id) => match self.staff_role(id).await? {
                 Some(r) => (r, false),
                 // Not (or no longer) in the staff table: the budget of support, the smallest

@@ -16,6 +16,7 @@ mod customers;
 pub mod fulfilment;
 pub mod incidents;
 mod ledger;
+pub mod notices;
 pub mod observations;
 mod orders;
 mod outbox;
@@ -43,6 +44,7 @@ pub use incidents::{
     ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
 pub use ledger::{LedgerReadStore, LedgerStore};
+pub use notices::{NoticeProgress, NoticeRow, NoticeRunRow, NoticeStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
@@ -137,6 +139,7 @@ pub trait Records:
     + CspReportStore
     + ScriptInventoryStore
     + IncidentStore
+    + NoticeStore
     + ReadBudgetStore
     + SecurityStatsStore
     + Send
@@ -160,6 +163,7 @@ impl<T> Records for T where
         + CspReportStore
         + ScriptInventoryStore
         + IncidentStore
+        + NoticeStore
         + ReadBudgetStore
         + SecurityStatsStore
         + Send
