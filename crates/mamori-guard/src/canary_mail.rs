@@ -53,26 +53,9 @@ const LINK_MAX_CHARS: usize = 300;
 /// How the listener runs. [`CanaryMailConfig::new`] has the defaults.
 #[derive(Clone, Debug)]
 pub struct CanaryMailConfig {
-    /// Where it listens (the canary domain's MX, port 25 behind it).
-    pub listen: SocketAddr,
-    /// The canary domain: the only domain RCPT is accepted for.
-    pub domain: String,
-    /// The name it greets with.
-    pub hostname: String,
-    /// Largest message accepted (bytes; larger: 552, nothing kept).
-    pub max_message_bytes: usize,
-    /// Most recipients per message.
-    pub max_recipients: usize,
-    /// Most sessions at once (more: 421 and the connection is closed).
-    pub max_connections: usize,
-    /// Most bad commands in one session before it is closed.
-    pub max_errors: usize,
-    /// Longest wait for a command line, or for a reply to be written.
-    pub command_timeout: Duration,
-    /// Longest a message's DATA may take.
-    pub data_timeout: Duration,
-    /// Longest a session may last.
-    pub session_timeout: Duration,
+    /// The SMTP part: where it listens (the canary domain's MX, port 25 behind it), the canary
+    /// domain (the only domain RCPT is accepted for) and every bound.
+    pub smtp: SmtpInConfig,
     /// Check DKIM and SPF with DNS lookups (the system's resolver); off: both are `none`.
     pub auth_lookups: bool,
     /// Longest the DKIM and SPF lookups of one message may take (then `temperror`).
@@ -80,39 +63,11 @@ pub struct CanaryMailConfig {
 }
 
 impl CanaryMailConfig {
-    /// The listener's part.
-    fn smtp(&self) -> SmtpInConfig {
-        SmtpInConfig {
-            name: "canary mail",
-            listen: self.listen,
-            domain: self.domain.clone(),
-            hostname: self.hostname.clone(),
-            max_message_bytes: self.max_message_bytes,
-            max_recipients: self.max_recipients,
-            max_connections: self.max_connections,
-            max_errors: self.max_errors,
-            command_timeout: self.command_timeout,
-            data_timeout: self.data_timeout,
-            session_timeout: self.session_timeout,
-        }
-    }
-
-    /// A listener on `listen` for `domain` with the defaults: 1 MiB messages, 50 recipients,
-    /// 64 sessions, 10 bad commands, 60 s per command, 5 min per DATA, 10 min per session, DKIM
-    /// and SPF checked within 3 s.
+    /// A listener on `listen` for `domain` with [`SmtpInConfig::new`]'s bounds, DKIM and SPF
+    /// checked within 3 s.
     pub fn new(listen: SocketAddr, domain: &str) -> Self {
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
         Self {
-            listen,
-            hostname: domain.clone(),
-            domain,
-            max_message_bytes: 1024 * 1024,
-            max_recipients: 50,
-            max_connections: 64,
-            max_errors: 10,
-            command_timeout: Duration::from_secs(60),
-            data_timeout: Duration::from_secs(300),
-            session_timeout: Duration::from_secs(600),
+            smtp: SmtpInConfig::new("canary mail", listen, domain),
             auth_lookups: true,
             auth_timeout: Duration::from_secs(3),
         }
@@ -134,7 +89,7 @@ pub struct CanaryMail {
 impl std::fmt::Debug for CanaryMail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CanaryMail")
-            .field("listen", &self.config.listen)
+            .field("listen", &self.config.smtp.listen)
             .finish()
     }
 }
@@ -160,7 +115,7 @@ impl CanaryMail {
                 }
             }
         }
-        smtp_in::start(self.config.smtp(), Arc::new(self)).await
+        smtp_in::start(self.config.smtp.clone(), Arc::new(self)).await
     }
 }
 
@@ -256,7 +211,7 @@ impl CanaryMail {
             let params = SpfParameters::verify_mail_from(
                 peer,
                 helo,
-                &self.config.hostname,
+                &self.config.smtp.hostname,
                 envelope.from.as_str(),
             );
             match tokio::time::timeout(limit, auth.verify_spf(params)).await {

@@ -277,7 +277,7 @@ async fn two_canaries_are_two_alerts_and_others_none(backend: Backend) {
 async fn relaying_and_oversized_mail_are_refused(backend: Backend) {
     let env = Env::start(backend).await;
     let ids = plant(&env, &["sora.kato31"], 1).await;
-    let handle = listen(&env, |c| c.max_message_bytes = 4096).await;
+    let handle = listen(&env, |c| c.smtp.max_message_bytes = 4096).await;
     let smtp = transport(handle.local_addr());
 
     // A recipient at another domain: 550, nothing kept.
@@ -328,7 +328,7 @@ async fn reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
 async fn malformed_sessions_are_handled(backend: Backend) {
     let env = Env::start(backend).await;
     plant(&env, &["rin.abe2026"], 1).await;
-    let handle = listen(&env, |c| c.max_errors = 3).await;
+    let handle = listen(&env, |c| c.smtp.max_errors = 3).await;
     let addr = handle.local_addr();
 
     // Garbage, an over-long line, commands out of order: refused one by one, then closed.
@@ -369,7 +369,7 @@ async fn malformed_sessions_are_handled(backend: Backend) {
 
     // An idle session times out.
     drop(handle);
-    let handle = listen(&env, |c| c.command_timeout = Duration::from_millis(300)).await;
+    let handle = listen(&env, |c| c.smtp.command_timeout = Duration::from_millis(300)).await;
     let (r, _w) = TcpStream::connect(handle.local_addr())
         .await
         .unwrap()
@@ -389,7 +389,7 @@ async fn malformed_sessions_are_handled(backend: Backend) {
 
 async fn connections_are_bounded(backend: Backend) {
     let env = Env::start(backend).await;
-    let handle = listen(&env, |c| c.max_connections = 2).await;
+    let handle = listen(&env, |c| c.smtp.max_connections = 2).await;
     let addr = handle.local_addr();
     let mut held = Vec::new();
     for _ in 0..2 {

@@ -415,13 +415,13 @@ pub async fn canary_mail(
     };
     let mut config = CanaryMailConfig::new(section.listen, domain);
     if let Some(h) = &section.hostname {
-        config.hostname = h.clone();
+        config.smtp.hostname = h.clone();
     }
     if let Some(m) = section.max_message_bytes {
-        config.max_message_bytes = m;
+        config.smtp.max_message_bytes = m;
     }
     if let Some(c) = section.max_connections {
-        config.max_connections = c;
+        config.smtp.max_connections = c;
     }
     if let Some(a) = section.auth_lookups {
         config.auth_lookups = a;

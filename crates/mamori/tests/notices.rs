@@ -5,11 +5,15 @@
 //! `dkimverify`), each with its own VERP envelope sender. On SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{mamori, run};
 
 use mamori_mail::catcher::MailCatcher;
 use mamori_respond::notices::{items_ja, saved_people, NOTICE_HEADER};
@@ -19,31 +23,6 @@ const PEOPLE: u64 = 2000;
 const BOUND: Duration = Duration::from_secs(600);
 const BOUNCE_DOMAIN: &str = "bounce.shop.example";
 const CANARY_DOMAIN: &str = "canary.shop.example";
-
-fn mamori(dir: &Path, db: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mamori"));
-    c.current_dir(dir)
-        .env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_MASTER_KEY")
-        .env_remove("MAMORI_MASTER_KEY_FILE")
-        .env_remove("MAMORI_CONFIG")
-        .env_remove("MAMORI_DATA_DIR");
-    if let Some(url) = db {
-        c.env("MAMORI_DATABASE_URL", url);
-    }
-    c
-}
-
-fn run(dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
-    let out = mamori(dir, db).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "mamori {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// The test's own view of the database (ids and counts only).
 enum Db {

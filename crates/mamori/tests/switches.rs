@@ -3,38 +3,17 @@
 //! (polled, with a generous bound; the time itself is a figure for BENCHMARKS.md, not asserted).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{mamori, run};
 
 /// How long a switch may take before the test fails (never a measurement).
 const BOUND: Duration = Duration::from_secs(20);
-
-fn mamori(dir: &Path, db: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mamori"));
-    c.current_dir(dir)
-        .env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_MASTER_KEY")
-        .env_remove("MAMORI_MASTER_KEY_FILE")
-        .env_remove("MAMORI_CONFIG")
-        .env_remove("MAMORI_DATA_DIR");
-    if let Some(url) = db {
-        c.env("MAMORI_DATABASE_URL", url);
-    }
-    c
-}
-
-fn run(dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
-    let out = mamori(dir, db).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "mamori {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// A running `mamori serve`, killed when dropped.
 struct Serve {
