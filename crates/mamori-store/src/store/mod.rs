@@ -13,6 +13,7 @@ pub mod canary_mail;
 mod catalogue;
 pub mod csp_reports;
 mod customers;
+pub mod fraud;
 pub mod fulfilment;
 pub mod incidents;
 mod ledger;
@@ -36,6 +37,7 @@ pub use csp_reports::{
     CspRecorded, CspReportRow, CspReportStore, NewCspReport, CSP_AGGREGATES_MAX,
 };
 pub use customers::CustomerStore;
+pub use fraud::{CardAttempt, DeclineCounts, DeclineSince, FraudStore, HourCount};
 pub use fulfilment::Fulfilment;
 pub use incidents::{
     incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
@@ -136,6 +138,7 @@ pub trait Records:
     + ScriptInventoryStore
     + IncidentStore
     + ReadBudgetStore
+    + FraudStore
     + Send
     + Sync
     + 'static
@@ -158,6 +161,7 @@ impl<T> Records for T where
         + ScriptInventoryStore
         + IncidentStore
         + ReadBudgetStore
+        + FraudStore
         + Send
         + Sync
         + 'static
