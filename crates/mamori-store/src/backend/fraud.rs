@@ -87,12 +87,12 @@ macro_rules! impl_fraud_store {
                       WHERE ip_key = $1 AND declined_at >= $3), \
                      (SELECT COUNT(*) FROM card_attempts \
                       WHERE session_key = $2 AND declined_at >= $4), \
-                     (SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM card_attempts d \
-                      WHERE d.declined_at >= $5 AND d.fingerprint IN \
-                      (SELECT fingerprint FROM card_attempts \
-                       WHERE (ip_key = $1 OR session_key = $2) AND declined_at >= $5 \
-                       AND fingerprint IS NOT NULL) \
-                      GROUP BY d.fingerprint) t), \
+                     (SELECT COALESCE(MAX((SELECT COUNT(*) FROM card_attempts d \
+                       WHERE d.fingerprint = m.fingerprint AND d.declined_at >= $5)), 0) \
+                      FROM (SELECT fingerprint FROM card_attempts \
+                       WHERE ip_key = $1 AND declined_at >= $5 AND fingerprint IS NOT NULL \
+                       UNION SELECT fingerprint FROM card_attempts \
+                       WHERE session_key = $2 AND declined_at >= $5 AND fingerprint IS NOT NULL) m), \
                      (SELECT COUNT(*) FROM card_attempts WHERE declined_at >= $6)",
                 )
                 .bind(ip_key)
