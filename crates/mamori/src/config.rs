@@ -541,6 +541,28 @@ mod tests {
 
     #[test]
     #[allow(clippy::unwrap_used)]
+    fn fraud_section_overrides_the_defaults() {
+        let cfg: Config = toml::from_str(
+            "[guard.fraud]\ncard_ip = [30, 1800]\ncard_shop_delay_secs = 2\nlogin_accounts = [0, 600]\n",
+        )
+        .unwrap();
+        let f = cfg.guard.fraud.config();
+        let d = mamori_store::fraud::FraudConfig::default();
+        assert_eq!((f.card.ip.max, f.card.ip.secs), (30, 1800));
+        assert_eq!(f.card.shop_delay_secs, 2);
+        assert_eq!(f.card.session, d.card.session, "left out: the default");
+        assert_eq!(f.card.fingerprint, d.card.fingerprint);
+        assert_eq!(
+            (f.stuffing.accounts, f.stuffing.window_secs),
+            (1, 600),
+            "at least 1"
+        );
+        assert!(toml::from_str::<Config>("[guard.fraud]\ncard_ipp = [1, 1]\n").is_err());
+        assert_eq!(Config::default().guard.fraud.config(), d);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
     fn backoffice_section_parses() {
         let cfg: Config = toml::from_str(
             "[backoffice]\nlisten = \"127.0.0.1:9000\"\nallowed_cidrs = [\"10.1.0.0/16\", \"::1\"]\n",
