@@ -272,15 +272,38 @@ async fn log_failed_sign_in(
     }
 }
 
+/// The fraud watch's realm of staff sign-ins.
+const STUFFING_REALM: &str = "staff";
+
 /// `POST /login`: the password step.
 pub async fn login_submit(
     State(state): State<Arc<BackofficeState>>,
     c: Ctx,
+    headers: HeaderMap,
     SafeForm(f): SafeForm<LoginForm>,
 ) -> Result<Response, AppError> {
     let next = f.next.filter(|n| is_local_path(n));
     let email = f.email.trim().to_owned();
     let password = SecretString::from(f.password);
+    // Credential stuffing: a source whose failed sign-ins span many accounts is refused for a
+    // while (the address and the names typed are counted as keyed hashes only).
+    let watch = state.fraud.get();
+    let source = state.gateway.fraud_key(
+        "ip",
+        &state.limits.login_ip.client_ip.client_key(c.peer, &headers),
+    );
+    if let Some(watch) = watch {
+        if !watch
+            .login_allowed(STUFFING_REALM, &source)
+            .await
+            .map_err(fail("login stuffing check"))?
+        {
+            return Err(AppError::TooManyRequests {
+                retry_after_secs: u64::try_from(watch.config().stuffing.window_secs)
+                    .unwrap_or(3600),
+            });
+        }
+    }
     let step = state.auth.login_password(&email, &password).await;
     let shown_next = next.clone().unwrap_or_default();
     match step {
@@ -304,6 +327,15 @@ pub async fn login_submit(
         }
         Ok(PasswordStep::Invalid) => {
             log_failed_sign_in(&state, &c, None, "password", "invalid").await;
+            if let Some(watch) = watch {
+                let account = state
+                    .gateway
+                    .fraud_key(STUFFING_REALM, &email.to_lowercase());
+                watch
+                    .login_failed(STUFFING_REALM, &source, &account)
+                    .await
+                    .map_err(fail("login failure record"))?;
+            }
             let msg = c.t(
                 "メールアドレスまたはパスワードが正しくありません。",
                 "Wrong email address or password.",

@@ -288,6 +288,7 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         guard: Arc::default(),
         scripts: Arc::default(),
         switches: mamori_respond::Switchboard::default(),
+        fraud: Arc::default(),
     });
     Ok(Assembly { state, stack })
 }

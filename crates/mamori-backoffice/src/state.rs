@@ -62,6 +62,10 @@ pub struct BackofficeState {
     /// from the store and hands the shop its maintenance switch): staff frozen is checked on
     /// every request.
     pub switches: mamori_respond::Switchboard,
+    /// Credential-stuffing counts of staff sign-ins, once `mamori serve` set them (shared with
+    /// the shop's, in the database); unset, failed sign-ins are limited by the rate limits and
+    /// the per-account lockout only.
+    pub fraud: Arc<std::sync::OnceLock<mamori_store::fraud::FraudWatch>>,
 }
 
 impl std::fmt::Debug for BackofficeState {

@@ -351,7 +351,68 @@ async fn step_up_for_sensitive_actions(backend: Backend) {
     client.get("/customers/export").await.expect(200);
 }
 
+/// Failed sign-ins to many staff accounts from one address raise one `login.stuffing` alert
+/// (counts and keyed hashes only) and that address is refused, even with a right password.
+async fn staff_sign_in_stuffing_raises_one_alert(backend: Backend) {
+    use mamori_guard::{kinds, AlertConfig, Alerts, GuardFraudAlarm};
+    use mamori_store::fraud::{FraudConfig, FraudWatch, StuffingConfig};
+
+    let bo = TestBackoffice::start(backend).await;
+    let alarm = GuardFraudAlarm::new(Alerts::new(
+        bo.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    ));
+    let config = FraudConfig {
+        stuffing: StuffingConfig {
+            accounts: 3,
+            window_secs: 3600,
+        },
+        ..FraudConfig::default()
+    };
+    let watch = FraudWatch::new(bo.store().clone(), config).with_alarm(std::sync::Arc::new(alarm));
+    assert!(bo.state.fraud.set(watch).is_ok());
+    let staff = bo.staff(Role::Support, "stuffed@staff.example.jp").await;
+    let client = bo.client();
+    client.get("/login").await.expect(200);
+    for email in [
+        "stuffed@staff.example.jp",
+        "owner@staff.example.jp",
+        "manager@staff.example.jp",
+    ] {
+        let res = client
+            .post_form("/login", &[("email", email), ("password", "Summer2026!!")])
+            .await;
+        res.expect(200);
+    }
+    let alerts = bo
+        .store()
+        .alerts_page(
+            &mamori_store::AlertFilter {
+                state: None,
+                kind: Some(kinds::LOGIN_STUFFING.to_owned()),
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].subject.starts_with("principal:login-staff:"));
+    assert!(!alerts[0].evidence.contains('@') && !alerts[0].subject.contains("staff.example"));
+    let refused = client
+        .post_form("/login", &[("email", &staff.email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").is_some());
+}
+
 both_backends!(
+    staff_sign_in_stuffing_raises_one_alert,
     outside_the_allow_list_is_refused,
     lockout_after_repeated_failures,
     logins_are_throttled_per_ip,

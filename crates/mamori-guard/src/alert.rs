@@ -48,6 +48,13 @@ pub mod kinds {
     /// Mail came to a canary customer's address at the canary domain: the customer list is in
     /// someone's hands (subject: the canary's customer id; one alert per canary mailed).
     pub const CANARY_MAIL: &str = "canary.mail";
+    /// Declined card payments past a card-testing threshold (クレジットマスター): per client
+    /// address, session or card (subject `principal:card-ip:<key>`, `…card-session…`,
+    /// `…card-fingerprint…`, keyed hashes), or shop-wide (`principal:card-shop`).
+    pub const CARD_TESTING: &str = "card.testing";
+    /// Failed sign-ins to many accounts from one source (subject
+    /// `principal:login-member:<source key>` or `…login-staff…`).
+    pub const LOGIN_STUFFING: &str = "login.stuffing";
 }
 
 /// How bad an alert is.

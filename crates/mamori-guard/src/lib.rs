@@ -37,12 +37,18 @@
 //!
 //! [`canary_mail::CanaryMail`] is an SMTP listener for the canary domain: mail to a planted
 //! canary's address raises [`kinds::CANARY_MAIL`] (critical) before the message is acknowledged.
+//!
+//! # Card testing and credential stuffing
+//!
+//! [`GuardFraudAlarm`] is the alarm of `mamori_store::fraud::FraudWatch` (the shop's checkout and
+//! sign-ins, the back office's sign-in): [`kinds::CARD_TESTING`] and [`kinds::LOGIN_STUFFING`].
 
 mod alert;
 pub mod canary;
 pub mod canary_mail;
 pub mod csp;
 pub mod files;
+pub mod fraud;
 pub mod inventory;
 pub mod monitor;
 pub mod reads;
@@ -53,5 +59,6 @@ pub use alert::{
     check_reason, kinds, Alert, AlertConfig, Alerts, GuardError, Severity, Subject,
     ACK_REASON_MAX_CHARS,
 };
+pub use fraud::GuardFraudAlarm;
 pub use reads::GuardReadAlarm;
 pub use webhook::{WebhookConfig, WebhookTarget, WebhookWorker};

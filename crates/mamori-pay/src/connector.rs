@@ -127,6 +127,9 @@ pub struct PaymentInfo {
     pub brand: Option<String>,
     /// The card's last four digits once a card was entered.
     pub last4: Option<String>,
+    /// The provider's fingerprint of the card once a card was entered: stable per card, not
+    /// reversible to the number (card-testing detection counts declines per fingerprint).
+    pub fingerprint: Option<String>,
     /// The shop's order reference given at creation.
     pub order_ref: String,
 }
@@ -456,6 +459,7 @@ mod tests {
             amount_jpy: 1100,
             brand: Some("visa".into()),
             last4: Some("4242".into()),
+            fingerprint: None,
             order_ref: "ORD-1".into(),
         };
         assert!(info.settles("ORD-1", 1100));

@@ -99,14 +99,14 @@ pub use connector::{
     PaymentInfo, PaymentStatus, RefundInfo, IDEMPOTENCY_HEADER,
 };
 pub use sandbox::{
-    run_sandbox, spawn_sandbox, SandboxArgs, SandboxConfig, SandboxError, SandboxHandle,
-    WebhookRetry,
+    declining_card, run_sandbox, spawn_sandbox, SandboxArgs, SandboxConfig, SandboxError,
+    SandboxHandle, WebhookRetry,
 };
 pub use webhook::{
     MemoryReplayGuard, ReplayGuard, ReplayGuardError, WebhookError, WebhookEvent, WebhookEventKind,
     WebhookVerifier, SIGNATURE_HEADER,
 };
-pub use wire::{is_valid_payment_id, MAX_AMOUNT_JPY};
+pub use wire::{is_valid_fingerprint, is_valid_payment_id, MAX_AMOUNT_JPY};
 
 // Re-exported so that callers name the same versions as this crate.
 pub use secrecy;

@@ -18,11 +18,15 @@ pub(crate) enum WireStatus {
     Refunded,
 }
 
-/// The card as the provider reports it: never more than brand and last four.
+/// The card as the provider reports it: brand, last four, and the provider's fingerprint of the
+/// card (an HMAC of the number under the provider's own secret: the same card gives the same
+/// value, and the value gives nothing of the number).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CardObject {
     pub brand: String,
     pub last4: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// A payment, as `GET /v1/payments/{id}` returns it and webhooks carry it.
@@ -66,6 +70,11 @@ impl PaymentObject {
             amount_jpy: self.amount_jpy,
             brand: self.card.as_ref().map(|c| c.brand.clone()),
             last4: self.card.as_ref().map(|c| c.last4.clone()),
+            fingerprint: self
+                .card
+                .as_ref()
+                .and_then(|c| c.fingerprint.clone())
+                .filter(|f| is_valid_fingerprint(f)),
             order_ref: self.order_ref.clone(),
         }
     }
@@ -131,6 +140,16 @@ pub fn is_valid_payment_id(id: &str) -> bool {
     id.len() <= 64
         && id
             .strip_prefix("pay_")
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Whether a card fingerprint has the shape the protocol gives it: `fp_` and 1-64 ASCII letters
+/// and digits. Anything else from a provider is dropped rather than stored.
+#[must_use]
+pub fn is_valid_fingerprint(fp: &str) -> bool {
+    fp.len() <= 67
+        && fp
+            .strip_prefix("fp_")
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 

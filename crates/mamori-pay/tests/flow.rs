@@ -702,3 +702,63 @@ async fn card_js_is_read_from_the_script_dir_on_every_request() {
     assert_eq!(get().await.0, StatusCode::NOT_FOUND);
     sandbox.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_card_fingerprint_is_stable_per_card_and_reveals_nothing() {
+    let mut w = world().await;
+    let mut seen = Vec::new();
+    for (i, number) in [
+        "4242 4242 4242 4242",
+        "４２４２－４２４２－４２４２－４２４２",
+        "4000 0000 0000 0002",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let created = w.create(&format!("ORD-FP-{i}"), 1000).await;
+        w.pay(&created, number, "12/34", "123", "TARO YAMADA").await;
+        let info = w.psp.lookup(&created.payment_id).await.unwrap();
+        let fp = info
+            .fingerprint
+            .clone()
+            .expect("a fingerprint once a card was typed");
+        assert!(mamori_pay::is_valid_fingerprint(&fp), "{fp}");
+        assert!(!fp.contains("4242") && !fp.contains("0002"), "{fp}");
+        // The webhook carries the same value.
+        let got = w.receiver.next().await;
+        assert_eq!(got.event.payment.fingerprint.as_deref(), Some(fp.as_str()));
+        seen.push(fp);
+    }
+    assert_eq!(seen[0], seen[1], "the same card typed two ways");
+    assert_ne!(seen[0], seen[2], "another card");
+    assert_eq!(w.sandbox.card_attempts(), 3);
+    // A payment with no card typed yet has none.
+    let open = w.create("ORD-FP-open", 1000).await;
+    assert_eq!(
+        w.psp.lookup(&open.payment_id).await.unwrap().fingerprint,
+        None
+    );
+}
+
+#[tokio::test]
+async fn the_declining_range_gives_distinct_declined_cards() {
+    let mut w = world().await;
+    let mut fps = std::collections::HashSet::new();
+    for n in [0u16, 1, 9_999] {
+        let number = mamori_pay::declining_card(n);
+        assert_eq!(number.len(), 16);
+        let created = w.create(&format!("ORD-DR-{n}"), 1000).await;
+        w.pay(&created, &number, "12/34", "123", "TARO YAMADA")
+            .await;
+        let info = w.psp.lookup(&created.payment_id).await.unwrap();
+        assert_eq!(
+            info.status,
+            PaymentStatus::Failed {
+                reason: FailureReason::CardDeclined
+            }
+        );
+        fps.insert(info.fingerprint.unwrap());
+        w.receiver.next().await;
+    }
+    assert_eq!(fps.len(), 3);
+}

@@ -33,6 +33,7 @@ use mamori_domain::{
 use mamori_pay::{
     url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
 };
+use mamori_store::fraud::{CardClient, CardVerdict};
 use mamori_store::settings::ShopSettings;
 use mamori_store::{
     gateway::{Buyer, NewOrder, NewShipment, OrderView},
@@ -45,11 +46,12 @@ use mamori_web::{
 use serde::Deserialize;
 
 use crate::{
+    card_testing,
     cart::{self, PricedLine},
     ctx::Ctx,
     fail,
     forms::{self, FormState},
-    members::today_jst,
+    members::{today_jst, Peer},
     state::{to_jst, ShopConfig, ShopState},
 };
 
@@ -280,6 +282,14 @@ async fn guard_card(state: &ShopState, c: &mut Ctx) -> Result<(), AppError> {
             .retain(|m| m != PaymentMethod::Card.as_str());
         c.settings = Arc::new(settings);
         c.card_closed = true;
+    } else if card_testing::is_stopped(c) {
+        // This session was stopped for card testing: the other methods stay offered.
+        let mut settings = (*c.settings).clone();
+        settings
+            .payment_methods
+            .retain(|m| m != PaymentMethod::Card.as_str());
+        c.settings = Arc::new(settings);
+        c.card_stopped = true;
     }
     Ok(())
 }
@@ -973,14 +983,17 @@ pub fn may_see(c: &Ctx, customer_id: &str, number: &str) -> bool {
 pub async fn place(
     State(state): State<Arc<ShopState>>,
     mut c: Ctx,
+    peer: Peer,
+    headers: HeaderMap,
     SafeForm(form): SafeForm<PlaceForm>,
 ) -> Result<Response, AppError> {
     guard_card(&state, &mut c).await?;
+    let client = card_testing::client(&state, &c, peer, &headers);
     if let Some((placed_key, number)) = c.session.get::<(String, String)>(PLACED_KEY) {
         if placed_key == form.key {
             // The confirmation of the order placed last, submitted again (double click, back
             // button, second tab): that order, never a second one, nor the next checkout's.
-            return placed_again(&state, &number).await;
+            return placed_again(&state, &client, &number).await;
         }
     }
     let key = session_key(&c)?;
@@ -998,6 +1011,16 @@ pub async fn place(
     let Some(b) = build(&state, &c.settings, &mut f, &lines) else {
         return Ok(Redirect::to("/checkout").into_response());
     };
+    // Card testing: decided before the order is written, so a stopped client leaves no order
+    // behind and can still pay another way.
+    let mut extra_step = false;
+    if b.method == PaymentMethod::Card {
+        match card_testing::verdict(&state, &client).await? {
+            CardVerdict::Refuse(_) => return Ok(card_testing::stopped(&c, "/checkout")),
+            CardVerdict::ExtraStep => extra_step = true,
+            CardVerdict::Allow => {}
+        }
+    }
     let customer_id = match c.member.clone() {
         Some(id) => id,
         None => guest_customer(&state, &c, &b).await?,
@@ -1077,14 +1100,21 @@ pub async fn place(
         .insert(PLACED_KEY, &(key, number.clone()))
         .map_err(fail("placed checkout"))?;
     if b.method == PaymentMethod::Card && stored.state == OrderState::PendingPayment {
-        return start_payment(&state, &placed.order_id, &number, stored.total, 1).await;
+        if extra_step {
+            return card_testing::step_page(c, &number, 1);
+        }
+        return start_payment(&state, &client, &placed.order_id, &number, stored.total, 1).await;
     }
     Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
 }
 
 /// The last placed order's confirmation submitted again: its first payment page while that
 /// attempt is still open, else the order's page (which offers a retry to an unpaid card order).
-async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppError> {
+async fn placed_again(
+    state: &ShopState,
+    client: &CardClient,
+    number: &str,
+) -> Result<Response, AppError> {
     let order = find_order_by_number(state, number).await?;
     if order.payment_method == PaymentMethod::Card && order.state == OrderState::PendingPayment {
         let attempts = state
@@ -1097,7 +1127,8 @@ async fn placed_again(state: &ShopState, number: &str) -> Result<Response, AppEr
                 .iter()
                 .all(|p| p.status == PaymentAttemptState::Pending)
         {
-            return start_payment(state, &order.id, number, order.total, 1).await;
+            // The same attempt found again at the provider (same key): no new card attempt.
+            return start_payment(state, client, &order.id, number, order.total, 1).await;
         }
     }
     Ok(Redirect::to(&format!("/checkout/complete/{number}")).into_response())
@@ -1137,8 +1168,10 @@ async fn guest_customer(state: &ShopState, c: &Ctx, b: &Built) -> Result<String,
 }
 
 /// Creates (or, with the same attempt, finds again) the provider's payment and redirects there.
-async fn start_payment(
+/// The attempt is recorded with its client for the card-testing counts.
+pub(crate) async fn start_payment(
     state: &ShopState,
+    client: &CardClient,
     order_id: &str,
     number: &str,
     amount: i64,
@@ -1162,6 +1195,11 @@ async fn start_payment(
         })
         .await
         .map_err(fail("create payment"))?;
+    state
+        .fraud
+        .card_started(&created.payment_id, client)
+        .await
+        .map_err(fail("card attempt"))?;
     let known = state
         .store
         .payment_by_provider_id(&created.payment_id)
@@ -1243,6 +1281,16 @@ async fn settle(
         .payment_upsert(&updated)
         .await
         .map_err(fail("payment row"))?;
+    // The card's fingerprint and a decline, for the card-testing counts. A failure to count is
+    // logged and does not stop the payment's own bookkeeping.
+    let declined = matches!(info.status, PaymentStatus::Failed { .. });
+    if let Err(err) = state
+        .fraud
+        .card_outcome(&row.payment_id, info.fingerprint.as_deref(), declined)
+        .await
+    {
+        tracing::error!(error = %err, "could not record a card attempt's outcome");
+    }
     if !paid {
         return Ok(false);
     }
@@ -1421,6 +1469,8 @@ pub struct RetryForm {
 pub async fn retry(
     State(state): State<Arc<ShopState>>,
     mut c: Ctx,
+    peer: Peer,
+    headers: HeaderMap,
     SafeForm(form): SafeForm<RetryForm>,
 ) -> Result<Response, AppError> {
     guard_card(&state, &mut c).await?;
@@ -1436,10 +1486,29 @@ pub async fn retry(
         return Ok(Redirect::to(&format!("/checkout/complete/{}", form.number)).into_response());
     }
     let attempt = rand::random::<u32>() | 0x1000;
-    start_payment(&state, &order.id, &order.order_number, order.total, attempt).await
+    let complete = format!("/checkout/complete/{}", form.number);
+    if c.card_stopped {
+        return Ok(card_testing::stopped(&c, &complete));
+    }
+    let client = card_testing::client(&state, &c, peer, &headers);
+    match card_testing::verdict(&state, &client).await? {
+        CardVerdict::Refuse(_) => Ok(card_testing::stopped(&c, &complete)),
+        CardVerdict::ExtraStep => card_testing::step_page(c, &order.order_number, attempt),
+        CardVerdict::Allow => {
+            start_payment(
+                &state,
+                &client,
+                &order.id,
+                &order.order_number,
+                order.total,
+                attempt,
+            )
+            .await
+        }
+    }
 }
 
-async fn find_order_by_number(
+pub(crate) async fn find_order_by_number(
     state: &ShopState,
     number: &str,
 ) -> Result<mamori_store::OrderHeader, AppError> {

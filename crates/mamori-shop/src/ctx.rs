@@ -42,6 +42,9 @@ pub struct Ctx {
     /// Card payment is closed by the guard (a change to the payment path waits for an owner's
     /// approval): set by the checkout's pages, which then offer the other methods with a notice.
     pub card_closed: bool,
+    /// Card payment is stopped for this client (card testing: too many declines); the other
+    /// methods stay offered, with a notice.
+    pub card_stopped: bool,
     /// A message left by the previous request (shown once).
     pub flash: Option<String>,
     /// The request id (for accessors and error references).
@@ -149,6 +152,7 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             },
             settings,
             card_closed: false,
+            card_stopped: false,
             flash,
             request_id,
             session,

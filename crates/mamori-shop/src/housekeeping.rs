@@ -23,6 +23,8 @@ pub struct Housekept {
     pub sent_mail: u64,
     /// Expired single-use tokens (customers' and staff's links), used or not.
     pub tokens: u64,
+    /// Card attempts and failed sign-ins older than [`mamori_store::fraud::KEEP_SECS`].
+    pub fraud_signals: u64,
 }
 
 /// A round failed; the message names the part, never a value.
@@ -79,10 +81,16 @@ impl Housekeeper {
             .tokens_purge(now.timestamp())
             .await
             .map_err(failed("tokens"))?;
+        let fraud_signals = self
+            .store
+            .fraud_prune(now.timestamp() - mamori_store::fraud::KEEP_SECS)
+            .await
+            .map_err(failed("fraud signals"))?;
         Ok(Housekept {
             sessions,
             sent_mail,
             tokens,
+            fraud_signals,
         })
     }
 

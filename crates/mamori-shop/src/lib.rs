@@ -22,6 +22,7 @@
 
 pub mod adapters;
 pub mod cache;
+pub mod card_testing;
 pub mod cart;
 pub mod catalogue;
 pub mod checkout;
@@ -136,6 +137,18 @@ pub fn routes(state: Arc<ShopState>) -> Router {
             post(checkout::retry)
                 .route_layer(payment_limits)
                 .route_layer(payment_ip),
+        )
+        .route(
+            "/checkout/card-step",
+            post(card_testing::card_step)
+                .route_layer(from_fn_with_state(
+                    state.limits.payment_session.clone(),
+                    rate_limit,
+                ))
+                .route_layer(from_fn_with_state(
+                    state.limits.payment_ip.clone(),
+                    rate_limit,
+                )),
         )
         .route(
             "/checkout/return",
@@ -348,6 +361,24 @@ impl Assembly {
         self
     }
 
+    /// Counts card declines and failed sign-ins with `config` and raises what crosses a
+    /// threshold through `alarm` (`serve` and tests give the guard's); by default the defaults
+    /// and no alarm.
+    pub fn with_fraud(
+        mut self,
+        config: mamori_store::fraud::FraudConfig,
+        alarm: Option<Arc<dyn mamori_store::fraud::FraudAlarm>>,
+    ) -> Self {
+        let mut state = (*self.state).clone();
+        let mut watch = mamori_store::fraud::FraudWatch::new(state.store.clone(), config);
+        if let Some(alarm) = alarm {
+            watch = watch.with_alarm(alarm);
+        }
+        state.fraud = watch;
+        self.state = Arc::new(state);
+        self
+    }
+
     /// Answers every page with the maintenance page while `switch` is on (the incident desk's
     /// "close the shop"), except the provider's webhook and the payment return
     /// ([`MAINTENANCE_EXEMPT`]), so that no payment is lost.
@@ -444,6 +475,10 @@ pub fn assemble(parts: Parts) -> Assembly {
     .with_session_store(sessions)
     .with_clock(clock.clone());
     let catalogue = cache::CatalogueCache::new(config.cache_ttl);
+    let fraud = mamori_store::fraud::FraudWatch::new(
+        store.clone(),
+        mamori_store::fraud::FraudConfig::default(),
+    );
     let state = Arc::new(ShopState {
         catalogue,
         gateway,
@@ -452,6 +487,7 @@ pub fn assemble(parts: Parts) -> Assembly {
         webhooks,
         config: Arc::new(config),
         limits,
+        fraud,
         clock,
     });
     Assembly {

@@ -79,6 +79,8 @@ pub const PURPOSE_RESET_PASSWORD: &str = "reset_password";
 pub const CONFIRM_TTL_SECS: i64 = 24 * 3600;
 /// Lifetime of the password-reset link.
 pub const RESET_TTL_SECS: i64 = 3600;
+/// The fraud watch's realm of members' sign-ins.
+const STUFFING_REALM: &str = "member";
 /// Longest `next` accepted after login.
 const MAX_NEXT_CHARS: usize = 512;
 
@@ -706,6 +708,8 @@ async fn login_form(c: Ctx, Query(q): Query<NextQuery>) -> Response {
 async fn login_submit(
     State(state): State<Arc<ShopState>>,
     c: Ctx,
+    peer: Peer,
+    headers: HeaderMap,
     SafeForm(map): SafeForm<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let mut form = FormState::from_submission(c.lang(), map, &["email", "password", "next"])?;
@@ -719,6 +723,22 @@ async fn login_submit(
         }));
     };
     check_login_limit(&state, email.expose())?;
+    // Credential stuffing: a source whose failures span many accounts is refused for a while.
+    let source = state.gateway.fraud_key(
+        "ip",
+        &state.limits.login_ip.client_ip.client_key(peer.0, &headers),
+    );
+    let stuffing = state.fraud.config().stuffing;
+    if !state
+        .fraud
+        .login_allowed(STUFFING_REALM, &source)
+        .await
+        .map_err(fail("login stuffing check"))?
+    {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: u64::try_from(stuffing.window_secs).unwrap_or(3600),
+        });
+    }
     let acc = c.accessor("members.login");
     let outcome = state
         .gateway
@@ -745,6 +765,16 @@ async fn login_submit(
             }))
         }
         LoginOutcome::Invalid => {
+            // The account as a keyed hash of its blind index: never the address typed.
+            let account = state.gateway.fraud_key(
+                STUFFING_REALM,
+                &hex::encode(state.gateway.email_index(email.expose())),
+            );
+            state
+                .fraud
+                .login_failed(STUFFING_REALM, &source, &account)
+                .await
+                .map_err(fail("login failure record"))?;
             let notice = c.t(
                 "メールアドレスまたはパスワードが正しくありません。",
                 "The email address or the password is not correct.",

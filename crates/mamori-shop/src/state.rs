@@ -99,6 +99,9 @@ pub struct ShopState {
     pub config: Arc<ShopConfig>,
     /// Rate limits.
     pub limits: Limits,
+    /// Card-testing and credential-stuffing counts and decisions (in the database, so several
+    /// processes count together).
+    pub fraud: mamori_store::fraud::FraudWatch,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }

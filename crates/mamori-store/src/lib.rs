@@ -144,6 +144,7 @@ mod backend;
 mod codec;
 pub mod demo;
 pub mod error;
+pub mod fraud;
 pub mod gateway;
 pub mod ledger;
 pub mod model;

@@ -159,6 +159,16 @@ pub struct Browser {
 impl Browser {
     /// A client of `site` with its own cookie jar.
     pub fn new(site: Site<'_>) -> Browser {
+        Self::build(site, None)
+    }
+
+    /// A client of `site` whose connections come from `local` (e.g. `127.0.0.7`: Linux answers
+    /// the whole 127.0.0.0/8 on loopback), so that a server sees several client addresses.
+    pub fn from_address(site: Site<'_>, local: std::net::IpAddr) -> Browser {
+        Self::build(site, Some(local))
+    }
+
+    fn build(site: Site<'_>, local: Option<std::net::IpAddr>) -> Browser {
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ORIGIN,
@@ -175,6 +185,9 @@ impl Browser {
             .timeout(REQUEST_TIMEOUT);
         if let Some((host, addr)) = site.resolve {
             builder = builder.resolve(host, addr);
+        }
+        if let Some(local) = local {
+            builder = builder.local_address(local);
         }
         Browser {
             http: builder.build().unwrap(),

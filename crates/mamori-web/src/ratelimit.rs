@@ -197,6 +197,15 @@ impl ClientIpConfig {
     }
 }
 
+impl ClientIpConfig {
+    /// The client's key as the rate limits count it (`ip:203.0.113.5`, IPv6 by
+    /// `ip:2001:db8:1:2::/64`, `ip:unknown` without a peer). A full address: hash it before
+    /// storing it anywhere near personal data.
+    pub fn client_key(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+        ip_key(self.client_ip(peer, headers))
+    }
+}
+
 fn ip_key(ip: Option<IpAddr>) -> String {
     match ip {
         Some(IpAddr::V4(v4)) => format!("ip:{v4}"),

@@ -91,6 +91,72 @@ pub struct GuardSection {
     pub read_budgets: ReadBudgetSection,
     /// The canary mail listener (`[guard.canary_mail]`); off when absent.
     pub canary_mail: Option<CanaryMailSection>,
+    /// Card-testing and credential-stuffing thresholds (`[guard.fraud]`): overrides of the
+    /// defaults.
+    pub fraud: FraudSection,
+}
+
+/// `[guard.fraud]`: declines counted per client address, session, card and shop over sliding
+/// windows, and failed sign-ins to distinct accounts per source. Anything left out keeps its
+/// default (`mamori_store::fraud::FraudConfig::default`, listed in SECURITY.md).
+///
+/// ```toml
+/// [guard.fraud]
+/// card_ip = [20, 3600]            # declines, window in seconds
+/// card_session = [10, 3600]
+/// card_fingerprint = [5, 86400]
+/// card_shop = [50, 600]           # shop-wide: every card attempt takes an extra step
+/// card_shop_delay_secs = 5
+/// login_accounts = [10, 3600]     # distinct accounts failed from one source
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FraudSection {
+    /// Declines per client address.
+    pub card_ip: Option<(i64, i64)>,
+    /// Declines per session.
+    pub card_session: Option<(i64, i64)>,
+    /// Declines per card (fingerprint).
+    pub card_fingerprint: Option<(i64, i64)>,
+    /// Declines shop-wide.
+    pub card_shop: Option<(i64, i64)>,
+    /// The shop-wide extra step's delay.
+    pub card_shop_delay_secs: Option<u64>,
+    /// Distinct accounts with failed sign-ins per source.
+    pub login_accounts: Option<(i64, i64)>,
+}
+
+impl FraudSection {
+    /// The defaults with this section's overrides (a count or window below 1 becomes 1).
+    pub fn config(&self) -> mamori_store::fraud::FraudConfig {
+        use mamori_store::fraud::{FraudConfig, Window};
+        let w = |v: (i64, i64)| Window {
+            max: v.0.max(1),
+            secs: v.1.max(1),
+        };
+        let mut c = FraudConfig::default();
+        if let Some(v) = self.card_ip {
+            c.card.ip = w(v);
+        }
+        if let Some(v) = self.card_session {
+            c.card.session = w(v);
+        }
+        if let Some(v) = self.card_fingerprint {
+            c.card.fingerprint = w(v);
+        }
+        if let Some(v) = self.card_shop {
+            c.card.shop = w(v);
+        }
+        if let Some(d) = self.card_shop_delay_secs {
+            c.card.shop_delay_secs = d;
+        }
+        if let Some(v) = self.login_accounts {
+            let v = w(v);
+            c.stuffing.accounts = v.max;
+            c.stuffing.window_secs = v.secs;
+        }
+        c
+    }
 }
 
 /// `[guard.canary_mail]`: mamori's own SMTP listener for `guard.canary_domain` (the domain's MX
@@ -181,6 +247,7 @@ impl Default for GuardSection {
             canary_domain: None,
             read_budgets: ReadBudgetSection::default(),
             canary_mail: None,
+            fraud: FraudSection::default(),
         }
     }
 }
@@ -498,6 +565,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn fraud_section_overrides_the_defaults() {
+        let cfg: Config = toml::from_str(
+            "[guard.fraud]\ncard_ip = [30, 1800]\ncard_shop_delay_secs = 2\nlogin_accounts = [0, 600]\n",
+        )
+        .unwrap();
+        let f = cfg.guard.fraud.config();
+        let d = mamori_store::fraud::FraudConfig::default();
+        assert_eq!((f.card.ip.max, f.card.ip.secs), (30, 1800));
+        assert_eq!(f.card.shop_delay_secs, 2);
+        assert_eq!(f.card.session, d.card.session, "left out: the default");
+        assert_eq!(f.card.fingerprint, d.card.fingerprint);
+        assert_eq!(
+            (f.stuffing.accounts, f.stuffing.window_secs),
+            (1, 600),
+            "at least 1"
+        );
+        assert!(toml::from_str::<Config>("[guard.fraud]\ncard_ipp = [1, 1]\n").is_err());
+        assert_eq!(Config::default().guard.fraud.config(), d);
+    }
 
     #[test]
     #[allow(clippy::unwrap_used)]

@@ -160,6 +160,17 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     .ok()
     .filter(|_| scheme == "http");
     bound.config.canary_domain = cfg.guard.canary_domain.clone();
+    // The self-check's measure 5 shows the card-testing thresholds in force.
+    let card = cfg.guard.fraud.config().card;
+    let per = |w: mamori_store::fraud::Window| format!("{}/{}s", w.max, w.secs);
+    bound.config.card_testing = Some(format!(
+        "address {}, session {}, card {}, shop-wide {} (then an extra step and {} s)",
+        per(card.ip),
+        per(card.session),
+        per(card.fingerprint),
+        per(card.shop),
+        card.shop_delay_secs
+    ));
     let webhook = crate::guard::webhook_target(cfg)?;
     let alerts = crate::guard::alerts(
         cfg,
@@ -170,7 +181,13 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let backoffice_csp = Arc::new(mamori_guard::csp::GuardCspSink::for_backoffice(
         alerts.clone(),
     ));
-    let backoffice = start_backoffice(bound, &gateway, psp.clone(), backoffice_csp).await?;
+    // Card testing and credential stuffing (the shop's checkout and sign-ins, the back office's
+    // sign-in) are raised as these alerts too, counted in the database by every process.
+    let fraud_alarm: Arc<dyn mamori_store::fraud::FraudAlarm> =
+        Arc::new(mamori_guard::GuardFraudAlarm::new(alerts.clone()));
+    let fraud = mamori_store::fraud::FraudWatch::new(gateway.records(), cfg.guard.fraud.config())
+        .with_alarm(fraud_alarm.clone());
+    let backoffice = start_backoffice(bound, &gateway, psp.clone(), backoffice_csp, fraud).await?;
     // The incident desk's switches: read from the store now and every 500 ms, so that a switch
     // set through any process on this database reaches this one within a second.
     let switches = backoffice.switches.clone();
@@ -219,7 +236,8 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     })
     .with_csp_sink(csp_sink)
     .with_script_policy(scripts.policy())
-    .with_maintenance(switches.maintenance());
+    .with_maintenance(switches.maintenance())
+    .with_fraud(cfg.guard.fraud.config(), Some(fraud_alarm));
     let app = assembly.router();
     let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
 
@@ -394,6 +412,7 @@ async fn start_backoffice(
     gateway: &Gateway,
     psp: Arc<dyn PaymentConnector>,
     csp_sink: Arc<dyn mamori_web::security::CspReportSink>,
+    fraud: mamori_store::fraud::FraudWatch,
 ) -> Result<RunningBackoffice> {
     let BoundBackoffice { listener, config } = bound;
     let public_url = config.public_url.clone();
@@ -407,6 +426,7 @@ async fn start_backoffice(
     // The back office's own CSP reports are stored and alerted like the shop's, under a page
     // name of their own.
     assembly.stack = assembly.stack.with_csp_sink(csp_sink);
+    let _ = assembly.state.fraud.set(fraud);
     let guard = assembly.state.guard.clone();
     let scripts = assembly.state.scripts.clone();
     let switches = assembly.state.switches.clone();

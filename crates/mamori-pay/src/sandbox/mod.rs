@@ -14,16 +14,19 @@ mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
+use zeroize::Zeroizing;
 
 pub use deliver::WebhookRetry;
 
@@ -62,13 +65,33 @@ pub const TEST_CARDS: &[(&str, TestCardOutcome)] = &[
     ("4000000000003220", TestCardOutcome::Challenge),
 ];
 
+/// A range of test cards that all decline (`card_declined`): every Luhn-valid 16-digit number
+/// starting with these digits (`4000 0000 001x xxxx`, ten thousand cards). Card testing tries
+/// many numbers; drills and tests need many distinct declined cards, each with its own
+/// fingerprint.
+pub const DECLINE_RANGE_PREFIX: &str = "40000000001";
+
 /// What a test card number does, if it is one.
 #[must_use]
 pub fn test_card_outcome(digits: &str) -> Option<TestCardOutcome> {
+    if digits.len() == 16 && digits.starts_with(DECLINE_RANGE_PREFIX) {
+        // The caller has checked the Luhn digit already (`CardNumber::parse`).
+        return Some(TestCardOutcome::Decline(FailureReason::CardDeclined));
+    }
     TEST_CARDS
         .iter()
         .find(|(n, _)| *n == digits)
         .map(|(_, o)| *o)
+}
+
+/// The `n`-th card (0..10000) of the declining range, as digits (for drills and tests).
+#[must_use]
+pub fn declining_card(n: u16) -> String {
+    let body = format!("{DECLINE_RANGE_PREFIX}{:04}", n % 10_000);
+    (0..10u8)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| crate::card::luhn_valid(c))
+        .unwrap_or_default()
 }
 
 /// How to run a sandbox.
@@ -164,6 +187,7 @@ pub struct SandboxHandle {
     pub base_url: Url,
     /// The address actually bound.
     pub local_addr: SocketAddr,
+    card_attempts: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     deliverer: Option<JoinHandle<()>>,
@@ -179,6 +203,14 @@ impl std::fmt::Debug for SandboxHandle {
 }
 
 impl SandboxHandle {
+    /// How many cards were tried on the hosted pages so far: forms that passed the checks and
+    /// reached the (simulated) issuer, whatever it answered. What card-testing tests count on
+    /// the provider's side.
+    #[must_use]
+    pub fn card_attempts(&self) -> u64 {
+        self.card_attempts.load(Ordering::Relaxed)
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and
     /// stops webhook deliveries.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
@@ -214,9 +246,28 @@ pub(crate) struct App {
     events: Option<mpsc::Sender<deliver::Outgoing>>,
     max_payments: usize,
     script_dir: Option<PathBuf>,
+    /// The provider's own secret for card fingerprints (random per start: the sandbox keeps
+    /// nothing across restarts, and a secret the shop could know would let it test guesses of a
+    /// number against a fingerprint).
+    fingerprint_key: Zeroizing<[u8; 32]>,
+    /// Cards tried (see [`SandboxHandle::card_attempts`]).
+    pub(crate) card_attempts: Arc<AtomicU64>,
 }
 
 impl App {
+    /// The card's fingerprint: `fp_` and the first 16 bytes of HMAC-SHA256 of the digits under
+    /// the provider's secret, in hex. Stable per card for this provider, not reversible.
+    pub(crate) fn fingerprint(&self, digits: &str) -> String {
+        // HMAC takes keys of any length, so this cannot fail; the fallback keeps a panic path out.
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref())
+        else {
+            return String::from("fp_0");
+        };
+        mac.update(digits.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        format!("fp_{}", hex::encode(&tag[..16]))
+    }
+
     /// Checks a bearer key in constant time (over digests, so the key's
     /// length does not show either).
     fn authorized(&self, presented: &str) -> bool {
@@ -331,6 +382,7 @@ pub async fn spawn_sandbox(config: SandboxConfig) -> Result<SandboxHandle, Sandb
         }
         None => (None, None),
     };
+    let card_attempts = Arc::new(AtomicU64::new(0));
     let app = Arc::new(App {
         book: Mutex::new(Book::default()),
         api_key_digest: Sha256::digest(config.api_key.expose_secret().as_bytes()).into(),
@@ -338,6 +390,8 @@ pub async fn spawn_sandbox(config: SandboxConfig) -> Result<SandboxHandle, Sandb
         events,
         max_payments: config.max_payments,
         script_dir: config.script_dir.clone(),
+        fingerprint_key: Zeroizing::new(rand::random()),
+        card_attempts: card_attempts.clone(),
     });
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -351,6 +405,7 @@ pub async fn spawn_sandbox(config: SandboxConfig) -> Result<SandboxHandle, Sandb
     Ok(SandboxHandle {
         base_url,
         local_addr,
+        card_attempts,
         shutdown: Some(shutdown_tx),
         server: Some(server),
         deliverer,

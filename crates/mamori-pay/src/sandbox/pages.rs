@@ -343,7 +343,7 @@ fn challenge_page(app: &App, p: &Payment, error: Option<Msg>) -> Markup {
     let card = p
         .card
         .as_ref()
-        .map(|(brand, last4)| format!("{} •••• {last4}", brand.display_name()));
+        .map(|(brand, last4, _)| format!("{} •••• {last4}", brand.display_name()));
     let body = html! {
         h1 { "本人認証（3-Dセキュア）" span.en lang="en" { "Verify it's you (3-D Secure)" } }
         (summary(p))
@@ -592,8 +592,10 @@ async fn submit(
         drop(book);
         return page(StatusCode::OK, card_form_page(&app, &p, &view), &origins);
     };
-    p.card = Some((card.brand(), card.last4()));
+    p.card = Some((card.brand(), card.last4(), app.fingerprint(card.digits())));
     drop(card);
+    app.card_attempts
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match outcome {
         TestCardOutcome::Succeed => finish(&app, book, &id, Ending::Paid),
         TestCardOutcome::Decline(reason) => finish(&app, book, &id, Ending::Declined(reason)),

@@ -10,7 +10,7 @@ use crate::connector::FailureReason;
 use crate::wire::{CardObject, CreateRequest, PaymentObject, RefundObject, WireStatus};
 
 /// One payment as the sandbox keeps it: no card number, no CVV, no holder
-/// name; brand and last four only.
+/// name; brand, last four and the card's fingerprint only.
 #[derive(Debug, Clone)]
 pub(crate) struct Payment {
     pub id: String,
@@ -22,7 +22,8 @@ pub(crate) struct Payment {
     pub status: WireStatus,
     pub failure_reason: Option<FailureReason>,
     pub refunded_jpy: i64,
-    pub card: Option<(CardBrand, String)>,
+    /// Brand, last four digits and fingerprint of the card typed.
+    pub card: Option<(CardBrand, String, String)>,
     pub created: i64,
 }
 
@@ -37,10 +38,14 @@ impl Payment {
             status: self.status,
             failure_reason: self.failure_reason,
             refunded_jpy: self.refunded_jpy,
-            card: self.card.as_ref().map(|(brand, last4)| CardObject {
-                brand: brand.as_str().to_owned(),
-                last4: last4.clone(),
-            }),
+            card: self
+                .card
+                .as_ref()
+                .map(|(brand, last4, fingerprint)| CardObject {
+                    brand: brand.as_str().to_owned(),
+                    last4: last4.clone(),
+                    fingerprint: Some(fingerprint.clone()),
+                }),
             redirect_url: pay_page_url(base, &self.id),
             created: self.created,
         }

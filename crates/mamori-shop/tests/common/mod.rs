@@ -162,11 +162,38 @@ impl TestShop {
         .await
     }
 
+    /// A shop whose card-testing and credential-stuffing thresholds are `fraud` (the guard's
+    /// alarm raises what crosses them, as under `serve`).
+    #[allow(dead_code)]
+    pub async fn start_with_fraud(
+        backend: Backend,
+        fraud: mamori_store::fraud::FraudConfig,
+    ) -> TestShop {
+        Self::start_full(backend, std::time::Duration::ZERO, None, Guarded::No, fraud).await
+    }
+
     async fn start_inner(
         backend: Backend,
         ttl: std::time::Duration,
         script_dir: Option<std::path::PathBuf>,
         guarded: Guarded,
+    ) -> TestShop {
+        Self::start_full(
+            backend,
+            ttl,
+            script_dir,
+            guarded,
+            mamori_store::fraud::FraudConfig::default(),
+        )
+        .await
+    }
+
+    async fn start_full(
+        backend: Backend,
+        ttl: std::time::Duration,
+        script_dir: Option<std::path::PathBuf>,
+        guarded: Guarded,
+        fraud: mamori_store::fraud::FraudConfig,
     ) -> TestShop {
         let Env {
             dir,
@@ -220,6 +247,10 @@ impl TestShop {
                 backoffice_origin: None,
                 webhook: None,
             },
+        );
+        let assembly = assembly.with_fraud(
+            fraud,
+            Some(Arc::new(mamori_guard::GuardFraudAlarm::new(alerts.clone()))),
         );
         let mut scripts = None;
         let assembly = match guarded {
@@ -399,14 +430,24 @@ impl std::ops::Deref for ShopClient {
 impl ShopClient {
     /// A client of the shop at `base` with its own cookie jar.
     pub fn new(base: &str) -> ShopClient {
-        ShopClient(Browser::new(Site {
+        ShopClient(Browser::new(Self::site(base)))
+    }
+
+    /// A client whose connections come from `local` (a loopback address other than 127.0.0.1:
+    /// another client address as the shop sees it).
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> ShopClient {
+        ShopClient(Browser::from_address(Self::site(base), local))
+    }
+
+    fn site(base: &str) -> Site<'_> {
+        Site {
             base,
             user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
             resolve: None,
             // Signed in, the header's logout form has a token; signed out, the login form has.
             csrf_pages: &["/", "/login"],
             session_cookie: SESSION_COOKIE,
-        }))
+        }
     }
 
     /// Logs in through the form; panics unless it succeeds.

@@ -12,6 +12,7 @@ mod canary_mail;
 mod catalogue;
 mod csp_reports;
 mod customers;
+mod fraud;
 mod incidents;
 mod ledger;
 mod notices;

@@ -31,6 +31,7 @@ mod alerts;
 mod backoffice;
 mod canary_mail;
 mod customers;
+mod fraud;
 mod fulfilment;
 mod gifts;
 mod incidents;

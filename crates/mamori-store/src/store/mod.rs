@@ -13,6 +13,7 @@ pub mod canary_mail;
 mod catalogue;
 pub mod csp_reports;
 mod customers;
+pub mod fraud;
 pub mod fulfilment;
 pub mod incidents;
 mod ledger;
@@ -38,6 +39,7 @@ pub use csp_reports::{
     CspRecorded, CspReportRow, CspReportStore, NewCspReport, CSP_AGGREGATES_MAX,
 };
 pub use customers::CustomerStore;
+pub use fraud::{CardAttempt, DeclineCounts, DeclineSince, FraudStore, HourCount};
 pub use fulfilment::Fulfilment;
 pub use incidents::{
     incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
@@ -142,6 +144,7 @@ pub trait Records:
     + NoticeStore
     + ReadBudgetStore
     + SecurityStatsStore
+    + FraudStore
     + Send
     + Sync
     + 'static
@@ -166,6 +169,7 @@ impl<T> Records for T where
         + NoticeStore
         + ReadBudgetStore
         + SecurityStatsStore
+        + FraudStore
         + Send
         + Sync
         + 'static
