@@ -369,7 +369,10 @@ async fn malformed_sessions_are_handled(backend: Backend) {
 
     // An idle session times out.
     drop(handle);
-    let handle = listen(&env, |c| c.smtp.command_timeout = Duration::from_millis(300)).await;
+    let handle = listen(&env, |c| {
+        c.smtp.command_timeout = Duration::from_millis(300)
+    })
+    .await;
     let (r, _w) = TcpStream::connect(handle.local_addr())
         .await
         .unwrap()

@@ -53,7 +53,9 @@ fn random_pause(max: Duration) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos() as u64;
-    let x = nanos.wrapping_mul(6_364_136_223_846_793_005).rotate_left(17);
+    let x = nanos
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .rotate_left(17);
     Duration::from_millis(x % max.as_millis().max(1) as u64)
 }
 
@@ -314,7 +316,10 @@ fn main() {
         .unwrap();
     let which = std::env::var("BACKEND").unwrap_or_default();
     let what = std::env::var("KINDS").unwrap_or_else(|_| "cost,checkout,provider".into());
-    for (name, backend) in [("SQLite", Backend::Sqlite), ("PostgreSQL", Backend::Postgres)] {
+    for (name, backend) in [
+        ("SQLite", Backend::Sqlite),
+        ("PostgreSQL", Backend::Postgres),
+    ] {
         if !which.is_empty() && !name.eq_ignore_ascii_case(&which) {
             continue;
         }
