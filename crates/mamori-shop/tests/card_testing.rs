@@ -272,7 +272,11 @@ async fn an_honest_customer_with_two_declines_pays(backend: Backend) {
             .0;
         let fp = row.fingerprint.expect("a fingerprint per attempt");
         assert!(mamori_pay::is_valid_fingerprint(&fp), "{fp}");
-        assert!(!fp.contains("4242") && !fp.contains("0002"));
+        // A hex digest holds any four given digits now and then, so look for eight: the
+        // number's first eight (the issuer range) or last eight never show in it.
+        for pan in ["4000000000000002", "4000000000009995", "4242424242424242"] {
+            assert!(!fp.contains(&pan[..8]) && !fp.contains(&pan[8..]), "{fp}");
+        }
     }
 }
 
@@ -291,7 +295,7 @@ async fn a_card_declined_from_several_addresses_stops_them(backend: Backend) {
     assert!(alerts[0]
         .subject
         .starts_with("principal:card-fingerprint:fp_"));
-    assert!(!alerts[0].subject.contains("0002"));
+    assert!(!alerts[0].subject.contains("00000002"));
 
     // Every address that tried the card is stopped, in a fresh session too.
     for n in [10, 14] {
