@@ -16,7 +16,7 @@ macro_rules! impl_observation_store {
                 state: &str,
             ) -> Result<Option<ObservationRow>> {
                 Ok(sqlx::query_as::<_, ObservationRow>(
-                    "SELECT id, page, state, scripts, form_origins, observed_at \
+                    "SELECT id, page, state, scripts, form_origins, headers, final_origin, observed_at \
                      FROM guard_observations WHERE page = $1 AND state = $2",
                 )
                 .bind(page)
@@ -28,15 +28,19 @@ macro_rules! impl_observation_store {
             async fn observation_put(&self, row: &ObservationRow) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO guard_observations (id, page, state, scripts, form_origins, \
-                     observed_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (page, state) \
-                     DO UPDATE SET id = excluded.id, scripts = excluded.scripts, \
-                     form_origins = excluded.form_origins, observed_at = excluded.observed_at",
+                     headers, final_origin, observed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (page, state) DO UPDATE SET id = excluded.id, \
+                     scripts = excluded.scripts, form_origins = excluded.form_origins, \
+                     headers = excluded.headers, final_origin = excluded.final_origin, \
+                     observed_at = excluded.observed_at",
                 )
                 .bind(&row.id)
                 .bind(&row.page)
                 .bind(&row.state)
                 .bind(&row.scripts)
                 .bind(&row.form_origins)
+                .bind(&row.headers)
+                .bind(&row.final_origin)
                 .bind(row.observed_at)
                 .execute(self.pool())
                 .await?;

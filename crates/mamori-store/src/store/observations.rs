@@ -28,6 +28,11 @@ pub struct ObservationRow {
     pub scripts: String,
     /// JSON array of the origins the page's forms post to.
     pub form_origins: String,
+    /// JSON object: the main document's security headers (lowercased name to value as sent);
+    /// `None` on a row from before migration 0023 (not recorded yet).
+    pub headers: Option<String>,
+    /// The document's origin after redirects; `None` when not recorded yet (migration 0023).
+    pub final_origin: Option<String>,
     /// When it was seen (Unix seconds).
     pub observed_at: i64,
 }
