@@ -17,6 +17,14 @@
 //! payment first. Restoring the page does not reopen payment: an owner's approval
 //! ([`crate::files::FileGuard::approve`]) accepts the pending observations as known-good, closes
 //! the monitor's alerts and reopens payment.
+//!
+//! Each observation also records the main document's security headers ([`SECURITY_HEADERS`],
+//! a CSP's nonces masked) and the origin the document ended on after redirects. A header added,
+//! removed or changed raises [`kinds::PAGE_HEADERS`] (a removed or weakened CSP closes card
+//! payment on a payment page), another final origin [`kinds::PAGE_REDIRECT`] (closing card
+//! payment on a payment page). A known-good observation stored before headers were recorded
+//! adopts the next walk's silently. Every walk's observation of every page is appended to the
+//! page's history (the newest [`HISTORY_KEEP`] kept), listed in the back office's guard page.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -53,6 +61,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where Debian's package `chromium` puts its launcher.
 pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How many observations of a page its history keeps (the newest).
+pub const HISTORY_KEEP: i64 = 100;
 
 /// How long a page may take to load.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -728,6 +739,12 @@ impl BrowserMonitor {
     /// Compares `now` with `target`'s known-good observation, records it, raises what differs.
     async fn judge(&self, target: &Target, now: &Observation) -> Result<Vec<Change>, GuardError> {
         let records = self.alerts.records();
+        records
+            .observation_history_add(
+                &now.to_row(&target.page, observation_state::SEEN),
+                HISTORY_KEEP,
+            )
+            .await?;
         let Some(good) = records
             .observation(&target.page, observation_state::GOOD)
             .await?

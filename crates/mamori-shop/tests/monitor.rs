@@ -382,7 +382,8 @@ async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backe
         good.final_origin.as_deref(),
         Some(sandbox.origin().ascii_serialization().as_str())
     );
-    let headers: serde_json::Value = serde_json::from_str(&good.headers.unwrap()).unwrap();
+    let headers: serde_json::Value =
+        serde_json::from_str(good.headers.as_deref().unwrap()).unwrap();
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     let csp = headers["content-security-policy"]
@@ -426,6 +427,27 @@ async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backe
     assert_eq!(evidence["closes_card_payment"], true);
     assert_eq!(card_payment(&records).await, switch_state::CLOSED);
     assert!(alerts_of(&records, kinds::PAGE_REDIRECT).await.is_empty());
+    // Every walk's observation is in the page's history, newest first: the weakened CSP is the
+    // newest, the genuine one is further back, all on the provider's origin.
+    let history = records
+        .observation_history(&provider_page, 100)
+        .await
+        .unwrap();
+    assert!(history.len() >= 2, "{} observations", history.len());
+    assert!(history[0]
+        .headers
+        .as_deref()
+        .unwrap()
+        .contains("skim.invalid"));
+    assert!(!history
+        .last()
+        .unwrap()
+        .headers
+        .as_deref()
+        .unwrap()
+        .contains("skim.invalid"));
+    assert!(history.iter().all(|o| o.final_origin == good.final_origin));
+    assert!(history.iter().all(|o| o.state == observation_state::SEEN));
     drop(handle);
 }
 

@@ -6,3 +6,16 @@
 ALTER TABLE guard_observations ADD COLUMN headers TEXT;
 -- The document's origin after redirects (ASCII serialization).
 ALTER TABLE guard_observations ADD COLUMN final_origin TEXT;
+
+-- Every walk's observation of every page, newest kept (the monitor prunes each page to its newest
+-- 100): what the back office's guard page lists. Nothing here is personal either.
+CREATE TABLE guard_observation_history (
+    id           TEXT PRIMARY KEY,
+    page         TEXT NOT NULL,
+    scripts      TEXT NOT NULL,
+    form_origins TEXT NOT NULL,
+    headers      TEXT,
+    final_origin TEXT,
+    observed_at  BIGINT NOT NULL
+);
+CREATE INDEX guard_observation_history_page ON guard_observation_history (page, observed_at);
