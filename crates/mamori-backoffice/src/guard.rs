@@ -1,6 +1,7 @@
 //! The file guard's page: whether card payment is open, what on disk differs from the signed
 //! baseline, and the owner's approval of the disk as the new baseline (fresh second factor and a
-//! reason; staff log and ledger), which reopens card payment in the same call.
+//! reason; staff log and ledger), which reopens card payment in the same call. Also the browser
+//! monitor's latest observations of each page it walks (its history).
 
 use std::sync::Arc;
 
@@ -34,6 +35,74 @@ pub struct FindingLine {
     pub payment: bool,
 }
 
+/// How many of a page's latest observations the page lists.
+const HISTORY_SHOWN: i64 = 10;
+
+/// One observation of the browser monitor's history as shown.
+#[derive(Clone, Debug)]
+pub struct SeenLine {
+    /// When.
+    pub at: String,
+    /// How many scripts ran.
+    pub scripts: usize,
+    /// The first 12 hex digits of the SHA-256 of the recorded security headers (JSON), `-` when
+    /// not recorded.
+    pub headers: String,
+    /// The document's origin after redirects, `-` when not recorded.
+    pub final_origin: String,
+}
+
+/// A page the browser monitor walks and its latest observations, newest first.
+#[derive(Clone, Debug)]
+pub struct PageHistory {
+    /// The page's name (a route, or the provider's page pattern).
+    pub page: String,
+    /// Its latest observations.
+    pub seen: Vec<SeenLine>,
+}
+
+fn seen_line(row: &mamori_store::ObservationRow) -> SeenLine {
+    use sha2::Digest as _;
+    let scripts = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.scripts)
+        .map_or(0, |m| m.len());
+    let headers = row.headers.as_deref().map_or_else(
+        || "-".to_owned(),
+        |h| hex::encode(sha2::Sha256::digest(h.as_bytes()))[..12].to_owned(),
+    );
+    SeenLine {
+        at: fmt_secs(row.observed_at),
+        scripts,
+        headers,
+        final_origin: row.final_origin.clone().unwrap_or_else(|| "-".to_owned()),
+    }
+}
+
+/// Each page with a known-good observation and its latest [`HISTORY_SHOWN`] observations.
+async fn monitor_history(state: &BackofficeState) -> Result<Vec<PageHistory>, AppError> {
+    let mut pages: Vec<String> = state
+        .store
+        .observations_all()
+        .await
+        .map_err(fail("observations"))?
+        .into_iter()
+        .map(|o| o.page)
+        .collect();
+    pages.dedup();
+    let mut out = Vec::with_capacity(pages.len());
+    for page in pages {
+        let seen = state
+            .store
+            .observation_history(&page, HISTORY_SHOWN)
+            .await
+            .map_err(fail("observation history"))?
+            .iter()
+            .map(seen_line)
+            .collect();
+        out.push(PageHistory { page, seen });
+    }
+    Ok(out)
+}
+
 #[derive(Template)]
 #[template(path = "guard.html")]
 struct GuardPage {
@@ -45,6 +114,7 @@ struct GuardPage {
     baseline_at: String,
     findings: Vec<FindingLine>,
     can_approve: bool,
+    history: Vec<PageHistory>,
 }
 
 /// `GET /guard`: card payment's state, the baseline's date and the differences on disk now.
@@ -79,6 +149,7 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         None => (String::new(), Vec::new()),
     };
     let can_approve = guard.is_some() && c.can(Permission::GuardApprove);
+    let history = monitor_history(&state).await?;
     Ok(render(&GuardPage {
         c,
         watching: guard.is_some(),
@@ -88,6 +159,7 @@ pub async fn show(State(state): State<Arc<BackofficeState>>, c: Ctx) -> Result<R
         baseline_at,
         findings,
         can_approve,
+        history,
     }))
 }
 

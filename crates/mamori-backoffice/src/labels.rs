@@ -38,6 +38,8 @@ pub fn alert_kind(c: &Ctx, kind: &str) -> String {
             "Script differs from the inventory",
         ),
         "form.action" => ("フォーム送信先の変更", "Form target changed"),
+        "page.headers" => ("セキュリティヘッダーの変更", "Security headers changed"),
+        "page.redirect" => ("リダイレクト先オリジンの変更", "Redirect origin changed"),
         "csp.script_blocked" => (
             "スクリプトの読み込み拒否（CSP）",
             "Script blocked by the CSP",

@@ -146,3 +146,65 @@ async fn an_owner_approves_the_new_baseline_with_a_fresh_factor_and_a_reason(bac
 }
 
 both_backends!(an_owner_approves_the_new_baseline_with_a_fresh_factor_and_a_reason);
+
+/// The browser monitor's history as stored by its walks: the guard page lists each page's latest
+/// observations, newest first, with the script count, a digest of the headers and the final
+/// origin (an old row without headers shows `-`).
+async fn the_guard_page_lists_the_monitors_latest_observations(backend: Backend) {
+    use mamori_store::{observation_state, ObservationRow};
+    use sha2::Digest as _;
+    let bo = TestBackoffice::start(backend).await;
+    let store = bo.store();
+    let headers = r#"{"content-security-policy":"default-src 'self'","x-frame-options":"DENY"}"#;
+    let row = |id: &str, state: &str, at: i64, recorded: bool| ObservationRow {
+        id: id.into(),
+        page: "/checkout".into(),
+        state: state.into(),
+        scripts: r#"{"https://shop.example/a.js":"sha384-A","inline#1":"sha384-I"}"#.into(),
+        form_origins: r#"["https://shop.example"]"#.into(),
+        headers: recorded.then(|| headers.to_owned()),
+        final_origin: recorded.then(|| "https://shop.example".to_owned()),
+        observed_at: at,
+    };
+    store
+        .observation_put(&row("g", observation_state::GOOD, 1_700_000_000, true))
+        .await
+        .unwrap();
+    store
+        .observation_history_add(
+            &row("h1", observation_state::SEEN, 1_700_000_000, false),
+            100,
+        )
+        .await
+        .unwrap();
+    store
+        .observation_history_add(
+            &row("h2", observation_state::SEEN, 1_700_000_030, true),
+            100,
+        )
+        .await
+        .unwrap();
+
+    let (_, auditor) = bo.member(Role::Auditor).await;
+    let page = auditor.get("/guard").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(!page.text.contains("id=\"no-history\""));
+    assert!(page.text.contains("<h3 class=\"page\">/checkout</h3>"));
+    let digest = &hex::encode(sha2::Sha256::digest(headers.as_bytes()))[..12];
+    let newest = page
+        .text
+        .find(digest)
+        .expect("the newest observation's header digest");
+    let oldest = page
+        .text
+        .find("<td class=\"headers\">-</td>")
+        .expect("the old row without headers");
+    assert!(newest < oldest, "newest first");
+    assert_eq!(page.text.matches("<tr class=\"seen\">").count(), 2);
+    assert_eq!(page.text.matches("<td class=\"scripts\">2</td>").count(), 2);
+    assert!(page
+        .text
+        .contains("<td class=\"origin\">https://shop.example</td>"));
+}
+
+both_backends!(the_guard_page_lists_the_monitors_latest_observations);

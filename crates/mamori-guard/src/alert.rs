@@ -38,6 +38,12 @@ pub mod kinds {
     /// A script mamori serves differs from its entry in the script inventory (subject: the
     /// script's inventory URL as a page): browsers refuse it until an owner lists the new digest.
     pub const SCRIPT_NOT_LISTED: &str = "script.not_listed";
+    /// A watched page's main document sends a security header (CSP, HSTS, X-Frame-Options, ...)
+    /// other than its known-good observation: added, removed or changed (browser monitor).
+    pub const PAGE_HEADERS: &str = "page.headers";
+    /// A watched page's document ended, after redirects, on another origin than its known-good
+    /// observation (browser monitor).
+    pub const PAGE_REDIRECT: &str = "page.redirect";
     /// A principal's plaintext read crossed its read budget: it is stopped (a member of staff's
     /// account disabled) until an owner lifts the stop (subject: `principal:staff:<id>`, ...).
     pub const READ_BUDGET: &str = "read.budget";

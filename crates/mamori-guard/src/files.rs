@@ -654,6 +654,8 @@ impl FileGuard {
                     kinds::SCRIPT_ADDED,
                     kinds::SCRIPT_REMOVED,
                     kinds::FORM_ACTION,
+                    kinds::PAGE_HEADERS,
+                    kinds::PAGE_REDIRECT,
                 ],
             )
             .await?;

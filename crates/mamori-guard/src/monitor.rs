@@ -17,6 +17,14 @@
 //! payment first. Restoring the page does not reopen payment: an owner's approval
 //! ([`crate::files::FileGuard::approve`]) accepts the pending observations as known-good, closes
 //! the monitor's alerts and reopens payment.
+//!
+//! Each observation also records the main document's security headers ([`SECURITY_HEADERS`],
+//! a CSP's nonces masked) and the origin the document ended on after redirects. A header added,
+//! removed or changed raises [`kinds::PAGE_HEADERS`] (a removed or weakened CSP closes card
+//! payment on a payment page), another final origin [`kinds::PAGE_REDIRECT`] (closing card
+//! payment on a payment page). A known-good observation stored before headers were recorded
+//! adopts the next walk's silently. Every walk's observation of every page is appended to the
+//! page's history (the newest [`HISTORY_KEEP`] kept), listed in the back office's guard page.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,7 +33,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use chromiumoxide::browser::BrowserConfig;
-use chromiumoxide::cdp::browser_protocol::network::SetUserAgentOverrideParams;
+use chromiumoxide::cdp::browser_protocol::network::{
+    EnableParams as NetworkEnableParams, EventResponseReceived, ResourceType,
+    SetUserAgentOverrideParams,
+};
 use chromiumoxide::cdp::browser_protocol::target::{
     CreateBrowserContextParams, CreateTargetParams,
 };
@@ -50,6 +61,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where Debian's package `chromium` puts its launcher.
 pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How many observations of a page its history keeps (the newest).
+pub const HISTORY_KEEP: i64 = 100;
 
 /// How long a page may take to load.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -146,13 +160,29 @@ impl MonitorConfig {
     }
 }
 
-/// What a page executed and where its forms post.
+/// The response headers of the main document the monitor records (lowercase): those that
+/// decide what a payment page may load, frame or leak.
+pub const SECURITY_HEADERS: &[&str] = &[
+    "content-security-policy",
+    "strict-transport-security",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+    "permissions-policy",
+];
+
+/// What a page executed, where its forms post, its security headers and where it ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observation {
     /// Script key (URL, `inline#n`, `URL#n` for a repeat) to `sha384-<base64>`.
     pub scripts: BTreeMap<String, String>,
     /// Origins the page's forms post to.
     pub form_origins: BTreeSet<String>,
+    /// The main document's [`SECURITY_HEADERS`] as sent (name lowercased); `None` when not
+    /// recorded (an observation stored before the monitor recorded headers).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// The document's origin after redirects; `None` when not recorded.
+    pub final_origin: Option<String>,
 }
 
 impl Observation {
@@ -160,6 +190,11 @@ impl Observation {
         Self {
             scripts: serde_json::from_str(&row.scripts).unwrap_or_default(),
             form_origins: serde_json::from_str(&row.form_origins).unwrap_or_default(),
+            headers: row
+                .headers
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok()),
+            final_origin: row.final_origin.clone().filter(|o| !o.is_empty()),
         }
     }
 
@@ -170,9 +205,117 @@ impl Observation {
             state: state.to_owned(),
             scripts: serde_json::to_string(&self.scripts).unwrap_or_else(|_| "{}".into()),
             form_origins: serde_json::to_string(&self.form_origins).unwrap_or_else(|_| "[]".into()),
+            headers: self
+                .headers
+                .as_ref()
+                .and_then(|h| serde_json::to_string(h).ok()),
+            final_origin: self.final_origin.clone(),
             observed_at: chrono::Utc::now().timestamp(),
         }
     }
+
+    /// Whether `self` (a stored known-good observation) lacks what `now` records: the headers
+    /// or the final origin were not recorded yet (a row from before migration 0023).
+    fn lacks_what(&self, now: &Observation) -> bool {
+        (self.headers.is_none() && now.headers.is_some())
+            || (self.final_origin.is_none() && now.final_origin.is_some())
+    }
+}
+
+/// What a CSP's per-response nonce is recorded as: `'nonce-<random>'` differs on every response,
+/// so the value is masked (a nonce is still told apart from a digest or a host).
+const NONCE_MASK: &str = "'nonce-*'";
+
+/// `policy` with each `'nonce-…'` source replaced by [`NONCE_MASK`], the rest as sent.
+fn mask_nonces(policy: &str) -> String {
+    let mut out = String::with_capacity(policy.len());
+    let mut rest = policy;
+    while let Some(at) = rest.find("'nonce-") {
+        out.push_str(&rest[..at]);
+        out.push_str(NONCE_MASK);
+        let after = &rest[at + "'nonce-".len()..];
+        rest = after.find('\'').map_or("", |end| &after[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The main document's [`SECURITY_HEADERS`] out of a CDP `Network.Headers` object (the CSP's
+/// nonces masked).
+fn security_headers(headers: &serde_json::Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(map) = headers.as_object() {
+        for (name, value) in map {
+            let name = name.to_ascii_lowercase();
+            if let (true, Some(value)) = (SECURITY_HEADERS.contains(&name.as_str()), value.as_str())
+            {
+                let value = if name == "content-security-policy" {
+                    mask_nonces(value)
+                } else {
+                    value.to_owned()
+                };
+                out.insert(name, value);
+            }
+        }
+    }
+    out
+}
+
+/// A CSP as directive name to its source tokens (the last policy wins on a repeated
+/// directive; several policies CDP joins with a newline are read as one). Hand-written: the
+/// comparison needs only the tokens, not a policy evaluator.
+fn csp_directives(policy: &str) -> BTreeMap<String, BTreeSet<String>> {
+    policy
+        .split([';', '\n', ','])
+        .filter_map(|d| {
+            let mut tokens = d.split_ascii_whitespace();
+            let name = tokens.next()?.to_ascii_lowercase();
+            Some((name, tokens.map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+/// Whether a source is a digest or a nonce.
+fn is_digest(token: &str) -> bool {
+    let t = token.to_ascii_lowercase();
+    t.starts_with("'sha256-")
+        || t.starts_with("'sha384-")
+        || t.starts_with("'sha512-")
+        || t.starts_with("'nonce-")
+}
+
+/// Whether two CSPs differ only in their digests: the script inventory decides those (an
+/// owner's change to it changes the page's `script-src` digests, and every executed script is
+/// checked against it on its own), so such a change is not a header change.
+fn same_but_digests(good: &str, now: &str) -> bool {
+    let strip = |p: &str| {
+        csp_directives(p)
+            .into_iter()
+            .map(|(name, sources)| {
+                let kept: BTreeSet<String> =
+                    sources.into_iter().filter(|t| !is_digest(t)).collect();
+                (name, kept)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    strip(good) == strip(now)
+}
+
+/// Whether `now` permits something `good` did not, besides a hash or nonce: a directive dropped
+/// (reporting aside) or a source added that is not a digest (a host, a scheme, `*`,
+/// `'unsafe-inline'`, ...). A removed policy is weaker too.
+fn csp_weakened(good: &str, now: Option<&str>) -> bool {
+    let Some(now) = now else { return true };
+    let (good, now) = (csp_directives(good), csp_directives(now));
+    good.iter().any(|(name, sources)| {
+        if name == "report-uri" || name == "report-to" {
+            return false;
+        }
+        match now.get(name) {
+            None => true,
+            Some(found) => found.difference(sources).any(|t| !is_digest(t)),
+        }
+    })
 }
 
 /// `sha384-<base64>` of `bytes`, as Subresource Integrity writes it.
@@ -235,6 +378,38 @@ pub fn compare(target: &Target, good: &Observation, now: &Observation) -> Vec<Ch
             true,
             json!({ "form_origin": origin, "expected_origins": good.form_origins }),
         ));
+    }
+    // Headers and the final origin not recorded in the known-good observation are adopted, not
+    // compared (see `BrowserMonitor::judge`).
+    if let (Some(good_h), Some(now_h)) = (&good.headers, &now.headers) {
+        for name in SECURITY_HEADERS {
+            let (expected, found) = (good_h.get(*name), now_h.get(*name));
+            if expected == found
+                || (*name == "content-security-policy"
+                    && expected
+                        .zip(found)
+                        .is_some_and(|(e, f)| same_but_digests(e, f)))
+            {
+                continue;
+            }
+            // On a payment page a removed or weakened CSP closes card payment.
+            let closes = *name == "content-security-policy"
+                && expected.is_some_and(|e| csp_weakened(e, found.map(String::as_str)));
+            out.push(change(
+                kinds::PAGE_HEADERS,
+                closes,
+                json!({ "header": name, "expected": expected, "found": found }),
+            ));
+        }
+    }
+    if let (Some(expected), Some(found)) = (&good.final_origin, &now.final_origin) {
+        if expected != found {
+            out.push(change(
+                kinds::PAGE_REDIRECT,
+                true,
+                json!({ "expected_origin": expected, "found_origin": found }),
+            ));
+        }
     }
     out
 }
@@ -341,6 +516,13 @@ async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observati
         .event_listener::<EventScriptParsed>()
         .await
         .map_err(browser_err("script events"))?;
+    let mut responses = page
+        .event_listener::<EventResponseReceived>()
+        .await
+        .map_err(browser_err("network events"))?;
+    page.execute(NetworkEnableParams::default())
+        .await
+        .map_err(browser_err("network"))?;
     page.execute(EnableParams::default())
         .await
         .map_err(browser_err("debugger"))?;
@@ -358,6 +540,19 @@ async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observati
         .await
         .map_err(browser_err("document URL"))?
         .unwrap_or_default();
+    // The main document's response (a redirect's hops are not responses of their own): the last
+    // document response of the page's main frame.
+    let main_frame = page.mainframe().await.map_err(browser_err("main frame"))?;
+    let mut headers = BTreeMap::new();
+    while let Some(Some(ev)) = responses.next().now_or_never() {
+        if ev.r#type == ResourceType::Document && ev.frame_id.is_some() && ev.frame_id == main_frame
+        {
+            headers = security_headers(ev.response.headers.inner());
+        }
+    }
+    let final_origin = Url::parse(&document)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
     let mut scripts = BTreeMap::new();
     let mut inline = 0usize;
     for ev in events {
@@ -404,6 +599,8 @@ async fn observe_page(page: &chromiumoxide::Page, url: &Url) -> Result<Observati
     Ok(Observation {
         scripts,
         form_origins,
+        headers: Some(headers),
+        final_origin,
     })
 }
 
@@ -567,6 +764,12 @@ impl BrowserMonitor {
     /// Compares `now` with `target`'s known-good observation, records it, raises what differs.
     async fn judge(&self, target: &Target, now: &Observation) -> Result<Vec<Change>, GuardError> {
         let records = self.alerts.records();
+        records
+            .observation_history_add(
+                &now.to_row(&target.page, observation_state::SEEN),
+                HISTORY_KEEP,
+            )
+            .await?;
         let Some(good) = records
             .observation(&target.page, observation_state::GOOD)
             .await?
@@ -580,8 +783,24 @@ impl BrowserMonitor {
             self.raise_changes(target, &unlisted).await?;
             return Ok(unlisted);
         };
-        let mut changes = compare(target, &Observation::from_row(&good), now);
+        let good = Observation::from_row(&good);
+        let mut changes = compare(target, &good, now);
         let differs = !changes.is_empty();
+        if good.lacks_what(now) {
+            // Recorded before the monitor kept headers and the final origin: adopt what is seen
+            // now into the known-good row, silently (the scripts and forms stay as approved).
+            let adopted = Observation {
+                headers: good.headers.clone().or_else(|| now.headers.clone()),
+                final_origin: good
+                    .final_origin
+                    .clone()
+                    .or_else(|| now.final_origin.clone()),
+                ..good.clone()
+            };
+            records
+                .observation_put(&adopted.to_row(&target.page, observation_state::GOOD))
+                .await?;
+        }
         changes.extend(self.unlisted(target, now, false).await?);
         if !differs {
             records.observation_clear_pending(&target.page).await?;
@@ -671,7 +890,169 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             form_origins: forms.iter().map(|f| (*f).to_owned()).collect(),
+            headers: None,
+            final_origin: None,
         }
+    }
+
+    fn with(headers: &[(&str, &str)], origin: &str) -> Observation {
+        Observation {
+            headers: Some(
+                headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            final_origin: Some(origin.to_owned()),
+            ..Observation::default()
+        }
+    }
+
+    const CSP: &str = "default-src 'none'; script-src 'sha384-A'; form-action 'self'";
+
+    fn seen(good: &Observation, now: &Observation, payment: bool) -> Vec<(&'static str, bool)> {
+        compare(&target(payment), good, now)
+            .iter()
+            .map(|c| (c.kind, c.payment))
+            .collect()
+    }
+
+    #[test]
+    fn a_removed_or_weakened_csp_closes_payment_a_stronger_one_only_alerts() {
+        let good = with(
+            &[
+                ("content-security-policy", CSP),
+                ("x-frame-options", "DENY"),
+            ],
+            "https://shop.example",
+        );
+        // Removed.
+        let now = with(&[("x-frame-options", "DENY")], "https://shop.example");
+        assert_eq!(seen(&good, &now, true), vec![(kinds::PAGE_HEADERS, true)]);
+        let got = compare(&target(true), &good, &now);
+        assert_eq!(got[0].evidence["header"], "content-security-policy");
+        assert_eq!(got[0].evidence["found"], serde_json::Value::Null);
+        // Weakened: a host allowed for scripts, or a directive dropped.
+        for weaker in [
+            "default-src 'none'; script-src 'sha384-A' https://cdn.example; form-action 'self'",
+            "default-src 'none'; script-src 'sha384-A' 'unsafe-inline'; form-action 'self'",
+            "default-src 'none'; script-src 'sha384-A'",
+        ] {
+            let now = with(
+                &[
+                    ("content-security-policy", weaker),
+                    ("x-frame-options", "DENY"),
+                ],
+                "https://shop.example",
+            );
+            assert_eq!(
+                seen(&good, &now, true),
+                vec![(kinds::PAGE_HEADERS, true)],
+                "{weaker}"
+            );
+            assert_eq!(seen(&good, &now, false), vec![(kinds::PAGE_HEADERS, false)]);
+        }
+        // Only the digests differ (an owner changed the script inventory): the inventory
+        // check covers it, no header change.
+        for digests in [
+            "default-src 'none'; script-src 'sha384-A' 'sha384-B'; form-action 'self'",
+            "default-src 'none'; script-src 'sha384-B'; form-action 'self'",
+        ] {
+            let now = with(
+                &[
+                    ("content-security-policy", digests),
+                    ("x-frame-options", "DENY"),
+                ],
+                "https://shop.example",
+            );
+            assert!(seen(&good, &now, true).is_empty(), "{digests}");
+        }
+        // Another digest with a directive more: alerted, payment stays open.
+        let other = "default-src 'none'; script-src 'sha384-B'; form-action 'self'; report-uri /r";
+        let now = with(
+            &[
+                ("content-security-policy", other),
+                ("x-frame-options", "DENY"),
+            ],
+            "https://shop.example",
+        );
+        assert_eq!(seen(&good, &now, true), vec![(kinds::PAGE_HEADERS, false)]);
+        // Another header added, removed or changed: alerted, payment stays open.
+        let now = with(
+            &[
+                ("content-security-policy", CSP),
+                ("x-frame-options", "SAMEORIGIN"),
+                ("referrer-policy", "no-referrer"),
+            ],
+            "https://shop.example",
+        );
+        let got = compare(&target(true), &good, &now);
+        assert_eq!(
+            got.iter().map(|c| (c.kind, c.payment)).collect::<Vec<_>>(),
+            vec![(kinds::PAGE_HEADERS, false), (kinds::PAGE_HEADERS, false)]
+        );
+        assert_eq!(got[0].evidence["header"], "x-frame-options");
+        assert_eq!(got[0].evidence["expected"], "DENY");
+        assert_eq!(got[1].evidence["header"], "referrer-policy");
+        assert!(compare(&target(true), &good, &good).is_empty());
+    }
+
+    #[test]
+    fn another_final_origin_closes_payment_on_a_payment_page() {
+        let good = with(&[], "https://shop.example");
+        let now = with(&[], "https://evil.example");
+        assert_eq!(seen(&good, &now, true), vec![(kinds::PAGE_REDIRECT, true)]);
+        assert_eq!(
+            seen(&good, &now, false),
+            vec![(kinds::PAGE_REDIRECT, false)]
+        );
+        let got = compare(&target(true), &good, &now);
+        assert_eq!(got[0].evidence["expected_origin"], "https://shop.example");
+        assert_eq!(got[0].evidence["found_origin"], "https://evil.example");
+    }
+
+    #[test]
+    fn what_the_known_good_observation_did_not_record_is_adopted_not_alerted() {
+        // A row from before migration 0023: no headers, no final origin.
+        let old = Observation::from_row(&ObservationRow {
+            scripts: "{}".into(),
+            form_origins: "[]".into(),
+            ..ObservationRow::default()
+        });
+        let now = with(&[("content-security-policy", CSP)], "https://evil.example");
+        assert_eq!(
+            (old.headers.as_ref(), old.final_origin.as_ref()),
+            (None, None)
+        );
+        assert!(compare(&target(true), &old, &now).is_empty());
+        assert!(old.lacks_what(&now));
+        assert!(!now.lacks_what(&now));
+        // Stored and read back, the headers and origin survive.
+        let back = Observation::from_row(&now.to_row("/checkout", observation_state::GOOD));
+        assert_eq!(back, now);
+    }
+
+    #[test]
+    fn only_the_security_headers_are_kept_lowercased() {
+        let got = security_headers(&json!({
+            "Content-Security-Policy": "script-src 'nonce-AbC+/=' 'strict-dynamic'; style-src 'nonce-x'",
+            "Strict-Transport-Security": "max-age=63072000",
+            "Set-Cookie": "sid=x",
+            "content-type": "text/html",
+        }));
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            vec![
+                (
+                    "content-security-policy".to_owned(),
+                    "script-src 'nonce-*' 'strict-dynamic'; style-src 'nonce-*'".to_owned()
+                ),
+                (
+                    "strict-transport-security".to_owned(),
+                    "max-age=63072000".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

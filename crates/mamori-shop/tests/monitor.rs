@@ -339,7 +339,120 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
     drop(handle);
 }
 
+/// The provider's card page's headers: the sandbox's `headers` file (next to `card.js`) makes it
+/// send a CSP that allows scripts from another host, as an attacker with the vendor's server
+/// would. The monitor recorded the genuine headers and origin at the first walk; the weakened CSP
+/// raises `page.headers` and closes card payment.
+async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("card.js"), CARD_JS).unwrap();
+    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
+    let records = shop.store().clone();
+    let alerts = Alerts::new(
+        shop.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    );
+    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
+    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
+    let provider_page = format!("{sandbox}pay/{{payment}}");
+    let config = monitor_config(
+        &shop_url,
+        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
+    );
+    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+
+    wait_until("the provider's page observed", || async {
+        records
+            .observation(&provider_page, observation_state::GOOD)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let good = records
+        .observation(&provider_page, observation_state::GOOD)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        good.final_origin.as_deref(),
+        Some(sandbox.origin().ascii_serialization().as_str())
+    );
+    let headers: serde_json::Value =
+        serde_json::from_str(good.headers.as_deref().unwrap()).unwrap();
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let csp = headers["content-security-policy"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    // The shop's checkout sends a fresh nonce on every response: recorded masked, so the
+    // walks after the first raise nothing about the shop's headers.
+    wait_until("the checkout observed", || async {
+        records
+            .observation("/checkout", observation_state::GOOD)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+
+    let weak = csp.replace(
+        "script-src 'self';",
+        "script-src 'self' https://skim.invalid;",
+    );
+    std::fs::write(
+        dir.path().join("headers"),
+        format!("# drill\nContent-Security-Policy: {weak}\n"),
+    )
+    .unwrap();
+    wait_until("page.headers on the provider's page", || async {
+        !alerts_of(&records, kinds::PAGE_HEADERS).await.is_empty()
+    })
+    .await;
+    let raised = alerts_of(&records, kinds::PAGE_HEADERS).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].subject, format!("page:{provider_page}"));
+    assert_eq!(raised[0].severity, "critical");
+    let evidence: serde_json::Value = serde_json::from_str(&raised[0].evidence).unwrap();
+    assert_eq!(evidence["header"], "content-security-policy");
+    assert_eq!(evidence["expected"], csp.as_str());
+    assert_eq!(evidence["found"], weak.as_str());
+    assert_eq!(evidence["closes_card_payment"], true);
+    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    assert!(alerts_of(&records, kinds::PAGE_REDIRECT).await.is_empty());
+    // Every walk's observation is in the page's history, newest first: the weakened CSP is the
+    // newest, the genuine one is further back, all on the provider's origin.
+    let history = records
+        .observation_history(&provider_page, 100)
+        .await
+        .unwrap();
+    assert!(history.len() >= 2, "{} observations", history.len());
+    assert!(history[0]
+        .headers
+        .as_deref()
+        .unwrap()
+        .contains("skim.invalid"));
+    assert!(!history
+        .last()
+        .unwrap()
+        .headers
+        .as_deref()
+        .unwrap()
+        .contains("skim.invalid"));
+    assert!(history.iter().all(|o| o.final_origin == good.final_origin));
+    assert!(history.iter().all(|o| o.state == observation_state::SEEN));
+    drop(handle);
+}
+
 both_backends!(
     an_altered_vendor_script_closes_card_payment_until_approved,
-    the_monitor_checks_every_script_against_the_inventory
+    the_monitor_checks_every_script_against_the_inventory,
+    a_weakened_csp_on_the_providers_page_closes_card_payment
 );

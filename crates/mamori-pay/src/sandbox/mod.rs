@@ -113,7 +113,9 @@ pub struct SandboxConfig {
     /// Most payments kept; creation is refused beyond.
     pub max_payments: usize,
     /// A directory holding the provider's card helper `card.js`, read on
-    /// every request; `None` serves the built-in copy.
+    /// every request; `None` serves the built-in copy. A `headers` file
+    /// there (`Name: value` lines, an empty value drops) overrides the card
+    /// page's response headers (a drill weakening its CSP).
     pub script_dir: Option<PathBuf>,
 }
 
@@ -447,7 +449,8 @@ pub struct SandboxArgs {
     #[arg(long, env = "MAMORI_PAY_SANDBOX_PUBLIC_URL")]
     pub public_url: Option<Url>,
     /// A directory holding the card helper `card.js` served on the card
-    /// page (read on every request); the built-in copy when not given.
+    /// page (read on every request); the built-in copy when not given. A
+    /// `headers` file there overrides the card page's response headers.
     #[arg(long, env = "MAMORI_PAY_SANDBOX_SCRIPT_DIR")]
     pub script_dir: Option<PathBuf>,
 }

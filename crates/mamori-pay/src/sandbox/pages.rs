@@ -6,7 +6,10 @@
 //! stylesheet, both on the same origin; a strict CSP forbids everything
 //! else. `card.js` is read from [`super::SandboxConfig::script_dir`] on every
 //! request when one is set (so that a drill can alter it as an attacker
-//! alters a vendor's file), else it is the built-in copy. The card number and security code
+//! alters a vendor's file), else it is the built-in copy. In the same directory, a file `headers`
+//! (one `Name: value` a line; an empty value drops the header; `#` starts a comment), read on
+//! every request, overrides the card page's response headers, so that a drill can weaken its
+//! CSP as an attacker with the vendor's server would. The card number and security code
 //! are never written back into a page.
 
 use std::sync::{Arc, MutexGuard};
@@ -82,6 +85,36 @@ async fn card_script(State(app): State<Arc<App>>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Applies the drill's `headers` file of the script directory, when there is one, to the card
+/// page's `headers` (a line that is not `Name: value` with a valid name and value is skipped).
+async fn override_headers(app: &App, headers: &mut axum::http::HeaderMap) {
+    let Some(dir) = &app.script_dir else { return };
+    let Ok(text) = tokio::fs::read_to_string(dir.join("headers")).await else {
+        return;
+    };
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let Ok(name) = header::HeaderName::from_bytes(name.trim().as_bytes()) else {
+            continue;
+        };
+        match value.trim() {
+            "" => {
+                headers.remove(&name);
+            }
+            value => {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
+    }
 }
 
 /// The CSP of every page. Scripts: only the provider's own origin (its
@@ -439,11 +472,15 @@ async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     };
     let origins = shop_origins(&p);
     match p.status {
-        WireStatus::Pending => page(
-            StatusCode::OK,
-            card_form_page(&app, &p, &FormView::default()),
-            &origins,
-        ),
+        WireStatus::Pending => {
+            let mut resp = page(
+                StatusCode::OK,
+                card_form_page(&app, &p, &FormView::default()),
+                &origins,
+            );
+            override_headers(&app, resp.headers_mut()).await;
+            resp
+        }
         WireStatus::RequiresAction => see_other(&challenge_url(&app, &p.id)),
         _ => page(StatusCode::OK, finished_page(&app, &p), &origins),
     }

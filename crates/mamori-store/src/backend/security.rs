@@ -193,8 +193,8 @@ macro_rules! impl_security_stats_store {
 
             async fn observations_all(&self) -> Result<Vec<ObservationRow>> {
                 Ok(sqlx::query_as::<_, ObservationRow>(
-                    "SELECT id, page, state, scripts, form_origins, observed_at \
-                     FROM guard_observations ORDER BY page, state",
+                    "SELECT id, page, state, scripts, form_origins, headers, final_origin, \
+                     observed_at FROM guard_observations ORDER BY page, state",
                 )
                 .fetch_all(self.pool())
                 .await?)

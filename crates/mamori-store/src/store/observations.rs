@@ -13,21 +13,28 @@ pub mod observation_state {
     pub const GOOD: &str = "good";
     /// The latest observation that differs from the known-good one (what an approval accepts).
     pub const PENDING: &str = "pending";
+    /// An observation of the history (`guard_observation_history`): every walk's, as seen.
+    pub const SEEN: &str = "seen";
 }
 
-/// One observation of a page as stored.
+/// One observation of a page as stored (known-good, pending, or in the history).
 #[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct ObservationRow {
     /// Observation id (UUIDv7 text).
     pub id: String,
     /// The page (a stable name: a route, or the provider's page pattern).
     pub page: String,
-    /// `good` or `pending` ([`observation_state`]).
+    /// `good`, `pending` or `seen` ([`observation_state`]).
     pub state: String,
     /// JSON object: script key (URL, or `inline#n`) to `sha384-<base64>`.
     pub scripts: String,
     /// JSON array of the origins the page's forms post to.
     pub form_origins: String,
+    /// JSON object: the main document's security headers (lowercased name to value as sent);
+    /// `None` on a row from before migration 0023 (not recorded yet).
+    pub headers: Option<String>,
+    /// The document's origin after redirects; `None` when not recorded yet (migration 0023).
+    pub final_origin: Option<String>,
     /// When it was seen (Unix seconds).
     pub observed_at: i64,
 }
@@ -47,4 +54,12 @@ pub trait ObservationStore: Send + Sync {
     /// An owner's approval, in one transaction: every pending observation becomes its page's
     /// known-good one; returns how many pages changed.
     async fn observations_approve(&self) -> Result<u64>;
+
+    /// Appends `row` to its page's history and drops that page's observations beyond the newest
+    /// `keep`.
+    async fn observation_history_add(&self, row: &ObservationRow, keep: i64) -> Result<()>;
+
+    /// The newest `limit` observations of `page`'s history, newest first (state
+    /// [`observation_state::SEEN`]).
+    async fn observation_history(&self, page: &str, limit: i64) -> Result<Vec<ObservationRow>>;
 }
