@@ -108,7 +108,7 @@
 //! [`Action::ReadMasked`]. Reveals and exports hand plaintext to a person: they need the reason
 //! the person gave ([`Accessor::because`]: not blank, one line, at most
 //! [`gateway::REASON_MAX_CHARS`] characters), which the event carries; without one they are
-//! refused ([`StoreError::Invalid`]) and record nothing. Every call fails when the ledger cannot
+//! refused ([`StoreError::BadInput`], field `reason`) and record nothing. Every call fails when the ledger cannot
 //! record ([`StoreError::LedgerUnavailable`]), and records before it decrypts.
 //!
 //! | call | records |
