@@ -38,6 +38,7 @@ mod incidents;
 mod mail;
 mod notices;
 mod orders;
+mod outbox;
 mod reads;
 mod tokens;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
@@ -51,6 +52,7 @@ pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
 pub use notices::{NoticeBatchReport, NoticeContact, NoticeTarget, NOTICE_READ_FIELDS};
+pub use outbox::SqlOutbox;
 pub use reads::{
     principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,
 };
