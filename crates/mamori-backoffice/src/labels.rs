@@ -115,6 +115,7 @@ pub fn log_action(c: &Ctx, code: &str) -> String {
         "alerts.acknowledge" => ("アラートの確認", "Alert acknowledged"),
         "guard.approve" => ("ファイル基準の承認", "File baseline approved"),
         "settings.save" | "settings.update" => ("ショップ設定の変更", "Settings changed"),
+        "settings.shipping" => ("送料・代引き手数料の変更", "Shipping and fees changed"),
         "products.create" => ("商品の登録", "Product created"),
         "products.update" => ("商品の変更", "Product changed"),
         "products.stock" => ("在庫の変更", "Stock changed"),

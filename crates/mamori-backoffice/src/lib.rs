@@ -37,7 +37,7 @@
 //! | customer CSV | `GET/POST /customers/export` (reason, rate limit, never empty) | `customers_export` + step-up |
 //! | products | `GET /products` (inactive too), `GET /products/new`, `POST /products`, `GET/POST /products/{id}`, `POST /products/{id}/stock`, `POST /products/{id}/images`, `GET /products/{id}/images/{image}` | `products_view`, `products_manage` |
 //! | staff | `GET /staff`, `POST /staff/invite`, `POST /staff/{id}/{link,role,disable,enable}` | `staff_manage` (owner) + step-up |
-//! | settings | `GET/POST /settings` (shop name, address, invoice number, slots, payment methods) | `settings_manage` |
+//! | settings | `GET/POST /settings` (shop name, address, invoice number, slots, payment methods), `GET/POST /settings/shipping` (rates by region and prefecture, free-shipping threshold, 代引き fee table; orders keep what they were charged) | `settings_manage` |
 //! | audit | `GET /ledger` (filter by customer; never a value), `GET /staff-log` (staff, action, dates) | `ledger_view`, `staff_log_view` |
 //! | security | `GET /security` (dashboard: counts over 24 h or 7 days as SVG), `GET /security/self-check` (live evidence), `GET /canaries` (ids to owners only) | `alerts_view` |
 //! | canaries | `POST /canaries` (plant N, a reason), `POST /canaries/mail/{id}/open` (a reason; on the ledger) | `canaries_manage` (owner) + step-up |

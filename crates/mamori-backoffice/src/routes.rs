@@ -203,6 +203,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/staff/{id}/enable", Perm(P::StaffManage), STEP, staff_admin::enable),
     route!(Get "/settings", Perm(P::SettingsManage), NO, settings::show),
     route!(Post "/settings", Perm(P::SettingsManage), NO, settings::save),
+    route!(Get "/settings/shipping", Perm(P::SettingsManage), NO, settings::shipping_show),
+    route!(Post "/settings/shipping", Perm(P::SettingsManage), NO, settings::shipping_save),
     route!(Get "/ledger", Perm(P::LedgerView), NO, audit::ledger),
     route!(Get "/staff-log", Perm(P::StaffLogView), NO, audit::staff_log),
     route!(Get "/alerts", Perm(P::AlertsView), NO, alerts::list),

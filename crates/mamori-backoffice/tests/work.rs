@@ -580,6 +580,98 @@ async fn settings_are_validated(backend: Backend) {
         .contains(&"settings.update".to_owned()));
 }
 
+/// Shipping rates by region and prefecture, the free-shipping threshold and the 代引き fee table:
+/// the configuration's figures until set, bad amounts change nothing, a good form is stored,
+/// read back and logged; support cannot open the page.
+async fn shipping_rates_are_set_by_prefecture(backend: Backend) {
+    use mamori_store::settings::{keys, ShopSettings};
+    let bo = TestBackoffice::start(backend).await;
+    let (owner, client) = bo.member(Role::Owner).await;
+    let page = client.get("/settings/shipping").await;
+    page.expect(200);
+    assert_eq!(page.input_value("base").as_deref(), Some("770"));
+    assert_eq!(page.input_value("free_from").as_deref(), Some("11000"));
+    assert_eq!(page.input_value("cod_limit_0").as_deref(), Some("10000"));
+    assert_eq!(page.input_value("cod_fee_0").as_deref(), Some("330"));
+    assert_eq!(page.input_value("cod_top").as_deref(), Some("1100"));
+    assert!(page.text.contains("送料・代引き手数料"));
+
+    let fields = vec![
+        ("base", "880"),
+        ("free_from", ""),
+        ("region_hokkaido", "１，３２０円"),
+        ("pref_47", "2200"),
+        ("cod_limit_0", "10000"),
+        ("cod_fee_0", "300"),
+        ("cod_limit_1", "30000"),
+        ("cod_fee_1", "400"),
+        ("cod_top", "600"),
+    ];
+    // A negative, a non-number, a band without its fee, falling bands: nothing stored.
+    for bad in [
+        ("base", "-1"),
+        ("pref_13", "abc"),
+        ("cod_fee_1", ""),
+        ("cod_limit_1", "5000"),
+        ("cod_top", ""),
+    ] {
+        let mut f: Vec<(&str, &str)> = fields
+            .iter()
+            .filter(|(k, _)| *k != bad.0)
+            .copied()
+            .collect();
+        f.push(bad);
+        let res = client.post_form("/settings/shipping", &f).await;
+        res.expect(200);
+        assert!(res.has("#problems"), "{bad:?}");
+    }
+    assert!(bo.store().settings_all().await.unwrap().is_empty());
+
+    client
+        .post_form("/settings/shipping", &fields)
+        .await
+        .expect_redirect("/settings/shipping");
+    let stored = bo.store().settings_all().await.unwrap();
+    let s = ShopSettings::from_stored(&stored, "守り商店");
+    let rates = s.shipping_rates(770, 11_000);
+    use mamori_domain::{PaymentMethod, Prefecture, Yen};
+    let card = PaymentMethod::Card;
+    assert_eq!(rates.fee(Prefecture::Tokyo, Yen(50_000), card), Yen(880));
+    assert_eq!(
+        rates.fee(Prefecture::Hokkaido, Yen(50_000), card),
+        Yen(1_320)
+    );
+    assert_eq!(
+        rates.fee(Prefecture::Okinawa, Yen(50_000), card),
+        Yen(2_200)
+    );
+    assert_eq!(rates.free_from, None);
+    let cod = s.cod_fees_or_default();
+    assert_eq!(cod.fee(Yen(9_999)), Yen(300));
+    assert_eq!(cod.fee(Yen(20_000)), Yen(400));
+    assert_eq!(cod.fee(Yen(30_000)), Yen(600));
+    assert!(stored.iter().any(|(k, _)| k == keys::SHIPPING_RATES));
+    let page = client.get("/settings/shipping").await;
+    assert_eq!(page.input_value("region_hokkaido").as_deref(), Some("1320"));
+    assert_eq!(page.input_value("pref_47").as_deref(), Some("2200"));
+    assert_eq!(page.input_value("pref_13").as_deref(), Some(""));
+    assert!(staff_log_actions(&bo, &owner.id)
+        .await
+        .contains(&"settings.shipping".to_owned()));
+    // The same form again changes nothing and logs nothing more.
+    client
+        .post_form("/settings/shipping", &fields)
+        .await
+        .expect_redirect("/settings/shipping");
+    let logged = staff_log_actions(&bo, &owner.id).await;
+    assert_eq!(
+        logged.iter().filter(|a| *a == "settings.shipping").count(),
+        1
+    );
+    let (_, support) = bo.member(Role::Support).await;
+    support.get("/settings/shipping").await.expect(403);
+}
+
 /// A card order paid at the provider is refunded through the payment connector (step-up); an
 /// unpaid card order is cancelled at the provider too.
 async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
@@ -1281,4 +1373,5 @@ both_backends!(
     orders_follow_the_state_machine,
     products_images_and_the_staff_log,
     settings_are_validated,
+    shipping_rates_are_set_by_prefecture,
 );
