@@ -108,6 +108,7 @@ pub fn log_action(c: &Ctx, code: &str) -> String {
         "orders.confirm_delivery" => ("配達完了", "Delivered"),
         "orders.cancel" => ("注文キャンセル", "Order cancelled"),
         "orders.refund" => ("返金", "Refund"),
+        "orders.partial_refund" => ("一部返金", "Partial refund"),
         "orders.export" => ("出荷データ書き出し", "Shipping CSV export"),
         "customers.reveal" => ("顧客情報の表示", "Customer field revealed"),
         "customers.export" => ("顧客データ書き出し", "Customer export"),

@@ -182,6 +182,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/orders/{id}/cancel", Perm(P::OrdersManage), NO, orders::cancel),
     route!(Get "/orders/{id}/refund", Perm(P::OrdersManage), STEP, orders::refund_confirm),
     route!(Post "/orders/{id}/refund", Perm(P::OrdersManage), STEP, orders::refund),
+    route!(Get "/orders/{id}/partial-refund", Perm(P::OrdersManage), STEP, orders::partial_refund_form),
+    route!(Post "/orders/{id}/partial-refund", Perm(P::OrdersManage), STEP, orders::partial_refund),
     route!(Get "/customers", Perm(P::CustomersView), NO, customers::list),
     route!(Get "/customers/export", Perm(P::CustomersExport), STEP, customers::export_form),
     route!(Post "/customers/export", Perm(P::CustomersExport), STEP, customers::export, limit: export),

@@ -672,6 +672,202 @@ async fn shipping_rates_are_set_by_prefecture(backend: Backend) {
     support.get("/settings/shipping").await.expect(403);
 }
 
+/// Part of a card order is refunded through the provider after a confirmation step, with a
+/// reason; an amount not below what is left is refused; a double submit refunds once; the
+/// customer is mailed, the staff log and the ledger record it, the order shows what was
+/// refunded and what is left, and the full refund then pays back only the rest.
+async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
+    use mamori_backoffice::orders::yen;
+    use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
+    const TO: &str = "hanako.hatoyama@example.jp";
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("partial.buyer@example.jp").await;
+    let psp = bo.state.psp.clone();
+    let (paid, number) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
+        .await;
+    let total = bo.store().order_header(&paid).await.unwrap().unwrap().total;
+    let back = Url::parse(&format!("{}/", bo.base_url)).unwrap();
+    let created = psp
+        .create_payment(&CreatePayment {
+            order_ref: number.clone(),
+            amount_jpy: total,
+            description: "守り商店".into(),
+            return_url: back.clone(),
+            cancel_url: back,
+            idempotency_key: format!("pay-{number}"),
+        })
+        .await
+        .unwrap();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(created.redirect_url.clone())
+        .form(&[
+            ("number", "4242424242424242"),
+            ("expiry", "12/34"),
+            ("cvv", "123"),
+            ("name", "HANAKO HATOYAMA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    bo.store()
+        .payment_upsert(&mamori_store::model::PaymentRow {
+            order_id: paid.clone(),
+            provider: "sandbox".into(),
+            payment_id: created.payment_id.clone(),
+            status: mamori_domain::PaymentAttemptState::Succeeded,
+            amount: total,
+            brand: None,
+            last4: None,
+            created_at: 1,
+            updated_at: 1,
+        })
+        .await
+        .unwrap();
+    assert!(bo
+        .store()
+        .transition_order(
+            &paid,
+            &[mamori_domain::OrderState::PendingPayment],
+            mamori_domain::OrderState::Paid,
+            bo.now(),
+            &[]
+        )
+        .await
+        .unwrap());
+    let (owner, client) = bo.member(Role::Owner).await;
+    let path = format!("/orders/{paid}/partial-refund");
+    let detail = client.get(&format!("/orders/{paid}")).await;
+    assert!(detail.has("#partial-refund"));
+    assert!(!detail.has("#order-refunded"));
+    let form = client.get(&path).await;
+    form.expect(200);
+    assert_eq!(form.text_of("#refund-remaining").unwrap(), yen(total));
+    assert_eq!(form.text_of("#refunded-so-far").unwrap(), yen(0));
+
+    // Refused: not an amount, all that is left or more, no reason. Nothing refunded.
+    let all = total.to_string();
+    for (amount, reason) in [
+        ("abc", "一部欠品のため"),
+        ("0", "一部欠品のため"),
+        (all.as_str(), "一部欠品のため"),
+        ("1000", " "),
+    ] {
+        let res = client
+            .post_form(&path, &[("amount", amount), ("reason", reason)])
+            .await;
+        res.expect(200);
+        assert!(res.has("#problem"), "{amount} {reason}");
+        assert!(!res.has("#confirm-partial-refund"));
+    }
+    let res = client
+        .post_form(&path, &[("amount", &all), ("reason", "一部欠品のため")])
+        .await;
+    assert!(res.text_of("#problem").unwrap().contains("全額返金"));
+
+    // The first post only shows the confirmation.
+    let confirm = client
+        .post_form(
+            &path,
+            &[("amount", "１，０００"), ("reason", "一部欠品のため")],
+        )
+        .await;
+    confirm.expect(200);
+    assert_eq!(confirm.text_of("#confirm-amount").unwrap(), yen(1_000));
+    assert!(confirm.has("#confirm-partial-refund"));
+    let key = confirm.input_value("key").unwrap();
+    assert!(bo.store().refunds_of_order(&paid).await.unwrap().is_empty());
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
+
+    // Confirmed: refunded at the provider, recorded, mailed, logged; the order stays paid.
+    let before = bo.ledger_len().await;
+    let fields = [
+        ("amount", "1000"),
+        ("reason", "一部欠品のため"),
+        ("key", key.as_str()),
+        ("confirm", "yes"),
+    ];
+    client
+        .post_form(&path, &fields)
+        .await
+        .expect_redirect(&format!("/orders/{paid}"));
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Refunded { amount: 1_000 }
+    );
+    let refunds = bo.store().refunds_of_order(&paid).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].amount, 1_000);
+    assert_eq!(refunds[0].reason, "一部欠品のため");
+    assert!(refunds[0].provider_refund_id.is_some());
+    let header = bo.store().order_header(&paid).await.unwrap().unwrap();
+    assert_eq!(header.state.as_str(), "paid");
+    let subject = bo.wait_for_mail(TO, "一部を返金").await;
+    assert!(subject.contains(&number), "{subject}");
+    let text = bo.mail_text(TO, "一部を返金").await;
+    assert!(text.contains("ご返金額：1,000円"), "{text}");
+    assert!(
+        !text.contains("一部欠品のため"),
+        "the reason is the shop's: {text}"
+    );
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].principal, Principal::Staff(owner.id.clone()));
+    assert_eq!(reads[0].purpose, "backoffice.orders.mail");
+    assert!(staff_log_actions(&bo, &owner.id)
+        .await
+        .contains(&"orders.partial_refund".to_owned()));
+
+    // A double submit refunds once.
+    client.post_form(&path, &fields).await;
+    assert_eq!(bo.store().refunded_total(&paid).await.unwrap(), 1_000);
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Refunded { amount: 1_000 }
+    );
+    assert_eq!(bo.mails_to(TO), 1);
+
+    let detail = client.get(&format!("/orders/{paid}")).await;
+    assert_eq!(detail.text_of("#order-refunded").unwrap(), yen(1_000));
+    assert_eq!(
+        detail.text_of("#order-remaining").unwrap(),
+        yen(total - 1_000)
+    );
+    assert!(detail
+        .text_of("#refunds")
+        .unwrap()
+        .contains("一部欠品のため"));
+    // Left: total - 1,000; the full refund pays back that much and closes the order.
+    let rest = client.get(&format!("/orders/{paid}/refund")).await;
+    assert_eq!(rest.text_of("#refund-amount").unwrap(), yen(total - 1_000));
+    assert_eq!(rest.text_of("#refund-before").unwrap(), yen(1_000));
+    client
+        .post_form(&format!("/orders/{paid}/refund"), &[("confirm", "yes")])
+        .await
+        .expect_redirect(&format!("/orders/{paid}"));
+    assert_eq!(
+        psp.lookup(&created.payment_id).await.unwrap().status,
+        PaymentStatus::Refunded { amount: total }
+    );
+    assert_eq!(bo.store().refunded_total(&paid).await.unwrap(), total);
+    let text = bo.mail_text(TO, "ご返金の手続きをしました").await;
+    assert!(
+        text.contains(&format!("ご返金額：{}", yen(total - 1_000))),
+        "{text}"
+    );
+    // A refunded order takes no further refund.
+    client
+        .get(&path)
+        .await
+        .expect_redirect(&format!("/orders/{paid}"));
+}
+
 /// A card order paid at the provider is refunded through the payment connector (step-up); an
 /// unpaid card order is cancelled at the provider too.
 async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
@@ -1374,4 +1570,5 @@ both_backends!(
     products_images_and_the_staff_log,
     settings_are_validated,
     shipping_rates_are_set_by_prefecture,
+    partial_refunds_are_confirmed_capped_and_mailed,
 );
