@@ -1212,6 +1212,9 @@ pub struct ExportRequest {
     pub to: Option<String>,
     /// Why.
     pub reason: String,
+    /// The file's layout: `mamori` (UTF-8, every field; the default), `yamato_b2` (ヤマト
+    /// B2クラウド) or `sagawa_ehiden` (佐川 e飛伝), the latter two in Shift_JIS.
+    pub format: Option<String>,
 }
 
 /// `POST /orders/export` (step-up, rate limit): the shipping CSV of the selected orders. The
@@ -1247,6 +1250,18 @@ pub async fn export(
             return Ok(again(c, msg));
         }
     };
+    let carrier = match form.format.as_deref().unwrap_or("mamori") {
+        "mamori" | "" => None,
+        code => match crate::carrier_csv::Carrier::parse(code) {
+            Some(carrier) => Some(carrier),
+            None => {
+                let msg = c
+                    .t("出力形式が正しくありません。", "Unknown file format.")
+                    .to_owned();
+                return Ok(again(c, msg));
+            }
+        },
+    };
     let filter = match filter_of(&q) {
         Ok(f) => f,
         Err((ja, en)) => {
@@ -1255,11 +1270,16 @@ pub async fn export(
         }
     };
     let max = i64::try_from(state.config.export_max_rows).unwrap_or(i64::MAX);
-    let page = state
+    let mut page = state
         .store
         .orders_search(&filter, 0, max)
         .await
         .map_err(fail("export selection"))?;
+    if carrier.is_some() {
+        // Store pickup sends no parcel: not on a carrier's slips (nor read for them).
+        page.items
+            .retain(|o| o.payment_method != PaymentMethod::StorePickup);
+    }
     if page.items.is_empty() {
         let msg = c
             .t(
@@ -1278,6 +1298,9 @@ pub async fn export(
         .shipping_rows(&acc, &ids)
         .await
         .map_err(fail("shipping rows"))?;
+    if let Some(carrier) = carrier {
+        return carrier_file(&state, &c, carrier, &page.items, &rows).await;
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = [
         "注文番号",
@@ -1328,6 +1351,79 @@ pub async fn export(
             fmt_secs(state.now()).replace([' ', ':', '-'], "")
         ),
     ))
+}
+
+/// The shipping rows in a carrier's import layout (Shift_JIS): the shop as the sender (its
+/// settings' name, address and phone), and for cash-on-delivery orders the amount to collect
+/// (the total less what was refunded) on the order's first delivery. Logged like the shipping
+/// CSV, with the layout and how many characters Shift_JIS could not hold.
+async fn carrier_file(
+    state: &BackofficeState,
+    c: &Ctx,
+    carrier: crate::carrier_csv::Carrier,
+    orders: &[OrderHeader],
+    rows: &[mamori_store::gateway::ShippingRow],
+) -> Result<Response, AppError> {
+    use crate::carrier_csv::{write, OrderPay, Sender};
+    let stored = state.store.settings_all().await.map_err(fail("settings"))?;
+    let settings =
+        mamori_store::settings::ShopSettings::from_stored(&stored, &state.config.shop_name);
+    let sender = Sender::from_settings(&settings.name, &settings.address, &settings.phone);
+    let mut pay = std::collections::HashMap::new();
+    for o in orders {
+        let refunded = if o.payment_method == PaymentMethod::CashOnDelivery {
+            state
+                .store
+                .refunded_total(&o.id)
+                .await
+                .map_err(fail("refunded total"))?
+        } else {
+            0
+        };
+        pay.insert(
+            o.order_number.clone(),
+            OrderPay {
+                method: o.payment_method,
+                collect: mamori_domain::Yen(o.total.saturating_sub(refunded).max(0)),
+            },
+        );
+    }
+    let file = write(carrier, rows, &sender, |number| pay.get(number).copied())
+        .map_err(fail("carrier csv"))?;
+    let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+    stafflog::record(
+        state,
+        c,
+        None,
+        "orders.export",
+        "shipping_csv",
+        json!({
+            "orders": ids,
+            "rows": rows.len(),
+            "format": carrier.as_str(),
+            "unmappable_characters": file.substituted,
+        }),
+    )
+    .await?;
+    let filename = format!(
+        "{}-{}.csv",
+        carrier.as_str().replace('_', "-"),
+        fmt_secs(state.now()).replace([' ', ':', '-'], "")
+    );
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        PagePolicy::new().private(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=Shift_JIS"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        file.bytes,
+    )
+        .into_response())
 }
 
 /// A CSV download: UTF-8 with a byte-order mark (spreadsheet programs in Japan need it to read

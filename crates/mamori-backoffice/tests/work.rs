@@ -868,6 +868,127 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
         .expect_redirect(&format!("/orders/{paid}"));
 }
 
+/// The shipping CSV in ヤマト B2クラウド and 佐川 e飛伝 layouts: Shift_JIS, the shop as the
+/// sender, the amount to collect on the cash-on-delivery order's slip only; one recorded read
+/// with the reason, like the standard CSV; an unknown layout reads nothing.
+async fn carrier_files_carry_the_sender_and_the_cod_amount(backend: Backend) {
+    use mamori_domain::OrderState;
+    use mamori_store::settings::keys;
+    let bo = TestBackoffice::start(backend).await;
+    let customer = bo.customer("carrier.buyer@example.jp").await;
+    let (cod, cod_no) = bo.order(&customer).await;
+    let (card, card_no) = bo
+        .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
+        .await;
+    for id in [&cod, &card] {
+        assert!(bo
+            .store()
+            .transition_order(
+                id,
+                &[OrderState::PendingPayment],
+                OrderState::Preparing,
+                bo.now(),
+                &[]
+            )
+            .await
+            .unwrap());
+    }
+    let cod_total = bo.store().order_header(&cod).await.unwrap().unwrap().total;
+    for (k, v) in [
+        (keys::NAME, r#""守り商店""#),
+        (keys::ADDRESS, r#""〒100-0005 東京都千代田区丸の内1-1-1""#),
+        (keys::PHONE, r#""03-1234-5678""#),
+    ] {
+        bo.store().settings_put(k, v, 1, None).await.unwrap();
+    }
+    let (operator, client) = bo.member(Role::Operator).await;
+    let export = |format: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .post_form(
+                    "/orders/export",
+                    &[
+                        ("state", "preparing"),
+                        ("from", ""),
+                        ("to", ""),
+                        ("reason", "本日の集荷分の送り状"),
+                        ("format", format),
+                    ],
+                )
+                .await
+        }
+    };
+    let before = bo.ledger_len().await;
+    let bad = export("kuroneko").await;
+    bad.expect(200);
+    assert!(bad.has("#problem"));
+    assert!(staff_reads(&bo.ledger_events_since(before).await).is_empty());
+
+    let res = export("yamato_b2").await;
+    res.expect(200);
+    assert_eq!(
+        res.header("content-type").as_deref(),
+        Some("text/csv; charset=Shift_JIS")
+    );
+    assert!(res
+        .header("content-disposition")
+        .unwrap()
+        .contains("yamato-b2-"));
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&res.bytes);
+    assert!(!bad, "Shift_JIS");
+    assert!(!res.bytes.starts_with(b"\xEF\xBB\xBF"), "no UTF-8 mark");
+    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let of = |number: &str| {
+        rows.iter()
+            .find(|r| r[0].starts_with(number))
+            .unwrap_or_else(|| panic!("{number} in {text}"))
+            .clone()
+    };
+    let slip = of(&cod_no);
+    assert_eq!(slip[1], "2", "コレクト");
+    assert_eq!(slip[33], cod_total.to_string());
+    assert_eq!(slip[15], "鳩山 花子");
+    assert_eq!(slip[10], "100-0001");
+    assert!(slip[11].starts_with("東京都"), "{slip:?}");
+    assert_eq!(slip[21], "100-0005");
+    assert_eq!(slip[22], "東京都千代田区丸の内1-1-1");
+    assert_eq!(slip[24], "守り商店");
+    assert_eq!(slip[19], "03-1234-5678");
+    let slip = of(&card_no);
+    assert_eq!((slip[1].as_str(), slip[33].as_str()), ("0", ""));
+    let reads = staff_reads(&bo.ledger_events_since(before).await);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0].customers, vec![customer.clone()]);
+    assert_eq!(reads[0].reason.as_deref(), Some("本日の集荷分の送り状"));
+    assert_eq!(reads[0].principal, Principal::Staff(operator.id.clone()));
+    assert_eq!(reads[0].purpose, "backoffice.orders.shipping_csv");
+
+    let before = bo.ledger_len().await;
+    let res = export("sagawa_ehiden").await;
+    res.expect(200);
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&res.bytes);
+    assert!(!bad);
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[0], "お届け先コード取得区分");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let slip = rows.iter().find(|r| r[9].starts_with(&cod_no)).unwrap();
+    assert_eq!(&slip[35], cod_total.to_string().as_str());
+    assert_eq!(&slip[7], "鳩山 花子");
+    assert_eq!(&slip[21], "守り商店");
+    let slip = rows.iter().find(|r| r[9].starts_with(&card_no)).unwrap();
+    assert_eq!(&slip[35], "");
+    assert_eq!(staff_reads(&bo.ledger_events_since(before).await).len(), 1);
+    assert!(staff_log_actions(&bo, &operator.id)
+        .await
+        .contains(&"orders.export".to_owned()));
+}
+
 /// A card order paid at the provider is refunded through the payment connector (step-up); an
 /// unpaid card order is cancelled at the provider too.
 async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
@@ -1571,4 +1692,5 @@ both_backends!(
     settings_are_validated,
     shipping_rates_are_set_by_prefecture,
     partial_refunds_are_confirmed_capped_and_mailed,
+    carrier_files_carry_the_sender_and_the_cod_amount,
 );
