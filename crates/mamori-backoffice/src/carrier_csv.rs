@@ -105,6 +105,19 @@ pub struct CarrierFile {
     pub bytes: Vec<u8>,
     /// Characters Shift_JIS could not hold.
     pub substituted: usize,
+    /// Slips whose recipient address or name is longer than the layout's fields take (cut: the
+    /// slip needs a look before it is printed).
+    pub cut_slips: usize,
+}
+
+/// True when the recipient's address and name fit the layout's fields whole.
+fn fits(carrier: Carrier, r: &ShippingRow) -> bool {
+    let address = r.prefecture.chars().count() + r.address_line.expose().chars().count();
+    let name = r.recipient_name.expose().chars().count();
+    match carrier {
+        Carrier::YamatoB2 => address <= 32 + 16 && name <= 16,
+        Carrier::SagawaEhiden => address <= 16 * 3 && name <= 16 * 2,
+    }
 }
 
 /// The first `n` characters of `s`.
@@ -363,7 +376,11 @@ pub fn write(
         Carrier::SagawaEhiden => w.write_record(EHIDEN_HEAD)?,
     }
     let mut collected: Vec<&str> = Vec::new();
+    let mut cut_slips = 0;
     for r in rows {
+        if !fits(carrier, r) {
+            cut_slips += 1;
+        }
         let collect = match pay_of(&r.order_number) {
             Some(p)
                 if p.method == PaymentMethod::CashOnDelivery
@@ -382,7 +399,11 @@ pub fn write(
     // The writer wrote UTF-8 from `String`s.
     let text = String::from_utf8_lossy(&text);
     let (bytes, substituted) = to_shift_jis(&text);
-    Ok(CarrierFile { bytes, substituted })
+    Ok(CarrierFile {
+        bytes,
+        substituted,
+        cut_slips,
+    })
 }
 
 #[cfg(test)]
@@ -455,6 +476,7 @@ mod tests {
         .unwrap();
         // 𠮷 is not in Shift_JIS.
         assert_eq!(file.substituted, 3);
+        assert_eq!(file.cut_slips, 0);
         let text = decode(&file.bytes);
         assert!(text.ends_with("\r\n"));
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
@@ -503,6 +525,18 @@ mod tests {
     fn ehiden_slips_split_addresses_and_collect() {
         let sender = Sender::from_settings("守り商店", "東京都千代田区丸の内1-1-1", "03-1234-5678");
         let rows = [row("MA-3", 1, "16_18")];
+        let file = write(Carrier::SagawaEhiden, &rows, &sender, |_| {
+            Some(OrderPay {
+                method: PaymentMethod::CashOnDelivery,
+                collect: Yen(12_100),
+            })
+        })
+        .unwrap();
+        assert_eq!(file.cut_slips, 0);
+        let mut long = row("MA-4", 1, "");
+        long.address_line = Personal::new("あ".repeat(60));
+        let file = write(Carrier::SagawaEhiden, &[long], &sender, |_| None).unwrap();
+        assert_eq!(file.cut_slips, 1);
         let file = write(Carrier::SagawaEhiden, &rows, &sender, |_| {
             Some(OrderPay {
                 method: PaymentMethod::CashOnDelivery,

@@ -1402,6 +1402,7 @@ async fn carrier_file(
             "rows": rows.len(),
             "format": carrier.as_str(),
             "unmappable_characters": file.substituted,
+            "slips_cut": file.cut_slips,
         }),
     )
     .await?;
