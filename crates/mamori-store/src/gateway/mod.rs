@@ -39,6 +39,7 @@ mod mail;
 mod notices;
 mod orders;
 mod reads;
+mod refunds;
 mod tokens;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
 pub use crate::model::{Buyer, NewOrder, NewShipment, OrderView, PlacedOrder, ShipmentView};
