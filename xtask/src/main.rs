@@ -185,7 +185,8 @@ fn test(args: &[String]) -> Result<()> {
             "warnings",
         ]))?;
         run(Command::new("cargo")
-            .args(["test", "--workspace"])
+            // Every failing test binary reported in one run, not only the first.
+            .args(["test", "--workspace", "--no-fail-fast"])
             .args(args)
             .env(mamori_testkit::PG_URL_VAR, &cluster.url))
     })();

@@ -55,6 +55,11 @@ pub struct BackofficeConfig {
     pub card_testing: Option<String>,
     /// The domain of incident notices' VERP envelope senders (`[respond.notices]`).
     pub notice_bounce_domain: Option<String>,
+    /// The configuration's flat shipping fee (`shop.shipping_fee`): the shipping page's rates
+    /// until the settings have their own.
+    pub shipping_fee: i64,
+    /// The configuration's free-shipping threshold (`shop.free_shipping_from`), likewise.
+    pub free_shipping_from: i64,
 }
 
 /// The default allow-list: the loopback networks.
@@ -89,6 +94,8 @@ impl Default for BackofficeConfig {
             canary_domain: None,
             card_testing: None,
             notice_bounce_domain: None,
+            shipping_fee: 770,
+            free_shipping_from: 11_000,
         }
     }
 }

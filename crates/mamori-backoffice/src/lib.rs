@@ -30,14 +30,14 @@
 //! | own account | `GET /account`; password, passkeys, TOTP, recovery codes | `own_account` (+ step-up for changes) |
 //! | dashboard | `GET /dashboard` (today's orders and sales, JST; the last 30 days' sales as an SVG plot and a table) | `dashboard` |
 //! | orders | `GET /orders` (filters, number search), `GET /orders/{id}` (recipients masked; 名入れ and のし for `orders_manage`, a recorded read), `POST /orders/{id}/{transition,cancel}` (the customer is mailed; shipping takes tracking numbers) | `orders_view`, `orders_manage` |
-//! | refunds | `GET /orders/{id}/refund` (confirmation), `POST /orders/{id}/refund` (card: through the payment connector) | `orders_manage` + step-up |
-//! | shipping CSV | `GET/POST /orders/export` (reason, rate limit) | `orders_export` + step-up |
+//! | refunds | `GET /orders/{id}/refund` (confirmation; what earlier partial refunds left), `POST /orders/{id}/refund` (card: through the payment connector), `GET/POST /orders/{id}/partial-refund` (an amount below what is left and a reason, then a confirmation with a fresh key; the customer is mailed, the order keeps its state) | `orders_manage` + step-up |
+//! | shipping CSV | `GET/POST /orders/export` (reason, rate limit; standard UTF-8 layout, or ヤマト B2クラウド / 佐川 e飛伝 in Shift_JIS, [`carrier_csv`]) | `orders_export` + step-up |
 //! | customers | `GET /customers` (masked; exact email or id search), `GET /customers/{id}` | `customers_view` |
 //! | reveal | `POST /customers/{id}/reveal` (one field, a reason; shown once) | `customers_reveal` |
 //! | customer CSV | `GET/POST /customers/export` (reason, rate limit, never empty) | `customers_export` + step-up |
 //! | products | `GET /products` (inactive too), `GET /products/new`, `POST /products`, `GET/POST /products/{id}`, `POST /products/{id}/stock`, `POST /products/{id}/images`, `GET /products/{id}/images/{image}` | `products_view`, `products_manage` |
 //! | staff | `GET /staff`, `POST /staff/invite`, `POST /staff/{id}/{link,role,disable,enable}` | `staff_manage` (owner) + step-up |
-//! | settings | `GET/POST /settings` (shop name, address, invoice number, slots, payment methods) | `settings_manage` |
+//! | settings | `GET/POST /settings` (shop name, address, invoice number, slots, payment methods), `GET/POST /settings/shipping` (rates by region and prefecture, free-shipping threshold, 代引き fee table; orders keep what they were charged) | `settings_manage` |
 //! | audit | `GET /ledger` (filter by customer; never a value), `GET /staff-log` (staff, action, dates) | `ledger_view`, `staff_log_view` |
 //! | security | `GET /security` (dashboard: counts over 24 h or 7 days as SVG), `GET /security/self-check` (live evidence), `GET /canaries` (ids to owners only) | `alerts_view` |
 //! | canaries | `POST /canaries` (plant N, a reason), `POST /canaries/mail/{id}/open` (a reason; on the ledger) | `canaries_manage` (owner) + step-up |
@@ -112,6 +112,7 @@ pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod carrier_csv;
 pub mod config;
 pub mod csp_reports;
 pub mod ctx;

@@ -8,7 +8,8 @@
 use mamori_domain::{Language, OrderEvent, PaymentMethod, Yen};
 use mamori_mail::{
     order_status::{
-        cancelled, payment_confirmed, ready_for_pickup, refunded, shipped, OrderNotice,
+        cancelled, partially_refunded, payment_confirmed, ready_for_pickup, refunded, shipped,
+        OrderNotice,
     },
     template::ShopInfo,
     OutgoingMail, Recipient,
@@ -38,12 +39,69 @@ pub async fn notice(
         OrderEvent::Refund => "order-refunded",
         _ => return Ok(None),
     };
-    let failed = |what: &'static str| {
-        move |err: mamori_store::StoreError| {
-            tracing::error!(what, error = %err, "order notice");
-            NoticeFailed
+    let Some((n, to, pickup_place)) = prepare(state, c, header).await? else {
+        return Ok(None);
+    };
+    let total = Yen(header.total);
+    let content = match event {
+        OrderEvent::PaymentConfirmed => payment_confirmed(&n, total),
+        OrderEvent::Ship if header.payment_method == PaymentMethod::StorePickup => {
+            ready_for_pickup(&n, &pickup_place, total)
+        }
+        OrderEvent::Ship => shipped(&n, tracking),
+        OrderEvent::Cancel => cancelled(&n, None),
+        _ => {
+            // A full refund pays back what earlier partial refunds left.
+            let before = state
+                .store
+                .refunded_total(&header.id)
+                .await
+                .map_err(failed("refunded total"))?;
+            refunded(&n, Yen(header.total.saturating_sub(before)))
         }
     };
+    Ok(Some(draft(to, content, kind)))
+}
+
+/// The mail about a partial refund of `amount`, `refunded_total` refunded so far with it (see
+/// [`notice`] for whom and in which language).
+pub async fn partial_refund_notice(
+    state: &BackofficeState,
+    c: &Ctx,
+    header: &OrderHeader,
+    amount: Yen,
+    refunded_total: Yen,
+) -> Result<Option<MailDraft>, NoticeFailed> {
+    let Some((n, to, _)) = prepare(state, c, header).await? else {
+        return Ok(None);
+    };
+    let content = partially_refunded(&n, amount, refunded_total, Yen(header.total));
+    Ok(Some(draft(to, content, "order-partially-refunded")))
+}
+
+fn failed(what: &'static str) -> impl Fn(mamori_store::StoreError) -> NoticeFailed {
+    move |err: mamori_store::StoreError| {
+        tracing::error!(what, error = %err, "order notice");
+        NoticeFailed
+    }
+}
+
+fn draft(to: Recipient, content: mamori_mail::MailContent, kind: &str) -> MailDraft {
+    let mail = OutgoingMail::from_content(to, content).with_header("X-Mamori-Kind", kind);
+    MailDraft {
+        kind: kind.to_owned(),
+        payload: mail.to_payload(),
+    }
+}
+
+/// Whom to write to about the order (a recorded read of the buyer's name and email), in which
+/// language, signed as the shop, and where pickup orders are collected; `None` for an erased
+/// customer.
+async fn prepare(
+    state: &BackofficeState,
+    c: &Ctx,
+    header: &OrderHeader,
+) -> Result<Option<(OrderNotice, Recipient, String)>, NoticeFailed> {
     let acc = c.accessor("backoffice.orders.mail");
     let Some((name, email)) = state
         .gateway
@@ -76,22 +134,8 @@ pub async fn notice(
         customer_name: name.expose().full_name(),
         order_number: header.order_number.clone(),
     };
-    let total = Yen(header.total);
-    let content = match event {
-        OrderEvent::PaymentConfirmed => payment_confirmed(&n, total),
-        OrderEvent::Ship if header.payment_method == PaymentMethod::StorePickup => {
-            ready_for_pickup(&n, &pickup_place, total)
-        }
-        OrderEvent::Ship => shipped(&n, tracking),
-        OrderEvent::Cancel => cancelled(&n, None),
-        _ => refunded(&n, total),
-    };
     let to = Recipient::new(email.expose().as_str())
         .map_err(|_| NoticeFailed)?
         .with_name(name.expose().full_name());
-    let mail = OutgoingMail::from_content(to, content).with_header("X-Mamori-Kind", kind);
-    Ok(Some(MailDraft {
-        kind: kind.to_owned(),
-        payload: mail.to_payload(),
-    }))
+    Ok(Some((n, to, pickup_place)))
 }

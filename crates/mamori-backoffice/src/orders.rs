@@ -14,7 +14,7 @@ use mamori_domain::{OrderEvent, OrderState, PaymentAttemptState, PaymentMethod};
 use mamori_staff::Permission;
 use mamori_store::{
     model::{OrderFilter, OrderHeader, PaymentRow},
-    StoreError,
+    RefundInsert, RefundRow, StoreError,
 };
 use mamori_web::{
     errors::{AppError, SafeForm},
@@ -271,6 +271,13 @@ struct Detail {
     cod_fee: String,
     buyer: BuyerView,
     pickup: bool,
+    refunds: RefundState,
+}
+
+impl Detail {
+    fn yen(&self, amount: &i64) -> String {
+        yen(*amount)
+    }
 }
 
 /// The buyer, masked.
@@ -393,9 +400,13 @@ pub async fn detail(
         })
         .collect();
     let order = list_row(&c, &header);
+    let refunds = refund_state(&state, &header)
+        .await
+        .map_err(|_| AppError::Internal)?;
     Ok((
         PagePolicy::new().private(),
         render(&Detail {
+            refunds,
             order,
             shipping: yen(header.shipping_fee),
             cod_fee: yen(header.cod_fee),
@@ -724,6 +735,10 @@ struct RefundConfirm {
     c: Ctx,
     order: OrderListRow,
     card: bool,
+    /// What the full refund pays back: the total less earlier partial refunds.
+    amount: String,
+    /// Refunded before, when anything was.
+    refunded: Option<String>,
 }
 
 /// `GET /orders/{id}/refund` (step-up): what a refund would do (order, amount, how it is paid
@@ -739,10 +754,20 @@ pub async fn refund_confirm(
         Err(r) => return back_to(&c, &id, Err(r), "", ""),
     };
     let card = header.payment_method == PaymentMethod::Card;
+    let so_far = match refund_state(&state, &header).await {
+        Ok(s) => s,
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
     let order = list_row(&c, &header);
     (
         PagePolicy::new().private(),
-        render(&RefundConfirm { c, order, card }),
+        render(&RefundConfirm {
+            c,
+            order,
+            card,
+            amount: yen(so_far.remaining),
+            refunded: (so_far.refunded > 0).then(|| yen(so_far.refunded)),
+        }),
     )
         .into_response()
 }
@@ -770,22 +795,26 @@ pub async fn refund(
     }
     let result = async {
         let (header, to) = apply(&state, &id, OrderEvent::Refund).await?;
-        if header.payment_method == PaymentMethod::Card {
+        // What earlier partial refunds left.
+        let remaining = refund_state(&state, &header).await?.remaining;
+        let key = format!("refund-{}", header.id);
+        let mut provider_refund_id = None;
+        if header.payment_method == PaymentMethod::Card && remaining > 0 {
             let mut p = state
                 .store
                 .payment_of_order(&id)
                 .await
                 .map_err(|_| Refusal::Payment)?
                 .ok_or(Refusal::Payment)?;
-            let key = format!("refund-{}", header.id);
-            state
+            let info = state
                 .psp
-                .refund(&p.payment_id, header.total, &key)
+                .refund(&p.payment_id, remaining, &key)
                 .await
                 .map_err(|e| {
                     tracing::warn!(error = %e, "provider refund failed");
                     Refusal::Payment
                 })?;
+            provider_refund_id = Some(info.refund_id);
             p.status = PaymentAttemptState::Refunded;
             p.updated_at = state.now();
             state
@@ -794,13 +823,356 @@ pub async fn refund(
                 .await
                 .map_err(|_| Refusal::Payment)?;
         }
-        commit(&state, &c, &header, to, OrderEvent::Refund, &[]).await
+        commit(&state, &c, &header, to, OrderEvent::Refund, &[]).await?;
+        // The order's refunds add up to its total (the mail went with the state change).
+        if remaining > 0 {
+            let row = RefundRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                order_id: header.id.clone(),
+                amount: remaining,
+                reason: String::new(),
+                provider_refund_id,
+                idempotency_key: key,
+                staff_id: Some(c.staff_id().to_owned()),
+                created_at: state.now(),
+            };
+            if let Err(e) = state.store.refund_insert(&row, header.total, &[]).await {
+                tracing::error!(error = %e, "full refund record");
+            }
+        }
+        Ok(())
     }
     .await;
     if matches!(result, Err(Refusal::Unknown)) {
         return unknown_order(&c);
     }
     back_to(&c, &id, result, "返金しました。", "The order was refunded.")
+}
+
+/// What has been refunded of an order and what is left.
+#[derive(Debug, Clone)]
+pub struct RefundState {
+    /// Yen refunded so far.
+    pub refunded: i64,
+    /// Yen left to refund.
+    pub remaining: i64,
+    /// The refunds, oldest first: (time, amount, reason).
+    pub refunds: Vec<(String, String, String)>,
+}
+
+async fn refund_state(
+    state: &BackofficeState,
+    header: &OrderHeader,
+) -> Result<RefundState, Refusal> {
+    let rows = state
+        .store
+        .refunds_of_order(&header.id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "refunds of order");
+            Refusal::Other(
+                "返金の記録を読み込めませんでした。",
+                "The refunds could not be read.",
+            )
+        })?;
+    let refunded: i64 = rows.iter().map(|r| r.amount).sum();
+    Ok(RefundState {
+        refunded,
+        remaining: header.total.saturating_sub(refunded).max(0),
+        refunds: rows
+            .iter()
+            .map(|r| (fmt_secs(r.created_at), yen(r.amount), r.reason.clone()))
+            .collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "orders/partial_refund.html")]
+struct PartialRefundPage {
+    c: Ctx,
+    order: OrderListRow,
+    card: bool,
+    refunded: String,
+    remaining: String,
+    amount: String,
+    reason: String,
+    /// Set once the amount and reason are checked: the confirmation step, with its key.
+    confirm_key: Option<String>,
+    /// The amount as it will be refunded (confirmation step).
+    amount_label: String,
+    problem: Option<String>,
+}
+
+/// `GET /orders/{id}/partial-refund` (step-up): the amount and reason of a refund of part of the
+/// order, with what was refunded so far and what is left. Nothing changes here.
+pub async fn partial_refund_form(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    let (header, _to) = match apply(&state, &id, OrderEvent::Refund).await {
+        Ok(found) => found,
+        Err(Refusal::Unknown) => return unknown_order(&c),
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    let so_far = match refund_state(&state, &header).await {
+        Ok(s) => s,
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    partial_refund_page(
+        &c,
+        &header,
+        &so_far,
+        String::new(),
+        String::new(),
+        None,
+        None,
+    )
+}
+
+fn partial_refund_page(
+    c: &Ctx,
+    header: &OrderHeader,
+    so_far: &RefundState,
+    amount: String,
+    reason: String,
+    confirm: Option<(String, i64)>,
+    problem: Option<String>,
+) -> Response {
+    let (confirm_key, amount_label) = match confirm {
+        Some((key, a)) => (Some(key), yen(a)),
+        None => (None, String::new()),
+    };
+    (
+        PagePolicy::new().private(),
+        render(&PartialRefundPage {
+            c: c.clone(),
+            order: list_row(c, header),
+            card: header.payment_method == PaymentMethod::Card,
+            refunded: yen(so_far.refunded),
+            remaining: yen(so_far.remaining),
+            amount,
+            reason,
+            confirm_key,
+            amount_label,
+            problem,
+        }),
+    )
+        .into_response()
+}
+
+/// `POST /orders/{id}/partial-refund` form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialRefundForm {
+    /// Yen to refund (digits; full-width and commas accepted).
+    pub amount: String,
+    /// Why (kept in the refund's record and the staff log; no personal data).
+    pub reason: String,
+    /// The confirmation step's key; absent on the first post.
+    pub key: Option<String>,
+    /// `yes` from the confirmation step's button.
+    pub confirm: Option<String>,
+}
+
+/// The amount typed: whole yen, full-width digits and commas accepted.
+fn refund_amount(raw: &str) -> Option<i64> {
+    let digits: String = mamori_domain::normalize_input(raw)
+        .chars()
+        .filter(|ch| !matches!(ch, ',' | '円' | ' '))
+        .collect();
+    if digits.is_empty() || digits.len() > 12 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `POST /orders/{id}/partial-refund` (step-up): refunds part of the order in two steps. The
+/// first post checks the amount (at least 1 yen and less than what is left: refunding all that
+/// is left is the full refund, which closes the order) and the reason, and shows the
+/// confirmation with a fresh key; the confirmation's post refunds: a card payment through the
+/// provider (idempotency key per confirmation, so a double submit refunds once), other methods
+/// outside mamori and only recorded. The refund is recorded with the customer's mail in one
+/// transaction and in the staff log; the order's state does not change.
+pub async fn partial_refund(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<String>,
+    SafeForm(form): SafeForm<PartialRefundForm>,
+) -> Response {
+    let (header, _to) = match apply(&state, &id, OrderEvent::Refund).await {
+        Ok(found) => found,
+        Err(Refusal::Unknown) => return unknown_order(&c),
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    let so_far = match refund_state(&state, &header).await {
+        Ok(s) => s,
+        Err(r) => return back_to(&c, &id, Err(r), "", ""),
+    };
+    let again = |problem: &str| {
+        partial_refund_page(
+            &c,
+            &header,
+            &so_far,
+            form.amount.clone(),
+            form.reason.clone(),
+            None,
+            Some(problem.to_owned()),
+        )
+    };
+    let amount = match refund_amount(&form.amount) {
+        Some(a) if a >= 1 && a < so_far.remaining => a,
+        Some(a) if a >= so_far.remaining && a > 0 => {
+            return again(c.t(
+                "返金額が返金できる残額以上です。残額すべてを返金する場合は「全額返金」をお使いください。",
+                "The amount is not less than what is left to refund. To refund all that is left, use the full refund.",
+            ));
+        }
+        _ => {
+            return again(c.t(
+                "返金額を1円以上の半角数字で入力してください。",
+                "Enter the amount to refund in whole yen (1 or more).",
+            ));
+        }
+    };
+    let reason = match check_reason(&form.reason) {
+        Ok(r) => r,
+        Err((ja, en)) => return again(c.t(ja, en)),
+    };
+    let key = match (form.confirm.as_deref(), form.key.as_deref()) {
+        (Some("yes"), Some(k)) if uuid::Uuid::parse_str(k).is_ok() => k.to_owned(),
+        _ => {
+            // The confirmation step: nothing changes yet.
+            return partial_refund_page(
+                &c,
+                &header,
+                &so_far,
+                amount.to_string(),
+                reason,
+                Some((uuid::Uuid::now_v7().to_string(), amount)),
+                None,
+            );
+        }
+    };
+    let result = refund_part(&state, &c, &header, amount, &reason, &key, &so_far).await;
+    if let Err(Refusal::Other(ja, en)) = &result {
+        if *ja == OVER_REMAINING.0 {
+            return again(c.t(ja, en));
+        }
+    }
+    back_to(
+        &c,
+        &id,
+        result,
+        "一部返金しました。",
+        "Part of the order was refunded.",
+    )
+}
+
+const OVER_REMAINING: (&str, &str) = (
+    "ほかの返金と合わせると返金できる残額を超えます。何も返金していません。",
+    "With the other refunds this is more than is left to refund. Nothing was refunded.",
+);
+
+async fn refund_part(
+    state: &BackofficeState,
+    c: &Ctx,
+    header: &OrderHeader,
+    amount: i64,
+    reason: &str,
+    key: &str,
+    so_far: &RefundState,
+) -> Result<(), Refusal> {
+    let idempotency_key = format!("partial-refund-{}-{key}", header.id);
+    let mut provider_refund_id = None;
+    if header.payment_method == PaymentMethod::Card {
+        let p = state
+            .store
+            .payment_of_order(&header.id)
+            .await
+            .map_err(|_| Refusal::Payment)?
+            .ok_or(Refusal::Payment)?;
+        let info = state
+            .psp
+            .refund(&p.payment_id, amount, &idempotency_key)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "provider partial refund failed");
+                Refusal::Payment
+            })?;
+        provider_refund_id = Some(info.refund_id);
+    }
+    let refunded_total = so_far.refunded.saturating_add(amount);
+    let mail = crate::order_mail::partial_refund_notice(
+        state,
+        c,
+        header,
+        mamori_domain::Yen(amount),
+        mamori_domain::Yen(refunded_total),
+    )
+    .await
+    .map_err(|_| {
+        Refusal::Other(
+            "お客様へのメールを作成できませんでした。返金の記録は残っていません。決済代行会社の管理画面を確認してください。",
+            "The mail to the customer could not be made; the refund was not recorded. Check the provider's dashboard.",
+        )
+    })?;
+    let row = RefundRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        order_id: header.id.clone(),
+        amount,
+        reason: reason.to_owned(),
+        provider_refund_id,
+        idempotency_key,
+        staff_id: Some(c.staff_id().to_owned()),
+        created_at: state.now(),
+    };
+    let acc = c.accessor("backoffice.orders.partial_refund");
+    let done = state
+        .gateway
+        .refund_with_mail(&acc, &row, mail)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "partial refund record");
+            Refusal::Other(
+                "返金を記録できませんでした。",
+                "The refund could not be recorded.",
+            )
+        })?;
+    match done {
+        RefundInsert::Recorded => {}
+        RefundInsert::Duplicate => {
+            return Err(Refusal::Other(
+                "この返金は実行済みです（二重の送信は返金していません）。",
+                "This refund was made already (the repeated submission refunded nothing).",
+            ))
+        }
+        RefundInsert::OverCap => {
+            tracing::error!("partial refund over the order total refused by the store");
+            return Err(Refusal::Other(OVER_REMAINING.0, OVER_REMAINING.1));
+        }
+    }
+    stafflog::record(
+        state,
+        c,
+        None,
+        "orders.partial_refund",
+        &header.id,
+        json!({
+            "order_number": header.order_number,
+            "amount": amount,
+            "refunded_total": refunded_total,
+            "remaining": header.total.saturating_sub(refunded_total),
+            "reason": reason,
+        }),
+    )
+    .await
+    .map_err(|_| {
+        Refusal::Other(
+            "操作ログに記録できませんでした。",
+            "The staff log could not be written.",
+        )
+    })
 }
 
 #[derive(Template)]
@@ -840,6 +1212,9 @@ pub struct ExportRequest {
     pub to: Option<String>,
     /// Why.
     pub reason: String,
+    /// The file's layout: `mamori` (UTF-8, every field; the default), `yamato_b2` (ヤマト
+    /// B2クラウド) or `sagawa_ehiden` (佐川 e飛伝), the latter two in Shift_JIS.
+    pub format: Option<String>,
 }
 
 /// `POST /orders/export` (step-up, rate limit): the shipping CSV of the selected orders. The
@@ -875,6 +1250,18 @@ pub async fn export(
             return Ok(again(c, msg));
         }
     };
+    let carrier = match form.format.as_deref().unwrap_or("mamori") {
+        "mamori" | "" => None,
+        code => match crate::carrier_csv::Carrier::parse(code) {
+            Some(carrier) => Some(carrier),
+            None => {
+                let msg = c
+                    .t("出力形式が正しくありません。", "Unknown file format.")
+                    .to_owned();
+                return Ok(again(c, msg));
+            }
+        },
+    };
     let filter = match filter_of(&q) {
         Ok(f) => f,
         Err((ja, en)) => {
@@ -883,11 +1270,16 @@ pub async fn export(
         }
     };
     let max = i64::try_from(state.config.export_max_rows).unwrap_or(i64::MAX);
-    let page = state
+    let mut page = state
         .store
         .orders_search(&filter, 0, max)
         .await
         .map_err(fail("export selection"))?;
+    if carrier.is_some() {
+        // Store pickup sends no parcel: not on a carrier's slips (nor read for them).
+        page.items
+            .retain(|o| o.payment_method != PaymentMethod::StorePickup);
+    }
     if page.items.is_empty() {
         let msg = c
             .t(
@@ -906,6 +1298,9 @@ pub async fn export(
         .shipping_rows(&acc, &ids)
         .await
         .map_err(fail("shipping rows"))?;
+    if let Some(carrier) = carrier {
+        return carrier_file(&state, &c, carrier, &page.items, &rows).await;
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let head = [
         "注文番号",
@@ -956,6 +1351,80 @@ pub async fn export(
             fmt_secs(state.now()).replace([' ', ':', '-'], "")
         ),
     ))
+}
+
+/// The shipping rows in a carrier's import layout (Shift_JIS): the shop as the sender (its
+/// settings' name, address and phone), and for cash-on-delivery orders the amount to collect
+/// (the total less what was refunded) on the order's first delivery. Logged like the shipping
+/// CSV, with the layout and how many characters Shift_JIS could not hold.
+async fn carrier_file(
+    state: &BackofficeState,
+    c: &Ctx,
+    carrier: crate::carrier_csv::Carrier,
+    orders: &[OrderHeader],
+    rows: &[mamori_store::gateway::ShippingRow],
+) -> Result<Response, AppError> {
+    use crate::carrier_csv::{write, OrderPay, Sender};
+    let stored = state.store.settings_all().await.map_err(fail("settings"))?;
+    let settings =
+        mamori_store::settings::ShopSettings::from_stored(&stored, &state.config.shop_name);
+    let sender = Sender::from_settings(&settings.name, &settings.address, &settings.phone);
+    let mut pay = std::collections::HashMap::new();
+    for o in orders {
+        let refunded = if o.payment_method == PaymentMethod::CashOnDelivery {
+            state
+                .store
+                .refunded_total(&o.id)
+                .await
+                .map_err(fail("refunded total"))?
+        } else {
+            0
+        };
+        pay.insert(
+            o.order_number.clone(),
+            OrderPay {
+                method: o.payment_method,
+                collect: mamori_domain::Yen(o.total.saturating_sub(refunded).max(0)),
+            },
+        );
+    }
+    let file = write(carrier, rows, &sender, |number| pay.get(number).copied())
+        .map_err(fail("carrier csv"))?;
+    let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+    stafflog::record(
+        state,
+        c,
+        None,
+        "orders.export",
+        "shipping_csv",
+        json!({
+            "orders": ids,
+            "rows": rows.len(),
+            "format": carrier.as_str(),
+            "unmappable_characters": file.substituted,
+            "slips_cut": file.cut_slips,
+        }),
+    )
+    .await?;
+    let filename = format!(
+        "{}-{}.csv",
+        carrier.as_str().replace('_', "-"),
+        fmt_secs(state.now()).replace([' ', ':', '-'], "")
+    );
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        PagePolicy::new().private(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=Shift_JIS"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        file.bytes,
+    )
+        .into_response())
 }
 
 /// A CSV download: UTF-8 with a byte-order mark (spreadsheet programs in Japan need it to read

@@ -10,7 +10,9 @@ use axum::{
     extract::State,
     response::{IntoResponse, Redirect, Response},
 };
-use mamori_domain::{PaymentMethod, RegistrationNumber};
+use mamori_domain::{
+    CodFees, PaymentMethod, Region, RegistrationNumber, ShippingRates, Yen, MAX_SHIPPING_RATE,
+};
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
@@ -223,6 +225,8 @@ pub async fn save(
         delivery_time,
         returns,
         privacy_purposes,
+        shipping: before.shipping.clone(),
+        cod_fees: before.cod_fees.clone(),
     };
     if !problems.is_empty() {
         return Ok(page(c, after, problems));
@@ -254,4 +258,254 @@ pub async fn save(
         c.flash_next(c.t("設定を保存しました。", "The settings were saved."));
     }
     Ok(Redirect::to("/settings").into_response())
+}
+
+/// One rate field of the shipping page: its form name, label and current value (empty: not set,
+/// the wider rate applies).
+#[derive(Debug, Clone)]
+pub struct RateField {
+    /// Form field name (`region_kanto`, `pref_13`).
+    pub name: String,
+    /// Label in the page's language.
+    pub label: String,
+    /// Current value (digits) or empty.
+    pub value: String,
+}
+
+/// A region with its prefectures, for the shipping page.
+#[derive(Debug, Clone)]
+pub struct RegionRates {
+    /// The region's own rate.
+    pub region: RateField,
+    /// Its prefectures' rates.
+    pub prefectures: Vec<RateField>,
+}
+
+/// Rows of the 代引き fee table on the page (empty rows are left out when saved).
+pub const COD_ROWS: usize = 6;
+
+#[derive(Template)]
+#[template(path = "settings_shipping.html")]
+struct ShippingPage {
+    c: Ctx,
+    base: String,
+    free_from: String,
+    regions: Vec<RegionRates>,
+    /// (upper bound, fee) per row.
+    cod: Vec<(String, String)>,
+    cod_top: String,
+    problems: Vec<&'static str>,
+}
+
+/// The form's values as typed (or as stored), keyed by field name.
+type Fields = std::collections::BTreeMap<String, String>;
+
+/// The stored (or default) rates and fees as form values.
+fn shipping_fields(rates: &ShippingRates, cod: &CodFees) -> Fields {
+    let mut f = Fields::new();
+    f.insert("base".into(), rates.base.0.to_string());
+    f.insert(
+        "free_from".into(),
+        rates.free_from.map(|y| y.0.to_string()).unwrap_or_default(),
+    );
+    for (r, y) in &rates.regions {
+        f.insert(format!("region_{}", r.as_str()), y.0.to_string());
+    }
+    for (p, y) in &rates.prefectures {
+        f.insert(format!("pref_{}", p.code()), y.0.to_string());
+    }
+    for (i, (limit, fee)) in cod.bands.iter().enumerate() {
+        f.insert(format!("cod_limit_{i}"), limit.0.to_string());
+        f.insert(format!("cod_fee_{i}"), fee.0.to_string());
+    }
+    f.insert("cod_top".into(), cod.top.0.to_string());
+    f
+}
+
+fn shipping_page(c: Ctx, f: &Fields, problems: Vec<&'static str>) -> Response {
+    let v = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let regions = Region::ALL
+        .iter()
+        .map(|r| RegionRates {
+            region: RateField {
+                name: format!("region_{}", r.as_str()),
+                label: c.t(r.label_ja(), r.label_en()).to_owned(),
+                value: v(&format!("region_{}", r.as_str())),
+            },
+            prefectures: r
+                .prefectures()
+                .map(|p| RateField {
+                    name: format!("pref_{}", p.code()),
+                    label: c.t(p.label_ja(), p.label_en()).to_owned(),
+                    value: v(&format!("pref_{}", p.code())),
+                })
+                .collect(),
+        })
+        .collect();
+    let cod = (0..COD_ROWS)
+        .map(|i| (v(&format!("cod_limit_{i}")), v(&format!("cod_fee_{i}"))))
+        .collect();
+    render(&ShippingPage {
+        base: v("base"),
+        free_from: v("free_from"),
+        cod_top: v("cod_top"),
+        regions,
+        cod,
+        problems,
+        c,
+    })
+}
+
+/// `GET /settings/shipping`: shipping rates per region and prefecture, the free-shipping
+/// threshold and the 代引き fee table (the configuration's flat fee and the standard table until
+/// set).
+pub async fn shipping_show(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+) -> Result<Response, AppError> {
+    let s = current(&state).await?;
+    let rates = s.shipping_rates(state.config.shipping_fee, state.config.free_shipping_from);
+    let f = shipping_fields(&rates, &s.cod_fees_or_default());
+    Ok(shipping_page(c, &f, Vec::new()))
+}
+
+/// A yen amount typed on the page: digits (full-width too), commas and a trailing 円 allowed;
+/// `None` when empty, `Err` when not an amount within `0..=`[`MAX_SHIPPING_RATE`].
+fn amount(raw: &str) -> Result<Option<Yen>, ()> {
+    let digits: String = mamori_domain::normalize_input(raw)
+        .chars()
+        .filter(|ch| !matches!(ch, ',' | '円' | ' '))
+        .collect();
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    if digits.len() > 7 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+        return Err(());
+    }
+    let n: i64 = digits.parse().map_err(|_| ())?;
+    Ok(Some(Yen(n)))
+}
+
+/// `POST /settings/shipping`: checks every amount, then writes the rates and the fee table
+/// (when changed) and records the change in the staff log. A change applies to orders placed
+/// from then on: an order keeps the shipping and fee it was charged.
+pub async fn shipping_save(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    SafeForm(f): SafeForm<Fields>,
+) -> Result<Response, AppError> {
+    let before = current(&state).await?;
+    let mut problems = Vec::new();
+    let mut bad = false;
+    let mut get = |k: &str, limit: Yen| match amount(f.get(k).map_or("", String::as_str)) {
+        Ok(Some(y)) if y <= limit => Some(y),
+        Ok(Some(_)) | Err(()) => {
+            bad = true;
+            None
+        }
+        Ok(None) => None,
+    };
+    let base = get("base", MAX_SHIPPING_RATE);
+    let free_from = get("free_from", Yen(100_000_000));
+    let mut rates = ShippingRates::flat(base.unwrap_or(Yen::ZERO), free_from);
+    for r in Region::ALL {
+        if let Some(y) = get(&format!("region_{}", r.as_str()), MAX_SHIPPING_RATE) {
+            rates.regions.insert(r, y);
+        }
+    }
+    for p in mamori_domain::Prefecture::ALL {
+        if let Some(y) = get(&format!("pref_{}", p.code()), MAX_SHIPPING_RATE) {
+            rates.prefectures.insert(p, y);
+        }
+    }
+    let mut bands = Vec::new();
+    let mut half_row = false;
+    for i in 0..COD_ROWS {
+        let limit = get(
+            &format!("cod_limit_{i}"),
+            Yen(mamori_domain::COD_MAX_TOTAL.0 + 1),
+        );
+        let fee = get(&format!("cod_fee_{i}"), MAX_SHIPPING_RATE);
+        match (limit, fee) {
+            (Some(l), Some(y)) => bands.push((l, y)),
+            (None, None) => {}
+            _ => half_row = true,
+        }
+    }
+    let top = get("cod_top", MAX_SHIPPING_RATE);
+    if bad {
+        problems.push(c.t(
+            "金額は0〜100,000円の半角数字で入力してください（送料無料の金額は空欄可）。",
+            "Amounts are whole yen from 0 to 100,000 (the free-shipping amount may be empty).",
+        ));
+    }
+    if base.is_none() {
+        problems.push(c.t(
+            "基本送料を入力してください。",
+            "Please enter the base shipping rate.",
+        ));
+    }
+    let cod = CodFees {
+        bands,
+        top: top.unwrap_or(Yen::ZERO),
+    };
+    if half_row || top.is_none() || !cod.is_valid() {
+        problems.push(c.t(
+            "代引き手数料は「合計金額（未満）」と「手数料」を組にして、金額の小さい順に入力してください。それ以上の手数料も必須です。",
+            "Enter each cash-on-delivery band as a limit and a fee, by rising limit, and the fee above them.",
+        ));
+    }
+    if !problems.is_empty() || !rates.is_valid() {
+        return Ok(shipping_page(c, &f, problems));
+    }
+    let now = state.now();
+    let mut changed = serde_json::Map::new();
+    let old_rates =
+        before.shipping_rates(state.config.shipping_fee, state.config.free_shipping_from);
+    let stored_rates = before.shipping.is_some();
+    if rates != old_rates || !stored_rates {
+        let v = serde_json::to_value(&rates).map_err(|_| AppError::Internal)?;
+        state
+            .store
+            .settings_put(
+                keys::SHIPPING_RATES,
+                &v.to_string(),
+                now,
+                Some(c.staff_id()),
+            )
+            .await
+            .map_err(fail("settings put"))?;
+        if rates != old_rates {
+            changed.insert(keys::SHIPPING_RATES.to_owned(), v);
+        }
+    }
+    if cod != before.cod_fees_or_default() || before.cod_fees.is_none() {
+        let v = serde_json::to_value(&cod).map_err(|_| AppError::Internal)?;
+        state
+            .store
+            .settings_put(keys::COD_FEES, &v.to_string(), now, Some(c.staff_id()))
+            .await
+            .map_err(fail("settings put"))?;
+        if cod != before.cod_fees_or_default() {
+            changed.insert(keys::COD_FEES.to_owned(), v);
+        }
+    }
+    if changed.is_empty() {
+        c.flash_next(c.t("変更はありませんでした。", "Nothing changed."));
+    } else {
+        stafflog::record(
+            &state,
+            &c,
+            None,
+            "settings.shipping",
+            "shop_settings",
+            Value::Object(changed),
+        )
+        .await?;
+        c.flash_next(c.t(
+            "送料・代引き手数料を保存しました。これからのご注文に適用されます。",
+            "Shipping and fees were saved; they apply to orders from now on.",
+        ));
+    }
+    Ok(Redirect::to("/settings/shipping").into_response())
 }

@@ -31,6 +31,7 @@ mod postal;
 mod prefecture;
 mod registration;
 pub mod search;
+mod shipping;
 pub mod time;
 
 pub use address::{Address, AddressError, AddressParts, ADDRESS_LINE_MAX_CHARS, CITY_MAX_CHARS};
@@ -68,6 +69,7 @@ pub use phone::{PhoneKind, PhoneNumber, PhoneNumberError};
 pub use postal::{PostalCode, PostalCodeError};
 pub use prefecture::{Prefecture, PrefectureError};
 pub use registration::{corporate_check_digit, RegistrationNumber, RegistrationNumberError};
+pub use shipping::{CodFees, Region, ShippingRates, MAX_SHIPPING_RATE};
 
 #[cfg(test)]
 mod message_tests {

@@ -142,6 +142,7 @@ async fn place(
             slot: DeliverySlot::Unspecified,
         }],
         shipping_fee: Yen(770),
+        payment_fee: None,
     };
     // The shop's own order number format (JST date and 32 random bits).
     let date = chrono::Utc::now()

@@ -802,6 +802,10 @@ impl BrowserMonitor {
                 .await?;
         }
         changes.extend(self.unlisted(target, now, false).await?);
+        // Raised (card payment closed) before the page as seen becomes the pending observation
+        // an owner's approval adopts: an approval that finds it has come after the closing, so
+        // this walk cannot close card payment again right after the owner reopened it.
+        self.raise_changes(target, &changes).await?;
         if !differs {
             records.observation_clear_pending(&target.page).await?;
         } else {
@@ -809,7 +813,6 @@ impl BrowserMonitor {
                 .observation_put(&now.to_row(&target.page, observation_state::PENDING))
                 .await?;
         }
-        self.raise_changes(target, &changes).await?;
         Ok(changes)
     }
 

@@ -161,6 +161,36 @@ fn refund_lines(w: &mut Writer, amount: Yen) {
     );
 }
 
+/// 一部ご返金のお知らせ: part of the order was refunded (`amount`), `refunded_total` so far of
+/// the order's `total`.
+#[must_use]
+pub fn partially_refunded(
+    n: &OrderNotice,
+    amount: Yen,
+    refunded_total: Yen,
+    total: Yen,
+) -> MailContent {
+    let mut w = start(n);
+    w.put(
+        "下記のご注文について、ご注文金額の一部をご返金する手続きをいたしました。\n\n",
+        "We have refunded part of the order below.\n\n",
+    );
+    number_line(&mut w, n);
+    let total = w.yen(total);
+    let tag = w.pick("ご注文金額：", "Order total: ");
+    let _ = writeln!(w.text, "{tag}{total}");
+    let so_far = w.yen(refunded_total);
+    let tag = w.pick("ご返金額の累計：", "Refunded so far: ");
+    let _ = writeln!(w.text, "{tag}{so_far}");
+    refund_lines(&mut w, amount);
+    finish(
+        w,
+        n,
+        "ご注文金額の一部を返金しました",
+        "Part of your order has been refunded",
+    )
+}
+
 /// ご返金のお知らせ: the order was refunded in full.
 #[must_use]
 pub fn refunded(n: &OrderNotice, amount: Yen) -> MailContent {

@@ -377,6 +377,41 @@ fn order_notices_in_one_language() {
     );
 }
 
+/// A partial refund says what was refunded now, so far and of what total, in one language.
+#[test]
+fn partial_refund_notice() {
+    use mamori_domain::Yen;
+    use mamori_mail::order_status::{partially_refunded, OrderNotice};
+    let mut n = OrderNotice {
+        shop: common::sample_order().shop,
+        lang: mamori_domain::Language::Ja,
+        customer_name: "山田 太郎".into(),
+        order_number: "MA-2025-000123".into(),
+    };
+    let m = partially_refunded(&n, Yen(1_000), Yen(1_500), Yen(9_620));
+    assert_eq!(
+        m.subject,
+        "【守り商店】ご注文金額の一部を返金しました（注文番号 MA-2025-000123）"
+    );
+    for part in [
+        "ご返金額：1,000円",
+        "ご返金額の累計：1,500円",
+        "ご注文金額：9,620円",
+        "山田 太郎",
+    ] {
+        assert!(m.text.contains(part), "{part}: {}", m.text);
+    }
+    assert!(!m.text.contains("Refund"), "{}", m.text);
+    n.lang = mamori_domain::Language::En;
+    let m = partially_refunded(&n, Yen(1_000), Yen(1_500), Yen(9_620));
+    assert!(
+        m.text.contains("Refund: ¥1,000") && m.text.contains("Refunded so far: ¥1,500"),
+        "{}",
+        m.text
+    );
+    assert!(!m.text.contains("返金"), "{}", m.text);
+}
+
 #[tokio::test]
 async fn dkim_ed25519_signature_covers_the_headers_and_verifies() {
     let signer = common::ed25519_signer();

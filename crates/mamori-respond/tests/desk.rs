@@ -145,6 +145,7 @@ fn order(customer_id: &str, buyer: &Who, to: &[&Who], banners: usize, key: &str)
             })
             .collect(),
         shipping_fee: Yen(880),
+        payment_fee: None,
     }
 }
 

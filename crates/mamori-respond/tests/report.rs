@@ -125,6 +125,7 @@ async fn buy(
             slot: DeliverySlot::Unspecified,
         }],
         shipping_fee: Yen(880),
+        payment_fee: None,
     };
     env.gw
         .place_order(&checkout(), &order, &format!("R-{key}"))

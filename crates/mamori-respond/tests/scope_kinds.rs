@@ -122,6 +122,7 @@ async fn buy(env: &Env, customer_id: &str, buyer: Person, to: &[Person], banners
             })
             .collect(),
         shipping_fee: Yen(880),
+        payment_fee: None,
     };
     env.gw
         .place_order(&acc(), &order, &format!("N-{key}"))

@@ -112,38 +112,54 @@ impl Quote {
     }
 }
 
-/// Shipping for one delivery whose items come to `items_total`, under the shop's rule (a fee per
-/// delivery address, free from a threshold); store pickup ships nothing.
-pub fn shipping_for(config: &ShopConfig, items_total: Yen, method: PaymentMethod) -> Yen {
-    if method == PaymentMethod::StorePickup || items_total.0 >= config.free_shipping_from {
-        Yen::ZERO
-    } else {
-        Yen(config.shipping_fee)
-    }
-}
-
-/// The shipping rule in words, for pages.
+/// The shipping rule in words, for pages: one rate, or the range when it depends on the
+/// prefecture, and the free-shipping threshold if the shop has one.
 pub fn shipping_note(config: &ShopConfig, c: &Ctx) -> String {
+    let rates = c
+        .settings
+        .shipping_rates(config.shipping_fee, config.free_shipping_from);
+    let (lo, hi) = rates.range();
     if c.en() {
-        format!(
-            "¥{} per delivery address; free from ¥{} per address.",
-            Yen(config.shipping_fee).format_grouped(),
-            Yen(config.free_shipping_from).format_grouped()
-        )
+        let rate = if lo == hi {
+            format!("¥{}", lo.format_grouped())
+        } else {
+            format!(
+                "¥{} to ¥{} by prefecture",
+                lo.format_grouped(),
+                hi.format_grouped()
+            )
+        };
+        match rates.free_from {
+            Some(free) => format!(
+                "{rate} per delivery address; free from ¥{} per address.",
+                free.format_grouped()
+            ),
+            None => format!("{rate} per delivery address."),
+        }
     } else {
-        format!(
-            "お届け先1か所につき{}。お届け先ごとに{}以上で送料無料。",
-            Yen(config.shipping_fee).format_tax_included(),
-            Yen(config.free_shipping_from)
-        )
+        let rate = if lo == hi {
+            lo.format_tax_included()
+        } else {
+            format!(
+                "{lo}〜{}（都道府県により異なります）",
+                hi.format_tax_included()
+            )
+        };
+        match rates.free_from {
+            Some(free) => {
+                format!("お届け先1か所につき{rate}。お届け先ごとに{free}以上で送料無料。")
+            }
+            None => format!("お届け先1か所につき{rate}。"),
+        }
     }
 }
 
 /// Prices an order: the same computation the store makes when it writes the order.
+/// `fee` is the payment method's (代引き手数料), as the shop's table gives it or as the order keeps it.
 pub fn quote(
     lines: impl IntoIterator<Item = (TaxRate, Yen)>,
     shipping: Yen,
-    method: PaymentMethod,
+    fee: Yen,
 ) -> Result<Quote, AppError> {
     let mut inv: Vec<InvoiceLine> = lines
         .into_iter()
@@ -151,11 +167,6 @@ pub fn quote(
         .collect();
     let items_total =
         Yen::checked_sum(inv.iter().map(|l| l.amount_incl)).map_err(|_| AppError::BadRequest)?;
-    let fee = method.fee(
-        items_total
-            .checked_add(shipping)
-            .map_err(|_| AppError::BadRequest)?,
-    );
     inv.push(InvoiceLine {
         rate: TaxRate::Standard,
         amount_incl: shipping,
@@ -466,34 +477,6 @@ fn build(
                 .map_or(1, |p| p as i64 + 1)
         })
         .collect();
-    let mut shipping = Yen::ZERO;
-    for no in 1..=numbering.len() as i64 {
-        let subtotal = Yen::checked_sum(
-            lines
-                .iter()
-                .zip(&item_shipments)
-                .filter(|(_, s)| **s == no)
-                .map(|(l, _)| l.line_total),
-        )
-        .ok()?;
-        shipping = shipping
-            .checked_add(shipping_for(&state.config, subtotal, method))
-            .ok()?;
-    }
-    let q = quote(
-        lines.iter().map(|l| (l.rate, l.line_total)),
-        shipping,
-        method,
-    )
-    .ok()?;
-    if !method.is_available_for(q.total()) {
-        f.fail(
-            "payment",
-            "このお支払い方法はご利用いただけない金額です。",
-            "This payment method is not available for this amount.",
-        );
-        return None;
-    }
     let buyer = Buyer {
         name: name?,
         email: email?,
@@ -524,6 +507,37 @@ fn build(
             delivery_date,
             slot,
         });
+    }
+    // Shipping per delivery, by its prefecture under the shop's rates; the 代引き fee by the
+    // shop's table. Both are kept with the order as charged.
+    let rates = offered.shipping_rates(state.config.shipping_fee, state.config.free_shipping_from);
+    let mut shipping = Yen::ZERO;
+    for (no, shipment) in (1..).zip(&shipments) {
+        let subtotal = Yen::checked_sum(
+            lines
+                .iter()
+                .zip(&item_shipments)
+                .filter(|(_, s)| **s == no)
+                .map(|(l, _)| l.line_total),
+        )
+        .ok()?;
+        let prefecture = shipment.recipient.address.expose().prefecture();
+        shipping = shipping
+            .checked_add(rates.fee(prefecture, subtotal, method))
+            .ok()?;
+    }
+    let items_total = Yen::checked_sum(lines.iter().map(|l| l.line_total)).ok()?;
+    let fee = offered
+        .cod_fees_or_default()
+        .for_method(method, items_total.checked_add(shipping).ok()?);
+    let q = quote(lines.iter().map(|l| (l.rate, l.line_total)), shipping, fee).ok()?;
+    if !method.is_available_for(q.total()) {
+        f.fail(
+            "payment",
+            "このお支払い方法はご利用いただけない金額です。",
+            "This payment method is not available for this amount.",
+        );
+        return None;
     }
     Some(Built {
         buyer,
@@ -1034,6 +1048,7 @@ pub async fn place(
         items: b.items.clone(),
         shipments: b.shipments.clone(),
         shipping_fee: b.quote.shipping,
+        payment_fee: Some(b.quote.fee),
     };
     // Card orders are confirmed by mail once paid; the others now.
     let mail = if b.method == PaymentMethod::Card {
@@ -1229,7 +1244,8 @@ pub(crate) async fn start_payment(
     Ok(Redirect::to(created.redirect_url.as_str()).into_response())
 }
 
-/// The payment method and totals of a stored order, computed as at checkout.
+/// The payment method and totals of a stored order, computed as at checkout from the shipping
+/// and payment fees the order keeps (a later change of the shop's rates changes nothing here).
 pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
     let method = v.header.payment_method;
     let q = quote(
@@ -1237,7 +1253,7 @@ pub fn stored_quote(v: &OrderView) -> Result<(PaymentMethod, Quote), AppError> {
             .iter()
             .map(|i| (i.rate, i.line_total().unwrap_or(Yen::ZERO))),
         Yen(v.header.shipping_fee),
-        method,
+        Yen(v.header.cod_fee),
     )?;
     Ok((method, q))
 }

@@ -227,6 +227,8 @@ struct Legal {
     config: Arc<ShopConfig>,
     /// The 代引き fee bands in words.
     cod_fees: String,
+    /// Shipping rates per region, when they differ (empty: one rate).
+    shipping_rates: Vec<String>,
     /// Each offered payment method with when it is paid.
     methods: Vec<String>,
     /// 引渡時期 unless the merchant wrote their own.
@@ -235,8 +237,9 @@ struct Legal {
 
 /// `GET /legal`: 特定商取引法に基づく表記, from the configuration and the back office's settings.
 async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
-    use mamori_domain::{PaymentMethod, Yen, COD_FEE_BANDS, COD_FEE_TOP};
+    use mamori_domain::{PaymentMethod, Region, Yen};
     let en = c.en();
+    let table = c.settings.cod_fees_or_default();
     let yen = |y: Yen| {
         if en {
             format!("¥{}", y.format_grouped())
@@ -244,7 +247,8 @@ async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
             y.to_string()
         }
     };
-    let mut bands: Vec<String> = COD_FEE_BANDS
+    let mut bands: Vec<String> = table
+        .bands
         .iter()
         .map(|(upto, fee)| {
             if en {
@@ -255,10 +259,41 @@ async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
         })
         .collect();
     bands.push(if en {
-        format!("above: {}", yen(COD_FEE_TOP))
+        format!("above: {}", yen(table.top))
     } else {
-        format!("それ以上 {}", yen(COD_FEE_TOP))
+        format!("それ以上 {}", yen(table.top))
     });
+    // Rates by region when they differ, with the prefectures whose rate is their own.
+    let rates = c
+        .settings
+        .shipping_rates(state.config.shipping_fee, state.config.free_shipping_from);
+    let (lo, hi) = rates.range();
+    let shipping_rates: Vec<String> = if lo == hi {
+        Vec::new()
+    } else {
+        Region::ALL
+            .iter()
+            .map(|r| {
+                let own = rates.regions.get(r).copied().unwrap_or(rates.base);
+                let exceptions: Vec<String> = r
+                    .prefectures()
+                    .filter(|p| rates.rate_to(*p) != own)
+                    .map(|p| {
+                        let name = if en { p.label_en() } else { p.short_ja() };
+                        format!("{name} {}", yen(rates.rate_to(p)))
+                    })
+                    .collect();
+                let name = if en { r.label_en() } else { r.label_ja() };
+                if exceptions.is_empty() {
+                    format!("{name} {}", yen(own))
+                } else if en {
+                    format!("{name} {} ({})", yen(own), exceptions.join(", "))
+                } else {
+                    format!("{name} {}（{}）", yen(own), exceptions.join("、"))
+                }
+            })
+            .collect()
+    };
     let days = c.settings.bank_transfer_days;
     let methods = PaymentMethod::ALL
         .iter()
@@ -299,6 +334,7 @@ async fn legal(State(state): State<Arc<ShopState>>, c: ctx::Ctx) -> Response {
         c,
         config: state.config.clone(),
         cod_fees: bands.join(if en { ", " } else { "、" }),
+        shipping_rates,
         methods,
         default_delivery,
     })

@@ -29,6 +29,7 @@ both_backends!(
     cached_catalogue_follows_the_shops_own_stock_changes,
     lines_go_to_two_addresses,
     back_office_settings_shape_the_storefront,
+    shipping_follows_the_prefecture_and_the_order_keeps_it,
 );
 
 fn buyer(payment: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -1326,4 +1327,100 @@ async fn category_pages_sort_filter_and_show_where_you_are(backend: Backend) {
     assert_eq!(crumbs.len(), 3, "{crumbs:?}");
     assert_eq!(crumbs[0], "ホーム");
     assert!(product.has("#breadcrumbs a[href=\"/category/parts\"]"));
+}
+
+/// Shipping by the delivery's prefecture (its own rate over its region's over the base) and the
+/// 代引き fee from the shop's table, on the confirmation, the order, its mail and its receipt; a
+/// later change of the rates leaves the order as it was charged.
+async fn shipping_follows_the_prefecture_and_the_order_keeps_it(backend: Backend) {
+    use mamori_store::settings::keys;
+    let shop = TestShop::start(backend).await;
+    let store = shop.store().clone();
+    let put = |k: &'static str, v: &'static str| {
+        let store = store.clone();
+        async move { store.settings_put(k, v, 0, None).await.unwrap() }
+    };
+    put(
+        keys::SHIPPING_RATES,
+        r#"{"base":880,"regions":{"hokkaido":1320},"prefectures":{"okinawa":2200},"free_from":10000}"#,
+    )
+    .await;
+    put(keys::COD_FEES, r#"{"bands":[[10000,300]],"top":500}"#).await;
+    let c = shop.client();
+    let legal = c.get("/legal").await;
+    let rates = legal.text_of("#legal-shipping-rates").unwrap();
+    assert!(rates.contains("北海道 1,320円"), "{rates}");
+    assert!(rates.contains("沖縄 2,200円"), "{rates}");
+    assert!(rates.contains("関東 880円"), "{rates}");
+    assert!(legal.text.contains("10,000円未満 300円"), "{}", legal.text);
+
+    // To Tokyo: the base rate.
+    add_to_cart(&c, "PT-1001", "1").await; // 1,320 at 10%
+    c.post_form("/checkout", &buyer("cash_on_delivery"))
+        .await
+        .expect_redirect("/checkout/confirm");
+    let confirm = c.get("/checkout/confirm").await;
+    assert_eq!(confirm.text_of("#shipping").unwrap(), "880円（税込）");
+    assert_eq!(confirm.text_of("#cod-fee").unwrap(), "300円（税込）");
+
+    // To Hokkaido: the region's rate.
+    let hokkaido = with(
+        &buyer("cash_on_delivery"),
+        &[
+            ("buyer_postal_code", "060-0001"),
+            ("buyer_prefecture", "北海道"),
+            ("buyer_city", "札幌市中央区"),
+            ("buyer_line1", "北一条西2-1"),
+        ],
+    );
+    c.post_form("/checkout", &hokkaido)
+        .await
+        .expect_redirect("/checkout/confirm");
+    let confirm = c.get("/checkout/confirm").await;
+    assert_eq!(confirm.text_of("#shipping").unwrap(), "1,320円（税込）");
+    assert_eq!(confirm.text_of("#cod-fee").unwrap(), "300円（税込）");
+    assert_eq!(confirm.text_of("#total").unwrap(), "2,940円（税込）");
+    let key = confirm.input_value("key").unwrap();
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let done = c.follow(&placed).await;
+    let number = done.text_of("#order-number").unwrap();
+    assert_eq!(done.text_of("#order-total").unwrap(), "2,940円（税込）");
+    let header = store.order_by_number(&number).await.unwrap().unwrap();
+    assert_eq!(
+        (header.shipping_fee, header.cod_fee, header.total),
+        (1_320, 300, 2_940)
+    );
+    let mail = shop.wait_for_mail("taro.yamada@example.jp", &number).await;
+    assert!(mail.body.contains("送料：1,320円"), "{}", mail.body);
+    assert!(mail.body.contains("代引き手数料：300円"), "{}", mail.body);
+
+    // The rates change: the order keeps what it was charged, on every page that shows it.
+    put(
+        keys::SHIPPING_RATES,
+        r#"{"base":990,"regions":{"hokkaido":2000},"free_from":null}"#,
+    )
+    .await;
+    put(keys::COD_FEES, r#"{"bands":[],"top":770}"#).await;
+    assert!(store
+        .transition_order(
+            &header.id,
+            &[mamori_domain::OrderState::PendingPayment],
+            mamori_domain::OrderState::Delivered,
+            1,
+            &[]
+        )
+        .await
+        .unwrap());
+    let done = c.get(&format!("/checkout/complete/{number}")).await;
+    assert_eq!(done.text_of("#order-total").unwrap(), "2,940円（税込）");
+    let receipt = c.get(&format!("/orders/{number}/receipt")).await;
+    receipt.expect(200);
+    assert_eq!(receipt.text_of("#receipt-total").unwrap(), "2,940円");
+    assert!(receipt.text.contains("1,320円") && receipt.text.contains("300円"));
+    // New checkouts follow the new rates.
+    let legal = c.get("/legal").await;
+    assert!(legal
+        .text_of("#legal-shipping-rates")
+        .unwrap()
+        .contains("北海道 2,000円"));
 }

@@ -451,8 +451,82 @@ async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backe
     drop(handle);
 }
 
+/// The provider's card page redirected to a copy on another origin (the drill's `headers` file
+/// gives it a `Location`): the walk ends on the copy's origin, raises `page.redirect` naming both
+/// origins, and closes card payment.
+async fn a_card_page_sent_elsewhere_closes_card_payment(backend: Backend) {
+    // The attacker's copy of the card page, on an origin of its own.
+    let copy = axum::Router::new().route(
+        "/pay/{id}",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<!doctype html><html lang=\"ja\"><body><form method=\"post\" \
+                 action=\"/collect\"><input id=\"number\" name=\"number\"></form></body></html>",
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let copy_origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let server = tokio::spawn(async move { axum::serve(listener, copy).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("card.js"), CARD_JS).unwrap();
+    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
+    let records = shop.store().clone();
+    let alerts = Alerts::new(
+        shop.gateway().clone(),
+        AlertConfig {
+            shop_name: "守り商店".into(),
+            backoffice_origin: None,
+            webhook: None,
+        },
+    );
+    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
+    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
+    let provider_page = format!("{sandbox}pay/{{payment}}");
+    let config = monitor_config(
+        &shop_url,
+        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
+    );
+    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+    wait_until("the provider's page observed", || async {
+        records
+            .observation(&provider_page, observation_state::GOOD)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+
+    std::fs::write(
+        dir.path().join("headers"),
+        format!("# drill\nLocation: {copy_origin}/pay/copy\n"),
+    )
+    .unwrap();
+    wait_until("page.redirect on the provider's page", || async {
+        !alerts_of(&records, kinds::PAGE_REDIRECT).await.is_empty()
+    })
+    .await;
+    let raised = alerts_of(&records, kinds::PAGE_REDIRECT).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].subject, format!("page:{provider_page}"));
+    assert_eq!(raised[0].severity, "critical");
+    let evidence: serde_json::Value = serde_json::from_str(&raised[0].evidence).unwrap();
+    assert_eq!(
+        evidence["expected_origin"],
+        sandbox.origin().ascii_serialization().as_str()
+    );
+    assert_eq!(evidence["found_origin"], copy_origin.as_str());
+    assert_eq!(evidence["closes_card_payment"], true);
+    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    drop(handle);
+    server.abort();
+}
+
 both_backends!(
     an_altered_vendor_script_closes_card_payment_until_approved,
     the_monitor_checks_every_script_against_the_inventory,
-    a_weakened_csp_on_the_providers_page_closes_card_payment
+    a_weakened_csp_on_the_providers_page_closes_card_payment,
+    a_card_page_sent_elsewhere_closes_card_payment
 );

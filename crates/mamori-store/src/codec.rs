@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 use mamori_domain::{
     invoice_totals, Address, BirthDate, CustomerKind, CustomerProfile, DeliverySlot, Email, Gender,
-    InvoiceLine, Noshi, NoshiPurpose, OrderItem, PersonName, Personal, Personalisation,
-    PhoneNumber, Recipient, TaxRate, Yen,
+    InvoiceLine, Noshi, NoshiPurpose, OrderItem, PaymentMethod, PersonName, Personal,
+    Personalisation, PhoneNumber, Recipient, TaxRate, Yen,
 };
 use mamori_vault::{DataKey, FieldPlace, Zeroizing};
 use serde_json::json;
@@ -395,9 +395,13 @@ pub(crate) fn seal_order(
         lines.push(it.invoice_line().map_err(overflow)?);
     }
     let items_total = Yen::checked_sum(lines.iter().map(|l| l.amount_incl)).map_err(overflow)?;
-    let fee = o
-        .payment_method
-        .fee(items_total.checked_add(o.shipping_fee).map_err(overflow)?);
+    let fee = match o.payment_fee {
+        Some(fee) if o.payment_method == PaymentMethod::CashOnDelivery => fee,
+        Some(_) => Yen::ZERO,
+        None => o
+            .payment_method
+            .fee(items_total.checked_add(o.shipping_fee).map_err(overflow)?),
+    };
     lines.push(InvoiceLine {
         rate: TaxRate::Standard,
         amount_incl: o.shipping_fee,

@@ -97,6 +97,7 @@
 //! | product images | [`Store::product_image_insert`], [`Store::product_image`], [`Store::product_images_of`], [`Store::product_image_delete`] | bytes checked and re-encoded by the caller |
 //! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
 //! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders and unpaid card orders |
+//! | refunds | [`Store::refund_insert`], [`Store::refunds_of_order`], [`Store::refunded_total`] ([`Refunds`], migration `0024_order_refunds.sql`) | one row per refund with its reason; the insert checks in one statement that the order's refunds stay within its total, and a key seen before records nothing |
 //! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
 //!
 //! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];
@@ -124,6 +125,7 @@
 //! | [`Gateway::order_gifts`] | one Read naming the order's customer and exactly the gift fields it has ([`gateway::GIFT_FIELDS`]); nothing for an order without gifts; [`StoreError::Erased`] once erased |
 //! | [`Gateway::order_contact`] | one Read of [`gateway::CONTACT_FIELDS`] (to mail the buyer about their order); nothing (and `None`) once erased |
 //! | [`Gateway::ship_order_with_mail`] | like [`Gateway::transition_order_with_mail`]; the tracking numbers ([`Fulfilment`], migration `0008_order_mail.sql`, with the order's mail language) are not personal |
+//! | [`Gateway::refund_with_mail`] | like [`Gateway::transition_order_with_mail`] (the write of the mail), with the refund's row instead of a change of state |
 //! | [`Gateway::find_member`] | nothing (blind index of members) |
 //!
 //! # Mass-read limits and canaries ([`gateway::ReadBudgets`], migration `0014_read_budgets.sql`)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mamori_domain::PaymentMethod;
+use mamori_domain::{CodFees, PaymentMethod, ShippingRates, Yen};
 use serde_json::{json, Value};
 
 /// The setting keys.
@@ -36,6 +36,11 @@ pub mod keys {
     pub const RETURNS: &str = "legal.returns";
     /// 個人情報の利用目的, one purpose per line (string; empty: the standard purposes).
     pub const PRIVACY_PURPOSES: &str = "privacy.purposes";
+    /// Shipping rates per region and prefecture and the free-shipping threshold (object, a
+    /// [`mamori_domain::ShippingRates`]; absent: the configuration's flat fee and threshold).
+    pub const SHIPPING_RATES: &str = "shipping.rates";
+    /// The 代引き fee table (object, a [`mamori_domain::CodFees`]; absent: the standard table).
+    pub const COD_FEES: &str = "payment.cod_fees";
 }
 
 /// The purposes of use a privacy policy names unless the merchant wrote their own.
@@ -83,6 +88,11 @@ pub struct ShopSettings {
     pub returns: String,
     /// 個人情報の利用目的, one per line (empty: [`DEFAULT_PRIVACY_PURPOSES`]).
     pub privacy_purposes: String,
+    /// Shipping rates set on the shipping page (`None`: the configuration's flat fee). Written
+    /// only by that page, so not among [`Self::values`].
+    pub shipping: Option<ShippingRates>,
+    /// The 代引き fee table set on the shipping page (`None`: the standard table).
+    pub cod_fees: Option<CodFees>,
 }
 
 impl ShopSettings {
@@ -129,7 +139,28 @@ impl ShopSettings {
             delivery_time: text(keys::DELIVERY_TIME).unwrap_or_default(),
             returns: text(keys::RETURNS).unwrap_or_default(),
             privacy_purposes: text(keys::PRIVACY_PURPOSES).unwrap_or_default(),
+            shipping: map
+                .get(keys::SHIPPING_RATES)
+                .and_then(|v| serde_json::from_value::<ShippingRates>(v.clone()).ok())
+                .filter(ShippingRates::is_valid),
+            cod_fees: map
+                .get(keys::COD_FEES)
+                .and_then(|v| serde_json::from_value::<CodFees>(v.clone()).ok())
+                .filter(CodFees::is_valid),
         }
+    }
+
+    /// The shipping rates to charge: the ones set, else `flat_fee` everywhere and free from
+    /// `free_from` (the configuration's figures).
+    pub fn shipping_rates(&self, flat_fee: i64, free_from: i64) -> ShippingRates {
+        self.shipping
+            .clone()
+            .unwrap_or_else(|| ShippingRates::flat(Yen(flat_fee), Some(Yen(free_from))))
+    }
+
+    /// The 代引き fee table to charge: the one set, else the standard table.
+    pub fn cod_fees_or_default(&self) -> CodFees {
+        self.cod_fees.clone().unwrap_or_default()
     }
 
     /// Each setting under its key, as stored.

@@ -312,6 +312,8 @@ impl BackofficeSection {
             shop_name: shop.name.clone(),
             shop_url: shop.public_url()?.to_string(),
             support_email: shop.support_email.clone(),
+            shipping_fee: shop.shipping_fee,
+            free_shipping_from: shop.free_shipping_from,
             ..mamori_backoffice::BackofficeConfig::default()
         })
     }

@@ -178,6 +178,7 @@ async fn place(
             slot: DeliverySlot::Unspecified,
         }],
         shipping_fee: Yen(770),
+        payment_fee: None,
     };
     let acc = Accessor::system("cli:demo-populate", "demo.populate").via("demo");
     gateway

@@ -382,6 +382,7 @@ impl TestBackoffice {
                 slot: DeliverySlot::Morning,
             }],
             shipping_fee: Yen(880),
+            payment_fee: None,
         };
         let number = format!("T{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let placed = self

@@ -88,7 +88,9 @@ async fn card_script(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Applies the drill's `headers` file of the script directory, when there is one, to the card
-/// page's `headers` (a line that is not `Name: value` with a valid name and value is skipped).
+/// page's `headers` (a line that is not `Name: value` with a valid name and value is skipped;
+/// an empty value removes the header). A `Location` line makes the card page a redirect there,
+/// as an attacker who sends customers to a copy of the page would.
 async fn override_headers(app: &App, headers: &mut axum::http::HeaderMap) {
     let Some(dir) = &app.script_dir else { return };
     let Ok(text) = tokio::fs::read_to_string(dir.join("headers")).await else {
@@ -479,6 +481,9 @@ async fn show(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
                 &origins,
             );
             override_headers(&app, resp.headers_mut()).await;
+            if resp.headers().contains_key(header::LOCATION) {
+                *resp.status_mut() = StatusCode::FOUND;
+            }
             resp
         }
         WireStatus::RequiresAction => see_other(&challenge_url(&app, &p.id)),

@@ -744,6 +744,7 @@ pub fn sample_order(customer_id: &str, key: &str) -> mamori_store::gateway::NewO
             slot: DeliverySlot::Morning,
         }],
         shipping_fee: Yen(880),
+        payment_fee: None,
     }
 }
 

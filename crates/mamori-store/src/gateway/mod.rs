@@ -40,6 +40,7 @@ mod notices;
 mod orders;
 mod outbox;
 mod reads;
+mod refunds;
 mod tokens;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
 pub use crate::model::{Buyer, NewOrder, NewShipment, OrderView, PlacedOrder, ShipmentView};

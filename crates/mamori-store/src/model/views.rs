@@ -48,8 +48,12 @@ pub struct NewOrder {
     pub items: Vec<OrderItem>,
     /// Deliveries (at least one).
     pub shipments: Vec<NewShipment>,
-    /// Shipping fee, tax included.
+    /// Shipping fee, tax included (every delivery's, as the shop's rates gave them at checkout;
+    /// the order keeps it).
     pub shipping_fee: Yen,
+    /// The payment method's fee (代引き手数料), tax included, as the shop's table gave it at
+    /// checkout (the order keeps it); `None`: the standard table ([`PaymentMethod::fee`]).
+    pub payment_fee: Option<Yen>,
 }
 
 /// What `place_order` did.

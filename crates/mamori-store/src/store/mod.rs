@@ -22,6 +22,7 @@ pub mod observations;
 mod orders;
 mod outbox;
 pub mod reads;
+pub mod refunds;
 pub mod scripts;
 pub mod security;
 mod sessions;
@@ -51,6 +52,7 @@ pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
+pub use refunds::{RefundInsert, RefundRow, Refunds};
 pub use scripts::{script_site, script_state, ScriptInventoryStore, ScriptRow};
 pub use security::{BucketCount, PrincipalBucketCount, SecurityStatsStore};
 pub use sessions::{TokenStore, WebSessionStore};
@@ -131,6 +133,7 @@ pub trait Records:
     + StorefrontStore
     + OrderStore
     + Fulfilment
+    + Refunds
     + WebSessionStore
     + MailOutboxStore
     + StaffStore
@@ -156,6 +159,7 @@ impl<T> Records for T where
         + StorefrontStore
         + OrderStore
         + Fulfilment
+        + Refunds
         + WebSessionStore
         + MailOutboxStore
         + StaffStore

@@ -1614,6 +1614,8 @@ both_backends!(
     erased_customers_cannot_be_revealed,
     export_records_exact_ids_and_fields,
     shipping_rows_for_carriers,
+    refunds_stay_within_the_order_total_and_happen_once,
+    payment_fee_is_kept_as_charged,
     failing_ledger_refuses_backoffice_reads,
     members_are_found_by_email_without_a_record,
 );
@@ -1712,4 +1714,115 @@ async fn customers_are_found_by_name_reading_and_phone(backend: Backend) {
     // Erased customers are no longer found.
     env.gw.erase_customer(&support(), &b).await.unwrap();
     assert!(find("榊原").await.is_empty());
+}
+
+/// Refunds of an order are recorded once per key, and never beyond the order's total (checked by
+/// the inserting statement); each with its mail, recorded as a write of the mail.
+async fn refunds_stay_within_the_order_total_and_happen_once(backend: Backend) {
+    use mamori_store::{RefundInsert, RefundRow};
+    let env = env(backend).await;
+    let a = register(&env, &HANAKO, CustomerKind::Member).await;
+    let order = place(&env, &a, "refunds", "MA-R-1").await;
+    let total = env.store.order_header(&order).await.unwrap().unwrap().total;
+    let row = |key: &str, amount: i64| RefundRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        order_id: order.clone(),
+        amount,
+        reason: "一部欠品".into(),
+        provider_refund_id: None,
+        idempotency_key: key.into(),
+        staff_id: Some("staff-1".into()),
+        created_at: 1,
+    };
+    let acc = staff("backoffice.orders.partial_refund");
+    assert_eq!(
+        env.store
+            .refund_insert(&row("k1", total - 1), total, &[])
+            .await
+            .unwrap(),
+        RefundInsert::Recorded
+    );
+    assert_eq!(
+        env.store
+            .refund_insert(&row("k1", total - 1), total, &[])
+            .await
+            .unwrap(),
+        RefundInsert::Duplicate
+    );
+    assert_eq!(
+        env.store
+            .refund_insert(&row("k2", 2), total, &[])
+            .await
+            .unwrap(),
+        RefundInsert::OverCap
+    );
+    let before = size(&env).await;
+    assert_eq!(
+        env.gw
+            .refund_with_mail(&acc, &row("k3", 1), None)
+            .await
+            .unwrap(),
+        RefundInsert::Recorded
+    );
+    assert_eq!(size(&env).await, before, "no mail, nothing to record");
+    assert_eq!(env.store.refunded_total(&order).await.unwrap(), total);
+    let rows = env.store.refunds_of_order(&order).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.amount).collect::<Vec<_>>(),
+        vec![total - 1, 1]
+    );
+    assert!(matches!(
+        env.gw
+            .refund_with_mail(
+                &acc,
+                &RefundRow {
+                    order_id: "nope".into(),
+                    ..row("k4", 1)
+                },
+                None
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// The payment fee the checkout charged is what the order keeps, whatever the standard table
+/// says; without one, the standard table's.
+async fn payment_fee_is_kept_as_charged(backend: Backend) {
+    use mamori_domain::{PaymentMethod, Yen};
+    let env = env(backend).await;
+    let a = register(&env, &HANAKO, CustomerKind::Member).await;
+    let mut order = new_order(&a, &HANAKO, &KENJI, "fee-own");
+    order.payment_method = PaymentMethod::CashOnDelivery;
+    order.payment_fee = Some(Yen(250));
+    let placed = env
+        .gw
+        .place_order(&web("checkout"), &order, "MA-F-1")
+        .await
+        .unwrap();
+    let h = env
+        .store
+        .order_header(&placed.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.cod_fee, 250);
+    assert_eq!(h.total, h.items_total + h.shipping_fee + 250);
+    let mut order = new_order(&a, &HANAKO, &KENJI, "fee-std");
+    order.payment_method = PaymentMethod::CashOnDelivery;
+    let placed = env
+        .gw
+        .place_order(&web("checkout"), &order, "MA-F-2")
+        .await
+        .unwrap();
+    let h = env
+        .store
+        .order_header(&placed.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Yen(h.cod_fee),
+        mamori_domain::cod_fee(Yen(h.items_total + h.shipping_fee))
+    );
 }

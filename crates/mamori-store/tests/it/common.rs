@@ -161,5 +161,6 @@ pub fn new_order(customer_id: &str, buyer: &People, to: &People, key: &str) -> N
             slot: DeliverySlot::Morning,
         }],
         shipping_fee: Yen(880),
+        payment_fee: None,
     }
 }
