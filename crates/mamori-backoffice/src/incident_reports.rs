@@ -158,9 +158,7 @@ fn version_line(v: &mamori_store::ReportVersionRow) -> VersionLine {
 
 fn map_err(what: &'static str) -> impl FnOnce(RespondError) -> AppError {
     move |e| match e {
-        RespondError::NotFound(_) | RespondError::Invalid("no such report version") => {
-            AppError::NotFound
-        }
+        RespondError::NotFound(_) | RespondError::ReportVersionNotFound => AppError::NotFound,
         e => fail(what)(e),
     }
 }

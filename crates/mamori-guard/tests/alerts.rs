@@ -13,8 +13,7 @@ use mamori_guard::{
 };
 use mamori_mail::catcher::MailCatcher;
 use mamori_mail::{Composer, DkimSigner, SmtpSettings, SmtpTransport};
-use mamori_shop::mail::SqlOutbox;
-use mamori_store::{AlertFilter, Backend, StaffRow};
+use mamori_store::{AlertFilter, Backend, SqlOutbox, StaffRow};
 use mamori_testkit::{both_backends, Env};
 use serde_json::json;
 

@@ -45,6 +45,9 @@ pub enum RespondError {
     /// No such incident.
     #[error("incident {0} not found")]
     NotFound(i64),
+    /// The incident has no saved report version with that id.
+    #[error("no such report version")]
+    ReportVersionNotFound,
     /// A stored ledger entry does not hash to its stored leaf hash: the log was altered.
     #[error("ledger entry {0} does not match its leaf hash")]
     LedgerBroken(u64),

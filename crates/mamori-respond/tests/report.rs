@@ -351,7 +351,7 @@ async fn saved_versions_are_kept_and_on_the_timeline(backend: Backend) {
     assert!(!old.to_text().contains("第二版の原因"));
     assert!(matches!(
         desk.report_version(id, "no-such-version").await,
-        Err(RespondError::Invalid(_))
+        Err(RespondError::ReportVersionNotFound)
     ));
 
     // Each save is a timeline entry naming the version and its hash, and a ledger event.

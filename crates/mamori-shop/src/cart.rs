@@ -124,7 +124,9 @@ pub async fn set(
             }
             session
                 .insert(CART_KEY, &cart)
-                .map_err(|_| StoreError::Invalid("cart could not be stored".into()))
+                .map_err(|_| StoreError::Internal {
+                    what: "cart could not be stored",
+                })
         }
     }
 }
@@ -184,9 +186,13 @@ pub async fn priced(state: &ShopState, lines: &[CartLine]) -> Result<Vec<PricedL
         }
         let rate = TaxRate::from_storage(&product.tax_rate).unwrap_or(TaxRate::Standard);
         let unit_price = Yen(product.price_incl);
-        let line_total = unit_price
-            .checked_mul_qty(line.quantity)
-            .map_err(|_| StoreError::Invalid("amount overflow".into()))?;
+        let line_total =
+            unit_price
+                .checked_mul_qty(line.quantity)
+                .map_err(|_| StoreError::BadInput {
+                    field: "amount",
+                    reason: "amount overflow",
+                })?;
         out.push(PricedLine {
             product,
             quantity: line.quantity,

@@ -373,7 +373,10 @@ struct StoredNoshi {
 }
 
 fn overflow<E>(_: E) -> StoreError {
-    StoreError::Invalid("order amounts are out of range".into())
+    StoreError::BadInput {
+        field: "amount",
+        reason: "order amounts are out of range",
+    }
 }
 
 /// Builds the sealed rows of a new order and computes its amounts (tax once per rate, with the

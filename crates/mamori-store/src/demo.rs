@@ -370,7 +370,9 @@ const STREETS: &[&str] = &[
 
 /// A made-up person's value that did not parse (the tables are constants: never in practice).
 fn bad<E>(_: E) -> StoreError {
-    StoreError::Invalid("a made-up person did not parse".into())
+    StoreError::Internal {
+        what: "a made-up person did not parse",
+    }
 }
 
 /// A made-up person: a common family and given name with their readings, an address in one of

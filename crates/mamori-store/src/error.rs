@@ -74,9 +74,58 @@ pub enum StoreError {
     /// A customer's session asked for another customer's data: refused, nothing appended.
     #[error("read refused: a customer session may open only its own customer's data")]
     CrossCustomer,
-    /// Input the caller gave does not make sense (e.g. a proof for an entry beyond the log).
-    #[error("{0}")]
-    Invalid(String),
+    /// The caller's input was refused before anything was recorded or written: a missing or
+    /// malformed reason, an empty selection, a negative quantity, amounts out of range. Names the
+    /// input (`field`, e.g. `"reason"`, `"stock"`) and says what is wrong with it in a fixed
+    /// phrase, never the value.
+    #[error("{reason}")]
+    BadInput {
+        /// The input that was refused (a parameter or form field name).
+        field: &'static str,
+        /// What is wrong with it (a fixed phrase).
+        reason: &'static str,
+    },
+    /// The request does not fit the current state of what it names: a password for a guest
+    /// customer, a provider payment id that belongs to another order, a key reload or rotation
+    /// while the key ring did not come from a key file. Nothing was changed.
+    #[error("{what}")]
+    Conflict {
+        /// What clashes with the current state (a fixed phrase).
+        what: &'static str,
+    },
+    /// The order state machine does not allow this event in the order's current state. Carries
+    /// only enum values, never order contents.
+    #[error("{}", .0.message_en())]
+    Transition(mamori_domain::InvalidTransition),
+    /// A ledger entry that is not in the log (beyond its end): nothing to prove.
+    #[error("entry {index} is not in the log")]
+    NotInLedger {
+        /// The entry's index.
+        index: u64,
+    },
+    /// No signed checkpoint covers this ledger entry yet, so no inclusion proof can be given.
+    #[error("no checkpoint covers entry {index} yet (run `mamori ledger checkpoint`)")]
+    NotCheckpointed {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The stored ledger contradicts itself (a gap in its entries, a frontier that does not match
+    /// its size, an entry that does not match its signed checkpoint): nothing was appended or
+    /// proved. `mamori ledger verify` names where the log breaks.
+    #[error("the ledger is inconsistent at entry {entry} ({what}): run `mamori ledger verify`")]
+    LedgerInconsistent {
+        /// The first entry concerned.
+        entry: u64,
+        /// What is wrong (a fixed phrase).
+        what: &'static str,
+    },
+    /// A step inside mamori failed that is no fault of the caller's input: a blocking task was
+    /// lost (shutdown or a panic), a value could not be encoded. Names the step, never a value.
+    #[error("{what}")]
+    Internal {
+        /// The step that failed (a fixed phrase).
+        what: &'static str,
+    },
 }
 
 /// Result alias.

@@ -409,27 +409,31 @@ pub async fn prove(
         }
     }
     let Some((cp, note)) = best else {
-        return Err(StoreError::Invalid(format!(
-            "no checkpoint covers entry {index} yet (run `mamori ledger checkpoint`)"
-        )));
+        return Err(StoreError::NotCheckpointed { index });
     };
     let leaves = store.ledger_leaf_hashes(cp.size).await?;
     let leaf = *leaves
         .get(index as usize)
-        .ok_or_else(|| StoreError::Invalid(format!("entry {index} is not in the log")))?;
-    let path = mamori_ledger::inclusion_proof(&leaves, index, cp.size)
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        .ok_or(StoreError::NotInLedger { index })?;
+    // The index is below the checkpoint's size, so only missing leaves can make this fail.
+    let path = mamori_ledger::inclusion_proof(&leaves, index, cp.size).map_err(|_| {
+        StoreError::LedgerInconsistent {
+            entry: leaves.len() as u64,
+            what: "the log holds fewer entries than its signed checkpoint",
+        }
+    })?;
     mamori_ledger::verify_inclusion(index, cp.size, &leaf, &path, &cp.root).map_err(|_| {
-        StoreError::Invalid(format!(
-            "entry {index} does not match the signed checkpoint: run `mamori ledger verify`"
-        ))
+        StoreError::LedgerInconsistent {
+            entry: index,
+            what: "the entry does not match the signed checkpoint",
+        }
     })?;
     let entry = store
         .ledger_entries(index, 1)
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| StoreError::Invalid(format!("entry {index} is not in the log")))?;
+        .ok_or(StoreError::NotInLedger { index })?;
     let b64 = base64::engine::general_purpose::STANDARD;
     Ok(InclusionProof {
         index,

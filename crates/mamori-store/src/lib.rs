@@ -38,7 +38,9 @@
 //! ## The outbox as `mamori_mail::OutboxStore`
 //!
 //! Rows are queued in the transaction of their cause (an order, a state change, an account
-//! change), so a mail exists if and only if its cause was committed. A worker maps the trait as:
+//! change), so a mail exists if and only if its cause was committed. [`SqlOutbox`] (the gateway's
+//! `outbox` module) is the trait over the store, which the binary's mail worker and the tests run;
+//! it maps the trait as:
 //! `claim(limit, lease, now)` → [`Store::outbox_claim`] (ids and tokens are UUID text; the payload
 //! is opened with [`Gateway::open_mail`]); `mark_sent(claim, at)` → [`Store::outbox_mark_sent`]
 //! (any token, idempotent); `mark_failed(claim, failure)` → [`Store::outbox_mark_failed`] with
@@ -109,7 +111,7 @@
 //! [`Action::ReadMasked`]. Reveals and exports hand plaintext to a person: they need the reason
 //! the person gave ([`Accessor::because`]: not blank, one line, at most
 //! [`gateway::REASON_MAX_CHARS`] characters), which the event carries; without one they are
-//! refused ([`StoreError::Invalid`]) and record nothing. Every call fails when the ledger cannot
+//! refused ([`StoreError::BadInput`], field `reason`) and record nothing. Every call fails when the ledger cannot
 //! record ([`StoreError::LedgerUnavailable`]), and records before it decrypts.
 //!
 //! | call | records |
@@ -161,7 +163,7 @@ pub use error::StoreError;
 pub use gateway::{
     CustomerField, ExportedCustomer, Gateway, LoginOutcome, MailDraft, MaskedAddress,
     MaskedCustomer, MaskedCustomerDetail, MaskedOrder, MaskedOrderLine, MaskedShipment, ReadAlarm,
-    ReadAlarmEvent, ReadBudgets, RoleBudget, ShippingRow,
+    ReadAlarmEvent, ReadBudgets, RoleBudget, ShippingRow, SqlOutbox,
 };
 pub use ledger::{Ledger, LedgerConfig};
 pub use mamori_vault::{PasswordCheck, VaultError};

@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 /// parameters, made once on first use, to verify against when a login names no account, so that
 /// it costs what a wrong password costs. Cheap to clone; clones share the dummy hash.
 ///
-/// Errors: [`StoreError::Vault`] when the ring cannot hash or verify, [`StoreError::Invalid`]
+/// Errors: [`StoreError::Vault`] when the ring cannot hash or verify, [`StoreError::Internal`]
 /// when the blocking task was lost.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -42,7 +42,9 @@ impl PasswordHasher {
         let password = password.clone();
         tokio::task::spawn_blocking(move || keys.hash_password(&password))
             .await
-            .map_err(|_| StoreError::Invalid("the password hashing task failed".into()))?
+            .map_err(|_| StoreError::Internal {
+                what: "the password hashing task failed",
+            })?
             .map_err(StoreError::from)
     }
 
@@ -52,7 +54,9 @@ impl PasswordHasher {
         let password = password.clone();
         tokio::task::spawn_blocking(move || keys.verify_password(&password, &phc))
             .await
-            .map_err(|_| StoreError::Invalid("the password check task failed".into()))?
+            .map_err(|_| StoreError::Internal {
+                what: "the password check task failed",
+            })?
             .map_err(StoreError::from)
     }
 

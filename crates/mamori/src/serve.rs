@@ -18,8 +18,8 @@ use mamori_mail::{
 use mamori_pay::{
     secrecy::SecretString, spawn_sandbox, url::Url, HttpConnector, PaymentConnector, SandboxConfig,
 };
-use mamori_shop::{assemble, mail::SqlOutbox, Parts, ShopConfig, WEBHOOK_PATH};
-use mamori_store::{Gateway, Ledger};
+use mamori_shop::{assemble, Parts, ShopConfig, WEBHOOK_PATH};
+use mamori_store::{Gateway, Ledger, SqlOutbox};
 use mamori_vault::KeyRing;
 use rand::RngCore as _;
 

@@ -20,12 +20,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use mamori_backoffice::{BackofficeConfig, BackofficeState, Parts};
 use mamori_mail::catcher::MailCatcher;
 use mamori_pay::{url::Url, SandboxConfig, SandboxHandle};
-use mamori_shop::mail::SqlOutbox;
 use mamori_staff::Role;
 pub use mamori_store::Backend;
 use mamori_store::{
     access::{AccessEvent, Action},
-    Gateway,
+    Gateway, SqlOutbox,
 };
 use mamori_testkit::{mail::MailWorker, Env};
 use mamori_web::clock::ManualClock;

@@ -584,7 +584,7 @@ impl Desk {
     pub async fn report_version(&self, incident_id: i64, version_id: &str) -> Result<Report> {
         let versions = self.report_versions(incident_id).await?;
         let Some(row) = versions.into_iter().find(|v| v.id == version_id) else {
-            return Err(RespondError::Invalid("no such report version"));
+            return Err(RespondError::ReportVersionNotFound);
         };
         let kind = ReportKind::parse(&row.kind).unwrap_or(ReportKind::Sokuho);
         let saved: SavedReport = serde_json::from_str(&row.content)

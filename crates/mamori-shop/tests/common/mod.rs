@@ -7,7 +7,7 @@
 //! - the sandbox payment provider (`mamori_pay::spawn_sandbox`) whose webhooks go to the shop's
 //!   [`mamori_shop::WEBHOOK_PATH`], and an `HttpConnector` to it;
 //! - the shop (`mamori_shop::assemble`) served on `127.0.0.1:0` with connect info;
-//! - the mail worker over `mamori_shop::mail::SqlOutbox`, delivering over real SMTP to a
+//! - the mail worker over `mamori_store::SqlOutbox`, delivering over real SMTP to a
 //!   [`MailCatcher`], polling every 20 ms (`mamori_testkit::mail`).
 //!
 //! [`ShopClient`] is a browser-like client: a cookie jar, redirects not followed (use
@@ -29,9 +29,9 @@ use base64::Engine as _;
 use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal};
 use mamori_mail::catcher::{MailCatcher, ReceivedMessage};
 use mamori_pay::{url::Url, SandboxConfig, SandboxHandle};
-use mamori_shop::{mail::SqlOutbox, Parts, ShopConfig, ShopState, WEBHOOK_PATH};
+use mamori_shop::{Parts, ShopConfig, ShopState, WEBHOOK_PATH};
 pub use mamori_store::Backend;
-use mamori_store::{Accessor, Gateway};
+use mamori_store::{Accessor, Gateway, SqlOutbox};
 use mamori_testkit::{mail::MailWorker, Env};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;

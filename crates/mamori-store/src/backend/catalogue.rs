@@ -165,7 +165,10 @@ macro_rules! impl_catalogue_store {
         }
         async fn set_stock(&self, sku: &str, stock: i64) -> Result<bool> {
             if stock < 0 {
-                return Err(StoreError::Invalid("stock cannot be negative".into()));
+                return Err(StoreError::BadInput {
+                    field: "stock",
+                    reason: "stock cannot be negative",
+                });
             }
             let done = sqlx::query("UPDATE products SET stock = $2, updated_at = $3 WHERE sku = $1")
                 .bind(sku)

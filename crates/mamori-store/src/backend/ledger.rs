@@ -32,9 +32,10 @@ macro_rules! impl_ledger_read_store {
             let mut out = Vec::with_capacity(rows.len());
             for (i, (seq, h)) in rows.into_iter().enumerate() {
                 if seq != i as i64 {
-                    return Err(StoreError::Invalid(format!(
-                        "the ledger has a gap at entry {i}: run `mamori ledger verify`"
-                    )));
+                    return Err(StoreError::LedgerInconsistent {
+                        entry: i as u64,
+                        what: "a gap in the entries",
+                    });
                 }
                 out.push($crate::backend::hash32(&h)?);
             }

@@ -386,9 +386,10 @@ macro_rules! ledger_append_in_tx {
             sqlx::query_as($state_sql).fetch_one(&mut *conn).await?;
         let mut frontier = mamori_ledger::Frontier::from_bytes(&frontier)?;
         if frontier.size() != size as u64 {
-            return Err(StoreError::Invalid(
-                "ledger state is inconsistent: run `mamori ledger verify`".into(),
-            ));
+            return Err(StoreError::LedgerInconsistent {
+                entry: size as u64,
+                what: "the frontier does not match the log's size",
+            });
         }
         let first = size as u64;
         let now = now_us();

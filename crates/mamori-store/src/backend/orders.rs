@@ -85,9 +85,9 @@ macro_rules! impl_order_store {
                 _ => StoreError::Database(e),
             })?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Invalid(
-                    "this provider payment id belongs to another order".into(),
-                ));
+                return Err(StoreError::Conflict {
+                    what: "this provider payment id belongs to another order",
+                });
             }
             Ok(())
         }

@@ -68,7 +68,10 @@ macro_rules! impl_web_session_store {
         }
         async fn cart_set(&self, customer_id: &str, sku: &str, quantity: i64, at: i64) -> Result<()> {
             if quantity < 0 {
-                return Err(StoreError::Invalid("a cart quantity cannot be negative".into()));
+                return Err(StoreError::BadInput {
+                    field: "quantity",
+                    reason: "a cart quantity cannot be negative",
+                });
             }
             if quantity == 0 {
                 sqlx::query("DELETE FROM member_carts WHERE customer_id = $1 AND sku = $2")

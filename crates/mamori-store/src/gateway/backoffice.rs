@@ -17,8 +17,15 @@ use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::model::*;
 
+/// Longest reason accepted, in characters, as a literal (for the refusal's fixed phrase).
+macro_rules! reason_max_chars {
+    () => {
+        200
+    };
+}
+
 /// Longest reason accepted, in characters.
-pub const REASON_MAX_CHARS: usize = 200;
+pub const REASON_MAX_CHARS: usize = reason_max_chars!();
 
 /// A customer's personal field as the back office names it (to mask, reveal or export).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -253,23 +260,30 @@ const MASKED_LIST_FIELDS: &[&str] = &[fields::NAME, fields::EMAIL, fields::PHONE
 const BUYER_ADDRESS: &str = "orders.buyer_address";
 
 /// The reason of an accessor that hands plaintext to a person: present, not blank, one line,
-/// short. [`StoreError::Invalid`] otherwise.
+/// short. [`StoreError::BadInput`] (field `reason`) otherwise.
 fn require_reason(acc: &Accessor) -> Result<&str> {
     let reason = acc.reason.as_deref().map(str::trim).unwrap_or_default();
     if reason.is_empty() {
-        return Err(StoreError::Invalid(
-            "a reason is required to see a customer's personal data".into(),
-        ));
+        return Err(StoreError::BadInput {
+            field: "reason",
+            reason: "a reason is required to see a customer's personal data",
+        });
     }
     if reason.chars().count() > REASON_MAX_CHARS {
-        return Err(StoreError::Invalid(format!(
-            "the reason must be at most {REASON_MAX_CHARS} characters"
-        )));
+        return Err(StoreError::BadInput {
+            field: "reason",
+            reason: concat!(
+                "the reason must be at most ",
+                reason_max_chars!(),
+                " characters"
+            ),
+        });
     }
     if reason.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(
-            "the reason must be one line of text".into(),
-        ));
+        return Err(StoreError::BadInput {
+            field: "reason",
+            reason: "the reason must be one line of text",
+        });
     }
     Ok(reason)
 }
@@ -546,7 +560,7 @@ impl Gateway {
     /// ([`Accessor::because`]). Recorded first as one [`Action::Read`] event naming exactly this
     /// customer and this field ([`CustomerField::ledger_field`]) and carrying the reason.
     ///
-    /// Refused, with nothing recorded: without a reason ([`StoreError::Invalid`]), for an unknown
+    /// Refused, with nothing recorded: without a reason ([`StoreError::BadInput`]), for an unknown
     /// customer or one without a value in that field ([`StoreError::NotFound`]), for an erased
     /// customer ([`StoreError::Erased`]). Fails when the ledger cannot record
     /// ([`StoreError::LedgerUnavailable`]). A name comes with its reading (`山田 太郎（ヤマダ
@@ -585,7 +599,7 @@ impl Gateway {
     /// dropped, order kept) and these fields, with the reason.
     ///
     /// Refused, with nothing recorded: without a reason, with no customer or no field
-    /// ([`StoreError::Invalid`]), when a customer is unknown ([`StoreError::NotFound`]) or erased
+    /// ([`StoreError::BadInput`]), when a customer is unknown ([`StoreError::NotFound`]) or erased
     /// ([`StoreError::Erased`]). A value the customer does not have is an empty string. Canary
     /// customers are left out (neither read nor named); a selection of canaries only gives an
     /// empty export. Charged to the read budget like every plaintext read: an export that would
@@ -600,9 +614,10 @@ impl Gateway {
         let ids = unique(customer_ids);
         let wanted = unique(fields);
         if ids.is_empty() {
-            return Err(StoreError::Invalid(
-                "nothing to export: choose at least one customer".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "customer_ids",
+                reason: "nothing to export: choose at least one customer",
+            });
         }
         // Canaries are left out of every export: not read, not recorded, not in the file.
         let canaries = self.canary_ids().await?;
@@ -611,14 +626,16 @@ impl Gateway {
             return Ok(Vec::new());
         }
         if ids.is_empty() {
-            return Err(StoreError::Invalid(
-                "nothing to export: choose at least one customer".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "customer_ids",
+                reason: "nothing to export: choose at least one customer",
+            });
         }
         if wanted.is_empty() {
-            return Err(StoreError::Invalid(
-                "nothing to export: choose at least one field".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "fields",
+                reason: "nothing to export: choose at least one field",
+            });
         }
         let mut rows = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -653,7 +670,7 @@ impl Gateway {
     /// gift fields (名入れ, のし) the orders have.
     ///
     /// Refused, with nothing recorded: without a reason or with no order
-    /// ([`StoreError::Invalid`]), for an unknown order ([`StoreError::NotFound`]), for an order
+    /// ([`StoreError::BadInput`]), for an unknown order ([`StoreError::NotFound`]), for an order
     /// whose customer was erased ([`StoreError::Erased`]: there is no address to ship to).
     pub async fn shipping_rows(
         &self,
@@ -663,9 +680,10 @@ impl Gateway {
         require_reason(acc)?;
         let ids = unique(order_ids);
         if ids.is_empty() {
-            return Err(StoreError::Invalid(
-                "nothing to export: choose at least one order".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "order_ids",
+                reason: "nothing to export: choose at least one order",
+            });
         }
         let mut bundles = Vec::with_capacity(ids.len());
         for id in &ids {

@@ -94,7 +94,9 @@ impl Gateway {
             canaries: canaries.to_vec(),
             raw: URL_SAFE_NO_PAD.encode(raw),
         })
-        .map_err(|_| StoreError::Invalid("canary mail could not be encoded".into()))?;
+        .map_err(|_| StoreError::Internal {
+            what: "canary mail could not be encoded",
+        })?;
         let sealed = codec::seal(&key, CANARY_MAIL_TABLE, "sealed", &id, &plain)?;
         let sha256 = hex::encode(Sha256::digest(raw));
         let row = CanaryMailRow {

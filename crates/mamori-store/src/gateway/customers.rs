@@ -344,7 +344,9 @@ impl Gateway {
     ) -> Result<()> {
         let mut row = self.live_customer(customer_id).await?;
         if row.kind != "member" {
-            return Err(StoreError::Invalid("only members have a password".into()));
+            return Err(StoreError::Conflict {
+                what: "only members have a password",
+            });
         }
         let hash = self.passwords.hash(new_password).await?;
         self.record(

@@ -70,7 +70,7 @@ impl Gateway {
 
     /// Opens a claimed outbox row's payload for the mail worker. The read of [`fields::MAIL`]
     /// is recorded (one event) before anything is decrypted. [`StoreError::Erased`] once the
-    /// customer was erased; [`StoreError::Invalid`] for a row not sealed with a customer key.
+    /// customer was erased; [`StoreError::Vault`] for a row that does not open with its key.
     pub async fn open_mail(
         &self,
         acc: &Accessor,

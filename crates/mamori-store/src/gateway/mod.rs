@@ -38,6 +38,7 @@ mod incidents;
 mod mail;
 mod notices;
 mod orders;
+mod outbox;
 mod reads;
 mod refunds;
 mod tokens;
@@ -52,6 +53,7 @@ pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
 pub use notices::{NoticeBatchReport, NoticeContact, NoticeTarget, NOTICE_READ_FIELDS};
+pub use outbox::SqlOutbox;
 pub use reads::{
     principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,
 };
@@ -359,17 +361,19 @@ impl Gateway {
 
     /// Reads the key file again and, when its active master key differs from the ring's,
     /// swaps the new ring in (every clone of this gateway and its system sealers see it at
-    /// once). Returns whether the ring changed. [`StoreError::Invalid`] when the ring did not
+    /// once). Returns whether the ring changed. [`StoreError::Conflict`] when the ring did not
     /// come from a file.
     pub async fn reload_keys(&self) -> Result<bool> {
         let Some(path) = self.key_file.clone() else {
-            return Err(StoreError::Invalid(
-                "the key ring did not come from a key file; restart to load a new one".into(),
-            ));
+            return Err(StoreError::Conflict {
+                what: "the key ring did not come from a key file; restart to load a new one",
+            });
         };
         let ring = tokio::task::spawn_blocking(move || KeyRing::load(&path))
             .await
-            .map_err(|_| StoreError::Invalid("the key file task failed".into()))??;
+            .map_err(|_| StoreError::Internal {
+                what: "the key file task failed",
+            })??;
         if ring.active_master_key_id() == self.keys.load().active_master_key_id()
             && ring.master_key_ids() == self.keys.load().master_key_ids()
         {
@@ -391,14 +395,15 @@ impl Gateway {
     /// master key it does not know reads the key file at once.
     pub async fn rotate_master_key(&self, acc: &Accessor) -> Result<(String, usize)> {
         let Some(path) = self.key_file.clone() else {
-            return Err(StoreError::Invalid(
-                "the key ring did not come from a key file; rotate with `mamori keys rotate`"
-                    .into(),
-            ));
+            return Err(StoreError::Conflict {
+                what: "the key ring did not come from a key file; rotate with `mamori keys rotate`",
+            });
         };
         let ring = tokio::task::spawn_blocking(move || KeyRing::rotate(&path))
             .await
-            .map_err(|_| StoreError::Invalid("the key file task failed".into()))??;
+            .map_err(|_| StoreError::Internal {
+                what: "the key file task failed",
+            })??;
         let id = ring.active_master_key_id().to_owned();
         self.keys.store(Arc::new(ring));
         let moved = self.rotate_data_keys(acc, 1000).await?;

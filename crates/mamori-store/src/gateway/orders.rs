@@ -31,7 +31,7 @@ impl Gateway {
     /// [`Gateway::place_order_with_mail`] for an order with several deliveries: `item_shipments`
     /// gives the delivery of each line (1-based into `order.shipments`, parallel to
     /// `order.items`; stored as `order_items.shipment_no`). Empty sends every line with the
-    /// first delivery. [`StoreError::Invalid`] when it does not fit the order (nothing recorded).
+    /// first delivery. [`StoreError::BadInput`] when it does not fit the order (nothing recorded).
     pub async fn place_order_split(
         &self,
         acc: &Accessor,
@@ -46,14 +46,16 @@ impl Gateway {
                     .iter()
                     .any(|n| *n < 1 || *n > order.shipments.len() as i64))
         {
-            return Err(StoreError::Invalid(
-                "every order line needs one of the order's deliveries".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "item_shipments",
+                reason: "every order line needs one of the order's deliveries",
+            });
         }
         if order.shipments.is_empty() || order.items.is_empty() {
-            return Err(StoreError::Invalid(
-                "an order needs at least one item and one delivery".into(),
-            ));
+            return Err(StoreError::BadInput {
+                field: "order",
+                reason: "an order needs at least one item and one delivery",
+            });
         }
         self.record(
             acc,
@@ -105,15 +107,14 @@ impl Gateway {
         codec::open_order(&key, bundle)
     }
 
-    /// Moves an order to its next state (no personal data involved).
+    /// Moves an order to its next state (no personal data involved); [`StoreError::Transition`]
+    /// when the state machine does not allow the event.
     pub fn next_state(
         current: OrderState,
         event: mamori_domain::OrderEvent,
         method: PaymentMethod,
     ) -> Result<OrderState> {
-        current
-            .apply(event, method)
-            .map_err(|e| StoreError::Invalid(e.message_en().to_owned()))
+        current.apply(event, method).map_err(StoreError::Transition)
     }
 
     /// Moves an order from one of the states `from` to `to` (compare-and-set, e.g. a payment

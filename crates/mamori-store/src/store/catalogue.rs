@@ -61,7 +61,7 @@ pub trait CatalogueStore: Send + Sync {
     async fn products_page_all(&self, offset: i64, limit: i64) -> Result<Page<ProductRow>>;
 
     /// Sets a product's stock (and its `updated_at`, in microseconds, to now); false when there is
-    /// no product with that SKU. A negative stock is [`StoreError::Invalid`].
+    /// no product with that SKU. A negative stock is [`StoreError::BadInput`].
     async fn set_stock(&self, sku: &str, stock: i64) -> Result<bool>;
 
     /// Stores a product image. [`StoreError::NotFound`] when the product does not exist.

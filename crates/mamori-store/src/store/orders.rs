@@ -31,7 +31,7 @@ pub trait OrderStore: Send + Sync {
     /// Records a payment attempt: a new `payment_id` becomes the order's next attempt, a known one
     /// is updated (its `created_at` is kept). Updating one attempt never touches another, so a late
     /// webhook of a declined attempt cannot hide the retry that followed it.
-    /// [`StoreError::Invalid`] when `payment_id` already belongs to another order.
+    /// [`StoreError::Conflict`] when `payment_id` already belongs to another order.
     async fn payment_upsert(&self, row: &PaymentRow) -> Result<()>;
 
     /// The payment that counts for an order: an attempt that moved money (`succeeded` or

@@ -37,7 +37,7 @@ pub trait WebSessionStore: Send + Sync {
     async fn cart_lines(&self, customer_id: &str) -> Result<Vec<(String, i64)>>;
 
     /// Sets the quantity of one SKU in a member's cart; 0 removes the line. A negative quantity
-    /// is [`StoreError::Invalid`].
+    /// is [`StoreError::BadInput`].
     async fn cart_set(&self, customer_id: &str, sku: &str, quantity: i64, at: i64) -> Result<()>;
 
     /// Empties a member's cart.

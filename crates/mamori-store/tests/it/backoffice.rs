@@ -736,7 +736,7 @@ async fn product_images_and_stock(backend: Backend) {
     assert!(!s.set_stock("ZZ-9", 1).await.unwrap());
     assert!(matches!(
         s.set_stock("AA-1", -1).await.unwrap_err(),
-        StoreError::Invalid(_)
+        StoreError::BadInput { field: "stock", .. }
     ));
     assert_eq!(s.product_by_sku("AA-1").await.unwrap().unwrap().stock, 42);
 }
@@ -907,13 +907,31 @@ async fn order_lines_keep_their_delivery(backend: Backend) {
         .place_order_split(&web("checkout"), &order, "N-bad", None, &[1, 3])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "item_shipments",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = env
         .gw
         .place_order_split(&web("checkout"), &order, "N-bad", None, &[1])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "item_shipments",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(size(&env).await, before, "a refused order records nothing");
 
     let placed = env
@@ -976,7 +994,16 @@ async fn reveal_needs_a_reason_and_records_exactly_one_read(backend: Backend) {
             .reveal(&acc, &a, CustomerField::Phone)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                StoreError::BadInput {
+                    field: "reason",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
     assert!(env
         .gw
@@ -1261,20 +1288,47 @@ async fn export_records_exact_ids_and_fields(backend: Backend) {
         .export_customers(&support(), std::slice::from_ref(&a), &[CustomerField::Name])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "reason",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = env
         .gw
         .export_customers(&acc, &[], &[CustomerField::Name])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "customer_ids",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("nothing to export"));
     let err = env
         .gw
         .export_customers(&acc, std::slice::from_ref(&a), &[])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "fields",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = env
         .gw
         .export_customers(&acc, &[a.clone(), "nobody".into()], &[CustomerField::Name])
@@ -1384,9 +1438,27 @@ async fn shipping_rows_for_carriers(backend: Backend) {
         .shipping_rows(&support(), std::slice::from_ref(&split))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "reason",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = env.gw.shipping_rows(&acc, &[]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::BadInput {
+                field: "order_ids",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = env
         .gw
         .shipping_rows(&acc, &[split.clone(), "nope".into()])

@@ -3,7 +3,7 @@
 
 use mamori_ledger::{Break, Checkpoint, LedgerSigner};
 use mamori_store::access::{AccessEvent, Action};
-use mamori_store::{Accessor, Backend};
+use mamori_store::{Accessor, Backend, StoreError};
 
 use crate::both_backends;
 use crate::common::*;
@@ -97,10 +97,21 @@ async fn inclusion_proofs_verify(backend: Backend) {
         let cp = Checkpoint::open(&p.checkpoint, &env.verifier).unwrap();
         assert_eq!(cp.root, root);
     }
+    // Beyond the log, and in the log but after the newest checkpoint: no checkpoint covers it.
+    let err = mamori_store::ledger::prove(env.store.as_ref(), &env.verifier, 50)
+        .await
+        .unwrap_err();
     assert!(
-        mamori_store::ledger::prove(env.store.as_ref(), &env.verifier, 50)
-            .await
-            .is_err()
+        matches!(err, StoreError::NotCheckpointed { index: 50 }),
+        "{err}"
+    );
+    env.ledger.record(&event(50)).await.unwrap();
+    let err = mamori_store::ledger::prove(env.store.as_ref(), &env.verifier, 50)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotCheckpointed { index: 50 }),
+        "{err}"
     );
 }
 

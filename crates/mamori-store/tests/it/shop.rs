@@ -160,7 +160,7 @@ async fn payments_upsert_and_lookup(backend: Backend) {
     other.order_id = o2.clone();
     assert!(matches!(
         s.payment_upsert(&other).await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Conflict { .. })
     ));
     other.order_id = "no-such-order".into();
     other.payment_id = "pay_002".into();
@@ -717,7 +717,10 @@ async fn member_carts(backend: Backend) {
     );
     assert!(matches!(
         s.cart_set(&a, "TEA-200", -1, 13).await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::BadInput {
+            field: "quantity",
+            ..
+        })
     ));
     s.cart_clear(&a).await.unwrap();
     assert!(s.cart_lines(&a).await.unwrap().is_empty());
