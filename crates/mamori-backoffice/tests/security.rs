@@ -391,7 +391,10 @@ async fn canaries_planted_from_the_page_are_in_no_export(backend: Backend) {
     let planted = bo.gateway().canaries_planted().await.unwrap();
     assert_eq!(planted.len(), 3);
     // Written as the owner with the reason; nothing read in plaintext (no canary.read).
-    let events = bo.ledger_events_since(before).await;
+    // The mail worker delivers the earlier mails meanwhile (its reads of their recipients are
+    // on the ledger too): those are not the planting's.
+    let mut events = bo.ledger_events_since(before).await;
+    events.retain(|e| e.principal != mamori_store::Principal::System("mail-worker".into()));
     assert!(!events.is_empty());
     for e in &events {
         assert_eq!(

@@ -81,7 +81,7 @@ macro_rules! impl_alert_store {
                 mails: &[OutboxRow],
                 webhook_body: Option<&str>,
             ) -> Result<AlertRaised> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 // The unique partial index on (kind, subject) of alerts not closed decides: a
                 // repeat lands in DO UPDATE and keeps the ongoing alert's id.
                 let (id, seen_count): (String, i64) = sqlx::query_as(
@@ -300,7 +300,7 @@ macro_rules! impl_alert_store {
             }
 
             async fn guard_approve(&self, switch: &GuardSwitchRow, kinds: &[&str]) -> Result<u64> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 put_switch!(&mut *tx, switch);
                 let mut closed = 0;
                 for kind in kinds {

@@ -70,7 +70,7 @@ macro_rules! impl_notice_store {
                     return Ok(0);
                 }
                 let mut written = 0u64;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (n, m) in rows {
                     let done = sqlx::query(
                         "INSERT INTO incident_notices (incident_id, customer_id, id, position, \

@@ -58,7 +58,7 @@ macro_rules! impl_observation_store {
             }
 
             async fn observations_approve(&self) -> Result<u64> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "DELETE FROM guard_observations WHERE state = $1 AND page IN \
                      (SELECT page FROM guard_observations WHERE state = $2)",
@@ -77,7 +77,7 @@ macro_rules! impl_observation_store {
             }
 
             async fn observation_history_add(&self, row: &ObservationRow, keep: i64) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO guard_observation_history (id, page, scripts, form_origins, \
                      headers, final_origin, observed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

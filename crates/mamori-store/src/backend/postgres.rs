@@ -45,6 +45,14 @@ impl PgStore {
         &self.pool
     }
 
+    /// A transaction that writes (the same as any on PostgreSQL; see the SQLite store's).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Appended to a `SELECT` that locks the rows it reads until the transaction ends.
+    pub(crate) const FOR_UPDATE: &'static str = " FOR UPDATE";
+
     async fn begin_ledger(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO ledger_state (id, size, frontier) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING")

@@ -32,7 +32,7 @@ macro_rules! impl_script_inventory_store {
 
             async fn script_put(&self, row: &ScriptRow, expected: Option<i64>) -> Result<bool> {
                 let version = expected.unwrap_or(0) + 1;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Inserting a new entry or updating the one the writer saw: the same ten values,
                 // the update's `WHERE` adding the version it expects as the eleventh.
                 let insert = format!(

@@ -56,6 +56,17 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// A transaction that writes, as `BEGIN IMMEDIATE` (see [`Self::begin_immediate`]): a
+    /// deferred one that reads first fails at once with "database is locked" when another
+    /// connection wrote in between, which the busy timeout does not cover.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Appended to a `SELECT` that locks the rows it reads until the transaction ends: nothing
+    /// on SQLite, where [`Self::begin_write`] holds the whole database's write lock.
+    pub(crate) const FOR_UPDATE: &'static str = "";
+
     /// Starts `BEGIN IMMEDIATE`: SQLite's write lock is taken up front, so a transaction that
     /// reads before it writes never fails half-way on a lock upgrade, and two of them (ledger
     /// batches, outbox claims) run one after the other.

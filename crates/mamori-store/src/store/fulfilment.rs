@@ -96,7 +96,7 @@ macro_rules! impl_fulfilment {
                     "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ({})",
                     placeholders.join(", ")
                 );
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let mut q = sqlx::query(&sql)
                     .bind(to.as_str())
                     .bind(at.saturating_mul(1_000_000))

@@ -67,7 +67,16 @@ macro_rules! impl_refunds {
                 cap: i64,
                 mail: &[OutboxRow],
             ) -> Result<RefundInsert> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_write().await?;
+                // The order's row is locked, so that two refunds of one order are checked against
+                // the cap one after the other (each sees the other's row).
+                sqlx::query(&format!(
+                    "SELECT id FROM orders WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(&row.order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
                 let seen: Option<String> =
                     sqlx::query_scalar("SELECT id FROM order_refunds WHERE idempotency_key = $1")
                         .bind(&row.idempotency_key)
