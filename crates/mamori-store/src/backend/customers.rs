@@ -7,7 +7,7 @@ macro_rules! impl_customer_store {
         impl $crate::store::CustomerStore for $store {
         $($own)*
         async fn insert_customer(&self, row: &CustomerRow, key: &CustomerKeyRow) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query(
                 "INSERT INTO customers (id, kind, email_bidx, name_ct, email_ct, phone_ct, birth_date_ct, \
                  gender_ct, password_hash, created_at, updated_at) \
@@ -55,7 +55,7 @@ macro_rules! impl_customer_store {
             self.update_customer_with_mail(row, &[]).await
         }
         async fn update_customer_with_mail(&self, row: &CustomerRow, mail: &[OutboxRow]) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let done = sqlx::query(
                 "UPDATE customers SET email_bidx = $2, name_ct = $3, email_ct = $4, phone_ct = $5, \
                  birth_date_ct = $6, gender_ct = $7, password_hash = $8, updated_at = $9 \
@@ -90,7 +90,7 @@ macro_rules! impl_customer_store {
             Ok(id)
         }
         async fn customer_search_set(&self, customer_id: &str, bidx: &[Vec<u8>]) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query("DELETE FROM customer_search WHERE customer_id = $1")
                 .bind(customer_id)
                 .execute(&mut *tx)
@@ -149,7 +149,7 @@ macro_rules! impl_customer_store {
             Ok(rows)
         }
         async fn update_wrapped_keys(&self, rows: &[CustomerKeyRow]) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let now = now_us();
             for r in rows {
                 sqlx::query(
@@ -175,7 +175,7 @@ macro_rules! impl_customer_store {
             Ok(rows)
         }
         async fn erase_customer(&self, customer_id: &str, at: i64) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let gone = sqlx::query("DELETE FROM customer_keys WHERE customer_id = $1")
                 .bind(customer_id)
                 .execute(&mut *tx)
@@ -246,7 +246,7 @@ macro_rules! impl_customer_store {
             self.insert_address_with_mail(row, &[]).await
         }
         async fn insert_address_with_mail(&self, row: &AddressRow, mail: &[OutboxRow]) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query(
                 "INSERT INTO addresses (id, customer_id, name_ct, address_ct, phone_ct, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",

@@ -38,7 +38,7 @@ macro_rules! impl_order_store {
                 "UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ({})",
                 placeholders.join(", ")
             );
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let mut q = sqlx::query(&sql)
                 .bind(to.as_str())
                 .bind(at.saturating_mul(1_000_000))
@@ -149,7 +149,7 @@ macro_rules! impl_sealed_order_store {
             if let Some(order_id) = existing {
                 return Ok(OrderInsert::Existing { order_id });
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO orders (id, order_number, customer_id, idempotency_key, state, payment_method, \
                  items_total, cod_fee, shipping_fee, total, tax_standard, tax_reduced, buyer_name_ct, \

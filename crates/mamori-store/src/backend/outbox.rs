@@ -10,7 +10,7 @@ macro_rules! impl_mail_outbox_store {
             if rows.is_empty() {
                 return Ok(());
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             $crate::backend::insert_mail!(tx, rows);
             tx.commit().await?;
             Ok(())

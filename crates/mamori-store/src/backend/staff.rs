@@ -203,7 +203,7 @@ macro_rules! impl_staff_store {
             Ok(())
         }
         async fn staff_recovery_replace(&self, staff_id: &str, hashes: &[Vec<u8>], at: i64) -> Result<()> {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query("DELETE FROM staff_recovery_codes WHERE staff_id = $1")
                 .bind(staff_id)
                 .execute(&mut *tx)
