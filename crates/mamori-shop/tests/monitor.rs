@@ -92,34 +92,79 @@ fn monitor_config(shop_url: &Url, connector: Arc<dyn PaymentConnector>) -> Monit
     config
 }
 
+/// The real shop and sandbox, the sandbox serving `card.js` (and a drill's `headers` file) from
+/// a folder of the test's own, with what every test here reads.
+struct Drill {
+    dir: tempfile::TempDir,
+    shop: TestShop,
+    records: Arc<dyn Records>,
+    alerts: Alerts,
+    shop_url: Url,
+    sandbox: Url,
+    /// The provider's card page as the monitor keys it.
+    provider_page: String,
+    /// The provider's `card.js` as the monitor keys it.
+    script: String,
+}
+
+impl Drill {
+    async fn start(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("card.js"), CARD_JS).unwrap();
+        let shop =
+            TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
+        let records = shop.store().clone();
+        let alerts = Alerts::new(
+            shop.gateway().clone(),
+            AlertConfig {
+                shop_name: "守り商店".into(),
+                backoffice_origin: None,
+                webhook: None,
+            },
+        );
+        let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
+        let sandbox = Url::parse(&shop.sandbox_url).unwrap();
+        let provider_page = format!("{sandbox}pay/{{payment}}");
+        let script = sandbox.join("assets/card.js").unwrap().to_string();
+        Self {
+            dir,
+            shop,
+            records,
+            alerts,
+            shop_url,
+            sandbox,
+            provider_page,
+            script,
+        }
+    }
+
+    /// The sandbox's API, as the shop's connector.
+    fn connector(&self) -> HttpConnector {
+        HttpConnector::new(self.sandbox.clone(), self.shop.api_key.clone()).unwrap()
+    }
+
+    /// Writes the drill's `headers` file next to `card.js`.
+    fn headers(&self, lines: &str) {
+        std::fs::write(
+            self.dir.path().join("headers"),
+            format!("# drill\n{lines}\n"),
+        )
+        .unwrap();
+    }
+}
+
 async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
+    let d = Drill::start(backend).await;
+    let (dir, records, alerts) = (&d.dir, &d.records, &d.alerts);
+    let (provider_page, script) = (&d.provider_page, &d.script);
     let card_js = dir.path().join("card.js");
-    std::fs::write(&card_js, CARD_JS).unwrap();
-    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
-    let records = shop.store().clone();
-    let alerts = Alerts::new(
-        shop.gateway().clone(),
-        AlertConfig {
-            shop_name: "守り商店".into(),
-            backoffice_origin: None,
-            webhook: None,
-        },
-    );
-    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
-    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
-    let provider_page = format!("{sandbox}pay/{{payment}}");
-    let script = sandbox.join("assets/card.js").unwrap().to_string();
-    let config = monitor_config(
-        &shop_url,
-        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
-    );
+    let config = monitor_config(&d.shop_url, Arc::new(d.connector()));
     let monitor = Arc::new(BrowserMonitor::new(config, alerts.clone()));
     let handle = monitor.spawn();
 
     // The first walk records every page as known-good, the provider's with its card.js.
     wait_until("the first observation of every page", || async {
-        let mut all = good_hash(&records, &provider_page, &script).await.is_some();
+        let mut all = good_hash(records, provider_page, script).await.is_some();
         for page in ["/", "/product/PT-1001", "/cart", "/checkout"] {
             all &= records
                 .observation(page, observation_state::GOOD)
@@ -130,29 +175,29 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
         all
     })
     .await;
-    let genuine = good_hash(&records, &provider_page, &script).await.unwrap();
+    let genuine = good_hash(records, provider_page, script).await.unwrap();
     // Only the page's own scripts are recorded: on the provider's page, exactly card.js.
     let row = records
-        .observation(&provider_page, observation_state::GOOD)
+        .observation(provider_page, observation_state::GOOD)
         .await
         .unwrap()
         .unwrap();
     let scripts: serde_json::Value = serde_json::from_str(&row.scripts).unwrap();
     assert_eq!(
         scripts.as_object().unwrap().keys().collect::<Vec<_>>(),
-        vec![&script],
+        vec![script],
         "scripts recorded: {scripts}"
     );
     assert!(genuine.starts_with("sha384-"), "an SRI hash: {genuine}");
-    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    assert_eq!(card_payment(records).await, switch_state::OPEN);
 
     // The vendor's file is altered, as in notice 004.
     std::fs::write(&card_js, format!("{CARD_JS}{SKIMMER}")).unwrap();
     wait_until("script.changed on the provider's page", || async {
-        !alerts_of(&records, kinds::SCRIPT_CHANGED).await.is_empty()
+        !alerts_of(records, kinds::SCRIPT_CHANGED).await.is_empty()
     })
     .await;
-    let changed = alerts_of(&records, kinds::SCRIPT_CHANGED).await;
+    let changed = alerts_of(records, kinds::SCRIPT_CHANGED).await;
     assert_eq!(changed.len(), 1, "one alert for one change");
     let alert = &changed[0];
     assert_eq!(alert.subject, format!("page:{provider_page}"));
@@ -164,14 +209,14 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     let found = evidence["found_sha384"].as_str().unwrap();
     assert!(found.starts_with("sha384-") && found != genuine);
     assert_eq!(evidence["closes_card_payment"], true);
-    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    assert_eq!(card_payment(records).await, switch_state::CLOSED);
     // The shop's own pages did not change: nothing else was raised about them.
     for kind in [
         kinds::SCRIPT_ADDED,
         kinds::SCRIPT_REMOVED,
         kinds::FORM_ACTION,
     ] {
-        let other = alerts_of(&records, kind).await;
+        let other = alerts_of(records, kind).await;
         assert!(other.is_empty(), "unexpected {kind}: {other:?}");
     }
 
@@ -179,13 +224,13 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     std::fs::write(&card_js, CARD_JS).unwrap();
     wait_until("a walk that sees the restored file", || async {
         records
-            .observation(&provider_page, observation_state::PENDING)
+            .observation(provider_page, observation_state::PENDING)
             .await
             .unwrap()
             .is_none()
     })
     .await;
-    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    assert_eq!(card_payment(records).await, switch_state::CLOSED);
 
     // A legitimate update of the vendor's helper is approved by an owner: the page as it is
     // becomes known-good, the monitor's alerts close and card payment reopens.
@@ -193,7 +238,7 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
     std::fs::write(&card_js, &update).unwrap();
     wait_until("the update pending", || async {
         records
-            .observation(&provider_page, observation_state::PENDING)
+            .observation(provider_page, observation_state::PENDING)
             .await
             .unwrap()
             .is_some()
@@ -204,7 +249,7 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
         WatchSpec::default(),
         dir.path().join("guard-baseline.json"),
         key,
-        alerts,
+        alerts.clone(),
     );
     guard
         .approve(
@@ -214,10 +259,10 @@ async fn an_altered_vendor_script_closes_card_payment_until_approved(backend: Ba
         )
         .await
         .unwrap();
-    assert_eq!(card_payment(&records).await, switch_state::OPEN);
-    let closed = alerts_of(&records, kinds::SCRIPT_CHANGED).await;
+    assert_eq!(card_payment(records).await, switch_state::OPEN);
+    let closed = alerts_of(records, kinds::SCRIPT_CHANGED).await;
     assert!(closed.iter().all(|a| a.state == alert_state::CLOSED));
-    let approved = good_hash(&records, &provider_page, &script).await.unwrap();
+    let approved = good_hash(records, provider_page, script).await.unwrap();
     assert_ne!(approved, genuine, "the update is the known-good state now");
     drop(handle);
 }
@@ -260,39 +305,27 @@ impl PaymentConnector for Recording {
 /// its card page; the shop's pages run only listed scripts; the altered `card.js` is a script the
 /// inventory does not list, raised as `script.not_listed` and closing card payment.
 async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
+    let d = Drill::start(backend).await;
+    let (dir, records) = (&d.dir, &d.records);
+    let (provider_page, script) = (&d.provider_page, &d.script);
     let card_js = dir.path().join("card.js");
-    std::fs::write(&card_js, CARD_JS).unwrap();
-    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
-    let records = shop.store().clone();
-    let alerts = Alerts::new(
-        shop.gateway().clone(),
-        AlertConfig {
-            shop_name: "守り商店".into(),
-            backoffice_origin: None,
-            webhook: None,
-        },
-    );
-    let inventory = ScriptInventory::new(alerts.clone(), Arc::default());
+    let inventory = ScriptInventory::new(d.alerts.clone(), Arc::default());
     inventory.seed(&[shop_builtin()]).await.unwrap();
-    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
-    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
-    let provider_page = format!("{sandbox}pay/{{payment}}");
-    let script = sandbox.join("assets/card.js").unwrap().to_string();
     let connector = Arc::new(Recording {
-        inner: HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap(),
+        inner: d.connector(),
         created: std::sync::Mutex::default(),
     });
-    let config = monitor_config(&shop_url, connector.clone());
-    let monitor = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory.clone()));
+    let config = monitor_config(&d.shop_url, connector.clone());
+    let monitor =
+        Arc::new(BrowserMonitor::new(config, d.alerts.clone()).with_inventory(inventory.clone()));
     let handle = monitor.spawn();
 
     wait_until("the provider's card.js listed", || async {
-        records.script_get(&script).await.unwrap().is_some()
+        records.script_get(script).await.unwrap().is_some()
     })
     .await;
-    let genuine = good_hash(&records, &provider_page, &script).await.unwrap();
-    let entry = records.script_get(&script).await.unwrap().unwrap();
+    let genuine = good_hash(records, provider_page, script).await.unwrap();
+    let entry = records.script_get(script).await.unwrap().unwrap();
     assert_eq!(entry.site, "provider");
     assert_eq!(entry.pages, "/pay/{payment}");
     assert_eq!(format!("sha384-{}", entry.sha384), genuine);
@@ -310,10 +343,10 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
         all
     })
     .await;
-    assert!(alerts_of(&records, kinds::SCRIPT_NOT_LISTED)
+    assert!(alerts_of(records, kinds::SCRIPT_NOT_LISTED)
         .await
         .is_empty());
-    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    assert_eq!(card_payment(records).await, switch_state::OPEN);
     // The monitor's 1-yen payment of that walk is cancelled at the provider once the walk ends.
     let first = connector.created.lock().unwrap()[0].clone();
     wait_until("the monitor's payment cancelled", || async {
@@ -323,19 +356,19 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
 
     std::fs::write(&card_js, format!("{CARD_JS}{SKIMMER}")).unwrap();
     wait_until("script.not_listed on the provider's page", || async {
-        !alerts_of(&records, kinds::SCRIPT_NOT_LISTED)
+        !alerts_of(records, kinds::SCRIPT_NOT_LISTED)
             .await
             .is_empty()
     })
     .await;
-    let raised = alerts_of(&records, kinds::SCRIPT_NOT_LISTED).await;
+    let raised = alerts_of(records, kinds::SCRIPT_NOT_LISTED).await;
     assert_eq!(raised.len(), 1);
     assert_eq!(raised[0].subject, format!("page:{provider_page}"));
     assert_eq!(raised[0].severity, "critical");
     let evidence: serde_json::Value = serde_json::from_str(&raised[0].evidence).unwrap();
     assert_eq!(evidence["script"], script.as_str());
     assert_ne!(evidence["found_sha384"], genuine.as_str());
-    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    assert_eq!(card_payment(records).await, switch_state::CLOSED);
     drop(handle);
 }
 
@@ -344,37 +377,21 @@ async fn the_monitor_checks_every_script_against_the_inventory(backend: Backend)
 /// would. The monitor recorded the genuine headers and origin at the first walk; the weakened CSP
 /// raises `page.headers` and closes card payment.
 async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("card.js"), CARD_JS).unwrap();
-    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
-    let records = shop.store().clone();
-    let alerts = Alerts::new(
-        shop.gateway().clone(),
-        AlertConfig {
-            shop_name: "守り商店".into(),
-            backoffice_origin: None,
-            webhook: None,
-        },
-    );
-    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
-    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
-    let provider_page = format!("{sandbox}pay/{{payment}}");
-    let config = monitor_config(
-        &shop_url,
-        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
-    );
-    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+    let d = Drill::start(backend).await;
+    let (records, sandbox, provider_page) = (&d.records, &d.sandbox, &d.provider_page);
+    let config = monitor_config(&d.shop_url, Arc::new(d.connector()));
+    let handle = Arc::new(BrowserMonitor::new(config, d.alerts.clone())).spawn();
 
     wait_until("the provider's page observed", || async {
         records
-            .observation(&provider_page, observation_state::GOOD)
+            .observation(provider_page, observation_state::GOOD)
             .await
             .unwrap()
             .is_some()
     })
     .await;
     let good = records
-        .observation(&provider_page, observation_state::GOOD)
+        .observation(provider_page, observation_state::GOOD)
         .await
         .unwrap()
         .unwrap();
@@ -401,22 +418,18 @@ async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backe
             .is_some()
     })
     .await;
-    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    assert_eq!(card_payment(records).await, switch_state::OPEN);
 
     let weak = csp.replace(
         "script-src 'self';",
         "script-src 'self' https://skim.invalid;",
     );
-    std::fs::write(
-        dir.path().join("headers"),
-        format!("# drill\nContent-Security-Policy: {weak}\n"),
-    )
-    .unwrap();
+    d.headers(&format!("Content-Security-Policy: {weak}"));
     wait_until("page.headers on the provider's page", || async {
-        !alerts_of(&records, kinds::PAGE_HEADERS).await.is_empty()
+        !alerts_of(records, kinds::PAGE_HEADERS).await.is_empty()
     })
     .await;
-    let raised = alerts_of(&records, kinds::PAGE_HEADERS).await;
+    let raised = alerts_of(records, kinds::PAGE_HEADERS).await;
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].subject, format!("page:{provider_page}"));
     assert_eq!(raised[0].severity, "critical");
@@ -425,12 +438,12 @@ async fn a_weakened_csp_on_the_providers_page_closes_card_payment(backend: Backe
     assert_eq!(evidence["expected"], csp.as_str());
     assert_eq!(evidence["found"], weak.as_str());
     assert_eq!(evidence["closes_card_payment"], true);
-    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
-    assert!(alerts_of(&records, kinds::PAGE_REDIRECT).await.is_empty());
+    assert_eq!(card_payment(records).await, switch_state::CLOSED);
+    assert!(alerts_of(records, kinds::PAGE_REDIRECT).await.is_empty());
     // Every walk's observation is in the page's history, newest first: the weakened CSP is the
     // newest, the genuine one is further back, all on the provider's origin.
     let history = records
-        .observation_history(&provider_page, 100)
+        .observation_history(provider_page, 100)
         .await
         .unwrap();
     assert!(history.len() >= 2, "{} observations", history.len());
@@ -469,46 +482,26 @@ async fn a_card_page_sent_elsewhere_closes_card_payment(backend: Backend) {
     let copy_origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let server = tokio::spawn(async move { axum::serve(listener, copy).await });
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("card.js"), CARD_JS).unwrap();
-    let shop = TestShop::start_with(backend, Duration::ZERO, Some(dir.path().to_path_buf())).await;
-    let records = shop.store().clone();
-    let alerts = Alerts::new(
-        shop.gateway().clone(),
-        AlertConfig {
-            shop_name: "守り商店".into(),
-            backoffice_origin: None,
-            webhook: None,
-        },
-    );
-    let shop_url = Url::parse(&format!("{}/", shop.base_url)).unwrap();
-    let sandbox = Url::parse(&shop.sandbox_url).unwrap();
-    let provider_page = format!("{sandbox}pay/{{payment}}");
-    let config = monitor_config(
-        &shop_url,
-        Arc::new(HttpConnector::new(sandbox.clone(), shop.api_key.clone()).unwrap()),
-    );
-    let handle = Arc::new(BrowserMonitor::new(config, alerts)).spawn();
+    let d = Drill::start(backend).await;
+    let (records, sandbox, provider_page) = (&d.records, &d.sandbox, &d.provider_page);
+    let config = monitor_config(&d.shop_url, Arc::new(d.connector()));
+    let handle = Arc::new(BrowserMonitor::new(config, d.alerts.clone())).spawn();
     wait_until("the provider's page observed", || async {
         records
-            .observation(&provider_page, observation_state::GOOD)
+            .observation(provider_page, observation_state::GOOD)
             .await
             .unwrap()
             .is_some()
     })
     .await;
-    assert_eq!(card_payment(&records).await, switch_state::OPEN);
+    assert_eq!(card_payment(records).await, switch_state::OPEN);
 
-    std::fs::write(
-        dir.path().join("headers"),
-        format!("# drill\nLocation: {copy_origin}/pay/copy\n"),
-    )
-    .unwrap();
+    d.headers(&format!("Location: {copy_origin}/pay/copy"));
     wait_until("page.redirect on the provider's page", || async {
-        !alerts_of(&records, kinds::PAGE_REDIRECT).await.is_empty()
+        !alerts_of(records, kinds::PAGE_REDIRECT).await.is_empty()
     })
     .await;
-    let raised = alerts_of(&records, kinds::PAGE_REDIRECT).await;
+    let raised = alerts_of(records, kinds::PAGE_REDIRECT).await;
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].subject, format!("page:{provider_page}"));
     assert_eq!(raised[0].severity, "critical");
@@ -519,7 +512,7 @@ async fn a_card_page_sent_elsewhere_closes_card_payment(backend: Backend) {
     );
     assert_eq!(evidence["found_origin"], copy_origin.as_str());
     assert_eq!(evidence["closes_card_payment"], true);
-    assert_eq!(card_payment(&records).await, switch_state::CLOSED);
+    assert_eq!(card_payment(records).await, switch_state::CLOSED);
     drop(handle);
     server.abort();
 }
