@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, TestBackoffice};
-use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
+use mamori_pay::PaymentStatus;
 use mamori_staff::Role;
 use mamori_testkit::both_backends;
 
@@ -13,7 +13,6 @@ async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
     let bo = TestBackoffice::start(backend).await;
     let customer = bo.customer("declined.buyer@example.jp").await;
     let psp = bo.state.psp.clone();
-    let back = Url::parse(&format!("{}/", bo.base_url)).unwrap();
     let (order, number) = bo
         .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
         .await;
@@ -24,54 +23,25 @@ async fn a_declined_card_order_can_be_cancelled(backend: Backend) {
         .unwrap()
         .unwrap()
         .total;
-    let created = psp
-        .create_payment(&CreatePayment {
-            order_ref: number.clone(),
-            amount_jpy: total,
-            description: "守り商店".into(),
-            return_url: back.clone(),
-            cancel_url: back,
-            idempotency_key: format!("pay-{number}"),
-        })
-        .await
-        .unwrap();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(created.redirect_url.clone())
-        .form(&[
-            ("number", "4000000000000002"),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "HANAKO HATOYAMA"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let payment_id = bo
+        .sandbox_payment(&number, total, Some("4000000000000002"))
+        .await;
     assert!(matches!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Failed { .. }
     ));
     assert!(
-        psp.cancel(&created.payment_id).await.is_err(),
+        psp.cancel(&payment_id).await.is_err(),
         "the provider refuses to cancel a declined payment"
     );
     // The shop never heard of the decline (no return, no webhook): the attempt is still open here.
-    bo.store()
-        .payment_upsert(&mamori_store::model::PaymentRow {
-            order_id: order.clone(),
-            provider: "sandbox".into(),
-            payment_id: created.payment_id.clone(),
-            status: mamori_domain::PaymentAttemptState::Pending,
-            amount: total,
-            brand: None,
-            last4: None,
-            created_at: 1,
-            updated_at: 1,
-        })
-        .await
-        .unwrap();
+    bo.record_payment(
+        &order,
+        &payment_id,
+        total,
+        mamori_domain::PaymentAttemptState::Pending,
+    )
+    .await;
     let (_, client) = bo.member(Role::Owner).await;
     client
         .post_form(&format!("/orders/{order}/cancel"), &[])

@@ -678,7 +678,7 @@ async fn shipping_rates_are_set_by_prefecture(backend: Backend) {
 /// refunded and what is left, and the full refund then pays back only the rest.
 async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
     use mamori_backoffice::orders::yen;
-    use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
+    use mamori_pay::PaymentStatus;
     const TO: &str = "hanako.hatoyama@example.jp";
     let bo = TestBackoffice::start(backend).await;
     let customer = bo.customer("partial.buyer@example.jp").await;
@@ -687,57 +687,17 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
         .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
         .await;
     let total = bo.store().order_header(&paid).await.unwrap().unwrap().total;
-    let back = Url::parse(&format!("{}/", bo.base_url)).unwrap();
-    let created = psp
-        .create_payment(&CreatePayment {
-            order_ref: number.clone(),
-            amount_jpy: total,
-            description: "守り商店".into(),
-            return_url: back.clone(),
-            cancel_url: back,
-            idempotency_key: format!("pay-{number}"),
-        })
-        .await
-        .unwrap();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(created.redirect_url.clone())
-        .form(&[
-            ("number", "4242424242424242"),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "HANAKO HATOYAMA"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    bo.store()
-        .payment_upsert(&mamori_store::model::PaymentRow {
-            order_id: paid.clone(),
-            provider: "sandbox".into(),
-            payment_id: created.payment_id.clone(),
-            status: mamori_domain::PaymentAttemptState::Succeeded,
-            amount: total,
-            brand: None,
-            last4: None,
-            created_at: 1,
-            updated_at: 1,
-        })
-        .await
-        .unwrap();
-    assert!(bo
-        .store()
-        .transition_order(
-            &paid,
-            &[mamori_domain::OrderState::PendingPayment],
-            mamori_domain::OrderState::Paid,
-            bo.now(),
-            &[]
-        )
-        .await
-        .unwrap());
+    let payment_id = bo
+        .sandbox_payment(&number, total, Some("4242424242424242"))
+        .await;
+    bo.record_payment(
+        &paid,
+        &payment_id,
+        total,
+        mamori_domain::PaymentAttemptState::Succeeded,
+    )
+    .await;
+    bo.mark_paid(&paid).await;
     let (owner, client) = bo.member(Role::Owner).await;
     let path = format!("/orders/{paid}/partial-refund");
     let detail = client.get(&format!("/orders/{paid}")).await;
@@ -781,7 +741,7 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
     let key = confirm.input_value("key").unwrap();
     assert!(bo.store().refunds_of_order(&paid).await.unwrap().is_empty());
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Succeeded
     );
 
@@ -798,7 +758,7 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{paid}"));
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: 1_000 }
     );
     let refunds = bo.store().refunds_of_order(&paid).await.unwrap();
@@ -828,7 +788,7 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
     client.post_form(&path, &fields).await;
     assert_eq!(bo.store().refunded_total(&paid).await.unwrap(), 1_000);
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: 1_000 }
     );
     assert_eq!(bo.mails_to(TO), 1);
@@ -852,7 +812,7 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
         .await
         .expect_redirect(&format!("/orders/{paid}"));
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: total }
     );
     assert_eq!(bo.store().refunded_total(&paid).await.unwrap(), total);
@@ -992,87 +952,31 @@ async fn carrier_files_carry_the_sender_and_the_cod_amount(backend: Backend) {
 /// A card order paid at the provider is refunded through the payment connector (step-up); an
 /// unpaid card order is cancelled at the provider too.
 async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
-    use mamori_pay::{url::Url, CreatePayment, PaymentStatus};
+    use mamori_pay::PaymentStatus;
     let bo = TestBackoffice::start(backend).await;
     let customer = bo.customer("card.buyer@example.jp").await;
     let psp = bo.state.psp.clone();
-    let back = Url::parse(&format!("{}/", bo.base_url)).unwrap();
-    let pay = |number: &str, total: i64| {
-        let psp = psp.clone();
-        let back = back.clone();
-        let number = number.to_owned();
-        async move {
-            let created = psp
-                .create_payment(&CreatePayment {
-                    order_ref: number.clone(),
-                    amount_jpy: total,
-                    description: "守り商店".into(),
-                    return_url: back.clone(),
-                    cancel_url: back,
-                    idempotency_key: format!("pay-{number}"),
-                })
-                .await
-                .unwrap();
-            created
-        }
-    };
-    let record = |order: String, payment_id: String, total: i64| {
-        let store = bo.store().clone();
-        async move {
-            store
-                .payment_upsert(&mamori_store::model::PaymentRow {
-                    order_id: order,
-                    provider: "sandbox".into(),
-                    payment_id,
-                    status: mamori_domain::PaymentAttemptState::Pending,
-                    amount: total,
-                    brand: None,
-                    last4: None,
-                    created_at: 1,
-                    updated_at: 1,
-                })
-                .await
-                .unwrap();
-        }
-    };
-
     // Paid by card: the customer pays on the provider's page, the order moves to paid.
     let (paid, paid_number) = bo
         .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
         .await;
     let total = bo.store().order_header(&paid).await.unwrap().unwrap().total;
-    let created = pay(&paid_number, total).await;
-    let page = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    page.post(created.redirect_url.clone())
-        .form(&[
-            ("number", "4242424242424242"),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "HANAKO HATOYAMA"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let payment_id = bo
+        .sandbox_payment(&paid_number, total, Some("4242424242424242"))
+        .await;
     assert!(psp
-        .lookup(&created.payment_id)
+        .lookup(&payment_id)
         .await
         .unwrap()
         .settles(&paid_number, total));
-    record(paid.clone(), created.payment_id.clone(), total).await;
-    assert!(bo
-        .store()
-        .transition_order(
-            &paid,
-            &[mamori_domain::OrderState::PendingPayment],
-            mamori_domain::OrderState::Paid,
-            bo.now(),
-            &[]
-        )
-        .await
-        .unwrap());
+    bo.record_payment(
+        &paid,
+        &payment_id,
+        total,
+        mamori_domain::PaymentAttemptState::Pending,
+    )
+    .await;
+    bo.mark_paid(&paid).await;
 
     let (owner, client) = bo.member(Role::Owner).await;
     // A paid order cannot be cancelled, only refunded.
@@ -1165,7 +1069,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         "refunded"
     );
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: total }
     );
     // The payment's state in Japanese.
@@ -1184,7 +1088,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .post_form(&format!("/orders/{paid}/refund"), &[("confirm", "yes")])
         .await;
     assert_eq!(
-        psp.lookup(&created.payment_id).await.unwrap().status,
+        psp.lookup(&payment_id).await.unwrap().status,
         PaymentStatus::Refunded { amount: total }
     );
 
@@ -1193,8 +1097,14 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         .order_paid_by(&customer, mamori_domain::PaymentMethod::Card)
         .await;
     let open_total = bo.store().order_header(&open).await.unwrap().unwrap().total;
-    let pending = pay(&open_number, open_total).await;
-    record(open.clone(), pending.payment_id.clone(), open_total).await;
+    let pending = bo.sandbox_payment(&open_number, open_total, None).await;
+    bo.record_payment(
+        &open,
+        &pending,
+        open_total,
+        mamori_domain::PaymentAttemptState::Pending,
+    )
+    .await;
     client
         .post_form(&format!("/orders/{open}/cancel"), &[])
         .await
@@ -1210,7 +1120,7 @@ async fn card_refund_and_cancel_go_through_the_provider(backend: Backend) {
         "cancelled"
     );
     assert_eq!(
-        psp.lookup(&pending.payment_id).await.unwrap().status,
+        psp.lookup(&pending).await.unwrap().status,
         PaymentStatus::Canceled
     );
     let actions = staff_log_actions(&bo, &owner.id).await;

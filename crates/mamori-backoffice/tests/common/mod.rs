@@ -315,6 +315,82 @@ impl TestBackoffice {
             .await
     }
 
+    /// A payment of `total` yen for order `number` created at the sandbox provider and, with
+    /// `card`, that card number typed on its page (posted as a customer's browser would, with a
+    /// valid expiry, code and name); the payment's id.
+    pub async fn sandbox_payment(&self, number: &str, total: i64, card: Option<&str>) -> String {
+        let back = mamori_pay::url::Url::parse(&format!("{}/", self.base_url)).unwrap();
+        let created = self
+            .state
+            .psp
+            .create_payment(&mamori_pay::CreatePayment {
+                order_ref: number.to_owned(),
+                amount_jpy: total,
+                description: "守り商店".into(),
+                return_url: back.clone(),
+                cancel_url: back,
+                idempotency_key: format!("pay-{number}"),
+            })
+            .await
+            .unwrap();
+        if let Some(card) = card {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .post(created.redirect_url.clone())
+                .form(&[
+                    ("number", card),
+                    ("expiry", "12/34"),
+                    ("cvv", "123"),
+                    ("name", "HANAKO HATOYAMA"),
+                ])
+                .send()
+                .await
+                .unwrap();
+        }
+        created.payment_id
+    }
+
+    /// The shop's record of a payment attempt of `order` at the sandbox, in `status`.
+    pub async fn record_payment(
+        &self,
+        order: &str,
+        payment_id: &str,
+        total: i64,
+        status: mamori_domain::PaymentAttemptState,
+    ) {
+        self.store()
+            .payment_upsert(&mamori_store::model::PaymentRow {
+                order_id: order.to_owned(),
+                provider: "sandbox".into(),
+                payment_id: payment_id.to_owned(),
+                status,
+                amount: total,
+                brand: None,
+                last4: None,
+                created_at: 1,
+                updated_at: 1,
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Moves `order` from awaiting payment to paid, as the provider's confirmation would.
+    pub async fn mark_paid(&self, order: &str) {
+        assert!(self
+            .store()
+            .transition_order(
+                order,
+                &[mamori_domain::OrderState::PendingPayment],
+                mamori_domain::OrderState::Paid,
+                self.now(),
+                &[]
+            )
+            .await
+            .unwrap());
+    }
+
     /// [`TestBackoffice::order`] with another payment method.
     pub async fn order_paid_by(
         &self,
