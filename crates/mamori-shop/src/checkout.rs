@@ -1288,7 +1288,7 @@ async fn settle(
         PaymentStatus::Canceled => PaymentAttemptState::Canceled,
         PaymentStatus::Refunded { .. } if fully_refunded(info) => PaymentAttemptState::Refunded,
         // Refunded in part: still paid, as far as the attempt goes.
-        PaymentStatus::Refunded { .. } => row.status.clone(),
+        PaymentStatus::Refunded { .. } => row.status,
     };
     if info.status == PaymentStatus::Succeeded && !paid {
         // A succeeded payment for another order or amount: never counts (swapped payment id).
