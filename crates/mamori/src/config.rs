@@ -631,6 +631,31 @@ mod tests {
 
     #[test]
     #[allow(clippy::unwrap_used)]
+    fn server_section_sets_the_shutdown_timeout_and_refuses_zero() {
+        assert_eq!(
+            Config::default().server.shutdown_timeout(),
+            std::time::Duration::from_secs(20)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mamori.toml");
+        std::fs::write(&file, "[server]\nshutdown_timeout_secs = 5\n").unwrap();
+        let cfg = Config::load(Some(&file)).unwrap();
+        assert_eq!(cfg.server.shutdown_timeout_secs, 5);
+        std::fs::write(&file, "[server]\nshutdown_timeout_secs = 0\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file)).unwrap_err());
+        assert!(
+            err.contains("shutdown_timeout_secs must be at least 1"),
+            "{err}"
+        );
+        std::fs::write(&file, "[server]\nshutdown_timeout = 5\n").unwrap();
+        assert!(
+            Config::load(Some(&file)).is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
     fn backoffice_section_parses() {
         let cfg: Config = toml::from_str(
             "[backoffice]\nlisten = \"127.0.0.1:9000\"\nallowed_cidrs = [\"10.1.0.0/16\", \"::1\"]\n",
