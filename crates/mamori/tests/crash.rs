@@ -10,6 +10,11 @@
 //!   profile still opens (with the key file on disk), a restarted `mamori serve` delivers mail
 //!   sealed before the rotation, and a rotation run again leaves every data key under the
 //!   active master key.
+//! - Checkout, against the sandbox provider in a process of its own: the shop killed after an
+//!   order was placed and before it was paid (the provider's webhook finds no shop, retries,
+//!   and the restarted shop takes it), and killed right after the webhook marked an order paid
+//!   (the customer's return lands on the completed order): two orders, each with one payment,
+//!   succeeded, and paid.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -319,6 +324,220 @@ async fn key_rotation_survives_kill9(db_url: Option<&str>) {
     assert!(covered);
 }
 
+/// A free port on the loopback (bound and released: the shop's URL must stay the same across
+/// restarts, since the provider's webhooks go there).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The sandbox provider in a process of its own (it outlives the shop's kills), sending its
+/// webhooks to `shop_port`, and its URL.
+struct Provider(std::process::Child);
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const PSP_KEY: &str = "sk_sandbox_crash_test_key_0123456789";
+const PSP_SECRET: &str = "whsec_crash_test_secret_0123456789";
+
+async fn provider(p: &Path, port: u16, shop_port: u16) -> Provider {
+    let child = mamori(p, None)
+        .args([
+            "psp-sandbox",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--api-key",
+            PSP_KEY,
+            "--webhook-url",
+            &format!("http://127.0.0.1:{shop_port}/payments/webhook"),
+            "--webhook-secret",
+            PSP_SECRET,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let provider = Provider(child);
+    until("the provider listens", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
+    provider
+}
+
+/// A customer's browser on the shop at `port`.
+fn customer(port: u16) -> mamori_testkit::web::Browser {
+    let base = format!("http://127.0.0.1:{port}");
+    mamori_testkit::web::Browser::new(mamori_testkit::web::Site {
+        base: &base,
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        resolve: None,
+        csrf_pages: &["/", "/login"],
+        session_cookie: "mamori_session",
+    })
+}
+
+/// Cart, checkout form, confirmation, "place": the provider's card page to pay on.
+async fn place_card_order(c: &mamori_testkit::web::Browser) -> String {
+    c.get("/product/BK-4001").await.expect(200);
+    c.post_form("/cart/add", &[("sku", "BK-4001"), ("quantity", "1")])
+        .await
+        .expect_redirect("/cart");
+    c.get("/checkout").await.expect(200);
+    let fields = [
+        ("buyer_family", "山田"),
+        ("buyer_given", "太郎"),
+        ("buyer_family_kana", "やまだ"),
+        ("buyer_given_kana", "タロウ"),
+        ("buyer_postal_code", "100-0001"),
+        ("buyer_prefecture", "東京都"),
+        ("buyer_city", "千代田区"),
+        ("buyer_line1", "千代田1-1"),
+        ("buyer_line2", ""),
+        ("buyer_phone", "090-1234-5678"),
+        ("buyer_email", "taro.yamada@example.jp"),
+        ("ship_to", "buyer"),
+        ("delivery_date", ""),
+        ("delivery_slot", "morning"),
+        ("payment", "card"),
+    ];
+    c.post_form("/checkout", &fields)
+        .await
+        .expect_redirect("/checkout/confirm");
+    let page = c.get("/checkout/confirm").await;
+    page.expect(200);
+    let key = page.input_value("key").expect("the confirmation's key");
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    assert_eq!(placed.status, 303);
+    placed.location.clone().unwrap()
+}
+
+/// Pays on the provider's page (its own origin, its own form); the way back to the shop.
+async fn pay(pay_url: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(http.get(pay_url).send().await.unwrap().status(), 200);
+    let res = http
+        .post(pay_url)
+        .form(&[
+            ("number", "4242424242424242"),
+            ("expiry", "12/34"),
+            ("cvv", "123"),
+            ("name", "TARO YAMADA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the provider redirects back");
+    res.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/')
+        .map_or("/".to_owned(), |i| rest[i..].to_owned())
+}
+
+async fn paid_orders(db: &Db) -> i64 {
+    db.count("SELECT COUNT(*) FROM orders WHERE state = 'paid'")
+        .await
+}
+
+async fn checkout_survives_kill9(db_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let (shop_port, psp_port) = (free_port(), free_port());
+    config(
+        p,
+        &format!(
+            "[shop]\npsp_url = \"http://127.0.0.1:{psp_port}/\"\n\
+             public_url = \"http://127.0.0.1:{shop_port}/\"\n"
+        ),
+    );
+    std::fs::create_dir(p.join("data")).unwrap();
+    run(p, db_url, &["keys", "init"]);
+    run(p, db_url, &["db", "migrate"]);
+    let _provider = provider(p, psp_port, shop_port).await;
+    let listen = format!("127.0.0.1:{shop_port}");
+    let env = [
+        ("MAMORI_PSP_API_KEY", PSP_KEY),
+        ("MAMORI_PSP_WEBHOOK_SECRET", PSP_SECRET),
+    ];
+    let db_view = || Db::open(p, db_url);
+
+    // 1. Killed after the order was placed, before the customer paid: the provider's webhook
+    //    finds no shop, retries, and the restarted shop takes it.
+    let mut shop = common::serve_on(p, db_url, &listen, &env);
+    let db = db_view().await;
+    let c = customer(shop_port);
+    let pay_url = place_card_order(&c).await;
+    shop.signal(Signal::KILL);
+    shop.wait_exit(BOUND);
+    let back = pay(&pay_url).await;
+    assert_eq!(paid_orders(&db).await, 0, "nobody told the shop yet");
+    let shop = common::serve_on(p, db_url, &listen, &env);
+    until("the retried webhook marks the order paid", || async {
+        paid_orders(&db).await == 1
+    })
+    .await;
+    c.get(&path_of(&back))
+        .await
+        .expect_redirect("/checkout/complete/");
+
+    // 2. Killed right after the webhook marked the order paid, before the customer came back.
+    let c2 = customer(shop_port);
+    let pay_url = place_card_order(&c2).await;
+    let back = pay(&pay_url).await;
+    until("the webhook marks the order paid", || async {
+        paid_orders(&db).await == 2
+    })
+    .await;
+    let mut shop = shop;
+    shop.signal(Signal::KILL);
+    shop.wait_exit(BOUND);
+    let _shop = common::serve_on(p, db_url, &listen, &env);
+    c2.get(&path_of(&back))
+        .await
+        .expect_redirect("/checkout/complete/");
+    // Returning again changes nothing.
+    c2.get(&path_of(&back))
+        .await
+        .expect_redirect("/checkout/complete/");
+
+    // Two orders, each paid once: one payment (attempt) per order, succeeded.
+    assert_eq!(db.count("SELECT COUNT(*) FROM orders").await, 2);
+    assert_eq!(paid_orders(&db).await, 2);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")
+            .await,
+        2,
+        "{:?}",
+        db.strings("SELECT status FROM payments").await
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM payments").await,
+        2,
+        "one payment per order at the provider"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_is_delivered_after_kill9_none_lost_sqlite() {
     mail_survives_kill9(None).await;
@@ -339,4 +558,15 @@ async fn sealed_values_open_after_a_rotation_killed_sqlite() {
 async fn sealed_values_open_after_a_rotation_killed_postgres() {
     let url = mamori_testkit::fresh_pg_database().await.unwrap();
     key_rotation_survives_kill9(Some(&url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_killed_before_and_after_the_webhook_pays_once_sqlite() {
+    checkout_survives_kill9(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_killed_before_and_after_the_webhook_pays_once_postgres() {
+    let url = mamori_testkit::fresh_pg_database().await.unwrap();
+    checkout_survives_kill9(Some(&url)).await;
 }

@@ -89,16 +89,16 @@ impl Serve {
 /// Starts `mamori serve` in `dir` (shop and sandbox provider on free ports, the log at
 /// `MAMORI_LOG=mamori=info` on standard error) and waits until it serves.
 pub fn serve(dir: &Path, db: Option<&str>) -> Serve {
+    serve_on(dir, db, "127.0.0.1:0", &[])
+}
+
+/// [`serve`] with the shop on `listen` (the same port across restarts) and more environment.
+pub fn serve_on(dir: &Path, db: Option<&str>, listen: &str, env: &[(&str, &str)]) -> Serve {
     use std::io::BufRead as _;
     let mut child = mamori(dir, db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--listen", listen, "--psp-listen", "127.0.0.1:0"])
         .env("MAMORI_LOG", "mamori=info")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
