@@ -32,3 +32,212 @@ pub fn run(dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
     );
     out
 }
+
+/// A running `mamori serve` (started by [`serve`]), killed when dropped.
+pub struct Serve {
+    pub child: std::process::Child,
+    /// The shop's URL, with its trailing slash.
+    pub shop: String,
+    /// Its standard error so far (the log, at `MAMORI_LOG`).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// The shop's `host:port`.
+    pub fn shop_addr(&self) -> std::net::SocketAddr {
+        self.shop
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap()
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+    }
+
+    /// Waits for the process to end, at most `bound`; its exit status.
+    pub fn wait_exit(&mut self, bound: std::time::Duration) -> std::process::ExitStatus {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < bound,
+                "mamori serve still running after {bound:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Its log so far, one string.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+/// Starts `mamori serve` in `dir` (shop and sandbox provider on free ports, the log at
+/// `MAMORI_LOG=mamori=info` on standard error) and waits until it serves.
+pub fn serve(dir: &Path, db: Option<&str>) -> Serve {
+    serve_on(dir, db, "127.0.0.1:0", &[])
+}
+
+/// [`serve`] with the shop on `listen` (the same port across restarts) and more environment.
+pub fn serve_on(dir: &Path, db: Option<&str>, listen: &str, env: &[(&str, &str)]) -> Serve {
+    use std::io::BufRead as _;
+    let mut child = mamori(dir, db)
+        .args(["serve", "--listen", listen, "--psp-listen", "127.0.0.1:0"])
+        .env("MAMORI_LOG", "mamori=info")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let mut serve = Serve {
+        child,
+        shop: String::new(),
+        stderr: log,
+    };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("serve stopped: {seen:?} {}", serve.log()))
+            .unwrap();
+        if let Some(url) = line.strip_prefix("shop:") {
+            serve.shop = url.trim().to_owned();
+        }
+        if line.contains("press Ctrl-C") {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(!serve.shop.is_empty(), "{seen:?}");
+    // Keep reading its output so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    serve
+}
+
+/// `mamori ledger verify` must succeed: the number of entries, and whether every one of them
+/// is covered by a signed checkpoint.
+pub fn ledger_verify(dir: &Path, db: Option<&str>) -> (u64, bool) {
+    let out = run(dir, db, &["ledger", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let size = text
+        .split("ledger OK: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    (size, !text.contains("not covered by a signed checkpoint"))
+}
+
+/// The test's own view of the database (ids, counts and states only).
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+}
+
+impl Db {
+    /// The database of `mamori` in `dir` (SQLite in `dir/data`, or `db`).
+    pub async fn open(dir: &Path, db: Option<&str>) -> Db {
+        match db {
+            Some(url) => Db::Pg(sqlx::PgPool::connect(url).await.unwrap()),
+            None => {
+                let path = dir.join("data").join("mamori.db");
+                assert!(path.exists(), "the SQLite file {path:?}");
+                let url = format!("sqlite://{}", path.display());
+                Db::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap())
+            }
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Pg(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+
+    pub async fn execute(&self, sql: &str) -> u64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+            Db::Pg(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+        }
+    }
+}
+
+/// The shop's gateway in the test process, on the keys in `dir/data` (as `mamori` opens it);
+/// its ledger too, to sign what the test itself appended.
+pub async fn gateway(
+    dir: &Path,
+    db: Option<&str>,
+) -> (mamori_store::Gateway, mamori_store::Ledger) {
+    let data = dir.join("data");
+    let url = db.map_or_else(
+        || format!("sqlite://{}", data.join("mamori.db").display()),
+        str::to_owned,
+    );
+    let store = mamori_store::open_store(&url).await.unwrap();
+    let signer = mamori_ledger::LedgerSigner::load_key_file(&data.join("ledger.key")).unwrap();
+    let ledger = mamori_store::Ledger::start(
+        store.clone(),
+        signer,
+        mamori_store::LedgerConfig::new(data.join("ledger-witness.jsonl")),
+    );
+    let keys = mamori_vault::KeyRing::load(&data.join("master.key")).unwrap();
+    let gateway = mamori_store::Gateway::new(store, std::sync::Arc::new(keys), ledger.clone());
+    (gateway, ledger)
+}
+
+/// The header that numbers the test's mails.
+pub const SEQ_HEADER: &str = "X-Mamori-Test-Seq";
+
+/// Queues `n` mails, numbered 0..n in [`SEQ_HEADER`], sealed with the keys of the customers in
+/// the database in turn (at least one must exist); the ledger's entries of it are signed.
+pub async fn queue_mails(dir: &Path, db: Option<&str>, n: usize) {
+    let view = Db::open(dir, db).await;
+    let customers = view.strings("SELECT id FROM customers ORDER BY id").await;
+    assert!(!customers.is_empty(), "no customer to seal mail with");
+    let (gateway, ledger) = gateway(dir, db).await;
+    let acc = mamori_store::Accessor::system("test:queue", "test.mail");
+    for i in 0..n {
+        let to = mamori_mail::message::Recipient::new(format!("buyer{i}@example.jp")).unwrap();
+        let mail = mamori_mail::OutgoingMail::new(to, format!("テスト {i}"), "本文")
+            .with_header(SEQ_HEADER, i.to_string());
+        let draft = mamori_store::MailDraft::new("test", mail.to_payload().to_vec());
+        gateway
+            .queue_mail(&acc, &customers[i % customers.len()], draft)
+            .await
+            .unwrap();
+    }
+    ledger.checkpoint().await.unwrap();
+}
