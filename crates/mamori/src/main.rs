@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod guard;
 mod incident;
+mod jobs;
 mod serve;
 
 use std::path::PathBuf;
