@@ -31,8 +31,7 @@ pub trait JobLeaseStore: Send + Sync {
     /// when no one holds it, `holder` holds it already, or the current holder's lease expired
     /// (`expires_at <= now`). True when `holder` holds it afterwards. Of two processes asking at
     /// once for a free lease, exactly one gets true.
-    async fn lease_take(&self, job: &str, holder: &str, now: i64, expires_at: i64)
-        -> Result<bool>;
+    async fn lease_take(&self, job: &str, holder: &str, now: i64, expires_at: i64) -> Result<bool>;
 
     /// Gives the lease of `job` up if `holder` holds it (at shutdown), so another process takes
     /// it at once; true when it did.
