@@ -22,6 +22,8 @@
 //! | what | methods | notes |
 //! |---|---|---|
 //! | web sessions | [`Store::session_load`], [`Store::session_save`], [`Store::session_delete`], [`Store::session_purge`] | opaque record bytes sealed by the web layer, under its hashed storage key: implements `mamori_web`'s `SessionStore` (convert `DateTime` to seconds) |
+//! | back-office sessions | [`Store::staff_session_load`], [`Store::staff_session_save`], [`Store::staff_session_delete`], [`Store::staff_session_purge`] | the same, in `staff_sessions` (migration `0025_multinode.sql`), apart from the storefront's; sealed under [`SystemPurpose::StaffSessions`] |
+//! | job leases ([`JobLeaseStore`], part of [`Records`]) | [`JobLeaseStore::lease_take`], [`JobLeaseStore::lease_release`], [`JobLeaseStore::lease_of`] | one row per single-instance job (`0025_multinode.sql`): taken or renewed in one conditional upsert, by its holder or once expired |
 //! | webhook replay guard | [`Store::webhook_first_seen`] | implements `mamori_pay`'s `ReplayGuard` (pass `now`) |
 //! | payments | [`Store::payment_upsert`], [`Store::payment_of_order`], [`Store::payments_of_order`], [`Store::payment_by_provider_id`] | one row per attempt (a declined card and its retry are two); of a card only brand and last four digits |
 //! | order states | [`Store::transition_order`] (compare-and-set plus mail), [`Store::order_header`], [`Store::order_by_number`], [`Store::orders_search`] | `false` = state was not in `from`: nothing changed, no mail |

@@ -32,6 +32,8 @@ pub struct Config {
     pub respond: RespondSection,
     /// The process itself (`mamori serve`): how it stops.
     pub server: ServerSection,
+    /// Background jobs that run on one process at a time (`mamori serve`).
+    pub jobs: JobsSection,
     /// The configuration file read, if any (the guard watches it).
     #[serde(skip)]
     pub file: Option<PathBuf>,
@@ -64,6 +66,26 @@ impl Default for ServerSection {
         Self {
             shutdown_timeout_secs: 20,
         }
+    }
+}
+
+/// `[jobs]`: the leases of the jobs that run on one `mamori serve` process at a time when
+/// several share a database (housekeeping, the browser monitor).
+///
+/// ```toml
+/// [jobs]
+/// lease_secs = 30   # a holder that stops renewing is replaced after this long
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsSection {
+    /// How long a lease lasts unless renewed (renewed every third of it); at least 3 seconds.
+    pub lease_secs: u64,
+}
+
+impl Default for JobsSection {
+    fn default() -> Self {
+        Self { lease_secs: 30 }
     }
 }
 
@@ -491,6 +513,7 @@ impl Default for Config {
             guard: GuardSection::default(),
             respond: RespondSection::default(),
             server: ServerSection::default(),
+            jobs: JobsSection::default(),
             file: None,
         }
     }

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod guard;
 mod incident;
+mod jobs;
 mod serve;
 mod shutdown;
 

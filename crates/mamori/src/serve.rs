@@ -224,7 +224,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
     let scripts = crate::guard::script_inventory(&alerts, &backoffice.scripts).await?;
     let _scripts_refresh = scripts.spawn_refresh(Duration::from_secs(2));
-    let _monitor = crate::guard::monitor(
+    let monitor = crate::guard::monitor(
         cfg,
         alerts.clone(),
         psp.clone(),
@@ -248,7 +248,14 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     .with_maintenance(switches.maintenance())
     .with_fraud(cfg.guard.fraud.config(), Some(fraud_alarm));
     let app = assembly.router();
-    let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
+    // Housekeeping and the monitor's walks run on one process at a time (see `jobs`).
+    let singles = crate::jobs::start(
+        cfg,
+        gateway.records(),
+        assembly.housekeeper(),
+        backoffice.session_purger.clone(),
+        monitor,
+    );
 
     // Mail: SMTP when configured, else a maildir in the data directory.
     let transport: Arc<dyn MailTransport> = match &shop_cfg.smtp {
@@ -315,16 +322,17 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         }
         _ => bail!("shop.tls_cert and shop.tls_key must be given together"),
     }
+    // The jobs held by lease stop first and give their leases up, so that another process
+    // takes them at once instead of after the lease runs out.
+    singles.shutdown().await;
     let stopping = crate::shutdown::Stopping {
         servers: vec![("back office", backoffice.server)],
         mail: (stop_tx, worker),
         tasks: vec![
-            ("housekeeping", housekeeping),
             ("switch refresh", _switches_refresh),
             ("script inventory refresh", _scripts_refresh),
         ],
         handles: vec![
-            ("monitor", Box::new(_monitor)),
             ("canary mail", Box::new(_canary_mail)),
             ("notice bounces", Box::new(_notice_bounces)),
             ("guard", Box::new(_guard)),
@@ -406,6 +414,8 @@ struct RunningBackoffice {
     scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
     /// The incident desk's switches of this process (shared with the shop).
     switches: mamori_respond::Switchboard,
+    /// Removes expired staff sessions (with the housekeeping, on one process).
+    session_purger: mamori_backoffice::sessions::StaffSessionPurger,
 }
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
@@ -451,6 +461,7 @@ async fn start_backoffice(
     let guard = assembly.state.guard.clone();
     let scripts = assembly.state.scripts.clone();
     let switches = assembly.state.switches.clone();
+    let session_purger = assembly.session_purger();
     let app = assembly
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -468,5 +479,6 @@ async fn start_backoffice(
         guard,
         scripts,
         switches,
+        session_purger,
     })
 }

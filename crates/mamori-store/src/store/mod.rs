@@ -16,6 +16,7 @@ mod customers;
 pub mod fraud;
 pub mod fulfilment;
 pub mod incidents;
+pub mod leases;
 mod ledger;
 pub mod notices;
 pub mod observations;
@@ -46,6 +47,7 @@ pub use incidents::{
     incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
     ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
+pub use leases::{JobLeaseRow, JobLeaseStore};
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use notices::{NoticeProgress, NoticeRow, NoticeRunRow, NoticeStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
@@ -148,6 +150,7 @@ pub trait Records:
     + ReadBudgetStore
     + SecurityStatsStore
     + FraudStore
+    + JobLeaseStore
     + Send
     + Sync
     + 'static
@@ -174,6 +177,7 @@ impl<T> Records for T where
         + ReadBudgetStore
         + SecurityStatsStore
         + FraudStore
+        + JobLeaseStore
         + Send
         + Sync
         + 'static

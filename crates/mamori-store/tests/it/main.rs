@@ -12,6 +12,7 @@ mod gateway;
 mod gifts;
 mod incident_reports;
 mod ledger;
+mod multinode;
 mod observations;
 mod plaintext;
 mod scripts;
