@@ -14,6 +14,7 @@ mod incident_reports;
 mod ledger;
 mod observations;
 mod plaintext;
+mod public_notices;
 mod scripts;
 mod shop;
 mod storefront;
