@@ -250,8 +250,19 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
         .expect_redirect(&np);
     let shown = staff.get(&np).await;
     assert!(shown.has("#published[data-version='2']"), "{}", shown.text);
-    let timeline = staff.get(&page).await.text;
-    assert!(timeline.contains("第2版を公開") && timeline.contains("公表"));
+    let detail = staff.get(&page).await;
+    assert!(detail.text.contains("第2版を公開") && detail.text.contains("公表"));
+    // Closing the shop links the published notice from the maintenance page by default.
+    let notice_url = detail
+        .doc()
+        .select(&scraper::Selector::parse("#switch-shop input[name=notice_url]").unwrap())
+        .next()
+        .and_then(|i| i.value().attr("value").map(str::to_owned))
+        .unwrap();
+    assert!(
+        notice_url.ends_with(&format!("/oshirase/{id}")),
+        "{notice_url}"
+    );
 
     // The public page: the published version, its counts, strict CSP, no personal value.
     let notice = visitor.get(&format!("/oshirase/{id}")).await;
