@@ -125,6 +125,7 @@ pub mod forms;
 pub mod guard;
 pub mod images;
 pub mod incident_notices;
+pub mod incident_public_notice;
 pub mod incident_reports;
 pub mod incident_scope;
 pub mod incidents;

@@ -100,6 +100,7 @@
 //! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
 //! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders and unpaid card orders |
 //! | refunds | [`Store::refund_insert`], [`Store::refunds_of_order`], [`Store::refunded_total`] ([`Refunds`], migration `0024_order_refunds.sql`) | one row per refund with its reason; the insert checks in one statement that the order's refunds stay within its total, and a key seen before records nothing |
+//! | public notices | [`Store::public_notice_save`], [`Store::public_notice_set_shown`], [`Store::public_notices_published`] ([`PublicNoticeStore`], migration `0026_public_notices.sql`) | every saved version of an incident's お詫びとお知らせ kept (append-only); one version shown per incident, none once unpublished |
 //! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
 //!
 //! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];

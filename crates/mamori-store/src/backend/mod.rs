@@ -21,6 +21,7 @@ mod observations;
 mod orders;
 mod outbox;
 mod postgres;
+mod public_notices;
 mod reads;
 mod scripts;
 mod security;

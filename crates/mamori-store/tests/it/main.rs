@@ -15,6 +15,7 @@ mod ledger;
 mod multinode;
 mod observations;
 mod plaintext;
+mod public_notices;
 mod scripts;
 mod shop;
 mod storefront;
