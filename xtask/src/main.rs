@@ -249,6 +249,24 @@ fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
             // sanitizer builds into it.
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET_DIR");
+        // What `cargo run` sets for xtask itself: some build scripts (ring's) rerun when
+        // CARGO_MANIFEST_DIR changes, which would rebuild part of `fuzz/target` between a run
+        // through xtask and one by hand.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || matches!(
+                    k.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                cmd.env_remove(&key);
+            }
+        }
         cmd
     };
     let listed = cargo_fuzz()
