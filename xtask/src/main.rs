@@ -244,7 +244,29 @@ fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
         // cargo-fuzz passes nightly-only flags (sanitizers); this lets the stable compiler take them.
         cmd.arg("fuzz")
             .current_dir(&dir)
-            .env("RUSTC_BOOTSTRAP", "1");
+            .env("RUSTC_BOOTSTRAP", "1")
+            // Always `fuzz/target`: a target folder set for the main workspace would mix the
+            // sanitizer builds into it.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR");
+        // What `cargo run` sets for xtask itself: some build scripts (ring's) rerun when
+        // CARGO_MANIFEST_DIR changes, which would rebuild part of `fuzz/target` between a run
+        // through xtask and one by hand.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || matches!(
+                    k.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                cmd.env_remove(&key);
+            }
+        }
         cmd
     };
     let listed = cargo_fuzz()
@@ -285,6 +307,9 @@ fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
             .arg(format!("-max_total_time={seconds}"))
             .args(fuzz_limits(target))
             .arg("-print_final_stats=1")
+            // The bundled SQLite has two static arrays of one name in different functions, which
+            // AddressSanitizer's one-definition check takes for a violation at start-up.
+            .env("ASAN_OPTIONS", "detect_odr_violation=0")
             .stdout(log.try_clone().context("duplicating the log file")?)
             .stderr(log);
         eprintln!(
