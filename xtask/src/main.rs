@@ -90,7 +90,7 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&args),
         Cmd::Fuzz { seconds, targets } => {
             cargo_tools()?;
-            fuzz(seconds, &targets)
+            fuzz(seconds, &targets, Profile::Release)
         }
         Cmd::Bench { args } => bench(&args),
     }
@@ -212,7 +212,18 @@ fn test(args: &[String]) -> Result<()> {
     })();
     mamori_testkit::stop_cluster(&cluster)?;
     result?;
-    fuzz(FUZZ_SECONDS, &[])
+    // Unoptimised: the short run is a smoke test, and the sanitizer build of every dependency
+    // is the slow part of it (the figures in BENCHMARKS.md come from `cargo xtask fuzz`).
+    fuzz(FUZZ_SECONDS, &[], Profile::Dev)
+}
+
+/// How the fuzz targets are compiled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    /// cargo-fuzz's default: optimised, with debug assertions.
+    Release,
+    /// `--dev`: no optimisation, a quicker build.
+    Dev,
 }
 
 /// libFuzzer's limits: the longest input, memory, and the time one input may take (seconds).
@@ -234,7 +245,7 @@ fn fuzz_limits(target: &str) -> [String; 3] {
 /// runs each for `seconds`, starting from the seed corpus in `fuzz/corpus/<target>` (read only:
 /// what the run finds goes to `fuzz/target/corpus/<target>`). Fails if any target crashes,
 /// leaks, runs out of memory or time; libFuzzer keeps the input in `fuzz/artifacts/<target>/`.
-fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
+fn fuzz(seconds: u64, only: &[String], profile: Profile) -> Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("the xtask folder has no parent")?
@@ -288,7 +299,12 @@ fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
         .iter()
         .filter(|t| only.is_empty() || only.contains(t))
         .collect();
-    run(cargo_fuzz().arg("build"))?;
+    let dev: &[&str] = if profile == Profile::Dev {
+        &["--dev"]
+    } else {
+        &[]
+    };
+    run(cargo_fuzz().arg("build").args(dev))?;
     let logs = dir.join("target").join("fuzz-logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let mut failed = Vec::new();
@@ -301,6 +317,7 @@ fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
             .with_context(|| format!("creating {}", log_path.display()))?;
         let mut cmd = cargo_fuzz();
         cmd.args(["run", target.as_str()])
+            .args(dev)
             .arg(&work)
             .arg(dir.join("corpus").join(target))
             .arg("--")
