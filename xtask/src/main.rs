@@ -3,7 +3,8 @@
 //! the formatting (`cargo fmt --check`), the dependency tree (`cargo deny`: licences, advisories,
 //! bans with duplicate versions as warnings, sources) and unused dependencies (`cargo machete`),
 //! starts a throwaway PostgreSQL for the whole run, runs clippy and every test on both databases,
-//! then the drills (`cargo xtask drill`), and stops what it started.
+//! then the drills (`cargo xtask drill`), and stops what it started; then, when all of that
+//! passed, runs each fuzz target briefly (`cargo xtask fuzz`).
 
 use std::process::Command;
 
@@ -21,8 +22,8 @@ struct Cli {
 enum Cmd {
     /// Install the system packages the tests need (apt-get, as root).
     Setup,
-    /// Everything CI runs: setup, formatting, dependency checks, clippy, and all tests on SQLite
-    /// and PostgreSQL.
+    /// Everything CI runs: setup, formatting, dependency checks, clippy, all tests on SQLite
+    /// and PostgreSQL, the drills, then a short fuzz run.
     Test {
         /// Extra arguments passed to `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -35,6 +36,15 @@ enum Cmd {
         /// Extra arguments passed to `cargo test` (e.g. a drill name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Build the fuzz targets (cargo-fuzz, libFuzzer; `fuzz/`) and run each for a while, failing
+    /// if any crashes. Installs cargo-fuzz when missing.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = FUZZ_SECONDS)]
+        seconds: u64,
+        /// Only these targets (all of them when none is named).
+        targets: Vec<String>,
     },
     /// Run the criterion benchmarks (see BENCHMARKS.md for the figures).
     Bench {
@@ -73,7 +83,14 @@ const PACKAGES: &[(&str, &str)] = &[
 ];
 
 /// Cargo tools the checks need: (subcommand, crate that installs `cargo-<subcommand>`).
-const CARGO_TOOLS: &[(&str, &str)] = &[("deny", "cargo-deny"), ("machete", "cargo-machete")];
+const CARGO_TOOLS: &[(&str, &str)] = &[
+    ("deny", "cargo-deny"),
+    ("machete", "cargo-machete"),
+    ("fuzz", "cargo-fuzz"),
+];
+
+/// Seconds each fuzz target runs by default (and in `cargo xtask test`).
+const FUZZ_SECONDS: u64 = 20;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -86,6 +103,10 @@ fn main() -> Result<()> {
             let result = drill(&args, &cluster.url);
             mamori_testkit::stop_cluster(&cluster)?;
             result
+        }
+        Cmd::Fuzz { seconds, targets } => {
+            cargo_tools()?;
+            fuzz(seconds, &targets, Profile::Release)
         }
         Cmd::Bench { args } => bench(&args),
     }
@@ -210,11 +231,167 @@ fn test(args: &[String]) -> Result<()> {
             .args(["test", "--workspace", "--no-fail-fast"])
             .args(&args)
             .env(mamori_testkit::PG_URL_VAR, &cluster.url));
+        // Run even when a test failed; both failures are reported after.
         let drills = drill(&[], &cluster.url);
+        if let (Err(t), Err(d)) = (&tests, &drills) {
+            bail!("the tests failed ({t:#}) and the drills failed ({d:#})");
+        }
         tests.and(drills)
     })();
     mamori_testkit::stop_cluster(&cluster)?;
-    result
+    // The fuzz run only when everything before passed.
+    result?;
+    // Unoptimised: the short run is a smoke test, and the sanitizer build of every dependency
+    // is the slow part of it (the figures in BENCHMARKS.md come from `cargo xtask fuzz`).
+    fuzz(FUZZ_SECONDS, &[], Profile::Dev)
+}
+
+/// How the fuzz targets are compiled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    /// cargo-fuzz's default: optimised, with debug assertions.
+    Release,
+    /// `--dev`: no optimisation, a quicker build.
+    Dev,
+}
+
+/// libFuzzer's limits: the longest input, memory, and the time one input may take (seconds).
+/// The scanner's targets take whole archives and databases; the parsers take one field or body.
+fn fuzz_limits(target: &str) -> [String; 3] {
+    let max_len = if target.starts_with("scan_") {
+        65_536
+    } else {
+        4_096
+    };
+    [
+        format!("-max_len={max_len}"),
+        "-rss_limit_mb=2048".to_owned(),
+        "-timeout=10".to_owned(),
+    ]
+}
+
+/// Builds the fuzz targets in `fuzz/` (their own workspace and target folder, `fuzz/target`) and
+/// runs each for `seconds`, starting from the seed corpus in `fuzz/corpus/<target>` (read only:
+/// what the run finds goes to `fuzz/target/corpus/<target>`). Fails if any target crashes,
+/// leaks, runs out of memory or time; libFuzzer keeps the input in `fuzz/artifacts/<target>/`.
+fn fuzz(seconds: u64, only: &[String], profile: Profile) -> Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the xtask folder has no parent")?
+        .join("fuzz");
+    let cargo_fuzz = || {
+        let mut cmd = Command::new("cargo");
+        // cargo-fuzz passes nightly-only flags (sanitizers); this lets the stable compiler take them.
+        cmd.arg("fuzz")
+            .current_dir(&dir)
+            .env("RUSTC_BOOTSTRAP", "1")
+            // Always `fuzz/target`: a target folder set for the main workspace would mix the
+            // sanitizer builds into it.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR");
+        // What `cargo run` sets for xtask itself: some build scripts (ring's) rerun when
+        // CARGO_MANIFEST_DIR changes, which would rebuild part of `fuzz/target` between a run
+        // through xtask and one by hand.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || matches!(
+                    k.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd
+    };
+    let listed = cargo_fuzz()
+        .arg("list")
+        .output()
+        .context("running cargo fuzz list")?;
+    if !listed.status.success() {
+        bail!("cargo fuzz list failed with {}", listed.status);
+    }
+    let all: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(unknown) = only.iter().find(|t| !all.contains(t)) {
+        bail!("no fuzz target {unknown}; there are {all:?}");
+    }
+    let targets: Vec<&String> = all
+        .iter()
+        .filter(|t| only.is_empty() || only.contains(t))
+        .collect();
+    let dev: &[&str] = if profile == Profile::Dev {
+        &["--dev"]
+    } else {
+        &[]
+    };
+    run(cargo_fuzz().arg("build").args(dev))?;
+    let logs = dir.join("target").join("fuzz-logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let mut failed = Vec::new();
+    let mut rates = Vec::new();
+    for target in targets {
+        let work = dir.join("target").join("corpus").join(target);
+        std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+        let log_path = logs.join(format!("{target}.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let mut cmd = cargo_fuzz();
+        cmd.args(["run", target.as_str()])
+            .args(dev)
+            .arg(&work)
+            .arg(dir.join("corpus").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .args(fuzz_limits(target))
+            .arg("-print_final_stats=1")
+            // The bundled SQLite has two static arrays of one name in different functions, which
+            // AddressSanitizer's one-definition check takes for a violation at start-up.
+            .env("ASAN_OPTIONS", "detect_odr_violation=0")
+            .stdout(log.try_clone().context("duplicating the log file")?)
+            .stderr(log);
+        eprintln!(
+            "xtask: fuzzing {target} for {seconds} s (log: {})",
+            log_path.display()
+        );
+        let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let stat = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| "?".to_owned())
+        };
+        let (runs, rate) = (
+            stat("stat::number_of_executed_units:"),
+            stat("stat::average_exec_per_sec:"),
+        );
+        if !status.success() {
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            for line in tail.iter().rev() {
+                eprintln!("  {line}");
+            }
+            eprintln!("xtask: {target} FAILED ({status})");
+            failed.push(target.clone());
+        }
+        rates.push(format!("{target:<16} {runs:>10} runs {rate:>8} exec/s"));
+    }
+    eprintln!("xtask: fuzzing, {seconds} s per target:");
+    for line in &rates {
+        eprintln!("  {line}");
+    }
+    if !failed.is_empty() {
+        bail!("fuzz targets failed: {failed:?} (inputs in fuzz/artifacts/<target>/)");
+    }
+    Ok(())
 }
 
 /// The drills' test names start with this (the module `drills` of `crates/mamori/tests/drill.rs`).

@@ -317,6 +317,9 @@ struct DetailPage {
     can_manage: bool,
     key_leak: String,
     switches: Vec<SwitchLine>,
+    /// The published public notice's storefront address (empty when none is published): the
+    /// shop switch's notice URL by default, so the maintenance page links it.
+    notice_url: String,
 }
 
 /// One switch as the detail page shows it.
@@ -430,7 +433,17 @@ pub async fn detail(
             allowed: can_manage && (w != Switch::Staff || owner),
         })
         .collect();
+    let notice_url = match state
+        .store
+        .public_notice_state(r.id)
+        .await
+        .map_err(fail("public notice state"))?
+    {
+        Some(s) if s.version.is_some() => crate::incident_public_notice::public_url(&state, r.id),
+        _ => String::new(),
+    };
     Ok(render(&DetailPage {
+        notice_url,
         c,
         id: r.id,
         kind: r.kind,

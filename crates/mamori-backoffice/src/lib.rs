@@ -12,8 +12,10 @@
 //! 1. [`allow_list`]: a peer outside [`BackofficeConfig::allowed_cidrs`] gets 403 before anything
 //!    else runs (no session is loaded, no handler is reached);
 //! 2. `mamori_web::WebStack::wrap`: request ids, security headers (strict CSP, a fresh nonce per
-//!    response), error pages, sessions (cookie `mamori_staff`, `__Host-` under TLS; in memory
-//!    only, so a copy of the database holds no staff session; idle 30 min, absolute 12 h),
+//!    response), error pages, sessions (cookie `mamori_staff`, `__Host-` under TLS; in the
+//!    database's `staff_sessions`, apart from the storefront's, sealed under a key of their own
+//!    and filed under the id's hash, so every process behind a load balancer shares them and a
+//!    copy of the database yields no usable session ([`sessions`]); idle 30 min, absolute 12 h),
 //!    CSRF (token and `Origin` = the public URL), body limit;
 //! 3. per route, [`routes::guard`] with that route's [`routes::RouteSpec`]: sign-in, the role's
 //!    permission (403, recorded in the staff log), and a fresh second factor where the route
@@ -100,6 +102,7 @@
 //! | [`forms`] | dates in JST, yen, reasons, paging |
 //! | [`order_mail`] | the mails an order's steps send the customer (paid, shipped with tracking numbers, cancelled, refunded), in the customer's language |
 //! | [`labels`] | labels for stored codes (ledger actions and fields, staff-log actions and details, payment states) |
+//! | [`sessions`] | staff sessions in the database (sealed, apart from the storefront's), their purge |
 //! | [`state`] | [`BackofficeState`], rate limits, times shown in JST |
 //! | [`stafflog`] | appending to the staff log |
 //! | [`assets`] | the back office's script and stylesheet |
@@ -122,6 +125,7 @@ pub mod forms;
 pub mod guard;
 pub mod images;
 pub mod incident_notices;
+pub mod incident_public_notice;
 pub mod incident_reports;
 pub mod incident_scope;
 pub mod incidents;
@@ -133,6 +137,7 @@ pub mod routes;
 pub mod sales_chart;
 pub mod scripts;
 pub mod security;
+pub mod sessions;
 pub mod settings;
 pub mod staff_admin;
 pub mod stafflog;
@@ -153,7 +158,7 @@ use mamori_web::{
     clock::Clock,
     errors::AppError,
     ratelimit::{KeyKind, RateLimit, RateLimitRule},
-    session::{MemorySessionStore, SessionConfig},
+    session::{SessionConfig, SessionStore},
     WebConfig, WebStack,
 };
 
@@ -226,6 +231,8 @@ pub struct Assembly {
     pub state: Arc<BackofficeState>,
     /// The web stack.
     pub stack: WebStack,
+    /// Purges expired staff sessions ([`Assembly::session_purger`]).
+    purger: sessions::StaffSessionPurger,
 }
 
 impl std::fmt::Debug for Assembly {
@@ -235,6 +242,12 @@ impl std::fmt::Debug for Assembly {
 }
 
 impl Assembly {
+    /// What removes expired staff sessions from the database (run it on one process, now and
+    /// then: `mamori serve` does so with its housekeeping).
+    pub fn session_purger(&self) -> sessions::StaffSessionPurger {
+        self.purger.clone()
+    }
+
     /// The whole app: allow-list, stack, routes. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` (the allow-list needs the peer).
     pub fn router(&self) -> Router {
@@ -263,6 +276,11 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         reveal: rule(hour(config.reveals_per_hour), KeyKind::Account),
     };
     let auth = auth::build_staff_auth(&gateway, &config, &clock)?;
+    // In the database, so that every process behind a load balancer knows every session.
+    let sessions: Arc<dyn SessionStore> = Arc::new(sessions::SqlStaffSessionStore::new(
+        store.clone(),
+        gateway.system_sealer(mamori_store::SystemPurpose::StaffSessions),
+    ));
     let stack = WebStack::new(WebConfig {
         tls: config.tls,
         allowed_origins: vec![config.origin()],
@@ -276,8 +294,14 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         },
         ..WebConfig::default()
     })
-    .with_session_store(Arc::new(MemorySessionStore::new(10_000)))
+    .with_session_store(sessions.clone())
     .with_clock(clock.clone());
+    let purger = sessions::StaffSessionPurger {
+        sessions,
+        idle_timeout: config.idle_timeout,
+        absolute_timeout: config.absolute_lifetime,
+        clock: clock.clone(),
+    };
     let state = Arc::new(BackofficeState {
         gateway,
         store,
@@ -291,5 +315,9 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
         switches: mamori_respond::Switchboard::default(),
         fraud: Arc::default(),
     });
-    Ok(Assembly { state, stack })
+    Ok(Assembly {
+        state,
+        stack,
+        purger,
+    })
 }

@@ -27,8 +27,9 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, incident_notices, incident_reports, incident_scope,
-    incidents, orders, products, scripts, security, settings, staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, incident_notices, incident_public_notice,
+    incident_reports, incident_scope, incidents, orders, products, scripts, security, settings,
+    staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -234,6 +235,10 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/incidents/{id}/notices", Perm(P::IncidentsView), NO, incident_notices::show),
     route!(Post "/incidents/{id}/notices", Perm(P::IncidentsManage), STEP, incident_notices::start),
     route!(Post "/incidents/{id}/notices/resume", Perm(P::IncidentsManage), STEP, incident_notices::resume),
+    route!(Get "/incidents/{id}/public-notice", Perm(P::IncidentsView), NO, incident_public_notice::show),
+    route!(Post "/incidents/{id}/public-notice", Perm(P::IncidentsManage), STEP, incident_public_notice::save),
+    route!(Post "/incidents/{id}/public-notice/publish", Perm(P::IncidentsManage), STEP, incident_public_notice::publish),
+    route!(Post "/incidents/{id}/public-notice/unpublish", Perm(P::IncidentsManage), STEP, incident_public_notice::unpublish),
     route!(Post "/incidents/{id}/report", Perm(P::IncidentsManage), NO, incident_reports::save),
     route!(Get "/incidents/{id}/report/pdf", Perm(P::IncidentsView), NO, incident_reports::pdf),
     route!(Get "/incidents/{id}/report/text", Perm(P::IncidentsView), NO, incident_reports::text),

@@ -307,6 +307,19 @@ fn nearest_keyword(text: &[u8], from_end: bool) -> Option<Polarity> {
     best.map(|(_, _, p)| p)
 }
 
+/// Whether `text` holds only white space (ASCII, or the ideographic space U+3000 of Japanese text).
+fn is_blank(text: &[u8]) -> bool {
+    let mut rest = text;
+    loop {
+        match rest {
+            [] => return true,
+            [b, tail @ ..] if b.is_ascii_whitespace() => rest = tail,
+            [0xE3, 0x80, 0x80, tail @ ..] => rest = tail,
+            _ => return false,
+        }
+    }
+}
+
 /// Whether 13+ digits look like a YYYYMMDD... timestamp.
 fn looks_like_timestamp(d: &[u8]) -> bool {
     if d.len() < 8 {
@@ -374,15 +387,22 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
         &mut after_buf,
     );
     // Context belongs to the same line; a label alone on the line before also counts.
-    let before: &[u8] = match memchr::memrchr(b'\n', before) {
-        Some(i) if before[i..].iter().all(u8::is_ascii_whitespace) => {
+    let (before, before_is_prev_line): (&[u8], bool) = match memchr::memrchr(b'\n', before) {
+        Some(i) if is_blank(&before[i..]) => {
             let prev = &before[..i];
-            memchr::memrchr(b'\n', prev).map_or(prev, |j| &prev[j + 1..])
+            (
+                memchr::memrchr(b'\n', prev).map_or(prev, |j| &prev[j + 1..]),
+                true,
+            )
         }
-        Some(i) => &before[i + 1..],
-        None => before,
+        Some(i) => (&before[i + 1..], false),
+        None => (before, false),
     };
     let after: &[u8] = memchr::memchr(b'\n', after).map_or(after, |i| &after[..i]);
+    // A number alone on its line (it already passed Luhn, issuer range and length) is not
+    // demoted by a label on another line: a card number pasted under "注文番号" or "order id" is
+    // still a card number. Card words on the line before still raise it.
+    let alone_on_line = before_is_prev_line && is_blank(after);
     let mut context_set = false;
     match nearest_keyword(before, true) {
         Some(Polarity::Card) => {
@@ -390,12 +410,12 @@ pub fn assess_in(c: &Candidate, hay: &[u8], label: Option<&str>, raw_db_page: bo
             reasons.push("card words nearby");
             context_set = true;
         }
-        Some(Polarity::NotCard) => {
+        Some(Polarity::NotCard) if !alone_on_line => {
             score -= 25;
             reasons.push("label of a non-card number nearby");
             context_set = true;
         }
-        None => {}
+        Some(Polarity::NotCard) | None => {}
     }
     if let Some(label) = label {
         match nearest_keyword(label.to_lowercase().as_bytes(), true) {
@@ -493,6 +513,39 @@ mod tests {
             judge("japan 4556737586899855").confidence,
             Confidence::Medium
         );
+    }
+
+    #[test]
+    fn a_number_alone_on_its_line_is_not_demoted_by_other_lines() {
+        // Labels of non-card numbers above, below or on both sides, in several line endings.
+        for text in [
+            "注文番号\n4556737586899855\n",
+            "注文番号:\r\n4556737586899855\r\n",
+            "order id\n  4556737586899855  \n",
+            "4556737586899855\ntracking\n",
+            "tel\n4556737586899855\norder id\n",
+            "memo\ntel\n\n4556 7375 8689 9855\n追跡番号\n",
+            "電話\n\u{3000}４５５６７３７５８６８９９８５５\u{3000}\n",
+        ] {
+            let a = judge(text);
+            assert_eq!(a.confidence, Confidence::Medium, "{:?}", a.reasons);
+            assert!(a.reasons.iter().all(|r| !r.contains("non-card")));
+        }
+        // Card words on the line above still raise it.
+        assert_eq!(
+            judge("カード番号\n4556737586899855\n").confidence,
+            Confidence::High
+        );
+        // A label on the number's own line still lowers it, whatever is on the lines around.
+        for text in [
+            "tel: 4556737586899855\n",
+            "memo\norder 4556737586899855\n",
+            "注文番号\n4556737586899855 tel\n",
+        ] {
+            assert_eq!(judge(text).confidence, Confidence::Low, "{text:?}");
+        }
+        // So do the number's own traits (here a JAN code alone under a label).
+        assert_eq!(judge("商品\n4901234567894\n").confidence, Confidence::Low);
     }
 
     #[test]

@@ -866,6 +866,18 @@ pub fn generate(root: &Path, seed: u64, scale: usize) -> Result<Vec<Planted>, Co
     }
     drop(conn);
 
+    // A support memo: card numbers pasted alone on their lines, with the label of another
+    // number on the line above or below (the scanner once demoted these below the default).
+    let file = "notes/support-memo.txt";
+    let memo = format!(
+        "注文番号\n{}\n\norder id:\r\n{}\r\n\n{}\ntracking\n\ntel\n　{}　\n",
+        b.plant(file, &[], Style::Plain),
+        b.plant(file, &[], Style::Spaces),
+        b.plant(file, &[], Style::Hyphens),
+        b.plant(file, &[], Style::FullWidth),
+    );
+    b.write(file, memo.as_bytes())?;
+
     Ok(b.planted)
 }
 

@@ -1286,7 +1286,9 @@ async fn settle(
         PaymentStatus::RequiresAction => PaymentAttemptState::RequiresAction,
         PaymentStatus::Failed { .. } => PaymentAttemptState::Failed,
         PaymentStatus::Canceled => PaymentAttemptState::Canceled,
-        PaymentStatus::Refunded { .. } => PaymentAttemptState::Refunded,
+        PaymentStatus::Refunded { .. } if fully_refunded(info) => PaymentAttemptState::Refunded,
+        // Refunded in part: still paid, as far as the attempt goes.
+        PaymentStatus::Refunded { .. } => row.status,
     };
     if info.status == PaymentStatus::Succeeded && !paid {
         // A succeeded payment for another order or amount: never counts (swapped payment id).
@@ -1640,6 +1642,9 @@ pub async fn webhook(
         WebhookEventKind::PaymentSucceeded | WebhookEventKind::PaymentFailed => {
             settle(&state, &acc, &row, &event.payment).await.map(|_| ())
         }
+        // A partial refund leaves the payment paid (the order's refunds are its record, written
+        // by the back office); only a refund of the whole amount marks the attempt 返金済み.
+        WebhookEventKind::PaymentRefunded if !fully_refunded(&event.payment) => Ok(()),
         WebhookEventKind::PaymentRefunded => {
             let mut updated = row.clone();
             updated.status = PaymentAttemptState::Refunded;
@@ -1659,4 +1664,10 @@ pub async fn webhook(
         // page's lookup, which closes that gap.
         Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, false),
     }
+}
+
+/// Whether a `payment.refunded` event's payment is refunded in full (the event is sent for every
+/// refund, partial ones included).
+fn fully_refunded(payment: &PaymentInfo) -> bool {
+    matches!(payment.status, PaymentStatus::Refunded { amount } if amount >= payment.amount_jpy)
 }

@@ -1,5 +1,5 @@
 //! What every shop page knows about its request: language, CSP nonce, CSRF token, the signed-in
-//! member, the cart's size and a one-time message. Extracted once per request.
+//! member, the cart's size, the public notice's banner and a one-time message. Extracted once per request.
 
 use std::sync::Arc;
 
@@ -45,6 +45,8 @@ pub struct Ctx {
     /// Card payment is stopped for this client (card testing: too many declines); the other
     /// methods stay offered, with a notice.
     pub card_stopped: bool,
+    /// The published public notice the banner links, if any.
+    pub notice: Option<crate::oshirase::NoticeBanner>,
     /// A message left by the previous request (shown once).
     pub flash: Option<String>,
     /// The request id (for accessors and error references).
@@ -135,6 +137,7 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             })?;
         let member = session.get::<String>(ACCOUNT_KEY);
         let cart_count = cart::count(state, &session, member.as_deref()).await;
+        let notice = crate::oshirase::banner(state).await;
         let flash = session.get::<String>(FLASH_KEY);
         if flash.is_some() {
             session.remove(FLASH_KEY);
@@ -153,6 +156,7 @@ impl FromRequestParts<Arc<ShopState>> for Ctx {
             settings,
             card_closed: false,
             card_stopped: false,
+            notice,
             flash,
             request_id,
             session,

@@ -13,6 +13,7 @@
 //! | [`checkout`] | buyer and delivery form, confirmation, order placement, payment redirect, return, webhook |
 //! | [`members`] | registration with mail confirmation, login, logout, password reset |
 //! | [`mypage`] | order history and detail, address book, profile, password and email change, withdrawal |
+//! | [`oshirase`] | the public notice after an incident (`/oshirase/{id}`), its banner on every page, MyPage's "was my data affected?" (`/mypage/affected`) |
 //! | [`receipt`] | the printable 適格請求書 of a paid order, its issuer as at first issue |
 //! | [`mail`] | mail drafts sealed into the outbox, the outbox the mail worker reads |
 //! | [`adapters`] | SQL-backed session store and webhook replay guard |
@@ -32,6 +33,7 @@ pub mod housekeeping;
 pub mod mail;
 pub mod members;
 pub mod mypage;
+pub mod oshirase;
 pub mod receipt;
 pub mod state;
 
@@ -106,6 +108,11 @@ pub fn routes(state: Arc<ShopState>) -> Router {
         )
         .route("/privacy", get(privacy))
         .route("/terms", get(terms))
+        .route("/oshirase/{id}", get(oshirase::show))
+        .route(
+            "/mypage/affected",
+            get(oshirase::affected).route_layer(private.clone().layer()),
+        )
         .route(
             "/cart",
             get(cart::show).route_layer(private.clone().layer()),

@@ -21,6 +21,7 @@ both_backends!(
     legal_and_privacy_pages_come_from_the_settings,
     category_pages_sort_filter_and_show_where_you_are,
     forged_and_mismatched_webhooks_change_nothing,
+    a_partial_refund_leaves_the_payment_paid,
     form_errors_answer_next_to_the_field,
     guest_cart_merges_into_member_cart,
     receipt_is_a_qualified_invoice,
@@ -422,6 +423,65 @@ async fn forged_and_mismatched_webhooks_change_nothing(backend: Backend) {
     // Replaying that signed event is refused as a duplicate and still changes nothing.
     assert_eq!(post_webhook(&shop, &wrong, &secret, now).await, 200);
     assert!(shop.mails_to("taro.yamada@example.jp").is_empty());
+}
+
+/// `payment.refunded` is sent for every refund: a partial one leaves the attempt paid (the order's
+/// refunds record it), only a refund of the whole amount marks it refunded.
+async fn a_partial_refund_leaves_the_payment_paid(backend: Backend) {
+    let shop = TestShop::start(backend).await;
+    let c = shop.client();
+    add_to_cart(&c, "BK-4001", "1").await;
+    let key = to_confirmation(&c, &buyer("card")).await;
+    let placed = c.post_form("/checkout/place", &[("key", &key)]).await;
+    let pay_url = placed.location.clone().unwrap();
+    let payment_id = pay_url.rsplit('/').next().unwrap().to_owned();
+    let back = pay_on_provider(&pay_url, "4242424242424242").await;
+    c.get(&path_of(&back))
+        .await
+        .expect_redirect("/checkout/complete/");
+    let row = shop
+        .store()
+        .payment_by_provider_id(&payment_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status.as_str(), "succeeded");
+    let order = shop
+        .store()
+        .order_header(&row.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let refunded = |id: &str, refunded: i64| {
+        serde_json::json!({
+            "id": id,
+            "type": "payment.refunded",
+            "created": now,
+            "payment": {
+                "id": payment_id, "order_ref": order.order_number, "amount_jpy": order.total,
+                "currency": "jpy", "description": "x", "status": "refunded",
+                "refunded_jpy": refunded, "card": {"brand": "visa", "last4": "4242"},
+                "redirect_url": pay_url, "created": now
+            }
+        })
+        .to_string()
+    };
+    let secret = shop.webhook_secret.expose_secret().to_owned();
+    let status = || async {
+        shop.store()
+            .payment_by_provider_id(&payment_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    let part = refunded("evt_refund_part_1", 100);
+    assert_eq!(post_webhook(&shop, &part, &secret, now).await, 200);
+    assert_eq!(status().await.as_str(), "succeeded");
+    let whole = refunded("evt_refund_whole_1", order.total);
+    assert_eq!(post_webhook(&shop, &whole, &secret, now).await, 200);
+    assert_eq!(status().await.as_str(), "refunded");
 }
 
 async fn form_errors_answer_next_to_the_field(backend: Backend) {

@@ -22,6 +22,8 @@
 //! | what | methods | notes |
 //! |---|---|---|
 //! | web sessions | [`Store::session_load`], [`Store::session_save`], [`Store::session_delete`], [`Store::session_purge`] | opaque record bytes sealed by the web layer, under its hashed storage key: implements `mamori_web`'s `SessionStore` (convert `DateTime` to seconds) |
+//! | back-office sessions | [`Store::staff_session_load`], [`Store::staff_session_save`], [`Store::staff_session_delete`], [`Store::staff_session_purge`] | the same, in `staff_sessions` (migration `0025_multinode.sql`), apart from the storefront's; sealed under [`SystemPurpose::StaffSessions`] |
+//! | job leases ([`JobLeaseStore`], part of [`Records`]) | [`JobLeaseStore::lease_take`], [`JobLeaseStore::lease_release`], [`JobLeaseStore::lease_of`] | one row per single-instance job (`0025_multinode.sql`): taken or renewed in one conditional upsert, by its holder or once expired |
 //! | webhook replay guard | [`Store::webhook_first_seen`] | implements `mamori_pay`'s `ReplayGuard` (pass `now`) |
 //! | payments | [`Store::payment_upsert`], [`Store::payment_of_order`], [`Store::payments_of_order`], [`Store::payment_by_provider_id`] | one row per attempt (a declined card and its retry are two); of a card only brand and last four digits |
 //! | order states | [`Store::transition_order`] (compare-and-set plus mail), [`Store::order_header`], [`Store::order_by_number`], [`Store::orders_search`] | `false` = state was not in `from`: nothing changed, no mail |
@@ -98,6 +100,7 @@
 //! | products | [`Store::product_by_id`], [`Store::products_page_all`] (inactive ones too), [`Store::set_stock`] | |
 //! | orders and sales | [`Store::orders_search`] ([`OrderFilter`]), [`Store::sales_summary`] | sales leave out cancelled and refunded orders and unpaid card orders |
 //! | refunds | [`Store::refund_insert`], [`Store::refunds_of_order`], [`Store::refunded_total`] ([`Refunds`], migration `0024_order_refunds.sql`) | one row per refund with its reason; the insert checks in one statement that the order's refunds stay within its total, and a key seen before records nothing |
+//! | public notices | [`Store::public_notice_save`], [`Store::public_notice_set_shown`], [`Store::public_notices_published`] ([`PublicNoticeStore`], migration `0026_public_notices.sql`) | every saved version of an incident's お詫びとお知らせ kept (append-only); one version shown per incident, none once unpublished |
 //! | customers | [`Store::customers_page`] | members and guests, erased ones too (`erased_at`), newest first |
 //!
 //! Order lines carry `shipment_no`, the delivery they go to ([`Gateway::place_order_split`];

@@ -20,6 +20,9 @@ pub enum SystemPurpose {
     Sessions,
     /// Staff TOTP secrets (`staff_totp.secret` and `.pending`).
     StaffTotp,
+    /// Back-office session records (`staff_sessions.record`): a key of their own, so a
+    /// storefront record cannot be opened as a staff one, nor the other way round.
+    StaffSessions,
 }
 
 impl SystemPurpose {
@@ -29,6 +32,7 @@ impl SystemPurpose {
         match self {
             Self::Sessions => "sessions.record",
             Self::StaffTotp => "staff.totp",
+            Self::StaffSessions => "staff_sessions.record",
         }
     }
 
@@ -37,6 +41,7 @@ impl SystemPurpose {
         match self {
             Self::Sessions => "sessions",
             Self::StaffTotp => "staff_totp",
+            Self::StaffSessions => "staff_sessions",
         }
     }
 }

@@ -30,9 +30,63 @@ pub struct Config {
     pub guard: GuardSection,
     /// The incident desk (`mamori incident`, the back office).
     pub respond: RespondSection,
+    /// The process itself (`mamori serve`): how it stops.
+    pub server: ServerSection,
+    /// Background jobs that run on one process at a time (`mamori serve`).
+    pub jobs: JobsSection,
     /// The configuration file read, if any (the guard watches it).
     #[serde(skip)]
     pub file: Option<PathBuf>,
+}
+
+/// `[server]`: the `mamori serve` process itself.
+///
+/// ```toml
+/// [server]
+/// shutdown_timeout_secs = 20   # SIGTERM or Ctrl-C: finish within this, else exit non-zero
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// How long a graceful shutdown (SIGTERM or Ctrl-C) may take: the requests in flight, the
+    /// background workers and the ledger's last checkpoint. Past it the process exits with
+    /// status 3. At least 1.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl ServerSection {
+    /// The shutdown timeout (at least one second).
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_timeout_secs.max(1))
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout_secs: 20,
+        }
+    }
+}
+
+/// `[jobs]`: the leases of the jobs that run on one `mamori serve` process at a time when
+/// several share a database (housekeeping, the browser monitor).
+///
+/// ```toml
+/// [jobs]
+/// lease_secs = 30   # a holder that stops renewing is replaced after this long
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsSection {
+    /// How long a lease lasts unless renewed (renewed every third of it); at least 3 seconds.
+    pub lease_secs: u64,
+}
+
+impl Default for JobsSection {
+    fn default() -> Self {
+        Self { lease_secs: 30 }
+    }
 }
 
 /// `[respond]`: the incident desk.
@@ -458,6 +512,8 @@ impl Default for Config {
             backoffice: BackofficeSection::default(),
             guard: GuardSection::default(),
             respond: RespondSection::default(),
+            server: ServerSection::default(),
+            jobs: JobsSection::default(),
             file: None,
         }
     }
@@ -515,6 +571,12 @@ impl Config {
             .with_context(|| format!("reading the configuration file {}", path.display()))?;
         let mut cfg: Self = toml::from_str(&text)
             .with_context(|| format!("in the configuration file {}", path.display()))?;
+        if cfg.server.shutdown_timeout_secs == 0 {
+            bail!(
+                "in the configuration file {}: server.shutdown_timeout_secs must be at least 1",
+                path.display()
+            );
+        }
         cfg.file = Some(path.to_path_buf());
         Ok(cfg)
     }
@@ -588,6 +650,31 @@ mod tests {
         );
         assert!(toml::from_str::<Config>("[guard.fraud]\ncard_ipp = [1, 1]\n").is_err());
         assert_eq!(Config::default().guard.fraud.config(), d);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn server_section_sets_the_shutdown_timeout_and_refuses_zero() {
+        assert_eq!(
+            Config::default().server.shutdown_timeout(),
+            std::time::Duration::from_secs(20)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mamori.toml");
+        std::fs::write(&file, "[server]\nshutdown_timeout_secs = 5\n").unwrap();
+        let cfg = Config::load(Some(&file)).unwrap();
+        assert_eq!(cfg.server.shutdown_timeout_secs, 5);
+        std::fs::write(&file, "[server]\nshutdown_timeout_secs = 0\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file)).unwrap_err());
+        assert!(
+            err.contains("shutdown_timeout_secs must be at least 1"),
+            "{err}"
+        );
+        std::fs::write(&file, "[server]\nshutdown_timeout = 5\n").unwrap();
+        assert!(
+            Config::load(Some(&file)).is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]

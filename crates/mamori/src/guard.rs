@@ -324,15 +324,17 @@ pub async fn script_inventory(
     Ok(inventory)
 }
 
-/// Starts the browser monitor when `guard.monitor_secs` is not 0: the shop's home page, cart and
-/// checkout form under `shop`, and the provider's card page through `psp`. None when it is off.
+/// Prepares the browser monitor when `guard.monitor_secs` is not 0: the shop's home page, cart
+/// and checkout form under `shop`, and the provider's card page through `psp`. None when it is
+/// off. Its walks are started (`BrowserMonitor::spawn`) by the process holding the monitor's
+/// lease ([`crate::jobs`]).
 pub async fn monitor(
     cfg: &Config,
     alerts: Alerts,
     psp: Arc<dyn mamori_pay::PaymentConnector>,
     shop: &mamori_pay::url::Url,
     inventory: mamori_guard::inventory::ScriptInventory,
-) -> Result<Option<mamori_guard::monitor::MonitorHandle>> {
+) -> Result<Option<Arc<mamori_guard::monitor::BrowserMonitor>>> {
     use mamori_guard::monitor::{BrowserMonitor, MonitorConfig, ProviderProbe, Target};
     if cfg.guard.monitor_secs == 0 {
         println!("page monitor:     off (guard.monitor_secs = 0)");
@@ -374,12 +376,13 @@ pub async fn monitor(
     );
     config.interval = Duration::from_secs(cfg.guard.monitor_secs);
     config.chromium = chromium;
-    let handle = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory)).spawn();
+    let monitor = Arc::new(BrowserMonitor::new(config, alerts).with_inventory(inventory));
     println!(
-        "page monitor:     every {} s: {pages} and the provider's card page",
+        "page monitor:     every {} s: {pages} and the provider's card page (on the process \
+         holding its lease)",
         cfg.guard.monitor_secs
     );
-    Ok(Some(handle))
+    Ok(Some(monitor))
 }
 
 /// The SKU of the first product the storefront shows (active), if any.

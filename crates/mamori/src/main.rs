@@ -1,13 +1,16 @@
 //! `mamori`: the one program a shop owner runs.
 //!
 //! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `scan` found card
-//! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database).
+//! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database);
+//! 3 `mamori serve` did not shut down within `[server] shutdown_timeout_secs`.
 
 mod config;
 mod demo;
 mod guard;
 mod incident;
+mod jobs;
 mod serve;
+mod shutdown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -182,7 +185,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Work still running on the blocking pool must not hold the exit up past what
+    // `[server] shutdown_timeout_secs` promised.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

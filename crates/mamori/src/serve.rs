@@ -65,8 +65,9 @@ fn ensure_keys(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Runs until Ctrl-C.
+/// Runs until SIGTERM or Ctrl-C, then shuts down gracefully (see [`crate::shutdown`]).
 pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
+    let shutdown = crate::shutdown::Shutdown::listen(cfg.server.shutdown_timeout())?;
     let shop_cfg = &cfg.shop;
     let listen = args.listen.unwrap_or(shop_cfg.listen);
     let psp_listen = args.psp_listen.unwrap_or(shop_cfg.psp_listen);
@@ -187,7 +188,15 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         Arc::new(mamori_guard::GuardFraudAlarm::new(alerts.clone()));
     let fraud = mamori_store::fraud::FraudWatch::new(gateway.records(), cfg.guard.fraud.config())
         .with_alarm(fraud_alarm.clone());
-    let backoffice = start_backoffice(bound, &gateway, psp.clone(), backoffice_csp, fraud).await?;
+    let backoffice = start_backoffice(
+        bound,
+        &gateway,
+        psp.clone(),
+        backoffice_csp,
+        fraud,
+        shutdown.requested(),
+    )
+    .await?;
     // The incident desk's switches: read from the store now and every 500 ms, so that a switch
     // set through any process on this database reaches this one within a second.
     let switches = backoffice.switches.clone();
@@ -215,7 +224,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let csp_sink = Arc::new(mamori_guard::csp::GuardCspSink::new(alerts.clone()));
     let scripts = crate::guard::script_inventory(&alerts, &backoffice.scripts).await?;
     let _scripts_refresh = scripts.spawn_refresh(Duration::from_secs(2));
-    let _monitor = crate::guard::monitor(
+    let monitor = crate::guard::monitor(
         cfg,
         alerts.clone(),
         psp.clone(),
@@ -239,7 +248,14 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     .with_maintenance(switches.maintenance())
     .with_fraud(cfg.guard.fraud.config(), Some(fraud_alarm));
     let app = assembly.router();
-    let housekeeping = tokio::spawn(assembly.housekeeper().run(Duration::from_secs(10 * 60)));
+    // Housekeeping and the monitor's walks run on one process at a time (see `jobs`).
+    let singles = crate::jobs::start(
+        cfg,
+        gateway.records(),
+        assembly.housekeeper(),
+        backoffice.session_purger.clone(),
+        monitor,
+    );
 
     // Mail: SMTP when configured, else a maildir in the data directory.
     let transport: Arc<dyn MailTransport> = match &shop_cfg.smtp {
@@ -287,9 +303,10 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
                 .context("loading the TLS certificate and key")?;
             let handle = axum_server::Handle::new();
             let h = handle.clone();
+            let (requested, timeout) = (shutdown.requested(), cfg.server.shutdown_timeout());
             tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
+                requested.await;
+                h.graceful_shutdown(Some(timeout));
             });
             axum_server::from_tcp_rustls(listener.into_std()?, tls)
                 .handle(handle)
@@ -299,20 +316,31 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         }
         (None, None) => {
             axum::serve(listener, make)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+                .with_graceful_shutdown(shutdown.requested())
                 .await
                 .context("serving HTTP")?;
         }
         _ => bail!("shop.tls_cert and shop.tls_key must be given together"),
     }
-    let _ = stop_tx.send(true);
-    let _ = worker.await;
-    housekeeping.abort();
-    backoffice.server.abort();
-    ledger.checkpoint().await.ok();
-    Ok(())
+    // The jobs held by lease stop first and give their leases up, so that another process
+    // takes them at once instead of after the lease runs out.
+    singles.shutdown().await;
+    let stopping = crate::shutdown::Stopping {
+        servers: vec![("back office", backoffice.server)],
+        mail: (stop_tx, worker),
+        tasks: vec![
+            ("switch refresh", _switches_refresh),
+            ("script inventory refresh", _scripts_refresh),
+        ],
+        handles: vec![
+            ("canary mail", Box::new(_canary_mail)),
+            ("notice bounces", Box::new(_notice_bounces)),
+            ("guard", Box::new(_guard)),
+            ("sandbox provider", Box::new(_sandbox)),
+        ],
+        ledger,
+    };
+    shutdown.finish(stopping).await
 }
 
 /// The signer of the shop's mail for `domain` (the From address's): `shop.dkim_key_file`, else `<data_dir>/dkim.key`, created
@@ -386,10 +414,12 @@ struct RunningBackoffice {
     scripts: Arc<std::sync::OnceLock<mamori_guard::inventory::ScriptInventory>>,
     /// The incident desk's switches of this process (shared with the shop).
     switches: mamori_respond::Switchboard,
+    /// Removes expired staff sessions (with the housekeeping, on one process).
+    session_purger: mamori_backoffice::sessions::StaffSessionPurger,
 }
 
 /// Starts the back office on `[backoffice].listen` (its own port, never the shop's), behind its
-/// IP allow-list, until Ctrl-C.
+/// IP allow-list, until `stop` completes.
 /// The back office's listener and settings, bound before anything that names its URL (alerts).
 struct BoundBackoffice {
     listener: tokio::net::TcpListener,
@@ -413,6 +443,7 @@ async fn start_backoffice(
     psp: Arc<dyn PaymentConnector>,
     csp_sink: Arc<dyn mamori_web::security::CspReportSink>,
     fraud: mamori_store::fraud::FraudWatch,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<RunningBackoffice> {
     let BoundBackoffice { listener, config } = bound;
     let public_url = config.public_url.clone();
@@ -430,14 +461,13 @@ async fn start_backoffice(
     let guard = assembly.state.guard.clone();
     let scripts = assembly.state.scripts.clone();
     let switches = assembly.state.switches.clone();
+    let session_purger = assembly.session_purger();
     let app = assembly
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(stop)
             .await;
         if let Err(err) = served {
             tracing::error!(error = %err, "the back office stopped");
@@ -449,5 +479,6 @@ async fn start_backoffice(
         guard,
         scripts,
         switches,
+        session_purger,
     })
 }

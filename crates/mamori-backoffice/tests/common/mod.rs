@@ -55,6 +55,8 @@ pub struct TestBackoffice {
     pub backend: Backend,
     /// Key file, ledger key, witness, SQLite file.
     pub dir: tempfile::TempDir,
+    /// What purges expired staff sessions (as `mamori serve`'s housekeeping runs it).
+    pub session_purger: mamori_backoffice::sessions::StaffSessionPurger,
     server: JoinHandle<()>,
     _mail_worker: MailWorker,
 }
@@ -143,6 +145,7 @@ impl TestBackoffice {
         })
         .unwrap();
         let state = assembly.state.clone();
+        let session_purger = assembly.session_purger();
         let app = assembly
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -162,6 +165,7 @@ impl TestBackoffice {
             sandbox,
             backend,
             dir,
+            session_purger,
             server,
             _mail_worker: mail_worker,
         }

@@ -68,11 +68,16 @@ macro_rules! impl_backoffice_store {
         }
         async fn sales_summary(&self, from_us: i64, to_us: i64) -> Result<SalesSummary> {
             // CAST: PostgreSQL sums BIGINT into NUMERIC. A card order not paid yet (e.g. its
-            // card was declined) is no sale: nothing was charged.
+            // card was declined) is no sale: nothing was charged. A partial refund lowers its
+            // order's sale (counted in the period the order was placed, like the order).
             let (orders, total): (i64, i64) = sqlx::query_as(
-                "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders \
+                concat!(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(",
+                    $crate::backend::net_of_refunds!(),
+                    "), 0) AS BIGINT) FROM orders \
                  WHERE placed_at >= $1 AND placed_at < $2 AND state <> $3 AND state <> $4 \
-                 AND NOT (state = $5 AND payment_method = $6)",
+                 AND NOT (state = $5 AND payment_method = $6)"
+                ),
             )
             .bind(from_us)
             .bind(to_us)
@@ -95,13 +100,14 @@ macro_rules! impl_backoffice_store {
                 return Ok(Vec::new());
             }
             // The same rule as `sales_summary`, grouped by period: one query for a chart.
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT (placed_at - $1) / $2 AS period, COUNT(*), \
-                 CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM orders \
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
+                "SELECT (placed_at - $1) / $2 AS period, COUNT(*), CAST(COALESCE(SUM(",
+                $crate::backend::net_of_refunds!(),
+                "), 0) AS BIGINT) FROM orders \
                  WHERE placed_at >= $1 AND placed_at < $3 AND state <> $4 AND state <> $5 \
                  AND NOT (state = $6 AND payment_method = $7) \
                  GROUP BY period",
-            )
+            ))
             .bind(from_us)
             .bind(day_us)
             .bind(from_us.saturating_add(day_us.saturating_mul(days)))

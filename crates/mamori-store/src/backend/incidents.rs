@@ -11,7 +11,7 @@ use crate::store::{
 
 /// Runs `insert`, an INSERT that reads the next number of its sequence in itself: two inserts
 /// racing for one number meet the unique key, and the loser tries again (up to five times).
-async fn with_next_number<F, Fut>(mut insert: F) -> Result<i64>
+pub(super) async fn with_next_number<F, Fut>(mut insert: F) -> Result<i64>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<i64, sqlx::Error>>,

@@ -14,12 +14,14 @@ mod csp_reports;
 mod customers;
 mod fraud;
 mod incidents;
+mod leases;
 mod ledger;
 mod notices;
 mod observations;
 mod orders;
 mod outbox;
 mod postgres;
+mod public_notices;
 mod reads;
 mod scripts;
 mod security;
@@ -150,6 +152,17 @@ macro_rules! push_order_filter {
     }};
 }
 pub(crate) use push_order_filter;
+
+/// An order's sale in the sales figures: its total less what was refunded of it so far (partial
+/// refunds; a fully refunded order is left out of the figures altogether). For `SUM(...)` over
+/// `orders`.
+macro_rules! net_of_refunds {
+    () => {
+        "total - COALESCE((SELECT SUM(r.amount) FROM order_refunds r \
+         WHERE r.order_id = orders.id), 0)"
+    };
+}
+pub(crate) use net_of_refunds;
 
 /// The columns of [`crate::model::OrderRow`], in its field order.
 macro_rules! order_columns {

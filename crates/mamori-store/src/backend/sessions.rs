@@ -41,6 +41,41 @@ macro_rules! impl_web_session_store {
                 .await?;
             Ok(done.rows_affected())
         }
+        async fn staff_session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            Ok(sqlx::query_scalar("SELECT record FROM staff_sessions WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+        async fn staff_session_save(&self, key: &[u8], record: &[u8], created_at: i64, last_seen: i64) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO staff_sessions (key, record, created_at, last_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET record = excluded.record, created_at = excluded.created_at, \
+                 last_seen = excluded.last_seen",
+            )
+            .bind(key)
+            .bind(record)
+            .bind(created_at)
+            .bind(last_seen)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+        async fn staff_session_delete(&self, key: &[u8]) -> Result<()> {
+            sqlx::query("DELETE FROM staff_sessions WHERE key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+        async fn staff_session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64> {
+            let done = sqlx::query("DELETE FROM staff_sessions WHERE last_seen < $1 OR created_at < $2")
+                .bind(idle_before)
+                .bind(created_before)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
         async fn webhook_first_seen(&self, event_id: &str, keep_until: i64, now: i64) -> Result<bool> {
             sqlx::query("DELETE FROM webhook_events WHERE keep_until < $1")
                 .bind(now)

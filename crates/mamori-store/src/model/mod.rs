@@ -662,7 +662,7 @@ pub struct OrderFilter {
 }
 
 /// Orders and sales over a period (cancelled and refunded orders, and card orders not paid yet,
-/// are not sales).
+/// are not sales; a partial refund lowers its order's sale, in the period the order was placed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SalesSummary {
     /// Number of orders.

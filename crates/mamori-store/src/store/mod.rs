@@ -16,11 +16,13 @@ mod customers;
 pub mod fraud;
 pub mod fulfilment;
 pub mod incidents;
+pub mod leases;
 mod ledger;
 pub mod notices;
 pub mod observations;
 mod orders;
 mod outbox;
+pub mod public_notices;
 pub mod reads;
 pub mod refunds;
 pub mod scripts;
@@ -46,11 +48,16 @@ pub use incidents::{
     incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
     ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
+pub use leases::{JobLeaseRow, JobLeaseStore};
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use notices::{NoticeProgress, NoticeRow, NoticeRunRow, NoticeStore};
 pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
+pub use public_notices::{
+    item_kind, item_kinds, scope_fields_of, scope_summary, PublicNoticeStateRow, PublicNoticeStore,
+    PublicNoticeVersionRow, PublishedNoticeRow,
+};
 pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
 pub use refunds::{RefundInsert, RefundRow, Refunds};
 pub use scripts::{script_site, script_state, ScriptInventoryStore, ScriptRow};
@@ -126,7 +133,7 @@ pub trait Store:
 /// ciphertext, order states and payments, sessions and queued mail as opaque sealed blobs, staff,
 /// settings, the staff log, the ledger's entries, the guard's alerts and switches, the browser
 /// monitor's observations, aggregated CSP reports, the script inventory, the incident desk's
-/// records and the security dashboard's counts. Customers, addresses, whole orders and tokens
+/// records (with the public notices) and the security dashboard's counts. Customers, addresses, whole orders and tokens
 /// are not reachable from it: they are opened by the gateway only.
 pub trait Records:
     CatalogueStore
@@ -145,9 +152,11 @@ pub trait Records:
     + ScriptInventoryStore
     + IncidentStore
     + NoticeStore
+    + PublicNoticeStore
     + ReadBudgetStore
     + SecurityStatsStore
     + FraudStore
+    + JobLeaseStore
     + Send
     + Sync
     + 'static
@@ -171,9 +180,11 @@ impl<T> Records for T where
         + ScriptInventoryStore
         + IncidentStore
         + NoticeStore
+        + PublicNoticeStore
         + ReadBudgetStore
         + SecurityStatsStore
         + FraudStore
+        + JobLeaseStore
         + Send
         + Sync
         + 'static

@@ -28,6 +28,25 @@ pub trait WebSessionStore: Send + Sync {
     /// returns how many went.
     async fn session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64>;
 
+    /// The back office's session record under `key`, from `staff_sessions` (apart from the
+    /// storefront's: a storefront session id is never looked up there).
+    async fn staff_session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// [`Self::session_save`] for a back-office session.
+    async fn staff_session_save(
+        &self,
+        key: &[u8],
+        record: &[u8],
+        created_at: i64,
+        last_seen: i64,
+    ) -> Result<()>;
+
+    /// [`Self::session_delete`] for a back-office session.
+    async fn staff_session_delete(&self, key: &[u8]) -> Result<()>;
+
+    /// [`Self::session_purge`] for back-office sessions (by the back office's own timeouts).
+    async fn staff_session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64>;
+
     /// Webhook replay guard: records `event_id` (kept until `keep_until`) and answers true the
     /// first time it is seen, false after. Also forgets ids whose `keep_until` is before `now`.
     /// Of two concurrent calls with the same new id, exactly one gets true.

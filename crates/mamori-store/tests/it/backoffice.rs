@@ -875,6 +875,34 @@ async fn orders_search_and_sales(backend: Backend) {
     assert!(periods.iter().filter(|p| p.orders > 0).count() >= 2);
     assert!(s.sales_by_day(0, 0, 8).await.unwrap().is_empty());
     assert!(s.sales_by_day(0, 1_500_000, 0).await.unwrap().is_empty());
+
+    // A partial refund lowers its order's sale, in both figures; the order still counts.
+    let refund = mamori_store::RefundRow {
+        id: "refund-o2".into(),
+        order_id: o2.clone(),
+        amount: 100,
+        reason: "一部欠品".into(),
+        provider_refund_id: None,
+        idempotency_key: "sales-k1".into(),
+        staff_id: Some("staff-1".into()),
+        created_at: 11,
+    };
+    assert_eq!(
+        s.refund_insert(&refund, total, &[]).await.unwrap(),
+        mamori_store::RefundInsert::Recorded
+    );
+    let sum = s.sales_summary(0, 10_000_000).await.unwrap();
+    assert_eq!((sum.orders, sum.total), (3, 3 * total - 100));
+    let periods = s.sales_by_day(0, 1_500_000, 8).await.unwrap();
+    assert_eq!(
+        periods.iter().map(|p| p.total).sum::<i64>(),
+        3 * total - 100
+    );
+    for (i, p) in periods.iter().enumerate() {
+        let from = i as i64 * 1_500_000;
+        let one = s.sales_summary(from, from + 1_500_000).await.unwrap();
+        assert_eq!(*p, one, "period {i} after the refund");
+    }
 }
 
 async fn customers_page_lists_everyone_newest_first(backend: Backend) {

@@ -1,0 +1,12 @@
+//! The scanner on a tar archive (and whatever its members hold).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "scan_common.rs"]
+mod scan_common;
+
+fuzz_target!(|data: &[u8]| {
+    let report = scan_common::scanner().scan_bytes("fuzz.tar", data);
+    scan_common::check(&report);
+});
