@@ -16,7 +16,7 @@
 //! new baseline ([`FileGuard::approve`]) reopens it: it writes the new baseline, reopens card
 //! payment and closes the file alerts in one call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -224,14 +224,24 @@ impl Baseline {
     /// The state of every item of `spec` now (reads and hashes every file: run it off the async
     /// threads, e.g. in `spawn_blocking`).
     pub fn observe(spec: &WatchSpec) -> Self {
+        Self::observe_with(spec, &mut HashCache::default(), Rehash::All)
+    }
+
+    /// [`Baseline::observe`] that keeps each file's digest in `cache` and, with
+    /// [`Rehash::Changed`], reuses it for a file whose stamp (device, inode, size, modification
+    /// and change times) is the one it had when hashed.
+    pub fn observe_with(spec: &WatchSpec, cache: &mut HashCache, rehash: Rehash) -> Self {
         let mut b = Baseline {
             version: 1,
             created_at: chrono::Utc::now().timestamp(),
             ..Baseline::default()
         };
+        let mut seen = HashCache::default();
         for item in &spec.items {
-            observe_item(item, &mut b);
+            observe_item(item, &mut b, cache, &mut seen, rehash);
         }
+        // Only what is still watched stays (a removed file's stamp is dropped).
+        *cache = seen;
         b
     }
 
@@ -316,13 +326,98 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Whether a check reads every file again or trusts the stamps of the files it hashed before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rehash {
+    /// Hash every file (the periodic safety net, an approval, the baseline).
+    All,
+    /// Hash only the files whose stamp changed (a file event: a 300 MB binary is not read again
+    /// because a script next to it changed).
+    Changed,
+}
+
+/// What identifies a file's content without reading it: device, inode, size, and modification
+/// and change times in nanoseconds. Writing a file moves its change time, which user space
+/// cannot set back; the periodic [`Rehash::All`] covers the rest (a clock set back by root).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(meta: &std::fs::Metadata) -> Self {
+        let ns = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i128)
+        };
+        Self {
+            dev: 0,
+            ino: 0,
+            size: meta.len(),
+            mtime_ns: ns(meta.modified()),
+            ctime_ns: ns(meta.created()),
+        }
+    }
+}
+
+/// The digests of the files a guard hashed, by path, with the stamp each had then.
+#[derive(Debug, Default)]
+pub struct HashCache(HashMap<PathBuf, Hashed>);
+
+/// A file's digests and the stamp it had when they were taken.
+#[derive(Clone, Debug)]
+struct Hashed {
+    stamp: Stamp,
+    sha256: Option<String>,
+    payment_sha256: Option<String>,
+}
+
 /// The entry of one file now; None when it cannot be read (gone).
-fn entry_of(path: &Path, role: FileRole, check: Check, payment: PaymentRule) -> Option<FileEntry> {
+fn entry_of(
+    path: &Path,
+    role: FileRole,
+    check: Check,
+    payment: PaymentRule,
+    cache: &HashCache,
+    seen: &mut HashCache,
+    rehash: Rehash,
+) -> Option<FileEntry> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
         return None;
     }
     let mode = mode_of(&meta);
+    let stamp = Stamp::of(&meta);
+    if rehash == Rehash::Changed && !matches!(check, Check::ModeOnly) {
+        if let Some(hashed) = cache.0.get(path).filter(|h| h.stamp == stamp) {
+            seen.0.insert(path.to_path_buf(), hashed.clone());
+            return Some(FileEntry {
+                role,
+                sha256: hashed.sha256.clone(),
+                mode,
+                payment: !matches!(payment, PaymentRule::No),
+                payment_sha256: hashed.payment_sha256.clone(),
+            });
+        }
+    }
     let (sha256, payment_sha256) = match check {
         Check::ModeOnly => (None, None),
         Check::Content | Check::Tree => {
@@ -340,6 +435,16 @@ fn entry_of(path: &Path, role: FileRole, check: Check, payment: PaymentRule) -> 
             (Some(sha), extracted)
         }
     };
+    if !matches!(check, Check::ModeOnly) {
+        seen.0.insert(
+            path.to_path_buf(),
+            Hashed {
+                stamp,
+                sha256: sha256.clone(),
+                payment_sha256: payment_sha256.clone(),
+            },
+        );
+    }
     Some(FileEntry {
         role,
         sha256,
@@ -363,7 +468,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn observe_item(item: &WatchItem, b: &mut Baseline) {
+fn observe_item(
+    item: &WatchItem,
+    b: &mut Baseline,
+    cache: &HashCache,
+    seen: &mut HashCache,
+    rehash: Rehash,
+) {
     match item.check {
         Check::Tree => {
             b.dirs.insert(
@@ -373,13 +484,29 @@ fn observe_item(item: &WatchItem, b: &mut Baseline) {
             let mut files = Vec::new();
             walk(&item.path, &mut files);
             for f in files {
-                if let Some(e) = entry_of(&f, item.role, Check::Tree, item.payment) {
+                if let Some(e) = entry_of(
+                    &f,
+                    item.role,
+                    Check::Tree,
+                    item.payment,
+                    cache,
+                    seen,
+                    rehash,
+                ) {
                     b.files.insert(path_key(&f), e);
                 }
             }
         }
         check => {
-            if let Some(e) = entry_of(&item.path, item.role, check, item.payment) {
+            if let Some(e) = entry_of(
+                &item.path,
+                item.role,
+                check,
+                item.payment,
+                cache,
+                seen,
+                rehash,
+            ) {
                 b.files.insert(path_key(&item.path), e);
             }
         }
@@ -475,6 +602,8 @@ pub struct FileGuard {
     /// Held by a check and by an approval, one at a time: a check that began before an approval
     /// would otherwise compare with the old baseline and raise again what was just approved.
     busy: tokio::sync::Mutex<()>,
+    /// The digests of the last check, for a file event's check (taken and put back under `busy`).
+    hashes: std::sync::Mutex<HashCache>,
 }
 
 impl std::fmt::Debug for FileGuard {
@@ -503,6 +632,7 @@ impl FileGuard {
             alerts,
             current: RwLock::new(current),
             busy: tokio::sync::Mutex::new(()),
+            hashes: std::sync::Mutex::new(HashCache::default()),
         })
     }
 
@@ -522,6 +652,7 @@ impl FileGuard {
             alerts,
             current: RwLock::new(Baseline::default()),
             busy: tokio::sync::Mutex::new(()),
+            hashes: std::sync::Mutex::new(HashCache::default()),
         }
     }
 
@@ -562,12 +693,34 @@ impl FileGuard {
     }
 
     /// Compares the whole disk with the baseline and raises what differs; returns the findings.
+    /// Every file is read again.
     pub async fn check_all(&self) -> Result<Vec<Finding>, GuardError> {
+        self.check(Rehash::All).await
+    }
+
+    /// [`FileGuard::check_all`] for a file event: a file whose stamp is unchanged since the last
+    /// check keeps its digest, so the check takes as long as reading the changed files.
+    pub async fn check_changed(&self) -> Result<Vec<Finding>, GuardError> {
+        self.check(Rehash::Changed).await
+    }
+
+    async fn check(&self, rehash: Rehash) -> Result<Vec<Finding>, GuardError> {
         let _one = self.busy.lock().await;
         let spec = self.spec.clone();
-        let now = tokio::task::spawn_blocking(move || Baseline::observe(&spec))
-            .await
-            .map_err(|_| GuardError::Invalid("the file check stopped"))?;
+        let mut cache = match self.hashes.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        let (now, cache) = tokio::task::spawn_blocking(move || {
+            let now = Baseline::observe_with(&spec, &mut cache, rehash);
+            (now, cache)
+        })
+        .await
+        .map_err(|_| GuardError::Invalid("the file check stopped"))?;
+        match self.hashes.lock() {
+            Ok(mut c) => *c = cache,
+            Err(p) => *p.into_inner() = cache,
+        }
         let findings = diff(&self.baseline(), &now);
         self.raise_all(&findings).await?;
         Ok(findings)
@@ -716,7 +869,7 @@ impl FileGuard {
                             relevant |= more.is_empty() || more.iter().any(|p| guard.concerns(p));
                         }
                         if relevant {
-                            if let Err(err) = guard.check_all().await {
+                            if let Err(err) = guard.check_changed().await {
                                 tracing::error!(error = %err, "file check failed");
                             }
                         }

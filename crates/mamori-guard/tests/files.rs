@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mamori_guard::files::{
-    Baseline, Check, FileGuard, FileRole, GuardKey, PaymentRule, WatchItem, WatchSpec, CARD_PAYMENT,
+    Baseline, Check, FileGuard, FileRole, GuardKey, HashCache, PaymentRule, Rehash, WatchItem,
+    WatchSpec, CARD_PAYMENT,
 };
 use mamori_guard::{kinds, AlertConfig, Alerts, GuardError};
 use mamori_store::{AlertFilter, AlertRow, Backend, Records};
@@ -332,6 +333,60 @@ fn a_baseline_not_signed_by_the_guard_key_is_refused() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(GuardKey::create(&shop.path("guard.key")).is_err());
+}
+
+/// A file event's check reuses the digest of a file whose stamp is unchanged, but a rewrite that
+/// keeps the size and puts the modification time back is still read again (its change time
+/// moved), and a removed file leaves the cache.
+#[test]
+fn a_rewrite_with_the_old_size_and_time_is_hashed_again() {
+    let shop = shop_files();
+    let mut cache = HashCache::default();
+    let before = Baseline::observe_with(&shop.spec, &mut cache, Rehash::All);
+    assert_eq!(before.files, Baseline::observe(&shop.spec).files);
+    let unchanged = Baseline::observe_with(&shop.spec, &mut cache, Rehash::Changed);
+    assert_eq!(
+        unchanged.files, before.files,
+        "nothing changed, nothing differs"
+    );
+
+    let pay = shop.path("checkout/pay.js");
+    let modified = std::fs::metadata(&pay).unwrap().modified().unwrap();
+    std::fs::write(&pay, b"/* PAY */").unwrap();
+    assert_eq!(std::fs::metadata(&pay).unwrap().len(), 9, "the same size");
+    let file = std::fs::File::options().write(true).open(&pay).unwrap();
+    file.set_times(std::fs::FileTimes::new().set_modified(modified))
+        .unwrap();
+    drop(file);
+    assert_eq!(
+        std::fs::metadata(&pay).unwrap().modified().unwrap(),
+        modified
+    );
+
+    let after = Baseline::observe_with(&shop.spec, &mut cache, Rehash::Changed);
+    let key = |p: &Path| p.to_string_lossy().into_owned();
+    assert_ne!(
+        after.files[&key(&pay)].sha256,
+        before.files[&key(&pay)].sha256,
+        "the rewritten script is read again"
+    );
+    assert_eq!(
+        after.files[&key(&pay)],
+        Baseline::observe(&shop.spec).files[&key(&pay)]
+    );
+    let bin = shop.path("mamori");
+    assert_eq!(after.files[&key(&bin)], before.files[&key(&bin)]);
+
+    // Removed, then put back with other content: hashed, not taken from the cache.
+    std::fs::remove_file(&bin).unwrap();
+    let gone = Baseline::observe_with(&shop.spec, &mut cache, Rehash::Changed);
+    assert!(!gone.files.contains_key(&key(&bin)));
+    std::fs::write(&bin, b"\x7fELF binary v2").unwrap();
+    let back = Baseline::observe_with(&shop.spec, &mut cache, Rehash::Changed);
+    assert_ne!(
+        back.files[&key(&bin)].sha256,
+        before.files[&key(&bin)].sha256
+    );
 }
 
 both_backends!(changes_on_disk_raise_alerts_and_close_card_payment);
