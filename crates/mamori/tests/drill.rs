@@ -236,11 +236,14 @@ mod drills {
                 ("bin/mamori", start)
             }
         };
+        // Critical: a write seen half-done (a truncated configuration still names the old
+        // provider) can first raise a warning, which the whole write then escalates.
         let (alert, to_alert) = alert_after(&store, kinds::FILE_CHANGED, start, FILE_BOUND, |a| {
-            a.subject.ends_with(subject)
+            a.subject.ends_with(subject) && a.severity == "critical"
         })
         .await;
-        assert_eq!(alert.severity, "critical");
+        let evidence: serde_json::Value = serde_json::from_str(&alert.evidence).unwrap();
+        assert_eq!(evidence["closes_card_payment"], true, "{evidence}");
         let to_closed = card_closed_after(&c, start, FILE_BOUND).await;
         // The order can no longer be paid by card either.
         let switch = store
