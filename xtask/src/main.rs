@@ -3,7 +3,8 @@
 //! the formatting (`cargo fmt --check`), the dependency tree (`cargo deny`: licences, advisories,
 //! bans with duplicate versions as warnings, sources) and unused dependencies (`cargo machete`),
 //! starts a throwaway PostgreSQL for the whole run, runs clippy and every test on both databases,
-//! and stops what it started; then runs each fuzz target briefly (`cargo xtask fuzz`).
+//! then the drills (`cargo xtask drill`), and stops what it started; then, when all of that
+//! passed, runs each fuzz target briefly (`cargo xtask fuzz`).
 
 use std::process::Command;
 
@@ -21,10 +22,18 @@ struct Cli {
 enum Cmd {
     /// Install the system packages the tests need (apt-get, as root).
     Setup,
-    /// Everything CI runs: setup, formatting, dependency checks, clippy, and all tests on SQLite
-    /// and PostgreSQL.
+    /// Everything CI runs: setup, formatting, dependency checks, clippy, all tests on SQLite
+    /// and PostgreSQL, the drills, then a short fuzz run.
     Test {
         /// Extra arguments passed to `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The drills: each breach notice replayed against real `mamori serve` processes (SQLite and
+    /// PostgreSQL, Chromium, the sandbox provider, SMTP), one at a time; the times go to
+    /// `<target>/drill-report.md` (and `.jsonl`).
+    Drill {
+        /// Extra arguments passed to `cargo test` (e.g. a drill name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -88,6 +97,13 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Setup => setup(),
         Cmd::Test { args } => test(&args),
+        Cmd::Drill { args } => {
+            setup()?;
+            let cluster = mamori_testkit::start_cluster(Some(std::process::id()))?;
+            let result = drill(&args, &cluster.url);
+            mamori_testkit::stop_cluster(&cluster)?;
+            result
+        }
         Cmd::Fuzz { seconds, targets } => {
             cargo_tools()?;
             fuzz(seconds, &targets, Profile::Release)
@@ -204,13 +220,26 @@ fn test(args: &[String]) -> Result<()> {
             "-D",
             "warnings",
         ]))?;
-        run(Command::new("cargo")
+        // The drills run afterwards, on their own and one at a time (their times are figures).
+        let mut args = args.to_vec();
+        if !args.iter().any(|a| a == "--") {
+            args.push("--".to_owned());
+        }
+        args.extend(["--skip".to_owned(), DRILLS.to_owned()]);
+        let tests = run(Command::new("cargo")
             // Every failing test binary reported in one run, not only the first.
             .args(["test", "--workspace", "--no-fail-fast"])
-            .args(args)
-            .env(mamori_testkit::PG_URL_VAR, &cluster.url))
+            .args(&args)
+            .env(mamori_testkit::PG_URL_VAR, &cluster.url));
+        // Run even when a test failed; both failures are reported after.
+        let drills = drill(&[], &cluster.url);
+        if let (Err(t), Err(d)) = (&tests, &drills) {
+            bail!("the tests failed ({t:#}) and the drills failed ({d:#})");
+        }
+        tests.and(drills)
     })();
     mamori_testkit::stop_cluster(&cluster)?;
+    // The fuzz run only when everything before passed.
     result?;
     // Unoptimised: the short run is a smoke test, and the sanitizer build of every dependency
     // is the slow part of it (the figures in BENCHMARKS.md come from `cargo xtask fuzz`).
@@ -363,6 +392,73 @@ fn fuzz(seconds: u64, only: &[String], profile: Profile) -> Result<()> {
         bail!("fuzz targets failed: {failed:?} (inputs in fuzz/artifacts/<target>/)");
     }
     Ok(())
+}
+
+/// The drills' test names start with this (the module `drills` of `crates/mamori/tests/drill.rs`).
+const DRILLS: &str = "drills::";
+
+/// The target directory cargo builds into.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+            std::path::PathBuf::from,
+        )
+}
+
+/// Runs the drills against the PostgreSQL at `pg_url` (and SQLite), one at a time, and writes
+/// their figures to `<target>/drill-report.md`.
+fn drill(args: &[String], pg_url: &str) -> Result<()> {
+    let target = target_dir();
+    std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    let jsonl = target.join("drill-report.jsonl");
+    if jsonl.exists() {
+        std::fs::remove_file(&jsonl).with_context(|| format!("removing {}", jsonl.display()))?;
+    }
+    let mut test_args: Vec<String> = args.to_vec();
+    if !test_args.iter().any(|a| a == "--") {
+        test_args.push("--".to_owned());
+    }
+    test_args.extend(["--test-threads=1".to_owned(), "--nocapture".to_owned()]);
+    let result = run(Command::new("cargo")
+        .args(["test", "-p", "mamori", "--test", "drill"])
+        .args(&test_args)
+        .env(mamori_testkit::PG_URL_VAR, pg_url)
+        .env("MAMORI_DRILL_REPORT", &jsonl));
+    // The figures of the drills that ran, even when one failed.
+    let md = target.join("drill-report.md");
+    let lines = std::fs::read_to_string(&jsonl).unwrap_or_default();
+    std::fs::write(&md, drill_report(&lines))
+        .with_context(|| format!("writing {}", md.display()))?;
+    eprintln!("xtask: drill figures in {}", md.display());
+    result
+}
+
+/// The drills' figures (JSON Lines: drill, backend, step, and ms or count) as a Markdown table.
+fn drill_report(jsonl: &str) -> String {
+    let mut out = String::from(
+        "# Drill report\n\nOne run of `cargo xtask drill` (times measured by polling; not \
+         assertions).\n\n| drill | backend | step | value |\n|---|---|---|---|\n",
+    );
+    for line in jsonl.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let value = match (v["ms"].as_f64(), v["count"].as_u64()) {
+            (Some(ms), _) => format!("{ms:.0} ms"),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => continue,
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {value} |\n",
+            text("drill"),
+            text("backend"),
+            text("step")
+        ));
+    }
+    out
 }
 
 fn bench(args: &[String]) -> Result<()> {

@@ -278,6 +278,9 @@ impl Alerts {
         if raised.new {
             tracing::warn!(alert_id = %raised.id, kind = %alert.kind, subject = %subject,
                 severity = alert.severity.as_str(), "alert raised");
+        } else if raised.escalated {
+            tracing::warn!(alert_id = %raised.id, kind = %alert.kind, subject = %subject,
+                severity = alert.severity.as_str(), "alert escalated");
         }
         Ok(raised)
     }

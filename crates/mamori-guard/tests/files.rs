@@ -179,6 +179,10 @@ async fn changes_on_disk_raise_alerts_and_close_card_payment(backend: Backend) {
     })
     .await;
     assert!(!card_closed(&records).await);
+    let a = alert_of(&records, kinds::FILE_CHANGED, &toml)
+        .await
+        .unwrap();
+    assert_eq!(a.severity, "warning", "a change that leaves payment alone");
 
     // The configuration's provider URL: card payment closes within a second.
     std::fs::write(
@@ -198,6 +202,11 @@ async fn changes_on_disk_raise_alerts_and_close_card_payment(backend: Backend) {
         .await
         .unwrap();
     assert!(a.seen_count >= 2, "the same ongoing alert, counted");
+    assert_eq!(
+        (a.severity.as_str(), a.state.as_str()),
+        ("critical", "open"),
+        "the payment change escalates the ongoing warning"
+    );
 
     // The binary replaced by a rename (how an attacker or an update swaps it).
     let bin = shop.path("mamori");

@@ -1,6 +1,8 @@
 //! The `mamori` command line as a shop owner uses it: exit codes and messages on good and bad input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -439,7 +441,6 @@ fn guard_baseline_and_verify_name_each_change() {
 /// file over it) raises the alert and closes card payment while the shop keeps running.
 #[test]
 fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     // The shop runs from its own copy of the binary, which the test may replace.
@@ -451,44 +452,8 @@ fn serve_alerts_and_closes_card_payment_when_its_binary_is_replaced() {
         "data_dir = \"data\"\n[backoffice]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let mut child = Command::new(&bin)
-        .current_dir(p)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_MASTER_KEY")
-        .env_remove("MAMORI_CONFIG")
-        .env_remove("MAMORI_DATA_DIR")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let _child = Kill(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
-            .unwrap();
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        seen.push(line);
-    }
+    let server = common::serve_with(common::mamori_at(&bin, p, None));
+    let seen = &server.lines;
     assert!(
         seen.iter()
             .any(|l| l.starts_with("file guard:") && l.contains("watching")),
@@ -758,44 +723,8 @@ fn serve_listens_for_the_canary_domain() {
          [guard.canary_mail]\nlisten = \"127.0.0.1:0\"\nauth_lookups = false\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .current_dir(p)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_MASTER_KEY")
-        .env_remove("MAMORI_CONFIG")
-        .env_remove("MAMORI_DATA_DIR")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let _child = Kill(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
-            .unwrap();
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        seen.push(line);
-    }
+    let server = common::serve_with(common::mamori(p, None));
+    let seen = &server.lines;
     let addr = seen
         .iter()
         .find_map(|l| {

@@ -476,15 +476,18 @@ async fn checkout_survives_kill9(db_url: Option<&str>) {
     run(p, db_url, &["db", "migrate"]);
     let _provider = provider(p, psp_port, shop_port).await;
     let listen = format!("127.0.0.1:{shop_port}");
-    let env = [
-        ("MAMORI_PSP_API_KEY", PSP_KEY),
-        ("MAMORI_PSP_WEBHOOK_SECRET", PSP_SECRET),
-    ];
+    // The same port across restarts, so that the provider's retried webhook finds the shop.
+    let start_shop = || {
+        let mut cmd = mamori(p, db_url);
+        cmd.env("MAMORI_PSP_API_KEY", PSP_KEY)
+            .env("MAMORI_PSP_WEBHOOK_SECRET", PSP_SECRET);
+        common::serve_on(cmd, &listen)
+    };
     let db_view = || Db::open(p, db_url);
 
     // 1. Killed after the order was placed, before the customer paid: the provider's webhook
     //    finds no shop, retries, and the restarted shop takes it.
-    let mut shop = common::serve_on(p, db_url, &listen, &env);
+    let mut shop = start_shop();
     let db = db_view().await;
     let c = customer(shop_port);
     let pay_url = place_card_order(&c).await;
@@ -492,7 +495,7 @@ async fn checkout_survives_kill9(db_url: Option<&str>) {
     shop.wait_exit(BOUND);
     let back = pay(&pay_url).await;
     assert_eq!(paid_orders(&db).await, 0, "nobody told the shop yet");
-    let shop = common::serve_on(p, db_url, &listen, &env);
+    let shop = start_shop();
     until("the retried webhook marks the order paid", || async {
         paid_orders(&db).await == 1
     })
@@ -512,7 +515,7 @@ async fn checkout_survives_kill9(db_url: Option<&str>) {
     let mut shop = shop;
     shop.signal(Signal::KILL);
     shop.wait_exit(BOUND);
-    let _shop = common::serve_on(p, db_url, &listen, &env);
+    let _shop = start_shop();
     c2.get(&path_of(&back))
         .await
         .expect_redirect("/checkout/complete/");

@@ -10,14 +10,11 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{mamori, run};
+use common::{mamori, run, serve_with, Serve};
 use mamori_testkit::web::{Browser, Site};
 
 /// How long anything may take before the test fails (never a measurement).
@@ -29,29 +26,9 @@ const LEASE_SECS: i64 = 3;
 const PASSWORD: &str = "long enough staff password 2026";
 const EMAIL: &str = "owner.multinode@staff.example.jp";
 
-/// A running `mamori serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    /// Its lines about job leases (from its log).
-    leases: mpsc::Receiver<String>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The lease lines logged so far.
-    fn lease_lines(&self) -> Vec<String> {
-        self.leases.try_iter().collect()
-    }
+/// The job lease lines `server` logged so far.
+fn lease_lines(server: &Serve) -> Vec<String> {
+    server.log_lines("job lease")
 }
 
 /// A free port on loopback (bound, then let go).
@@ -63,53 +40,18 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `mamori --config config serve` in `dir`, its job leases logged.
 fn serve(dir: &Path, db: Option<&str>, config: &str) -> Serve {
-    let mut child = mamori(dir, db)
-        .args([
-            "--config",
-            config,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
-        .env("MAMORI_LOG", "mamori::jobs=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, leases) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("job lease") && tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let stdout = child.stdout.take().unwrap();
-    let serve = Serve { child, leases };
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
-            .unwrap();
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        seen.push(line);
-    }
+    let mut cmd = mamori(dir, db);
+    cmd.args(["--config", config])
+        .env("MAMORI_LOG", "mamori::jobs=info");
+    let server = serve_with(cmd);
     assert!(
-        seen.iter().any(|l| l.starts_with("jobs:")),
-        "the jobs line: {seen:?}"
+        server.line("jobs:").is_some(),
+        "the jobs line: {:?}",
+        server.lines
     );
-    // Keep reading its output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    serve
+    server
 }
 
 /// The TOTP code of `secret` (base32) at `unix` seconds, as an authenticator app computes it.
@@ -302,14 +244,18 @@ fn two_processes(db: Option<&str>) {
         std::thread::sleep(Duration::from_millis(100));
     };
     let pid = holder_pid(&first.holder);
-    assert!(pid == a.pid() || pid == b.pid(), "{}", first.holder);
+    assert!(
+        pid == a.child.id() || pid == b.child.id(),
+        "{}",
+        first.holder
+    );
     // For two lease lengths, the holder keeps it (renewing), and only it runs the job.
     std::thread::sleep(Duration::from_secs(2 * LEASE_SECS as u64));
     let row = rt.block_on(housekeeping_lease(store.as_ref())).unwrap();
     assert_eq!(row.holder, first.holder, "the holder renews its lease");
     assert!(row.expires_at > first.expires_at, "renewed");
     let mut procs = [a, b];
-    let (held, free) = if pid == procs[0].pid() {
+    let (held, free) = if pid == procs[0].child.id() {
         (0, 1)
     } else {
         (1, 0)
@@ -321,18 +267,18 @@ fn two_processes(db: Option<&str>) {
             .count()
     };
     assert_eq!(
-        taken(&procs[held].lease_lines()),
+        taken(&lease_lines(&procs[held])),
         1,
         "the holder started it once"
     );
     assert_eq!(
-        taken(&procs[free].lease_lines()),
+        taken(&lease_lines(&procs[free])),
         0,
         "the other never ran it"
     );
 
     // The holder dies without a word: the other takes over once the lease has expired.
-    let killed = procs[held].pid();
+    let killed = procs[held].child.id();
     procs[held].child.kill().unwrap();
     procs[held].child.wait().unwrap();
     let last = rt.block_on(housekeeping_lease(store.as_ref())).unwrap();
@@ -350,7 +296,7 @@ fn two_processes(db: Option<&str>) {
         assert!(start.elapsed() < BOUND, "no process took the lease over");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(holder_pid(&next.holder), procs[free].pid());
+    assert_eq!(holder_pid(&next.holder), procs[free].child.id());
     assert!(
         next.taken_at >= last.expires_at,
         "taken over at {} before the lease ended at {}",
@@ -364,21 +310,13 @@ fn two_processes(db: Option<&str>) {
             start.elapsed() < BOUND,
             "the survivor never ran the job: {lines:?}"
         );
-        lines.extend(procs[free].lease_lines());
+        lines = lease_lines(&procs[free]);
         std::thread::sleep(Duration::from_millis(50));
     }
 
     // Stopped with Ctrl-C (SIGINT), the survivor gives its lease up for the next one.
-    let stopped = std::process::Command::new("kill")
-        .args(["-INT", &procs[free].pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let start = Instant::now();
-    while procs[free].child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < BOUND, "serve did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    procs[free].signal(rustix::process::Signal::INT);
+    procs[free].wait_exit(BOUND);
     assert_eq!(rt.block_on(housekeeping_lease(store.as_ref())), None);
     drop(procs);
     drop(store);

@@ -8,12 +8,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mamori, run};
+use common::{mamori, run, serve};
 
 use mamori_mail::catcher::MailCatcher;
 use mamori_respond::notices::{items_ja, saved_people, NOTICE_HEADER};
@@ -56,47 +55,6 @@ impl Db {
             Db::Pg(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
         }
     }
-}
-
-/// A running `mamori serve`, killed when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, db: Option<&str>) -> Serve {
-    let mut child = mamori(dir, db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serve = Serve(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
-            .unwrap();
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        seen.push(line);
-    }
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    serve
 }
 
 /// Where to kill the run.

@@ -5,67 +5,12 @@
 
 mod common;
 
-use std::io::BufRead as _;
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mamori, run};
+use common::{mamori, run, serve};
 
 /// How long a switch may take before the test fails (never a measurement).
 const BOUND: Duration = Duration::from_secs(20);
-
-/// A running `mamori serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    shop: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, db: Option<&str>) -> Serve {
-    let mut child = mamori(dir, db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--psp-listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut serve = Serve {
-        child,
-        shop: String::new(),
-    };
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?}"))
-            .unwrap();
-        if let Some(url) = line.strip_prefix("shop:") {
-            serve.shop = url.trim().to_owned();
-        }
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        seen.push(line);
-    }
-    assert!(!serve.shop.is_empty(), "{seen:?}");
-    // Keep reading its output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    serve
-}
 
 /// Polls `url` until its status is `want`; panics past [`BOUND`]. Returns the last body.
 async fn until_status(client: &reqwest::Client, url: &str, want: u16) -> (Duration, String) {

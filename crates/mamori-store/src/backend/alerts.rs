@@ -10,6 +10,17 @@ use crate::store::{
     NewAlertRow,
 };
 
+/// A severity column's rank in SQL (the same order as [`severity_rank`](crate::store::alerts::severity_rank)).
+macro_rules! severity_rank {
+    ($col:literal) => {
+        concat!(
+            "(CASE ",
+            $col,
+            " WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END)"
+        )
+    };
+}
+
 /// The columns of [`AlertRow`], in its field order.
 macro_rules! alert_columns {
     () => {
@@ -82,17 +93,39 @@ macro_rules! impl_alert_store {
                 webhook_body: Option<&str>,
             ) -> Result<AlertRaised> {
                 let mut tx = self.begin_write().await?;
+                // The ongoing alert's severity before this occurrence: a repeat that is more
+                // severe escalates it (and is announced like a new one).
+                let before: Option<String> = sqlx::query_scalar(
+                    "SELECT severity FROM alerts WHERE kind = $1 AND subject = $2 \
+                     AND state <> 'closed'",
+                )
+                .bind(&a.kind)
+                .bind(&a.subject)
+                .fetch_optional(&mut *tx)
+                .await?;
                 // The unique partial index on (kind, subject) of alerts not closed decides: a
-                // repeat lands in DO UPDATE and keeps the ongoing alert's id.
-                let (id, seen_count): (String, i64) = sqlx::query_as(
+                // repeat lands in DO UPDATE and keeps the ongoing alert's id; a more severe
+                // repeat raises its severity and opens it again (an acknowledged warning that
+                // turns critical needs someone's eyes again).
+                let (id, seen_count): (String, i64) = sqlx::query_as(concat!(
                     "INSERT INTO alerts (id, kind, severity, subject, evidence, state, seen_count, \
                      first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, 'open', 1, $6, $6) \
                      ON CONFLICT (kind, subject) WHERE state <> 'closed' DO UPDATE SET \
                      seen_count = alerts.seen_count + 1, \
                      last_seen = CASE WHEN excluded.last_seen > alerts.last_seen \
                      THEN excluded.last_seen ELSE alerts.last_seen END, \
+                     state = CASE WHEN ",
+                    severity_rank!("excluded.severity"),
+                    " > ",
+                    severity_rank!("alerts.severity"),
+                    " THEN 'open' ELSE alerts.state END, \
+                     severity = CASE WHEN ",
+                    severity_rank!("excluded.severity"),
+                    " > ",
+                    severity_rank!("alerts.severity"),
+                    " THEN excluded.severity ELSE alerts.severity END, \
                      evidence = excluded.evidence RETURNING id, seen_count",
-                )
+                ))
                 .bind(&a.id)
                 .bind(&a.kind)
                 .bind(&a.severity)
@@ -102,7 +135,12 @@ macro_rules! impl_alert_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let new = id == a.id;
-                if new {
+                let escalated = !new
+                    && before.as_deref().is_some_and(|b| {
+                        $crate::store::alerts::severity_rank(&a.severity)
+                            > $crate::store::alerts::severity_rank(b)
+                    });
+                if new || escalated {
                     $crate::backend::insert_mail!(tx, mails);
                     if let Some(body) = webhook_body {
                         sqlx::query(
@@ -121,6 +159,7 @@ macro_rules! impl_alert_store {
                 Ok(AlertRaised {
                     id,
                     new,
+                    escalated,
                     seen_count,
                 })
             }

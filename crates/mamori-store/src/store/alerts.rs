@@ -100,8 +100,21 @@ pub struct AlertRaised {
     /// True when a new alert was stored (its mail and webhook were queued with it); false for a
     /// repeat of an ongoing one (only its count and last-seen time changed).
     pub new: bool,
+    /// True when it repeated an ongoing alert with a higher severity: the alert took the higher
+    /// severity, was opened again, and its mail and webhook were queued again.
+    pub escalated: bool,
     /// How often it has been seen.
     pub seen_count: i64,
+}
+
+/// The order of the stored severities (`info` < `warning` < `critical`); an unknown one ranks
+/// lowest.
+pub fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 3,
+        "warning" => 2,
+        _ => 1,
+    }
 }
 
 /// Which alerts a listing shows.
@@ -164,7 +177,8 @@ pub trait AlertStore: Send + Sync {
     /// Stores an occurrence in one transaction: a new alert when none of its kind and subject is
     /// ongoing (not closed), with `mails` queued in the outbox and `webhook_body` queued for
     /// delivery; otherwise the ongoing alert's count, last-seen time and evidence are updated and
-    /// nothing is queued. Safe under concurrent raises (the unique partial index decides).
+    /// nothing is queued, unless the occurrence is more severe: then the alert takes its
+    /// severity, is open again, and `mails` and `webhook_body` are queued (escalated). Safe under concurrent raises (the unique partial index decides).
     async fn alert_raise(
         &self,
         alert: &NewAlertRow,

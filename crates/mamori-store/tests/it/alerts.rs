@@ -114,6 +114,57 @@ async fn repeats_count_and_queue_nothing(backend: Backend) {
     assert_eq!(closed.ack_reason.as_deref(), Some("調査中"));
 }
 
+/// A repeat that is more severe than the ongoing alert escalates it: the higher severity, open
+/// again, and its mail and webhook queued; a less severe repeat changes neither. (A file written
+/// in two steps can first be seen half-written, as a warning, then whole, as a critical change.)
+async fn a_more_severe_repeat_escalates(backend: Backend) {
+    let env = env(backend).await;
+    let s = &env.store;
+    let at = |id: &str, severity: &str, at: i64| NewAlertRow {
+        severity: severity.into(),
+        ..occurrence(id, "file.changed", "file:/etc/mamori.toml", at)
+    };
+    let a = s
+        .alert_raise(&at("w1", "warning", 10), &[mail("m1")], Some("{}"))
+        .await
+        .unwrap();
+    assert!(a.new && !a.escalated);
+    assert!(s
+        .alert_acknowledge("w1", "st1", "確認中", 11)
+        .await
+        .unwrap());
+    let b = s
+        .alert_raise(&at("c1", "critical", 12), &[mail("m2")], Some("{}"))
+        .await
+        .unwrap();
+    assert!(!b.new && b.escalated);
+    assert_eq!(b.id, "w1");
+    let row = s.alert_by_id("w1").await.unwrap().unwrap();
+    assert_eq!(row.severity, "critical");
+    assert_eq!(row.state, alert_state::OPEN, "escalation opens it again");
+    assert_eq!(row.seen_count, 2);
+    // Repeats at the same or a lower severity: no escalation, nothing queued, still critical.
+    for (id, severity) in [("c2", "critical"), ("w2", "warning"), ("i1", "info")] {
+        let r = s
+            .alert_raise(
+                &at(id, severity, 13),
+                &[mail(&format!("m-{id}"))],
+                Some("{}"),
+            )
+            .await
+            .unwrap();
+        assert!(!r.new && !r.escalated, "{severity}");
+    }
+    let row = s.alert_by_id("w1").await.unwrap().unwrap();
+    assert_eq!((row.severity.as_str(), row.seen_count), ("critical", 5));
+    assert_eq!(
+        env.sql_i64("SELECT COUNT(*) FROM mail_outbox").await,
+        2,
+        "the new alert's mail and the escalation's"
+    );
+    assert_eq!(s.alert_webhooks_of("w1").await.unwrap().len(), 2);
+}
+
 async fn webhook_claims_retries_and_dead(backend: Backend) {
     let env = env(backend).await;
     let s = &env.store;
@@ -211,6 +262,7 @@ async fn approval_reopens_the_switch_and_closes_alerts(backend: Backend) {
 
 both_backends!(
     repeats_count_and_queue_nothing,
+    a_more_severe_repeat_escalates,
     webhook_claims_retries_and_dead,
     approval_reopens_the_switch_and_closes_alerts,
 );

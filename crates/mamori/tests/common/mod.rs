@@ -1,14 +1,24 @@
 //! What the binary's process tests share: the `mamori` command with none of the caller's
-//! environment that would point it at another database, key or configuration, and a run that must
-//! succeed.
+//! environment that would point it at another database, key or configuration, a run that must
+//! succeed, a running `mamori serve` (its printed lines and its log kept, killed when dropped),
+//! the test's own view of the database and gateway, and the drills' figures.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// `mamori` in `dir`, on SQLite there or on the PostgreSQL at `db`.
 pub fn mamori(dir: &Path, db: Option<&str>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mamori"));
+    mamori_at(Path::new(env!("CARGO_BIN_EXE_mamori")), dir, db)
+}
+
+/// The `mamori` binary at `bin` (e.g. a copy the test may replace) in `dir`, on SQLite there or
+/// on the PostgreSQL at `db`.
+pub fn mamori_at(bin: &Path, dir: &Path, db: Option<&str>) -> Command {
+    let mut c = Command::new(bin);
     c.current_dir(dir)
         .env_remove("MAMORI_DATABASE_URL")
         .env_remove("MAMORI_MASTER_KEY")
@@ -23,7 +33,12 @@ pub fn mamori(dir: &Path, db: Option<&str>) -> Command {
 
 /// Runs `mamori args`, which must succeed; its output.
 pub fn run(dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
-    let out = mamori(dir, db).args(args).output().unwrap();
+    succeed(mamori(dir, db).args(args), args)
+}
+
+/// Runs `cmd` (a `mamori` command with `args`), which must succeed; its output.
+pub fn succeed(cmd: &mut Command, args: &[&str]) -> Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "mamori {args:?}: {}{}",
@@ -33,13 +48,16 @@ pub fn run(dir: &Path, db: Option<&str>, args: &[&str]) -> Output {
     out
 }
 
-/// A running `mamori serve` (started by [`serve`]), killed when dropped.
+/// A running `mamori serve` (started by [`serve`], [`serve_with`] or [`serve_on`]), killed when
+/// dropped.
 pub struct Serve {
-    pub child: std::process::Child,
-    /// The shop's URL, with its trailing slash.
+    pub child: Child,
+    /// The shop's URL as it printed it (`http://127.0.0.1:PORT/`, with its trailing slash).
     pub shop: String,
+    /// What it printed before it said it serves.
+    pub lines: Vec<String>,
     /// Its standard error so far (the log, at `MAMORI_LOG`).
-    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Serve {
@@ -50,6 +68,14 @@ impl Drop for Serve {
 }
 
 impl Serve {
+    /// The rest of the first printed line that starts with `prefix`, trimmed.
+    pub fn line(&self, prefix: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+    }
+
     /// The shop's `host:port`.
     pub fn shop_addr(&self) -> std::net::SocketAddr {
         self.shop
@@ -66,8 +92,8 @@ impl Serve {
     }
 
     /// Waits for the process to end, at most `bound`; its exit status.
-    pub fn wait_exit(&mut self, bound: std::time::Duration) -> std::process::ExitStatus {
-        let start = std::time::Instant::now();
+    pub fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
+        let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -76,7 +102,7 @@ impl Serve {
                 start.elapsed() < bound,
                 "mamori serve still running after {bound:?}"
             );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -84,28 +110,48 @@ impl Serve {
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
+
+    /// The lines of its log so far that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
 }
 
-/// Starts `mamori serve` in `dir` (shop and sandbox provider on free ports, the log at
-/// `MAMORI_LOG=mamori=info` on standard error) and waits until it serves.
+/// `mamori serve` in `dir` on free ports, started and serving.
 pub fn serve(dir: &Path, db: Option<&str>) -> Serve {
-    serve_on(dir, db, "127.0.0.1:0", &[])
+    serve_with(mamori(dir, db))
 }
 
-/// [`serve`] with the shop on `listen` (the same port across restarts) and more environment.
-pub fn serve_on(dir: &Path, db: Option<&str>, listen: &str, env: &[(&str, &str)]) -> Serve {
-    use std::io::BufRead as _;
-    let mut child = mamori(dir, db)
+/// `cmd` (a `mamori` command: its environment and global options such as `--config`, no
+/// subcommand) as `mamori serve` on free ports, started and serving.
+pub fn serve_with(cmd: Command) -> Serve {
+    serve_on(cmd, "127.0.0.1:0")
+}
+
+/// [`serve_with`] with the shop on `listen` (e.g. the same port across restarts). The log goes
+/// to [`Serve::stderr`], at `MAMORI_LOG=mamori=info` unless `cmd` sets `MAMORI_LOG`.
+pub fn serve_on(mut cmd: Command, listen: &str) -> Serve {
+    if !cmd
+        .get_envs()
+        .any(|(k, v)| k == "MAMORI_LOG" && v.is_some())
+    {
+        cmd.env("MAMORI_LOG", "mamori=info");
+    }
+    let mut child = cmd
         .args(["serve", "--listen", listen, "--psp-listen", "127.0.0.1:0"])
-        .env("MAMORI_LOG", "mamori=info")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines() {
@@ -116,14 +162,14 @@ pub fn serve_on(dir: &Path, db: Option<&str>, listen: &str, env: &[(&str, &str)]
     let mut serve = Serve {
         child,
         shop: String::new(),
+        lines: Vec::new(),
         stderr: log,
     };
     let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
     loop {
         let line = lines
             .next()
-            .unwrap_or_else(|| panic!("serve stopped: {seen:?} {}", serve.log()))
+            .unwrap_or_else(|| panic!("serve stopped: {:?} {}", serve.lines, serve.log()))
             .unwrap();
         if let Some(url) = line.strip_prefix("shop:") {
             serve.shop = url.trim().to_owned();
@@ -131,9 +177,9 @@ pub fn serve_on(dir: &Path, db: Option<&str>, listen: &str, env: &[(&str, &str)]
         if line.contains("press Ctrl-C") {
             break;
         }
-        seen.push(line);
+        serve.lines.push(line);
     }
-    assert!(!serve.shop.is_empty(), "{seen:?}");
+    assert!(!serve.shop.is_empty(), "{:?}", serve.lines);
     // Keep reading its output so that it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines.by_ref() {});
     serve
@@ -214,7 +260,7 @@ pub async fn gateway(
         mamori_store::LedgerConfig::new(data.join("ledger-witness.jsonl")),
     );
     let keys = mamori_vault::KeyRing::load(&data.join("master.key")).unwrap();
-    let gateway = mamori_store::Gateway::new(store, std::sync::Arc::new(keys), ledger.clone());
+    let gateway = mamori_store::Gateway::new(store, Arc::new(keys), ledger.clone());
     (gateway, ledger)
 }
 
@@ -240,4 +286,42 @@ pub async fn queue_mails(dir: &Path, db: Option<&str>, n: usize) {
             .unwrap();
     }
     ledger.checkpoint().await.unwrap();
+}
+
+/// Where the drills append their figures (JSON Lines), when set (`cargo xtask drill` sets it).
+pub const DRILL_REPORT_VAR: &str = "MAMORI_DRILL_REPORT";
+
+/// One figure of a drill: a time or a count. Never a personal value.
+pub enum Figure {
+    /// How long a step took.
+    Time(Duration),
+    /// How many (customers, values checked...).
+    Count(u64),
+}
+
+/// Prints one figure of a drill and appends it to the drill report when one is asked for.
+pub fn figure(drill: &str, backend: &str, step: &str, value: Figure) {
+    use std::io::Write as _;
+    let (shown, json) = match value {
+        Figure::Time(d) => {
+            let ms = d.as_secs_f64() * 1000.0;
+            (
+                format!("{ms:.0} ms"),
+                serde_json::json!({"drill": drill, "backend": backend, "step": step, "ms": ms}),
+            )
+        }
+        Figure::Count(n) => (
+            n.to_string(),
+            serde_json::json!({"drill": drill, "backend": backend, "step": step, "count": n}),
+        ),
+    };
+    println!("drill {drill} [{backend}] {step}: {shown}");
+    if let Some(path) = std::env::var_os(DRILL_REPORT_VAR).filter(|p| !p.is_empty()) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "{json}").unwrap();
+    }
 }
