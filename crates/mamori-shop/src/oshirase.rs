@@ -20,8 +20,8 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_store::{access::AccessEvent, item_kinds, scope_fields_of, Action, PublishedNoticeRow};
-use mamori_web::{errors::AppError, page::render};
+use mamori_store::{access::AccessEvent, scope_fields_of, Action, PublishedNoticeRow};
+use mamori_web::{errors::AppError, labels::item_kinds, page::render};
 
 use crate::{ctx::Ctx, fail, mypage::Member, state::ShopState};
 

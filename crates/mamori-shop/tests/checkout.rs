@@ -860,7 +860,7 @@ async fn lines_go_to_two_addresses(backend: Backend) {
 }
 
 async fn back_office_settings_shape_the_storefront(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let put = |k: &'static str, v: &'static str| {
         let store = shop.store().clone();
@@ -1264,7 +1264,7 @@ async fn store_pickup_speaks_of_pickup(backend: Backend) {
 /// each offered method is paid, the delivery time and the returns policy; the privacy page its
 /// purposes of use and the desk. Both follow the back office's settings.
 async fn legal_and_privacy_pages_come_from_the_settings(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let c = shop.client();
     let legal = c.get("/legal").await;
@@ -1393,7 +1393,7 @@ async fn category_pages_sort_filter_and_show_where_you_are(backend: Backend) {
 /// 代引き fee from the shop's table, on the confirmation, the order, its mail and its receipt; a
 /// later change of the rates leaves the order as it was charged.
 async fn shipping_follows_the_prefecture_and_the_order_keeps_it(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let store = shop.store().clone();
     let put = |k: &'static str, v: &'static str| {

@@ -57,6 +57,8 @@
 //! - [`page`]: [`page::Layout`] (extractor for templates extending `base.html`),
 //!   [`page::render`].
 //! - [`clock`]: [`clock::Clock`], [`clock::SystemClock`], [`clock::ManualClock`].
+//! - [`settings`]: [`settings::ShopSettings`], the shop's settings over their stored rows.
+//! - [`labels`]: words for stored codes that several page sets show.
 //! - [`demo`]: [`demo::demo_router`], the routes the tests run against.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -69,11 +71,13 @@ pub mod csrf;
 pub mod demo;
 pub mod errors;
 pub mod i18n;
+pub mod labels;
 pub mod maintenance;
 pub mod page;
 pub mod ratelimit;
 pub mod security;
 pub mod session;
+pub mod settings;
 
 use std::sync::Arc;
 

@@ -78,7 +78,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let signer = crate::load_signer(cfg)?;
     let store = crate::open_migrated(cfg).await?;
     if !args.no_demo && store.categories().await?.is_empty() {
-        mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
+        mamori_demo::seed_demo_catalogue(store.as_ref()).await?;
         println!("loaded the demo catalogue");
     }
     let ledger = Ledger::start(store.clone(), signer, crate::ledger_config(cfg));
