@@ -59,6 +59,7 @@
 //! - [`clock`]: [`clock::Clock`], [`clock::SystemClock`], [`clock::ManualClock`].
 //! - [`settings`]: [`settings::ShopSettings`], the shop's settings over their stored rows.
 //! - [`labels`]: words for stored codes that several page sets show.
+//! - [`poll`]: [`poll::spawn_every`], state kept in memory and read again every interval.
 //! - [`demo`]: [`demo::demo_router`], the routes the tests run against.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -74,6 +75,7 @@ pub mod i18n;
 pub mod labels;
 pub mod maintenance;
 pub mod page;
+pub mod poll;
 pub mod ratelimit;
 pub mod security;
 pub mod session;
