@@ -31,9 +31,15 @@ use crate::{
     state::{fmt_secs, fmt_us, BackofficeState},
 };
 
-/// A field's label in the page's language.
+/// A field's label in the page's language (the store knows the field's code only).
 pub fn field_label(c: &Ctx, f: CustomerField) -> &'static str {
-    c.t(f.label_ja(), f.label_en())
+    match f {
+        CustomerField::Name => c.t("氏名", "Name"),
+        CustomerField::Email => c.t("メールアドレス", "Email"),
+        CustomerField::Phone => c.t("電話番号", "Phone"),
+        CustomerField::Address => c.t("住所", "Address"),
+        CustomerField::BirthDate => c.t("生年月日", "Birth date"),
+    }
 }
 
 /// A field choice on a form.

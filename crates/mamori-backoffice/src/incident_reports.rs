@@ -17,7 +17,8 @@ use mamori_respond::report::pdf::PdfRenderer;
 use mamori_respond::report::{Report, ReportFields, ReportKind, Reporter};
 use mamori_respond::{Desk, RespondError};
 use mamori_staff::Permission;
-use mamori_store::{settings::ShopSettings, Principal};
+use mamori_store::Principal;
+use mamori_web::settings::ShopSettings;
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,

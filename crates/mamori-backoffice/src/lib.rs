@@ -277,9 +277,9 @@ pub fn assemble(parts: Parts) -> Result<Assembly, mamori_staff::StaffError> {
     };
     let auth = auth::build_staff_auth(&gateway, &config, &clock)?;
     // In the database, so that every process behind a load balancer knows every session.
-    let sessions: Arc<dyn SessionStore> = Arc::new(sessions::SqlStaffSessionStore::new(
-        store.clone(),
-        gateway.system_sealer(mamori_store::SystemPurpose::StaffSessions),
+    let sessions: Arc<dyn SessionStore> = Arc::new(mamori_store::gateway::SqlSessionStore::new(
+        &gateway,
+        mamori_store::gateway::SessionTable::Staff,
     ));
     let stack = WebStack::new(WebConfig {
         tls: config.tls,

@@ -14,7 +14,8 @@ use mamori_mail::{
     template::ShopInfo,
     OutgoingMail, Recipient,
 };
-use mamori_store::{model::OrderHeader, settings::ShopSettings, MailDraft};
+use mamori_store::{model::OrderHeader, MailDraft};
+use mamori_web::settings::ShopSettings;
 
 use crate::{ctx::Ctx, state::BackofficeState};
 

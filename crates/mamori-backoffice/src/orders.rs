@@ -1367,7 +1367,7 @@ async fn carrier_file(
     use crate::carrier_csv::{write, OrderPay, Sender};
     let stored = state.store.settings_all().await.map_err(fail("settings"))?;
     let settings =
-        mamori_store::settings::ShopSettings::from_stored(&stored, &state.config.shop_name);
+        mamori_web::settings::ShopSettings::from_stored(&stored, &state.config.shop_name);
     let sender = Sender::from_settings(&settings.name, &settings.address, &settings.phone);
     let mut pay = std::collections::HashMap::new();
     for o in orders {

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::{ctx::Ctx, fail, stafflog, state::BackofficeState};
 
-pub use mamori_store::settings::{keys, ShopSettings};
+pub use mamori_web::settings::{keys, ShopSettings};
 
 /// A payment method's checkbox.
 #[derive(Debug, Clone)]

@@ -7,17 +7,12 @@
 
 mod common;
 
-use std::{net::SocketAddr, sync::Arc};
-
 use chrono::Utc;
 use common::TestBackoffice;
-use mamori_pay::{url::Url, SandboxConfig};
-use mamori_shop::ShopConfig;
 use mamori_staff::Role;
 use mamori_store::{scope_summary, Backend};
 use mamori_testkit::both_backends;
 use mamori_testkit::web::{Browser, Site};
-use secrecy::SecretString;
 
 fn jst_local(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
@@ -25,45 +20,6 @@ fn jst_local(unix: i64) -> String {
         .with_timezone(&mamori_domain::time::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string()
-}
-
-/// A storefront over the back office's gateway (the same database), as `mamori serve` runs it.
-async fn start_shop(bo: &TestBackoffice) -> String {
-    let api_key = SecretString::from("sk_test_public_notice".to_owned());
-    let (sandbox, psp) =
-        mamori_testkit::pay::start_sandbox(SandboxConfig::new(api_key.clone()), api_key).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shop = mamori_shop::assemble(mamori_shop::Parts {
-        gateway: bo.gateway().clone(),
-        psp: Arc::new(psp),
-        webhook_secret: SecretString::from("whsec_public_notice_test_0123456789".to_owned()),
-        config: ShopConfig {
-            shop_name: "守り商店".into(),
-            public_url: Url::parse(&format!("{base}/")).unwrap(),
-            registration_number: "T7000012050002".into(),
-            legal_name: "守り商店株式会社".into(),
-            support_email: "support@shop.mamori.example".into(),
-            provider_origin: sandbox.base_url.clone(),
-            bank_account: "守り銀行 本店 普通 1234567".into(),
-            shipping_fee: 880,
-            free_shipping_from: 10_000,
-            delivery_lead_days: 2,
-            cache_ttl: std::time::Duration::from_secs(1),
-        },
-        tls: false,
-        clock: Arc::new(mamori_web::clock::SystemClock),
-    });
-    let app = shop
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        let _ = sandbox;
-        let _ = axum::serve(listener, app).await;
-    });
-    base
 }
 
 fn shop_client(base: &str) -> Browser {
@@ -236,7 +192,8 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
     assert_eq!(versions[1].reason, "調査結果の追記");
 
     // Nothing on the storefront yet.
-    let shop = start_shop(&bo).await;
+    let front = bo.storefront(None).await;
+    let shop = front.base();
     let visitor = shop_client(&shop);
     visitor.get(&format!("/oshirase/{id}")).await.expect(404);
     assert!(!visitor.get("/").await.has("#notice-banner"));
@@ -248,6 +205,8 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
         )
         .await
         .expect_redirect(&np);
+    // The storefront reads the banner at its next poll (`mamori serve`: every 500 ms).
+    front.notices.refresh().await.unwrap();
     let shown = staff.get(&np).await;
     assert!(shown.has("#published[data-version='2']"), "{}", shown.text);
     let detail = staff.get(&page).await;
@@ -332,6 +291,7 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
         .post_form(&format!("{np}/unpublish"), &[("reason", "対応完了")])
         .await
         .expect_redirect(&np);
+    front.notices.refresh().await.unwrap();
     assert!(!visitor.get("/").await.has("#notice-banner"));
     assert!(!visitor.get("/product/PT-1001").await.has("#notice-banner"));
     visitor.get(&format!("/oshirase/{id}")).await.expect(404);
@@ -343,3 +303,44 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
     assert_eq!(staff.get(&np).await.count("#versions tr.version"), 2);
 }
 both_backends!(public_notice_from_draft_to_unpublish);
+
+/// The storefront keeps the banner in memory: a notice published (and then withdrawn) in the
+/// database shows on two running storefronts, standing for two processes, at their next refresh,
+/// without a restart; until then each serves the banner it last read.
+async fn a_publish_shows_on_running_storefronts_after_a_refresh(backend: Backend) {
+    let bo = TestBackoffice::start(backend).await;
+    let (one, two) = (bo.storefront(None).await, bo.storefront(None).await);
+    let (a, b) = (shop_client(&one.base()), shop_client(&two.base()));
+    assert!(!a.get("/").await.has("#notice-banner"));
+    assert!(!b.get("/").await.has("#notice-banner"));
+    let store = bo.store();
+    let now = Utc::now().timestamp();
+    let id = mamori_testkit::fixtures::open_incident(store.as_ref(), "database_copied", now).await;
+    let version = store
+        .public_notice_save(&mamori_testkit::fixtures::notice_version(id, "本文"))
+        .await
+        .unwrap();
+    assert!(store
+        .public_notice_set_shown(id, Some(version), now, "staff:owner")
+        .await
+        .unwrap());
+    let banner = format!("#notice-banner a[href='/oshirase/{id}']");
+    // Not read yet: the page is served from memory.
+    assert!(!a.get("/").await.has("#notice-banner"));
+    one.notices.refresh().await.unwrap();
+    assert!(a.get("/").await.has(&banner));
+    assert!(!b.get("/").await.has("#notice-banner"));
+    two.notices.refresh().await.unwrap();
+    assert!(b.get("/").await.has(&banner));
+    // Withdrawn: gone from each at its refresh.
+    assert!(store
+        .public_notice_set_shown(id, None, now, "staff:owner")
+        .await
+        .unwrap());
+    assert!(a.get("/").await.has(&banner));
+    one.notices.refresh().await.unwrap();
+    two.notices.refresh().await.unwrap();
+    assert!(!a.get("/").await.has("#notice-banner"));
+    assert!(!b.get("/").await.has("#notice-banner"));
+}
+both_backends!(a_publish_shows_on_running_storefronts_after_a_refresh);

@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use common::{TestBackoffice, PASSWORD};
 use mamori_guard::{AlertConfig, GuardReadAlarm};
 use mamori_pay::{url::Url, SandboxConfig};
-use mamori_shop::ShopConfig;
 use mamori_staff::Role;
 use mamori_store::Backend;
 use mamori_testkit::{both_backends, web::Resp};
@@ -237,40 +236,18 @@ async fn the_dashboard_counts_real_reads_sign_ins_and_alerts(backend: Backend) {
 async fn storefront(backend: Backend) -> (Url, tokio::task::JoinHandle<()>, mamori_testkit::Env) {
     let env = mamori_testkit::Env::start(backend).await;
     let api_key = SecretString::from("sk_test_selfcheck".to_owned());
-    let (sandbox, psp) =
+    let (sandbox, _psp) =
         mamori_testkit::pay::start_sandbox(SandboxConfig::new(api_key.clone()), api_key).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-    let shop = mamori_shop::assemble(mamori_shop::Parts {
-        gateway: env.gw.clone(),
-        psp: Arc::new(psp),
-        webhook_secret: SecretString::from("whsec_selfcheck_test_0123456789".to_owned()),
-        config: ShopConfig {
-            shop_name: "守り商店".into(),
-            public_url: base.clone(),
-            registration_number: "T7000012050002".into(),
-            legal_name: "守り商店株式会社".into(),
-            support_email: "support@shop.mamori.example".into(),
-            provider_origin: sandbox.base_url.clone(),
-            bank_account: "守り銀行 本店 普通 1234567".into(),
-            shipping_fee: 880,
-            free_shipping_from: 10_000,
-            delivery_lead_days: 2,
-            cache_ttl: std::time::Duration::from_secs(1),
-        },
-        tls: false,
-        clock: Arc::new(mamori_web::clock::SystemClock),
-    });
-    let app = shop
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        let _keep = sandbox;
-        let _ = axum::serve(listener, app).await;
-    });
-    (base, server, env)
+    let url = sandbox.base_url.clone();
+    let shop = common::serve_storefront(
+        env.gw.clone(),
+        &url,
+        "sk_test_selfcheck",
+        None,
+        Some(sandbox),
+    )
+    .await;
+    (shop.url, shop.server, env)
 }
 
 /// "Back office reachable from the storefront" is asked of the storefront's listener at each

@@ -7,58 +7,15 @@
 
 mod common;
 
-use std::{net::SocketAddr, sync::Arc};
-
 use chrono::Utc;
 use common::{totp_code, TestBackoffice, TestStaff};
-use mamori_pay::url::Url;
 use mamori_respond::{Desk, IncidentKind, NewIncident};
-use mamori_shop::ShopConfig;
 use mamori_staff::Role;
 use mamori_store::access::Action;
 use mamori_store::model::StaffLogFilter;
 use mamori_store::store::alerts::CARD_PAYMENT;
 use mamori_store::{switch_state, Accessor, Backend, Principal};
 use mamori_testkit::both_backends;
-use secrecy::SecretString;
-
-/// The storefront over the back office's gateway, with its maintenance switch.
-async fn start_shop(bo: &TestBackoffice) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let api_key = SecretString::from("sk_test_backoffice_harness".to_owned());
-    let psp = mamori_pay::HttpConnector::new(bo.sandbox.base_url.clone(), api_key).unwrap();
-    let shop = mamori_shop::assemble(mamori_shop::Parts {
-        gateway: bo.gateway().clone(),
-        psp: Arc::new(psp),
-        webhook_secret: SecretString::from("whsec_switches_test_0123456789".to_owned()),
-        config: ShopConfig {
-            shop_name: "守り商店".into(),
-            public_url: Url::parse(&format!("{base}/")).unwrap(),
-            registration_number: "T7000012050002".into(),
-            legal_name: "守り商店株式会社".into(),
-            support_email: "support@shop.mamori.example".into(),
-            provider_origin: bo.sandbox.base_url.clone(),
-            bank_account: "守り銀行 本店 普通 1234567".into(),
-            shipping_fee: 880,
-            free_shipping_from: 10_000,
-            delivery_lead_days: 2,
-            cache_ttl: std::time::Duration::from_secs(1),
-        },
-        tls: false,
-        clock: Arc::new(mamori_web::clock::SystemClock),
-    })
-    .with_maintenance(bo.state.switches.maintenance());
-    let app = shop
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (base, server)
-}
 
 /// Lets the second factor age past the step-up window, then steps up with a fresh TOTP code.
 async fn step_up(bo: &TestBackoffice, client: &common::BoClient, staff: &TestStaff) {
@@ -92,7 +49,8 @@ async fn each_switch_through_the_back_office(backend: Backend) {
         .unwrap();
     let detail = format!("/incidents/{id}");
     let post = format!("{detail}/switch");
-    let (shop, _server) = start_shop(&bo).await;
+    let shop = bo.storefront(Some(bo.state.switches.maintenance())).await;
+    let (shop, _server) = (shop.base(), shop.server);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -371,7 +329,8 @@ async fn the_maintenance_page_in_chromium() {
         )
         .await
         .unwrap();
-    let (shop, _server) = start_shop(&bo).await;
+    let shop = bo.storefront(Some(bo.state.switches.maintenance())).await;
+    let (shop, _server) = (shop.base(), shop.server);
     bo.state
         .switches
         .set(

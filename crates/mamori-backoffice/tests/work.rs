@@ -584,7 +584,7 @@ async fn settings_are_validated(backend: Backend) {
 /// the configuration's figures until set, bad amounts change nothing, a good form is stored,
 /// read back and logged; support cannot open the page.
 async fn shipping_rates_are_set_by_prefecture(backend: Backend) {
-    use mamori_store::settings::{keys, ShopSettings};
+    use mamori_web::settings::{keys, ShopSettings};
     let bo = TestBackoffice::start(backend).await;
     let (owner, client) = bo.member(Role::Owner).await;
     let page = client.get("/settings/shipping").await;
@@ -833,7 +833,7 @@ async fn partial_refunds_are_confirmed_capped_and_mailed(backend: Backend) {
 /// with the reason, like the standard CSV; an unknown layout reads nothing.
 async fn carrier_files_carry_the_sender_and_the_cod_amount(backend: Backend) {
     use mamori_domain::OrderState;
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let bo = TestBackoffice::start(backend).await;
     let customer = bo.customer("carrier.buyer@example.jp").await;
     let (cod, cod_no) = bo.order(&customer).await;
@@ -1393,7 +1393,7 @@ async fn store_pickup_is_made_ready_not_shipped(backend: Backend) {
     let bo = TestBackoffice::start(backend).await;
     bo.store()
         .settings_put(
-            mamori_store::settings::keys::PICKUP_PLACE,
+            mamori_web::settings::keys::PICKUP_PLACE,
             &serde_json::json!(
                 "守り商店 丸の内店\n東京都千代田区丸の内1-1-1\n営業時間 10:00〜19:00"
             )

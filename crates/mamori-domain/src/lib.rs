@@ -19,6 +19,7 @@ mod birth;
 mod customer;
 mod delivery;
 mod email;
+pub mod fake;
 mod gift;
 mod money;
 mod name;

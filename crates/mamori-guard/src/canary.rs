@@ -3,7 +3,7 @@
 //!
 //! Each canary is a member written through the gateway like any other (sealed, on the ledger,
 //! found by the back office's search), with a plausible Japanese name, address and phone from
-//! `mamori_store::demo::person`, an email address of its own at the merchant's `guard.canary_domain`, and one
+//! `mamori_domain::fake::person`, an email address of its own at the merchant's `guard.canary_domain`, and one
 //! to three orders of real products. Its orders are card orders whose payment never went
 //! through (as a declined card leaves them), so the sales figures leave them out by their own
 //! rule. Which customers are canaries is kept only as marks sealed under a system key
@@ -56,7 +56,8 @@ pub async fn plant(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut ids = Vec::new();
     for _ in 0..count {
-        let (name, address, phone) = mamori_store::demo::person(&mut rng)?;
+        let (name, address, phone) = mamori_domain::fake::person(&mut rng)
+            .map_err(|_| GuardError::Invalid("a made-up person did not parse"))?;
         // A fresh address at the domain; a clash with an existing member is tried again.
         let mut id = None;
         for _ in 0..20 {

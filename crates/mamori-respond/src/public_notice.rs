@@ -10,9 +10,8 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::time::jst;
-use mamori_store::{
-    item_kinds, scope_summary, Principal, PublicNoticeStateRow, PublicNoticeVersionRow,
-};
+use mamori_store::{scope_summary, Principal, PublicNoticeStateRow, PublicNoticeVersionRow};
+use mamori_web::labels::item_kinds;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 

@@ -231,25 +231,9 @@ impl Switchboard {
     /// read keeps the last state and is logged (see the module's text).
     pub fn spawn_refresh(&self, gw: Gateway, every: Duration) -> tokio::task::JoinHandle<()> {
         let board = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                tick.tick().await;
-                match board.refresh(&gw).await {
-                    Ok(()) if failing => {
-                        failing = false;
-                        tracing::info!("the switches are read again");
-                    }
-                    Ok(()) => {}
-                    Err(err) if !failing => {
-                        failing = true;
-                        tracing::error!(error = %err, "could not read the switches; keeping the last state");
-                    }
-                    Err(_) => {}
-                }
-            }
+        mamori_web::poll::spawn_every("the switches", every, move || {
+            let (board, gw) = (board.clone(), gw.clone());
+            async move { board.refresh(&gw).await }
         })
     }
 

@@ -11,9 +11,9 @@ use mamori_respond::report::{ReportKind, ITEM_HEADINGS};
 use mamori_respond::{Desk, IncidentKind, NewIncident, RespondError};
 use mamori_store::access::AccessEvent;
 use mamori_store::gateway::{Buyer, NewOrder, NewShipment};
-use mamori_store::settings::keys;
 use mamori_store::{Accessor, Action, Backend, PaymentRow, Principal};
 use mamori_testkit::{both_backends, Env};
+use mamori_web::settings::keys;
 
 /// The values seeded for the people; none may appear in any report.
 const PERSONAL: &[&str] = &[
@@ -213,7 +213,7 @@ async fn ppc_report_has_every_item_the_counts_and_the_deadlines(backend: Backend
     let env = Env::start(backend).await;
     let desk = Desk::new(env.gw.clone());
     let id = seeded(&env, &desk).await;
-    let settings = mamori_store::settings::ShopSettings::from_stored(
+    let settings = mamori_web::settings::ShopSettings::from_stored(
         &env.store.settings_all().await.unwrap(),
         "shop",
     );

@@ -13,9 +13,9 @@
 use std::{borrow::Borrow, future::Future, hash::Hash, sync::Arc, time::Duration};
 
 use mamori_store::{
-    settings::ShopSettings, CategoryRow, Page, ProductImageHead, ProductOrder, ProductRow, Records,
-    StoreError,
+    CategoryRow, Page, ProductImageHead, ProductOrder, ProductRow, Records, StoreError,
 };
+use mamori_web::settings::ShopSettings;
 use moka::sync::Cache;
 
 /// Most products and category pages kept.

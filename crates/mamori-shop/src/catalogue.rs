@@ -310,10 +310,7 @@ pub async fn category(
     let controls = Controls {
         sorts: ProductOrder::ALL
             .iter()
-            .map(|o| {
-                let (ja, en) = o.labels();
-                (link(*o, in_stock, 1), c.t(ja, en), *o == order)
-            })
+            .map(|o| (link(*o, in_stock, 1), order_label(&c, *o), *o == order))
             .collect(),
         in_stock,
         in_stock_link: link(order, !in_stock, 1),
@@ -475,4 +472,15 @@ pub async fn image(
         img.bytes,
     )
         .into_response())
+}
+
+/// A category page's order as the sort control names it, in the page's language (the store
+/// knows the order's URL code and SQL only).
+fn order_label(c: &Ctx, o: ProductOrder) -> &'static str {
+    match o {
+        ProductOrder::Number => c.t("商品番号順", "By number"),
+        ProductOrder::PriceLow => c.t("価格の安い順", "Price: low to high"),
+        ProductOrder::PriceHigh => c.t("価格の高い順", "Price: high to low"),
+        ProductOrder::Newest => c.t("新着順", "Newest"),
+    }
 }

@@ -34,11 +34,11 @@ use mamori_pay::{
     url::Url, CreatePayment, PaymentInfo, PaymentStatus, WebhookError, WebhookEventKind,
 };
 use mamori_store::fraud::{CardClient, CardVerdict};
-use mamori_store::settings::ShopSettings;
 use mamori_store::{
     gateway::{Buyer, NewOrder, NewShipment, OrderView},
     Accessor, PaymentRow,
 };
+use mamori_web::settings::ShopSettings;
 use mamori_web::{
     errors::{AppError, KeepErrorBody, SafeForm},
     page::render,

@@ -38,7 +38,7 @@ pub struct Ctx {
     /// configuration's).
     pub registration_number: String,
     /// The shop's settings from the back office (payment methods and delivery slots offered).
-    pub settings: std::sync::Arc<mamori_store::settings::ShopSettings>,
+    pub settings: std::sync::Arc<mamori_web::settings::ShopSettings>,
     /// Card payment is closed by the guard (a change to the payment path waits for an owner's
     /// approval): set by the checkout's pages, which then offer the other methods with a notice.
     pub card_closed: bool,

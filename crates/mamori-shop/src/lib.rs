@@ -430,6 +430,12 @@ impl Assembly {
         self
     }
 
+    /// The public notice's banner of this shop: refresh it (`NoticeBoard::spawn_refresh`) so
+    /// that a publish or withdrawal through any process shows here.
+    pub fn notices(&self) -> oshirase::NoticeBoard {
+        self.state.notices.clone()
+    }
+
     /// The router with every layer.
     pub fn router(&self) -> Router {
         let app = shop_router(self.state.clone(), &self.stack);
@@ -503,9 +509,9 @@ pub fn assemble(parts: Parts) -> Assembly {
     let webhooks = Arc::new(mamori_pay::WebhookVerifier::new(webhook_secret, guard));
     // Sessions are cached as briefly as the catalogue (a logout elsewhere shows within that).
     let sessions = Arc::new(
-        adapters::SqlSessionStore::new(
-            store.clone(),
-            gateway.system_sealer(mamori_store::SystemPurpose::Sessions),
+        mamori_store::gateway::SqlSessionStore::new(
+            &gateway,
+            mamori_store::gateway::SessionTable::Storefront,
         )
         .with_cache(config.cache_ttl, 100_000),
     );
@@ -522,6 +528,7 @@ pub fn assemble(parts: Parts) -> Assembly {
         store.clone(),
         mamori_store::fraud::FraudConfig::default(),
     );
+    let notices = oshirase::NoticeBoard::new(store.clone());
     let state = Arc::new(ShopState {
         catalogue,
         gateway,
@@ -532,6 +539,7 @@ pub fn assemble(parts: Parts) -> Assembly {
         limits,
         fraud,
         clock,
+        notices,
     });
     Assembly {
         state,

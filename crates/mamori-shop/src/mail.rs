@@ -16,11 +16,10 @@ use mamori_mail::{
     },
     MailContent, OutgoingMail, Recipient,
 };
-use mamori_store::{
-    gateway::{noshi_text, personalisation_text, Buyer, MailDraft, NewShipment, OrderView},
-    settings::ShopSettings,
+use mamori_store::gateway::{
+    noshi_text, personalisation_text, Buyer, MailDraft, NewShipment, OrderView,
 };
-use mamori_web::{errors::AppError, i18n::Lang};
+use mamori_web::{errors::AppError, i18n::Lang, settings::ShopSettings};
 
 use crate::{
     checkout::{items_by_delivery, stored_quote, Quote},

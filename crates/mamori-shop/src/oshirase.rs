@@ -7,21 +7,29 @@
 //! | `GET /mypage/affected` | for the signed-in member: for each published notice, whether the incident's latest scope snapshot names them, with the kinds of their items |
 //!
 //! While a notice is published, every storefront page carries a banner linking it
-//! ([`banner`], read into [`crate::ctx::Ctx`]); unpublishing ends it. The texts are staff's
+//! ([`banner`], read into [`crate::ctx::Ctx`]); unpublishing ends it. The banner is kept in
+//! memory ([`NoticeBoard`]) and read again from the store at each poll (`mamori serve`: every
+//! 500 ms, as the incident switches), so a storefront request never reads the store for it and a
+//! publish or withdrawal through any process shows on every process within one poll. The texts are staff's
 //! words and the scope's counts (written by the back office through `mamori-respond`); the
 //! storefront only reads the store's published rows, so it does not depend on the incident desk.
 //! The member's answer is read from the scope snapshot (ids and field codes, never a value) and
 //! recorded in the ledger as the member's own read (purpose `mypage.affected`).
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use askama::Template;
 use axum::{
     extract::{Path, State},
     response::Response,
 };
-use mamori_store::{access::AccessEvent, item_kinds, scope_fields_of, Action, PublishedNoticeRow};
-use mamori_web::{errors::AppError, page::render};
+use mamori_store::{
+    access::AccessEvent, scope_fields_of, Action, PublishedNoticeRow, Records, StoreError,
+};
+use mamori_web::{errors::AppError, labels::item_kinds, page::render};
 
 use crate::{ctx::Ctx, fail, mypage::Member, state::ShopState};
 
@@ -36,20 +44,90 @@ pub struct NoticeBanner {
     pub title_en: String,
 }
 
-/// The banner to show now, if a notice is published. A store failure shows none (logged): the
-/// shop's pages stay up.
-pub async fn banner(state: &ShopState) -> Option<NoticeBanner> {
-    match state.store.public_notices_published().await {
-        Ok(rows) => rows.into_iter().next().map(|r| NoticeBanner {
+/// The published notice's banner as this process knows it, shared by clones: every storefront
+/// page reads it from memory, never the database. [`NoticeBoard::spawn_refresh`] reads the store
+/// again every interval (`mamori serve` uses the incident switches' `REFRESH`), so a notice
+/// published or withdrawn through any process on the same database shows on every process at
+/// its next refresh, as the switches do. Until its first successful read, the board reads the
+/// store on each request; after that a failed refresh keeps the last banner and is logged.
+#[derive(Clone)]
+pub struct NoticeBoard {
+    store: Arc<dyn Records>,
+    /// `None` until the first successful read; then the banner, if any.
+    shown: Arc<RwLock<Option<Option<NoticeBanner>>>>,
+}
+
+impl std::fmt::Debug for NoticeBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoticeBoard")
+            .field("shown", &self.current())
+            .finish()
+    }
+}
+
+impl NoticeBoard {
+    /// A board over `store`, not read yet.
+    pub fn new(store: Arc<dyn Records>) -> Self {
+        Self {
+            store,
+            shown: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    fn current(&self) -> Option<Option<NoticeBanner>> {
+        match self.shown.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn put(&self, banner: Option<NoticeBanner>) {
+        match self.shown.write() {
+            Ok(mut s) => *s = Some(banner),
+            Err(p) => *p.into_inner() = Some(banner),
+        }
+    }
+
+    /// Reads the published notices from the store and keeps the banner.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let rows = self.store.public_notices_published().await?;
+        self.put(rows.into_iter().next().map(|r| NoticeBanner {
             id: r.incident_id,
             title_ja: r.title_ja,
             title_en: r.title_en,
-        }),
-        Err(err) => {
-            tracing::warn!(error = %err, "published notices unavailable");
-            None
+        }));
+        Ok(())
+    }
+
+    /// The banner to show now. Before the first successful read the store is read here; a
+    /// failure then shows none (logged): the shop's pages stay up.
+    pub async fn banner(&self) -> Option<NoticeBanner> {
+        if let Some(shown) = self.current() {
+            return shown;
+        }
+        match self.refresh().await {
+            Ok(()) => self.current().flatten(),
+            Err(err) => {
+                tracing::warn!(error = %err, "published notices unavailable");
+                None
+            }
         }
     }
+
+    /// Refreshes every `every` until the handle is aborted (the first read at once), as the
+    /// incident switches are polled. A failed read keeps the last banner and is logged.
+    pub fn spawn_refresh(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let board = self.clone();
+        mamori_web::poll::spawn_every("the published notices", every, move || {
+            let board = board.clone();
+            async move { board.refresh().await }
+        })
+    }
+}
+
+/// The banner to show now, if a notice is published, from the shop's [`NoticeBoard`].
+pub async fn banner(state: &ShopState) -> Option<NoticeBanner> {
+    state.notices.banner().await
 }
 
 fn paragraphs(text: &str) -> Vec<Vec<String>> {

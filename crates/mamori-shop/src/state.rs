@@ -104,6 +104,8 @@ pub struct ShopState {
     pub fraud: mamori_store::fraud::FraudWatch,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The published public notice's banner, kept in memory and polled.
+    pub notices: crate::oshirase::NoticeBoard,
 }
 
 impl std::fmt::Debug for ShopState {

@@ -13,6 +13,7 @@ use mamori_guard::kinds;
 use mamori_store::fraud::{FraudConfig, StuffingConfig, Window};
 use mamori_store::AlertFilter;
 use mamori_testkit::both_backends;
+use mamori_testkit::web::pay_on_provider;
 
 both_backends!(
     twenty_declines_from_one_client_stop_it_before_the_provider,
@@ -59,34 +60,6 @@ async fn place_card_order(c: &ShopClient) -> common::Resp {
         .expect_redirect("/checkout/confirm");
     let key = c.get("/checkout/confirm").await.input_value("key").unwrap();
     c.post_form("/checkout/place", &[("key", &key)]).await
-}
-
-/// Types `card` on the provider's page at `pay_url`; returns where the provider sends the
-/// browser back to.
-async fn pay_on_provider(pay_url: &str, card: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    assert_eq!(http.get(pay_url).send().await.unwrap().status(), 200);
-    let res = http
-        .post(pay_url)
-        .form(&[
-            ("number", card),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "TARO YAMADA"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the provider redirects back");
-    res.headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// Pays at `pay_url` with a declining `card` and follows the provider back to the shop (which

@@ -6,6 +6,7 @@ mod common;
 use common::{path_of, place_sample_order, Backend, ShopClient, TestShop, WAIT};
 use mamori_pay::webhook::signature_header;
 use mamori_testkit::both_backends;
+use mamori_testkit::web::pay_on_provider;
 use secrecy::ExposeSecret as _;
 
 both_backends!(
@@ -198,35 +199,6 @@ async fn guest_bank_transfer_order_once_per_key(backend: Backend) {
     assert_eq!(bundle.total, 8_680);
 }
 
-/// Pays on the sandbox's hosted page as a browser would (its own origin, its own form) and
-/// returns the redirect back to the shop.
-async fn pay_on_provider(pay_url: &str, card: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(pay_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let res = http
-        .post(pay_url)
-        .form(&[
-            ("number", card),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "TARO YAMADA"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the provider redirects back");
-    res.headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn card_payment_on_the_provider_page_marks_paid_once(backend: Backend) {
     let shop = TestShop::start(backend).await;
     let c = shop.client();
@@ -307,19 +279,15 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
     // The declined attempt's webhook arrives late, after the retry began: it updates that
     // attempt only, and the retry's return still finds its own payment.
     let now = chrono::Utc::now().timestamp();
-    let late = serde_json::json!({
-        "id": "evt_late_declined_1",
-        "type": "payment.failed",
-        "created": now,
-        "payment": {
-            "id": first_id, "order_ref": number, "amount_jpy": order.total,
-            "currency": "jpy", "description": "x",
-            "status": "failed", "failure_reason": "card_declined",
-            "refunded_jpy": 0, "card": {"brand": "visa", "last4": "0002"},
-            "redirect_url": placed.location.clone().unwrap(), "created": now
-        }
-    })
-    .to_string();
+    let first_url = placed.location.clone().unwrap();
+    let late = webhook_body(&Event {
+        id: "evt_late_declined_1",
+        kind: "payment.failed",
+        status: "failed",
+        failure_reason: Some("card_declined"),
+        last4: "0002",
+        ..Event::of(&first_id, &number, order.total, &first_url, now)
+    });
     let secret = shop.webhook_secret.expose_secret().to_owned();
     assert_eq!(post_webhook(&shop, &late, &secret, now).await, 200);
     // A good card then pays the order.
@@ -349,6 +317,61 @@ async fn declined_card_leaves_the_order_unpaid(backend: Backend) {
             .payment_id,
         attempts[0].payment_id
     );
+}
+
+/// A provider event about one payment, as the sandbox's webhook sends it (see
+/// `crates/mamori-pay/PROTOCOL.md`): [`Event::of`] is a card payment that succeeded.
+#[derive(Clone, Copy)]
+struct Event<'a> {
+    id: &'a str,
+    kind: &'a str,
+    payment_id: &'a str,
+    order_ref: &'a str,
+    amount: i64,
+    status: &'a str,
+    failure_reason: Option<&'a str>,
+    refunded: i64,
+    last4: &'a str,
+    redirect_url: &'a str,
+    at: i64,
+}
+
+impl<'a> Event<'a> {
+    fn of(
+        payment_id: &'a str,
+        order_ref: &'a str,
+        amount: i64,
+        redirect_url: &'a str,
+        at: i64,
+    ) -> Self {
+        Event {
+            id: "evt_test",
+            kind: "payment.succeeded",
+            payment_id,
+            order_ref,
+            amount,
+            status: "succeeded",
+            failure_reason: None,
+            refunded: 0,
+            last4: "4242",
+            redirect_url,
+            at,
+        }
+    }
+}
+
+/// The JSON body of `e`.
+fn webhook_body(e: &Event<'_>) -> String {
+    let mut payment = serde_json::json!({
+        "id": e.payment_id, "order_ref": e.order_ref, "amount_jpy": e.amount,
+        "currency": "jpy", "description": "x", "status": e.status,
+        "refunded_jpy": e.refunded, "card": {"brand": "visa", "last4": e.last4},
+        "redirect_url": e.redirect_url, "created": e.at
+    });
+    if let Some(reason) = e.failure_reason {
+        payment["failure_reason"] = reason.into();
+    }
+    serde_json::json!({"id": e.id, "type": e.kind, "created": e.at, "payment": payment}).to_string()
 }
 
 async fn post_webhook(shop: &TestShop, body: &str, secret: &str, ts: i64) -> u16 {
@@ -387,18 +410,10 @@ async fn forged_and_mismatched_webhooks_change_nothing(backend: Backend) {
         .unwrap();
     let now = chrono::Utc::now().timestamp();
     let event = |id: &str, amount: i64| {
-        serde_json::json!({
-            "id": id,
-            "type": "payment.succeeded",
-            "created": now,
-            "payment": {
-                "id": payment_id, "order_ref": order.order_number, "amount_jpy": amount,
-                "currency": "jpy", "description": "x", "status": "succeeded",
-                "refunded_jpy": 0, "card": {"brand": "visa", "last4": "4242"},
-                "redirect_url": pay_url, "created": now
-            }
+        webhook_body(&Event {
+            id,
+            ..Event::of(&payment_id, &order.order_number, amount, &pay_url, now)
         })
-        .to_string()
     };
     // Forged: signed with a key the shop does not know.
     let forged = event("evt_forged_0001", order.total);
@@ -454,18 +469,13 @@ async fn a_partial_refund_leaves_the_payment_paid(backend: Backend) {
         .unwrap();
     let now = chrono::Utc::now().timestamp();
     let refunded = |id: &str, refunded: i64| {
-        serde_json::json!({
-            "id": id,
-            "type": "payment.refunded",
-            "created": now,
-            "payment": {
-                "id": payment_id, "order_ref": order.order_number, "amount_jpy": order.total,
-                "currency": "jpy", "description": "x", "status": "refunded",
-                "refunded_jpy": refunded, "card": {"brand": "visa", "last4": "4242"},
-                "redirect_url": pay_url, "created": now
-            }
+        webhook_body(&Event {
+            id,
+            kind: "payment.refunded",
+            status: "refunded",
+            refunded,
+            ..Event::of(&payment_id, &order.order_number, order.total, &pay_url, now)
         })
-        .to_string()
     };
     let secret = shop.webhook_secret.expose_secret().to_owned();
     let status = || async {
@@ -860,7 +870,7 @@ async fn lines_go_to_two_addresses(backend: Backend) {
 }
 
 async fn back_office_settings_shape_the_storefront(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let put = |k: &'static str, v: &'static str| {
         let store = shop.store().clone();
@@ -1264,7 +1274,7 @@ async fn store_pickup_speaks_of_pickup(backend: Backend) {
 /// each offered method is paid, the delivery time and the returns policy; the privacy page its
 /// purposes of use and the desk. Both follow the back office's settings.
 async fn legal_and_privacy_pages_come_from_the_settings(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let c = shop.client();
     let legal = c.get("/legal").await;
@@ -1393,7 +1403,7 @@ async fn category_pages_sort_filter_and_show_where_you_are(backend: Backend) {
 /// 代引き fee from the shop's table, on the confirmation, the order, its mail and its receipt; a
 /// later change of the rates leaves the order as it was charged.
 async fn shipping_follows_the_prefecture_and_the_order_keeps_it(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     let store = shop.store().clone();
     let put = |k: &'static str, v: &'static str| {

@@ -84,7 +84,7 @@ async fn cash_on_delivery_mail_with_gifts_in_japanese(backend: Backend) {
 }
 
 async fn bank_transfer_mail_in_english_names_account_and_deadline(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     shop.store()
         .settings_put(
@@ -131,7 +131,7 @@ async fn bank_transfer_mail_in_english_names_account_and_deadline(backend: Backe
 }
 
 async fn store_pickup_mail_speaks_of_the_store(backend: Backend) {
-    use mamori_store::settings::keys;
+    use mamori_web::settings::keys;
     let shop = TestShop::start(backend).await;
     shop.store()
         .settings_put(keys::ADDRESS, r#""東京都千代田区丸の内1-1""#, 0, None)

@@ -149,7 +149,6 @@
 pub mod access;
 mod backend;
 mod codec;
-pub mod demo;
 pub mod error;
 pub mod fraud;
 pub mod gateway;
@@ -157,7 +156,6 @@ pub mod ledger;
 pub mod model;
 pub mod password;
 pub mod sealer;
-pub mod settings;
 pub mod store;
 
 pub use access::{Accessor, Action, Principal};

@@ -108,7 +108,7 @@ impl Env {
     /// [`Env::start`] with the demo catalogue loaded (as `mamori serve` does on first run).
     pub async fn with_demo_catalogue(backend: Backend) -> Env {
         let env = Env::start(backend).await;
-        mamori_store::demo::seed_demo_catalogue(env.store.as_ref())
+        mamori_demo::seed_demo_catalogue(env.store.as_ref())
             .await
             .expect("seeding the demo catalogue");
         env

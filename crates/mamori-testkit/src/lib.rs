@@ -24,6 +24,8 @@ use anyhow::{bail, Context, Result};
 
 #[cfg(feature = "env")]
 pub mod env;
+#[cfg(feature = "env")]
+pub mod fixtures;
 #[cfg(feature = "mail")]
 pub mod mail;
 #[cfg(feature = "pay")]

@@ -341,3 +341,33 @@ impl Browser {
         Resp::read(res).await
     }
 }
+
+/// Pays on the sandbox provider's hosted page at `pay_url` as a browser would (its own origin,
+/// its own form: the page, then the card `card` posted with a fixed expiry, code and name) and
+/// returns where the provider sends the browser back to.
+pub async fn pay_on_provider(pay_url: &str, card: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap();
+    assert_eq!(http.get(pay_url).send().await.unwrap().status(), 200);
+    let res = http
+        .post(pay_url)
+        .form(&[
+            ("number", card),
+            ("expiry", "12/34"),
+            ("cvv", "123"),
+            ("name", "TARO YAMADA"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "the provider redirects back");
+    res.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -57,6 +57,9 @@
 //! - [`page`]: [`page::Layout`] (extractor for templates extending `base.html`),
 //!   [`page::render`].
 //! - [`clock`]: [`clock::Clock`], [`clock::SystemClock`], [`clock::ManualClock`].
+//! - [`settings`]: [`settings::ShopSettings`], the shop's settings over their stored rows.
+//! - [`labels`]: words for stored codes that several page sets show.
+//! - [`poll`]: [`poll::spawn_every`], state kept in memory and read again every interval.
 //! - [`demo`]: [`demo::demo_router`], the routes the tests run against.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -69,11 +72,14 @@ pub mod csrf;
 pub mod demo;
 pub mod errors;
 pub mod i18n;
+pub mod labels;
 pub mod maintenance;
 pub mod page;
+pub mod poll;
 pub mod ratelimit;
 pub mod security;
 pub mod session;
+pub mod settings;
 
 use std::sync::Arc;
 

@@ -104,7 +104,7 @@ async fn create_customers(gateway: &Gateway, args: &PopulateArgs) -> Result<Vec<
             let mut out = Vec::new();
             let acc = Accessor::system("cli:demo-populate", "demo.populate").via("demo");
             for n in from..to {
-                let (name, address, phone) = mamori_store::demo::person(&mut rng)?;
+                let (name, address, phone) = mamori_domain::fake::person(&mut rng)?;
                 let email = Email::parse(&format!("customer{n}@example.jp"))?;
                 let profile = CustomerProfile {
                     kind: if n % 4 == 0 {

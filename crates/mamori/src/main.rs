@@ -217,7 +217,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let store = open_migrated(&cfg).await?;
             if store.categories().await?.is_empty() {
-                mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
+                mamori_demo::seed_demo_catalogue(store.as_ref()).await?;
             }
             let ledger = Ledger::start(store.clone(), load_signer(&cfg)?, ledger_config(&cfg));
             let gateway = Gateway::new(store, Arc::new(load_keys(&cfg)?), ledger);

@@ -78,7 +78,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     let signer = crate::load_signer(cfg)?;
     let store = crate::open_migrated(cfg).await?;
     if !args.no_demo && store.categories().await?.is_empty() {
-        mamori_store::demo::seed_demo_catalogue(store.as_ref()).await?;
+        mamori_demo::seed_demo_catalogue(store.as_ref()).await?;
         println!("loaded the demo catalogue");
     }
     let ledger = Ledger::start(store.clone(), signer, crate::ledger_config(cfg));
@@ -247,6 +247,13 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
     .with_script_policy(scripts.policy())
     .with_maintenance(switches.maintenance())
     .with_fraud(cfg.guard.fraud.config(), Some(fraud_alarm));
+    // The public notice's banner: read now and every 500 ms, as the switches.
+    let notices = assembly.notices();
+    notices
+        .refresh()
+        .await
+        .context("reading the published notices")?;
+    let _notices_refresh = notices.spawn_refresh(mamori_respond::switches::REFRESH);
     let app = assembly.router();
     // Housekeeping and the monitor's walks run on one process at a time (see `jobs`).
     let singles = crate::jobs::start(
@@ -330,6 +337,7 @@ pub async fn serve(cfg: &Config, args: ServeArgs) -> Result<()> {
         mail: (stop_tx, worker),
         tasks: vec![
             ("switch refresh", _switches_refresh),
+            ("public notice refresh", _notices_refresh),
             ("script inventory refresh", _scripts_refresh),
         ],
         handles: vec![

@@ -422,33 +422,6 @@ async fn place_card_order(c: &mamori_testkit::web::Browser) -> String {
     placed.location.clone().unwrap()
 }
 
-/// Pays on the provider's page (its own origin, its own form); the way back to the shop.
-async fn pay(pay_url: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    assert_eq!(http.get(pay_url).send().await.unwrap().status(), 200);
-    let res = http
-        .post(pay_url)
-        .form(&[
-            ("number", "4242424242424242"),
-            ("expiry", "12/34"),
-            ("cvv", "123"),
-            ("name", "TARO YAMADA"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the provider redirects back");
-    res.headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn path_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.find('/')
@@ -493,7 +466,7 @@ async fn checkout_survives_kill9(db_url: Option<&str>) {
     let pay_url = place_card_order(&c).await;
     shop.signal(Signal::KILL);
     shop.wait_exit(BOUND);
-    let back = pay(&pay_url).await;
+    let back = mamori_testkit::web::pay_on_provider(&pay_url, "4242424242424242").await;
     assert_eq!(paid_orders(&db).await, 0, "nobody told the shop yet");
     let shop = start_shop();
     until("the retried webhook marks the order paid", || async {
@@ -507,7 +480,7 @@ async fn checkout_survives_kill9(db_url: Option<&str>) {
     // 2. Killed right after the webhook marked the order paid, before the customer came back.
     let c2 = customer(shop_port);
     let pay_url = place_card_order(&c2).await;
-    let back = pay(&pay_url).await;
+    let back = mamori_testkit::web::pay_on_provider(&pay_url, "4242424242424242").await;
     until("the webhook marks the order paid", || async {
         paid_orders(&db).await == 2
     })

@@ -101,6 +101,24 @@ pub fn totp_code(secret: &str, unix: i64) -> String {
 }
 
 impl TestBackoffice {
+    /// A storefront over this back office's gateway (the same database, as `mamori serve` runs
+    /// both) and its sandbox.
+    pub async fn storefront(
+        &self,
+        maintenance: Option<mamori_web::maintenance::Maintenance>,
+    ) -> Storefront {
+        serve_storefront(
+            self.gateway().clone(),
+            &self.sandbox.base_url,
+            "sk_test_backoffice_harness",
+            maintenance,
+            None,
+        )
+        .await
+    }
+}
+
+impl TestBackoffice {
     /// Starts everything on `backend` with test-friendly settings.
     pub async fn start(backend: Backend) -> TestBackoffice {
         Self::start_with(backend, |_| {}).await
@@ -338,20 +356,7 @@ impl TestBackoffice {
             .await
             .unwrap();
         if let Some(card) = card {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .post(created.redirect_url.clone())
-                .form(&[
-                    ("number", card),
-                    ("expiry", "12/34"),
-                    ("cvv", "123"),
-                    ("name", "HANAKO HATOYAMA"),
-                ])
-                .send()
-                .await
-                .unwrap();
+            mamori_testkit::web::pay_on_provider(created.redirect_url.as_str(), card).await;
         }
         created.payment_id
     }
@@ -605,5 +610,79 @@ impl BoClient {
         // The session id changed: the next page carries the token.
         self.forget_csrf();
         self.get("/account").await.expect(200);
+    }
+}
+
+/// A storefront served on loopback as `mamori serve` serves it: the shop's assembly over a
+/// gateway, paying at a sandbox provider, optionally behind the incident desk's maintenance
+/// switch. See [`serve_storefront`] and [`TestBackoffice::storefront`].
+pub struct Storefront {
+    /// Its base URL (`http://127.0.0.1:PORT/`).
+    pub url: Url,
+    /// Its public-notice banner as the shop keeps it in memory (refresh it after a publish, as
+    /// `mamori serve`'s poll does).
+    pub notices: mamori_shop::oshirase::NoticeBoard,
+    /// The server task.
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+impl Storefront {
+    /// Its base URL without the trailing slash (what [`mamori_testkit::web::Site`] takes).
+    pub fn base(&self) -> String {
+        self.url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// A storefront over `gateway` paying at the sandbox at `sandbox_url` with `api_key`; `keep`
+/// (a sandbox started for it) lives as long as the server.
+pub async fn serve_storefront(
+    gateway: Gateway,
+    sandbox_url: &Url,
+    api_key: &str,
+    maintenance: Option<mamori_web::maintenance::Maintenance>,
+    keep: Option<SandboxHandle>,
+) -> Storefront {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let psp =
+        mamori_pay::HttpConnector::new(sandbox_url.clone(), SecretString::from(api_key.to_owned()))
+            .unwrap();
+    let mut shop = mamori_shop::assemble(mamori_shop::Parts {
+        gateway,
+        psp: Arc::new(psp),
+        webhook_secret: SecretString::from("whsec_storefront_test_0123456789".to_owned()),
+        config: mamori_shop::ShopConfig {
+            shop_name: "守り商店".into(),
+            public_url: url.clone(),
+            registration_number: "T7000012050002".into(),
+            legal_name: "守り商店株式会社".into(),
+            support_email: "support@shop.mamori.example".into(),
+            provider_origin: sandbox_url.clone(),
+            bank_account: "守り銀行 本店 普通 1234567".into(),
+            shipping_fee: 880,
+            free_shipping_from: 10_000,
+            delivery_lead_days: 2,
+            cache_ttl: std::time::Duration::from_secs(1),
+        },
+        tls: false,
+        clock: Arc::new(mamori_web::clock::SystemClock),
+    });
+    if let Some(m) = maintenance {
+        shop = shop.with_maintenance(m);
+    }
+    let notices = shop.notices();
+    let app = shop
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        let _keep = keep;
+        let _ = axum::serve(listener, app).await;
+    });
+    Storefront {
+        url,
+        notices,
+        server,
     }
 }

@@ -18,8 +18,8 @@ pub mod text;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
-use mamori_store::settings::ShopSettings;
 use mamori_store::{Principal, ReportVersionRow, ScopeRow};
+use mamori_web::settings::ShopSettings;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 

@@ -1,23 +1,33 @@
 //! SQL of the sessions area, shared by both backends (expanded in `sqlite.rs` and `postgres.rs`).
 
 /// Emits `impl WebSessionStore for $store`: the shared methods plus the backend's own (`$own`).
+/// The storefront's `sessions` and the back office's `staff_sessions` have the same columns, so
+/// their four methods are written once and expanded for each table (`@tables`).
 macro_rules! impl_web_session_store {
     ($store:ty, $db:ty, { $($own:tt)* }) => {
+        impl_web_session_store!(@tables $store, $db, { $($own)* },
+            [session_load, session_save, session_delete, session_purge, "sessions"],
+            [staff_session_load, staff_session_save, staff_session_delete, staff_session_purge, "staff_sessions"]
+        );
+    };
+    (@tables $store:ty, $db:ty, { $($own:tt)* },
+        $([$load:ident, $save:ident, $delete:ident, $purge:ident, $table:literal]),+ $(,)?) => {
         #[async_trait::async_trait]
         impl $crate::store::WebSessionStore for $store {
         $($own)*
-        async fn session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-            Ok(sqlx::query_scalar("SELECT record FROM sessions WHERE key = $1")
+        $(
+        async fn $load(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            Ok(sqlx::query_scalar(concat!("SELECT record FROM ", $table, " WHERE key = $1"))
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?)
         }
-        async fn session_save(&self, key: &[u8], record: &[u8], created_at: i64, last_seen: i64) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO sessions (key, record, created_at, last_seen) VALUES ($1, $2, $3, $4) \
+        async fn $save(&self, key: &[u8], record: &[u8], created_at: i64, last_seen: i64) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO ", $table, " (key, record, created_at, last_seen) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (key) DO UPDATE SET record = excluded.record, created_at = excluded.created_at, \
                  last_seen = excluded.last_seen",
-            )
+            ))
             .bind(key)
             .bind(record)
             .bind(created_at)
@@ -26,56 +36,22 @@ macro_rules! impl_web_session_store {
             .await?;
             Ok(())
         }
-        async fn session_delete(&self, key: &[u8]) -> Result<()> {
-            sqlx::query("DELETE FROM sessions WHERE key = $1")
+        async fn $delete(&self, key: &[u8]) -> Result<()> {
+            sqlx::query(concat!("DELETE FROM ", $table, " WHERE key = $1"))
                 .bind(key)
                 .execute(&self.pool)
                 .await?;
             Ok(())
         }
-        async fn session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64> {
-            let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2")
+        async fn $purge(&self, idle_before: i64, created_before: i64) -> Result<u64> {
+            let done = sqlx::query(concat!("DELETE FROM ", $table, " WHERE last_seen < $1 OR created_at < $2"))
                 .bind(idle_before)
                 .bind(created_before)
                 .execute(&self.pool)
                 .await?;
             Ok(done.rows_affected())
         }
-        async fn staff_session_load(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-            Ok(sqlx::query_scalar("SELECT record FROM staff_sessions WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?)
-        }
-        async fn staff_session_save(&self, key: &[u8], record: &[u8], created_at: i64, last_seen: i64) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO staff_sessions (key, record, created_at, last_seen) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (key) DO UPDATE SET record = excluded.record, created_at = excluded.created_at, \
-                 last_seen = excluded.last_seen",
-            )
-            .bind(key)
-            .bind(record)
-            .bind(created_at)
-            .bind(last_seen)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        }
-        async fn staff_session_delete(&self, key: &[u8]) -> Result<()> {
-            sqlx::query("DELETE FROM staff_sessions WHERE key = $1")
-                .bind(key)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        }
-        async fn staff_session_purge(&self, idle_before: i64, created_before: i64) -> Result<u64> {
-            let done = sqlx::query("DELETE FROM staff_sessions WHERE last_seen < $1 OR created_at < $2")
-                .bind(idle_before)
-                .bind(created_before)
-                .execute(&self.pool)
-                .await?;
-            Ok(done.rows_affected())
-        }
+        )+
         async fn webhook_first_seen(&self, event_id: &str, keep_until: i64, now: i64) -> Result<bool> {
             sqlx::query("DELETE FROM webhook_events WHERE keep_until < $1")
                 .bind(now)

@@ -78,28 +78,6 @@ impl CustomerField {
             CustomerField::BirthDate => fields::BIRTH_DATE,
         }
     }
-
-    /// Japanese label.
-    pub fn label_ja(self) -> &'static str {
-        match self {
-            CustomerField::Name => "氏名",
-            CustomerField::Email => "メールアドレス",
-            CustomerField::Phone => "電話番号",
-            CustomerField::Address => "住所",
-            CustomerField::BirthDate => "生年月日",
-        }
-    }
-
-    /// English label.
-    pub fn label_en(self) -> &'static str {
-        match self {
-            CustomerField::Name => "Name",
-            CustomerField::Email => "Email",
-            CustomerField::Phone => "Phone",
-            CustomerField::Address => "Address",
-            CustomerField::BirthDate => "Birth date",
-        }
-    }
 }
 
 /// A customer as support staff see them: every personal field masked. An empty string means the

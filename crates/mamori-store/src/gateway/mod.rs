@@ -42,6 +42,8 @@ mod outbox;
 mod reads;
 mod refunds;
 mod tokens;
+#[cfg(feature = "web-sessions")]
+mod web_sessions;
 /// The order views live in [`crate::model`] (the codec uses them too); named here as before.
 pub use crate::model::{Buyer, NewOrder, NewShipment, OrderView, PlacedOrder, ShipmentView};
 pub use backoffice::{
@@ -57,6 +59,8 @@ pub use outbox::SqlOutbox;
 pub use reads::{
     principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,
 };
+#[cfg(feature = "web-sessions")]
+pub use web_sessions::{SessionTable, SqlSessionStore};
 
 /// Blind-index purpose for member emails.
 const EMAIL_INDEX: &str = "customers.email";

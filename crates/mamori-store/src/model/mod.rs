@@ -377,17 +377,6 @@ impl ProductOrder {
         Self::ALL.into_iter().find(|o| o.as_str() == code)
     }
 
-    /// (Japanese, English) label.
-    #[must_use]
-    pub const fn labels(self) -> (&'static str, &'static str) {
-        match self {
-            ProductOrder::Number => ("商品番号順", "By number"),
-            ProductOrder::PriceLow => ("価格の安い順", "Price: low to high"),
-            ProductOrder::PriceHigh => ("価格の高い順", "Price: high to low"),
-            ProductOrder::Newest => ("新着順", "Newest"),
-        }
-    }
-
     /// The SQL ORDER BY (constant text, never from input).
     pub(crate) const fn sql(self) -> &'static str {
         match self {

@@ -55,7 +55,7 @@ pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use public_notices::{
-    item_kind, item_kinds, scope_fields_of, scope_summary, PublicNoticeStateRow, PublicNoticeStore,
+    scope_fields_of, scope_summary, PublicNoticeStateRow, PublicNoticeStore,
     PublicNoticeVersionRow, PublishedNoticeRow,
 };
 pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};

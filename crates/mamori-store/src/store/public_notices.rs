@@ -2,9 +2,10 @@
 //! `0026_public_notices.sql`): every saved version of an incident's お詫びとお知らせ page (kept,
 //! append-only) and which version the storefront shows.
 //!
-//! Also the two readings of a scope snapshot's content that both the incident desk and the
-//! storefront need, without a value: the kinds of items a field code belongs to
-//! ([`item_kind`]) and one customer's affected field codes ([`scope_fields_of`]).
+//! Also the readings of a scope snapshot's content that both the incident desk and the
+//! storefront need, without a value: one customer's affected field codes ([`scope_fields_of`])
+//! and the whole scope's counts ([`scope_summary`]). The words people read for those codes are
+//! the web layer's (`mamori_web::labels::item_kinds`).
 //!
 //! Nothing here is personal: staff's words, counts, kinds of items, ids.
 
@@ -105,50 +106,6 @@ pub trait PublicNoticeStore: Send + Sync {
     async fn public_notices_published(&self) -> Result<Vec<PublishedNoticeRow>>;
 }
 
-/// Coarse kinds of items a scope's field code belongs to, as a public page or a person reads
-/// them (Japanese, English). Unknown codes are "other items".
-pub fn item_kind(code: &str) -> (&'static str, &'static str) {
-    let last = code.rsplit('.').next().unwrap_or(code);
-    if code.starts_with("card.") {
-        return ("クレジットカード情報", "Credit card details");
-    }
-    match last {
-        "name" | "buyer_name" | "name_kana" | "kana" => ("氏名", "Name"),
-        "address" | "buyer_address" | "postal_code" => ("住所", "Address"),
-        "email" | "buyer_email" => ("メールアドレス", "Email address"),
-        "phone" | "buyer_phone" => ("電話番号", "Phone number"),
-        "birth_date" => ("生年月日", "Date of birth"),
-        "gender" => ("性別", "Gender"),
-        "personalisation" => ("名入れの内容", "Personalisation text"),
-        "noshi" => ("のしの内容", "Noshi text"),
-        _ if code.starts_with("addresses.") => ("住所", "Address"),
-        _ => ("その他の項目", "Other items"),
-    }
-}
-
-/// The kinds ([`item_kind`]) of `codes`, once each, in a stable order.
-pub fn item_kinds<'a>(
-    codes: impl IntoIterator<Item = &'a str>,
-) -> Vec<(&'static str, &'static str)> {
-    let set: BTreeSet<(&'static str, &'static str)> = codes.into_iter().map(item_kind).collect();
-    let mut out: Vec<_> = set.into_iter().collect();
-    // The order people expect: name, address, email, phone, ... (by the English label's rank).
-    let rank = |en: &str| match en {
-        "Name" => 0,
-        "Address" => 1,
-        "Email address" => 2,
-        "Phone number" => 3,
-        "Date of birth" => 4,
-        "Gender" => 5,
-        "Credit card details" => 6,
-        "Personalisation text" => 7,
-        "Noshi text" => 8,
-        _ => 9,
-    };
-    out.sort_by_key(|(_, en)| rank(en));
-    out
-}
-
 /// The field codes a scope snapshot's content (canonical JSON) names for `customer_id`, once
 /// each, sorted: empty when the customer is not in it (or the content cannot be read).
 pub fn scope_fields_of(content: &str, customer_id: &str) -> Vec<String> {
@@ -209,20 +166,6 @@ pub fn scope_summary(content: &str) -> (u64, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_of_codes() {
-        assert_eq!(item_kind("customers.name").0, "氏名");
-        assert_eq!(item_kind("orders.buyer_address").0, "住所");
-        assert_eq!(item_kind("shipments.phone").0, "電話番号");
-        assert_eq!(item_kind("card.number").0, "クレジットカード情報");
-        assert_eq!(item_kind("something.else").0, "その他の項目");
-        let kinds = item_kinds(["customers.email", "customers.name", "orders.buyer_name"]);
-        assert_eq!(
-            kinds,
-            vec![("氏名", "Name"), ("メールアドレス", "Email address")]
-        );
-    }
 
     #[test]
     fn a_customer_in_a_scope() {

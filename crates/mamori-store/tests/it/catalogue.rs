@@ -1,7 +1,7 @@
 //! The catalogue on both databases: demo seed, pagination, search, stock.
 
+use mamori_demo::seed_demo_catalogue;
 use mamori_domain::normalize_input;
-use mamori_store::demo::seed_demo_catalogue;
 use mamori_store::Backend;
 
 use crate::both_backends;

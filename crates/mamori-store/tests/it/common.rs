@@ -5,9 +5,10 @@
 use chrono::NaiveDate;
 use mamori_domain::*;
 use mamori_store::gateway::{Buyer, NewOrder, NewShipment};
-use mamori_store::{Accessor, Backend, Principal};
+use mamori_store::{Accessor, Backend, PgStore, Principal, SqliteStore};
 use mamori_vault::SecretString;
 
+pub use mamori_testkit::fixtures::{notice_version, open_incident};
 pub use mamori_testkit::{cheap_params, Bind, Env};
 
 /// The environment every store test starts from (see [`Env::start`]).
@@ -163,4 +164,16 @@ pub fn new_order(customer_id: &str, buyer: &People, to: &People, key: &str) -> N
         shipping_fee: Yen(880),
         payment_fee: None,
     }
+}
+
+/// Whether the database at `url` refuses `sql` (an append-only table's trigger, say).
+pub async fn refuses(url: &str, sql: &str) -> bool {
+    let res = if url.starts_with("sqlite:") {
+        let s = SqliteStore::open(url).await.unwrap();
+        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
+    } else {
+        let s = PgStore::open(url).await.unwrap();
+        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
+    };
+    res.is_err()
 }

@@ -1,7 +1,7 @@
 //! Saved versions of an incident's reports on both databases: numbered per incident and kind,
 //! every version kept as saved, the table refusing updates and deletes.
 
-use mamori_store::{Backend, NewIncidentRow, PgStore, ReportVersionRow, SqliteStore};
+use mamori_store::{Backend, ReportVersionRow};
 
 use crate::both_backends;
 use crate::common::*;
@@ -21,36 +21,10 @@ fn version(incident_id: i64, kind: &str, content: &str, seq: i64) -> ReportVersi
     }
 }
 
-/// Whether the database refuses `sql`.
-async fn refuses(url: &str, sql: &str) -> bool {
-    let res = if url.starts_with("sqlite:") {
-        let s = SqliteStore::open(url).await.unwrap();
-        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
-    } else {
-        let s = PgStore::open(url).await.unwrap();
-        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
-    };
-    res.is_err()
-}
-
 async fn report_versions_are_numbered_and_kept(backend: Backend) {
     let env = env(backend).await;
     let s = &env.store;
-    let id = s
-        .incident_insert(&NewIncidentRow {
-            kind: "payment_page_altered".into(),
-            title: "t".into(),
-            known_at: 1_800_000_000,
-            window_from: None,
-            window_to: None,
-            principal: None,
-            malicious: false,
-            alert_id: None,
-            opened_by: "cli".into(),
-            opened_at: 1_800_000_000,
-        })
-        .await
-        .unwrap();
+    let id = open_incident(s.as_ref(), "payment_page_altered", 1_800_000_000).await;
     let first = version(id, "sokuho", "{\"a\":1}", 1);
     assert_eq!(s.incident_report_save(&first).await.unwrap(), 1);
     assert_eq!(

@@ -2,56 +2,15 @@
 //! saved (the table refuses updates and deletes), one version shown at a time, unpublishing
 //! keeps the first publication's date and shows none.
 
-use mamori_store::{Backend, NewIncidentRow, PgStore, PublicNoticeVersionRow, SqliteStore};
+use mamori_store::Backend;
 
 use crate::both_backends;
 use crate::common::*;
 
-fn version(incident_id: i64, body: &str) -> PublicNoticeVersionRow {
-    PublicNoticeVersionRow {
-        incident_id,
-        version: 99,
-        saved_at: 1_800_000_000,
-        saved_by: "staff:owner".into(),
-        reason: "初版".into(),
-        scope_id: None,
-        title_ja: "お詫びとお知らせ".into(),
-        body_ja: body.into(),
-        title_en: "Apology and notice".into(),
-        body_en: format!("{body} (en)"),
-        content_sha256: format!("sha-of-{body}"),
-    }
-}
-
-async fn refuses(url: &str, sql: &str) -> bool {
-    let res = if url.starts_with("sqlite:") {
-        let s = SqliteStore::open(url).await.unwrap();
-        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
-    } else {
-        let s = PgStore::open(url).await.unwrap();
-        sqlx::query(sql).execute(s.pool()).await.map(|_| ())
-    };
-    res.is_err()
-}
-
 async fn public_notice_versions_are_kept_and_shown_one_at_a_time(backend: Backend) {
     let env = env(backend).await;
     let s = &env.store;
-    let id = s
-        .incident_insert(&NewIncidentRow {
-            kind: "database_copied".into(),
-            title: "t".into(),
-            known_at: 1_800_000_000,
-            window_from: None,
-            window_to: None,
-            principal: None,
-            malicious: false,
-            alert_id: None,
-            opened_by: "cli".into(),
-            opened_at: 1_800_000_000,
-        })
-        .await
-        .unwrap();
+    let id = open_incident(s.as_ref(), "database_copied", 1_800_000_000).await;
     assert!(s.public_notices_published().await.unwrap().is_empty());
     // Nothing to unpublish, no version to publish.
     assert!(!s
@@ -64,11 +23,15 @@ async fn public_notice_versions_are_kept_and_shown_one_at_a_time(backend: Backen
         .unwrap());
 
     assert_eq!(
-        s.public_notice_save(&version(id, "第一版")).await.unwrap(),
+        s.public_notice_save(&notice_version(id, "第一版"))
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        s.public_notice_save(&version(id, "第二版")).await.unwrap(),
+        s.public_notice_save(&notice_version(id, "第二版"))
+            .await
+            .unwrap(),
         2
     );
     assert!(s
@@ -99,7 +62,7 @@ async fn public_notice_versions_are_kept_and_shown_one_at_a_time(backend: Backen
     assert_eq!((state.version, state.first_published_at), (None, 100));
 
     let all = s.public_notice_versions(id).await.unwrap();
-    let mut expected = version(id, "第一版");
+    let mut expected = notice_version(id, "第一版");
     expected.version = 1;
     assert_eq!(all[0], expected);
     assert_eq!(all.len(), 2);

@@ -10,7 +10,7 @@ use crate::common::*;
 
 async fn image_heads_list_a_products_images_without_bytes(backend: Backend) {
     let env = env(backend).await;
-    mamori_store::demo::seed_demo_catalogue(env.store.as_ref())
+    mamori_demo::seed_demo_catalogue(env.store.as_ref())
         .await
         .unwrap();
     let a = env.store.product_by_sku("PT-1001").await.unwrap().unwrap();

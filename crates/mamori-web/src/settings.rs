@@ -1,6 +1,12 @@
 //! The shop's settings as the back office stores them in `shop_settings` (JSON values under the
 //! keys of [`keys`]), read back over defaults. The back office writes them; the shop reads them
-//! (briefly cached) for its name, registration number, payment methods and delivery slots.
+//! (briefly cached) for its name, registration number, payment methods and delivery slots; the
+//! incident desk's reports read the operator's details.
+//!
+//! They live here, not in the store: the store keeps setting rows as generic key and JSON value
+//! (`settings_all`, `settings_put`), and what each key means, its default and the policy texts
+//! shown in its place are the pages' business, shared by the shop, the back office and the
+//! incident desk, which all stand on this crate.
 
 use std::collections::BTreeMap;
 
