@@ -472,7 +472,7 @@ mod drills {
         // One writer (`--concurrency 1`): worker 0's seed, people in order.
         let mut rng = rand::rngs::StdRng::seed_from_u64(DEMO_SEED ^ 0xc057_0000);
         for n in 0..DEMO_CUSTOMERS {
-            let (name, address, phone) = mamori_store::demo::person(&mut rng).unwrap();
+            let (name, address, phone) = mamori_domain::fake::person(&mut rng).unwrap();
             values.push(format!("customer{n}@example.jp"));
             values.push(format!("{}{}", name.family(), name.given()));
             values.push(name.full_name());
