@@ -15,7 +15,7 @@ use mamori_respond::notices::{verp, NoticeDraft, NoticeOptions, NOTICE_TITLE};
 use mamori_respond::report::pdf::ReportFonts;
 use mamori_respond::{Desk, IncidentKind, NewIncident};
 use mamori_store::access::AccessEvent;
-use mamori_store::gateway::{Buyer, NewOrder, NewShipment, LETTER_READ_FIELDS};
+use mamori_store::gateway::{Buyer, NewOrder, NewShipment, LETTER_READ_FIELDS, NOTICE_JOB};
 use mamori_store::{Accessor, Action, Backend, Principal};
 use mamori_testkit::{both_backends, Env};
 
@@ -301,7 +301,8 @@ async fn bounced_notices_become_letters(backend: Backend) {
     assert_eq!(named_sorted, want);
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.action, Action::Read);
-        assert_eq!(e.principal, by);
+        // The notice job reads (its budget is sized for a run); who asked is in the reason.
+        assert_eq!(e.principal, Principal::System(NOTICE_JOB.into()));
         assert_eq!(
             e.fields,
             LETTER_READ_FIELDS
@@ -315,6 +316,7 @@ async fn bounced_notices_become_letters(backend: Backend) {
             "{reason}"
         );
         assert!(reason.contains(&format!("{}/3", i + 1)), "{reason}");
+        assert!(reason.contains("staff:owner-1"), "{reason}");
     }
 
     // The CSV lists: a BOM, a header, one row per letter with its pages and postal code.
