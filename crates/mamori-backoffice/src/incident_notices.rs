@@ -3,15 +3,21 @@
 //! progress, its frozen draft and the letters to send (permanent bounces); auditors read. The
 //! queueing runs in the background (a run of 280,000 notices takes minutes); a stopped run is
 //! resumed with a button. Nothing here shows a customer's value: counts, notice ids, status
-//! codes and the operator's words.
+//! codes and the operator's words. The letters' print files (a ZIP of one batch's PDF and its
+//! CSV list) are made on demand for owners and managers with a step-up, each batch read through
+//! the gateway in one ledger event; they are never stored.
 
 use std::sync::Arc;
 
 use askama::Template;
+use std::io::Write as _;
+
 use axum::{
     extract::{Path, State},
-    response::Response,
+    response::{IntoResponse as _, Response},
 };
+use http::{header, HeaderValue};
+use mamori_respond::notices::letter::{LetterBatch, LetterRenderer, LETTER_BATCH};
 use mamori_respond::notices::{NoticeDraft, NoticeOptions};
 use mamori_respond::{Desk, RespondError};
 use mamori_staff::Permission;
@@ -19,6 +25,7 @@ use mamori_store::Principal;
 use mamori_web::{
     errors::{AppError, SafeForm},
     page::render,
+    security::PagePolicy,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -72,7 +79,17 @@ struct NoticesPage {
     draft_sha256: String,
     draft: NoticeDraft,
     letters: Vec<LetterLine>,
+    /// The print files: (number, letters in it).
+    letter_batches: Vec<(usize, usize)>,
+    letter_batch_size: usize,
     can_manage: bool,
+}
+
+/// The print files `letters` letters make: (number, letters in it).
+fn batches_of(letters: usize) -> Vec<(usize, usize)> {
+    (0..letters.div_ceil(LETTER_BATCH))
+        .map(|i| (i + 1, (letters - i * LETTER_BATCH).min(LETTER_BATCH)))
+        .collect()
 }
 
 /// `GET /incidents/{id}/notices`.
@@ -97,7 +114,7 @@ pub async fn show(
     let can_manage = c.can(Permission::IncidentsManage);
     let page = match status {
         Some(s) => {
-            let letters = desk
+            let letters: Vec<LetterLine> = desk
                 .letters_to_send(id)
                 .await
                 .map_err(fail("letters"))?
@@ -125,6 +142,8 @@ pub async fn show(
                 bounced_transient: s.progress.bounced_transient,
                 draft_sha256: s.run.draft_sha256,
                 draft: serde_json::from_str(&s.run.draft).unwrap_or_default(),
+                letter_batches: batches_of(letters.len()),
+                letter_batch_size: LETTER_BATCH,
                 letters,
                 can_manage,
             }
@@ -154,6 +173,8 @@ pub async fn show(
                     ..NoticeDraft::default()
                 },
                 letters: Vec::new(),
+                letter_batches: Vec::new(),
+                letter_batch_size: LETTER_BATCH,
                 can_manage,
             }
         }
@@ -269,4 +290,107 @@ pub async fn resume(
             "Queueing the remaining notices.",
         )),
     ))
+}
+
+/// `POST /incidents/{id}/notices/letters` form: which print file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LettersForm {
+    /// The print file's number (1-based).
+    pub batch: usize,
+}
+
+/// One print file as a ZIP: its PDF (every letter of the batch, for printing) and its CSV list
+/// (for the print shop). The ZIP is stored, not compressed again: the PDF is compressed already.
+fn letters_zip(b: &LetterBatch) -> std::io::Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let stem = b.stem();
+    zip.start_file(format!("{stem}.pdf"), opts)?;
+    zip.write_all(&b.pdf)?;
+    zip.start_file(format!("{stem}.csv"), opts)?;
+    zip.write_all(&b.csv)?;
+    Ok(zip.finish()?.into_inner())
+}
+
+/// `POST /incidents/{id}/notices/letters`: one print file of the letters to send (step-up):
+/// the batch's names and addresses read through the gateway in one ledger event by this member
+/// of staff, laid out, zipped and handed over; nothing is kept.
+pub async fn letters(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+    Path(id): Path<i64>,
+    SafeForm(form): SafeForm<LettersForm>,
+) -> Result<Response, AppError> {
+    let to = format!("/incidents/{id}/notices");
+    if state
+        .store
+        .incident_by_id(id)
+        .await
+        .map_err(fail("incident"))?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    // The fonts first: without them nothing is read.
+    let renderer = match LetterRenderer::shared(None) {
+        Ok(r) => r,
+        Err(e) => return Err(fail("letter fonts")(e)),
+    };
+    let by = Principal::Staff(c.staff_id().to_owned());
+    let input = match desk(&state)
+        .letter_batch(id, &by, form.batch, LETTER_BATCH)
+        .await
+    {
+        Ok(i) => i,
+        Err(RespondError::NotFound(_)) => return Err(AppError::NotFound),
+        Err(RespondError::Invalid(why)) => return Ok(back(&c, &to, Err(why.to_owned()))),
+        Err(e) => return Err(fail("letters read")(e)),
+    };
+    if input.letters.is_empty() {
+        return Ok(back(
+            &c,
+            &to,
+            Err(c
+                .t(
+                    "この印刷ファイルの対象者には郵送先の住所がありません。",
+                    "No one in this print file has a postal address.",
+                )
+                .to_owned()),
+        ));
+    }
+    // Laying out up to a thousand letters is CPU work: off the async threads.
+    let batch = tokio::task::spawn_blocking(move || {
+        let b = renderer.render(&input)?;
+        let zip = letters_zip(&b)
+            .map_err(|e| mamori_respond::RespondError::Render(format!("zip: {e}")))?;
+        Ok::<_, RespondError>((b, zip))
+    })
+    .await
+    .map_err(fail("letters task"))?;
+    let (b, zip) = batch.map_err(fail("letters render"))?;
+    stafflog::record(
+        &state,
+        &c,
+        None,
+        "incidents.letters_download",
+        &id.to_string(),
+        json!({ "batch": b.number, "of": b.of, "letters": b.letters, "no_address": b.no_address }),
+    )
+    .await?;
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{}.zip\"", b.stem()))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    Ok((
+        PagePolicy::new().private(),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
 }

@@ -235,6 +235,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Get "/incidents/{id}/notices", Perm(P::IncidentsView), NO, incident_notices::show),
     route!(Post "/incidents/{id}/notices", Perm(P::IncidentsManage), STEP, incident_notices::start),
     route!(Post "/incidents/{id}/notices/resume", Perm(P::IncidentsManage), STEP, incident_notices::resume),
+    route!(Post "/incidents/{id}/notices/letters", Perm(P::IncidentsManage), STEP, incident_notices::letters, limit: export),
     route!(Get "/incidents/{id}/public-notice", Perm(P::IncidentsView), NO, incident_public_notice::show),
     route!(Post "/incidents/{id}/public-notice", Perm(P::IncidentsManage), STEP, incident_public_notice::save),
     route!(Post "/incidents/{id}/public-notice/publish", Perm(P::IncidentsManage), STEP, incident_public_notice::publish),

@@ -25,6 +25,7 @@ pub mod public_notice;
 pub mod report;
 pub mod scope;
 pub mod switches;
+pub mod typeset;
 
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
 pub use desk::{Desk, IncidentView, NewIncident};

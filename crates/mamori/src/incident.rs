@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use mamori_domain::time::jst;
+use mamori_respond::notices::letter::{LetterRenderer, LETTER_BATCH};
 use mamori_respond::report::pdf::{PdfRenderer, ReportFonts};
 use mamori_respond::{
     deadlines::jst_date, Desk, EntryKind, IncidentKind, NewIncident, NoticeDraft, NoticeOptions,
@@ -151,6 +152,24 @@ pub enum IncidentCmd {
         /// People per batch (one ledger read event and one transaction each).
         #[arg(long, default_value_t = mamori_respond::notices::BATCH)]
         batch: usize,
+    },
+    /// Write the print files of the letters to send (notices that bounced for good): per batch
+    /// of at most --batch-size letters, a PDF (A4, for 長形3号 window envelopes) and the print
+    /// shop's CSV list, in --out (created 0700; files 0600, never overwritten). Each batch's
+    /// names and addresses are one read on the ledger; the files are plaintext: delete them
+    /// once printed.
+    Letters {
+        /// The incident's number.
+        id: i64,
+        /// The directory to write to.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Letters per print file.
+        #[arg(long, default_value_t = LETTER_BATCH)]
+        batch_size: usize,
+        /// The directory holding the IPAex fonts (default: Debian's font directories).
+        #[arg(long, env = "MAMORI_REPORT_FONT_DIR")]
+        font_dir: Option<std::path::PathBuf>,
     },
     /// Write the card companies' / acquirer's list of the payment attempts of the scope's
     /// window (CSV, UTF-8 with a BOM); with --timeline-out, the timeline as a second CSV.
@@ -340,6 +359,12 @@ pub async fn run(
             font_dir,
             out,
         } => write_report(&desk, id, &kind, &format, version, font_dir, &out).await?,
+        IncidentCmd::Letters {
+            id,
+            out,
+            batch_size,
+            font_dir,
+        } => write_letters(&desk, id, &out, batch_size, font_dir.as_deref()).await?,
         IncidentCmd::CardCsv {
             id,
             out,
@@ -439,6 +464,74 @@ async fn write_report(
         out.display(),
         bytes.len()
     );
+    Ok(())
+}
+
+/// Writes `bytes` to a new file readable by its owner only (an existing file is not touched).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| {
+        format!(
+            "creating {} (an existing file is not overwritten)",
+            path.display()
+        )
+    })?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `mamori incident letters`.
+async fn write_letters(
+    desk: &Desk,
+    id: i64,
+    out: &std::path::Path,
+    batch_size: usize,
+    font_dir: Option<&std::path::Path>,
+) -> Result<()> {
+    // The fonts first: without them nothing is read.
+    let renderer = LetterRenderer::new(ReportFonts::locate(font_dir)?);
+    let plan = desk.letter_plan(id, batch_size).await?;
+    if plan.letters == 0 {
+        println!("incident {id}: no letter to send (no notice bounced for good)");
+        return Ok(());
+    }
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        dir.mode(0o700);
+    }
+    dir.create(out)
+        .with_context(|| format!("creating {}", out.display()))?;
+    for n in 1..=plan.batches {
+        let input = desk.letter_batch(id, &actor(), n, plan.batch_size).await?;
+        if input.letters.is_empty() {
+            println!(
+                "print file {n}/{}: no one has a postal address ({} notices)",
+                plan.batches, input.no_address
+            );
+            continue;
+        }
+        let b = renderer.render(&input)?;
+        write_private(&out.join(format!("{}.pdf", b.stem())), &b.pdf)?;
+        write_private(&out.join(format!("{}.csv", b.stem())), &b.csv)?;
+        println!(
+            "print file {n}/{}: {} letters ({} without a postal address) written as {}.pdf and .csv",
+            plan.batches,
+            b.letters,
+            b.no_address,
+            b.stem()
+        );
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@
 //! letters to send ([`Desk::letters_to_send`]).
 
 pub mod bounce;
+pub mod letter;
 mod render;
 pub mod verp;
 
@@ -30,7 +31,10 @@ use mamori_store::{Accessor, NoticeProgress, NoticeRow, NoticeRunRow, Principal}
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-pub use render::{body, items_ja, notice_mail, subject, NOTICE_HEADER, NOTICE_KIND};
+pub use render::{
+    body, items_ja, notice_mail, opening, sections, shop_name, subject, NoticeSection,
+    NOTICE_HEADER, NOTICE_KIND, NOTICE_TITLE, PHISHING_WARNING,
+};
 
 use crate::desk::{checked_text, principal_text, Desk};
 use crate::kind::EntryKind;

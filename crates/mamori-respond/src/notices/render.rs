@@ -23,16 +23,97 @@ pub fn items_ja(fields: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The notice's title (the mail's subject, the letter's heading).
+pub const NOTICE_TITLE: &str = "個人情報の漏えい等に関するお知らせとお詫び";
+
 /// The subject line.
 pub fn subject(shop: &str) -> String {
     if shop.is_empty() {
-        "【重要】個人情報の漏えい等に関するお知らせとお詫び".to_owned()
+        format!("【重要】{NOTICE_TITLE}")
     } else {
-        format!("【重要】個人情報の漏えい等に関するお知らせとお詫び（{shop}）")
+        format!("【重要】{NOTICE_TITLE}（{shop}）")
     }
 }
 
-/// The body text (Japanese; the customer record holds no language, so no English part).
+/// One numbered part of a notice (施行規則10条's items), as both the mail and the letter
+/// show it: the letter is laid out from the same parts, so the two cannot say different things.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeSection {
+    /// `1. 概要`.
+    pub heading: String,
+    /// Its text (lines separated by `\n`).
+    pub body: String,
+}
+
+/// The shop as the notice names it (`当店` without a name).
+pub fn shop_name(shop: &str) -> &str {
+    if shop.is_empty() {
+        "当店"
+    } else {
+        shop
+    }
+}
+
+/// The apology that opens the notice (after the salutation).
+pub fn opening(shop: &str) -> String {
+    let shop_name = shop_name(shop);
+    format!(
+        "平素より{shop_name}をご利用いただき、誠にありがとうございます。\n\
+         このたび、お客様の個人情報が漏えいした、又はそのおそれがあることが判明いたしました。\n\
+         多大なるご迷惑とご心配をおかけしますことを、深くお詫び申し上げます。\n\
+         個人情報の保護に関する法律に基づき、以下のとおりお知らせいたします。"
+    )
+}
+
+/// The warning about messages that pretend to come from the shop.
+pub const PHISHING_WARNING: &str =
+    "この件に便乗し、当店や当店の窓口を装って個人情報やクレジットカード番号、パスワードを\n\
+     聞き出そうとするメール・電話・SMS（フィッシング）が届くおそれがあります。\n\
+     当店からパスワードやカード番号の入力をお願いすることはありません。このお知らせにも\n\
+     入力を求めるリンクは記載しておりません。不審な連絡を受けた場合は、リンクを開かず、\n\
+     上記の窓口までご連絡ください。";
+
+/// The notice's numbered parts: the operator's words, the person's own items and the warning.
+pub fn sections(items: &[String], d: &NoticeDraft) -> Vec<NoticeSection> {
+    let mut items_text = String::new();
+    for i in items {
+        if !items_text.is_empty() {
+            items_text.push('\n');
+        }
+        items_text.push('・');
+        items_text.push_str(i);
+    }
+    let mut other = String::new();
+    if !d.what_to_do.trim().is_empty() {
+        other.push_str("【お客様にお願いしたいこと】\n");
+        other.push_str(d.what_to_do.trim());
+        other.push_str("\n\n");
+    }
+    other.push_str("【お問い合わせ窓口】\n");
+    other.push_str(d.desk.trim());
+    other.push_str("\n\n【当店を装ったメールにご注意ください】\n");
+    other.push_str(PHISHING_WARNING);
+    let part = |heading: &str, body: String| NoticeSection {
+        heading: heading.to_owned(),
+        body,
+    };
+    vec![
+        part("1. 概要", d.overview.trim().to_owned()),
+        part(
+            "2. 漏えい等が発生し、又は発生したおそれがある個人データの項目（お客様の情報のうち対象となったもの）",
+            items_text,
+        ),
+        part("3. 原因", d.cause.trim().to_owned()),
+        part(
+            "4. 二次被害又はそのおそれの有無及びその内容",
+            d.secondary_harm.trim().to_owned(),
+        ),
+        part("5. その他参考となる事項", other),
+    ]
+}
+
+/// The body text (Japanese; the customer record holds no language, so no English part): the
+/// salutation, [`opening`], each of [`sections`] and the shop's name.
 pub fn body(shop: &str, name: Option<&str>, items: &[String], d: &NoticeDraft) -> String {
     let mut s = String::with_capacity(2048);
     match name {
@@ -42,43 +123,20 @@ pub fn body(shop: &str, name: Option<&str>, items: &[String], d: &NoticeDraft) -
         }
         None => s.push_str("お客様各位\n\n"),
     }
-    let shop_name = if shop.is_empty() { "当店" } else { shop };
-    s.push_str(&format!(
-        "平素より{shop_name}をご利用いただき、誠にありがとうございます。\n\
-         このたび、お客様の個人情報が漏えいした、又はそのおそれがあることが判明いたしました。\n\
-         多大なるご迷惑とご心配をおかけしますことを、深くお詫び申し上げます。\n\
-         個人情報の保護に関する法律に基づき、以下のとおりお知らせいたします。\n\n"
-    ));
-    s.push_str("■ 1. 概要\n");
-    s.push_str(d.overview.trim());
-    s.push_str("\n\n■ 2. 漏えい等が発生し、又は発生したおそれがある個人データの項目（お客様の情報のうち対象となったもの）\n");
-    for i in items {
-        s.push('・');
-        s.push_str(i);
+    s.push_str(&opening(shop));
+    s.push_str("\n\n");
+    for sec in sections(items, d) {
+        s.push_str("■ ");
+        s.push_str(&sec.heading);
+        s.push('\n');
+        if !sec.body.is_empty() {
+            s.push_str(&sec.body);
+            s.push('\n');
+        }
         s.push('\n');
     }
-    s.push_str("\n■ 3. 原因\n");
-    s.push_str(d.cause.trim());
-    s.push_str("\n\n■ 4. 二次被害又はそのおそれの有無及びその内容\n");
-    s.push_str(d.secondary_harm.trim());
-    s.push_str("\n\n■ 5. その他参考となる事項\n");
-    if !d.what_to_do.trim().is_empty() {
-        s.push_str("【お客様にお願いしたいこと】\n");
-        s.push_str(d.what_to_do.trim());
-        s.push_str("\n\n");
-    }
-    s.push_str("【お問い合わせ窓口】\n");
-    s.push_str(d.desk.trim());
-    s.push_str("\n\n");
-    s.push_str(
-        "【当店を装ったメールにご注意ください】\n\
-         この件に便乗し、当店や当店の窓口を装って個人情報やクレジットカード番号、パスワードを\n\
-         聞き出そうとするメール・電話・SMS（フィッシング）が届くおそれがあります。\n\
-         当店からパスワードやカード番号の入力をお願いすることはありません。このお知らせにも\n\
-         入力を求めるリンクは記載しておりません。不審な連絡を受けた場合は、リンクを開かず、\n\
-         上記の窓口までご連絡ください。\n\n",
-    );
-    s.push_str(&format!("{shop_name}\n"));
+    s.push_str(shop_name(shop));
+    s.push('\n');
     s
 }
 

@@ -54,7 +54,10 @@ pub use canary_mail::{CanaryMailHead, CanaryMailOpened, CanaryMailRecorded};
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
-pub use notices::{NoticeBatchReport, NoticeContact, NoticeTarget, NOTICE_READ_FIELDS};
+pub use notices::{
+    LetterAddress, LetterBatchRead, NoticeBatchReport, NoticeContact, NoticeTarget,
+    LETTER_READ_FIELDS, NOTICE_READ_FIELDS,
+};
 pub use outbox::SqlOutbox;
 pub use reads::{
     principal_key, ReadAlarm, ReadAlarmEvent, ReadBudgets, RoleBudget, NOTICE_JOB, WINDOWS,

@@ -174,3 +174,115 @@ impl Gateway {
         self.keys.load().blind_index(NOTICE_BOUNCE_TAG, notice_id)
     }
 }
+
+/// The fields a batch of letters opens: the name and the buyer address of the person's latest
+/// order (the customer's own address; the address book holds delivery destinations).
+pub const LETTER_READ_FIELDS: &[&str] = &[fields::NAME, "orders.buyer_address"];
+
+/// A person's name and postal address for a letter, opened after the batch's read event.
+#[derive(Clone, Debug)]
+pub struct LetterAddress {
+    /// The notice the letter replaces.
+    pub notice_id: String,
+    /// The person.
+    pub customer_id: String,
+    /// The name (`山田 太郎`), when stored.
+    pub name: Option<Personal<String>>,
+    /// The postal code (`100-0001`).
+    pub postal_code: Personal<String>,
+    /// The prefecture and city (`東京都千代田区`).
+    pub locality: Personal<String>,
+    /// The rest of the address (street and number, then the building line if any).
+    pub lines: Vec<Personal<String>>,
+}
+
+/// What one batch of letters read.
+#[derive(Clone, Debug, Default)]
+pub struct LetterBatchRead {
+    /// The people with an address, in the order given.
+    pub letters: Vec<LetterAddress>,
+    /// The notices whose person has no postal address (erased, or never ordered): no letter.
+    pub no_address: Vec<String>,
+    /// Canary customers: left out, never read.
+    pub canaries: u64,
+}
+
+impl Gateway {
+    /// The names and postal addresses of one print batch of letters (notices that bounced), for
+    /// the print shop. Needs the reason the accessor gives (the incident and batch). Canaries
+    /// are left out unread; a person erased or without an order (so without an address of
+    /// their own) gets no letter and is not named. The others are read in ONE [`Action::Read`]
+    /// event naming them ([`LETTER_READ_FIELDS`]) before anything is opened, like the other
+    /// exports: what leaves is plaintext, for printing.
+    pub async fn letter_addresses(
+        &self,
+        acc: &Accessor,
+        notices: &[NoticeRow],
+    ) -> Result<LetterBatchRead> {
+        let reason = acc.reason.as_deref().map(str::trim).unwrap_or_default();
+        if reason.is_empty() {
+            return Err(StoreError::BadInput {
+                field: "reason",
+                reason: "a reason is required to print letters",
+            });
+        }
+        let mut out = LetterBatchRead::default();
+        let canaries = self.canary_ids().await?;
+        // Sealed rows and wrapped keys first; nothing is opened before the event.
+        let mut rows = Vec::with_capacity(notices.len());
+        for n in notices {
+            if canaries.contains(&n.customer_id) {
+                out.canaries += 1;
+                continue;
+            }
+            let row = self.store.customer(&n.customer_id).await?;
+            let Some(row) = row.filter(|r| r.erased_at.is_none()) else {
+                out.no_address.push(n.id.clone());
+                continue;
+            };
+            let latest = match self.store.orders_of(&n.customer_id).await?.first() {
+                Some(o) => self.store.order_row(&o.id).await?,
+                None => None,
+            };
+            match latest.filter(|o| o.buyer_address_ct.is_some()) {
+                Some(order) => rows.push((n, row, order)),
+                None => out.no_address.push(n.id.clone()),
+            }
+        }
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<String> = rows.iter().map(|(n, _, _)| n.customer_id.clone()).collect();
+        self.record(acc, Action::Read, ids, LETTER_READ_FIELDS)
+            .await?;
+        for (n, row, order) in &rows {
+            let key = self.data_key(&n.customer_id).await?;
+            let Some(addr) = codec::open_address(
+                &key,
+                "orders",
+                "buyer_address",
+                &order.id,
+                &order.buyer_address_ct,
+            )?
+            else {
+                out.no_address.push(n.id.clone());
+                continue;
+            };
+            let name = codec::open_name(&key, "customers", "name", &row.id, &row.name_ct)?
+                .map(|n| Personal::new(n.full_name()));
+            let mut lines = vec![Personal::new(addr.line1().to_owned())];
+            if let Some(l2) = addr.line2() {
+                lines.push(Personal::new(l2.to_owned()));
+            }
+            out.letters.push(LetterAddress {
+                notice_id: n.id.clone(),
+                customer_id: n.customer_id.clone(),
+                name,
+                postal_code: Personal::new(addr.postal_code().to_string()),
+                locality: Personal::new(format!("{}{}", addr.prefecture().label_ja(), addr.city())),
+                lines,
+            });
+        }
+        Ok(out)
+    }
+}
