@@ -421,11 +421,13 @@ fn drill(args: &[String], pg_url: &str) -> Result<()> {
         test_args.push("--".to_owned());
     }
     test_args.extend(["--test-threads=1".to_owned(), "--nocapture".to_owned()]);
+    let tools = drill_tools(&target)?;
     let result = run(Command::new("cargo")
         .args(["test", "-p", "mamori", "--test", "drill"])
         .args(&test_args)
         .env(mamori_testkit::PG_URL_VAR, pg_url)
-        .env("MAMORI_DRILL_REPORT", &jsonl));
+        .env("MAMORI_DRILL_REPORT", &jsonl)
+        .env("MAMORI_DRILL_TOOLS", &tools));
     // The figures of the drills that ran, even when one failed.
     let md = target.join("drill-report.md");
     let lines = std::fs::read_to_string(&jsonl).unwrap_or_default();
@@ -433,6 +435,52 @@ fn drill(args: &[String], pg_url: &str) -> Result<()> {
         .with_context(|| format!("writing {}", md.display()))?;
     eprintln!("xtask: drill figures in {}", md.display());
     result
+}
+
+/// The attacker's tools the injection probe of drill 000 runs, from PyPI at fixed versions.
+const DRILL_TOOLS: &[(&str, &str)] = &[("sqlmap", "sqlmap==1.10.10"), ("wapiti", "wapiti3==3.2.3")];
+
+/// A virtual environment under the target directory with the drill's tools (created and
+/// filled when missing, so that their libraries never touch the system's Python); its `bin`.
+fn drill_tools(target: &std::path::Path) -> Result<std::path::PathBuf> {
+    let venv = target.join("drill-tools");
+    let bin = venv.join("bin");
+    if DRILL_TOOLS.iter().all(|(exe, _)| bin.join(exe).exists()) {
+        return Ok(bin);
+    }
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .context("no python3 for the drill's tools (sqlmap, wapiti)")?;
+    if run(Command::new(python).args(["-m", "venv"]).arg(&venv)).is_err() {
+        // Debian's own Python keeps venv in a package of its own.
+        if !mamori_testkit::is_root() {
+            bail!("python3 cannot make a virtual environment: run `sudo apt-get install python3-venv`");
+        }
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "python3-venv",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new(python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv))?;
+    }
+    run(Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(DRILL_TOOLS.iter().map(|(_, spec)| *spec)))?;
+    Ok(bin)
 }
 
 /// The drills' figures (JSON Lines: drill, backend, step, and ms or count) as a Markdown table.

@@ -166,6 +166,21 @@ pub fn error_page(
     res
 }
 
+/// Middleware (`axum::middleware::from_fn`): a 400 for a request whose path or query holds an
+/// encoded NUL (`%00`). No page, search or identifier has one, PostgreSQL refuses it in text, and
+/// without this check it would reach a handler's query and fail there as a 500 (found by the
+/// injection probe of drill 000). Bodies are checked by [`SafeForm`].
+pub async fn refuse_nul(req: Request, next: Next) -> Response {
+    let encoded_nul = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().contains("%00"));
+    if encoded_nul {
+        return AppError::BadRequest.into_response();
+    }
+    next.run(req).await
+}
+
 /// Middleware (`axum::middleware::from_fn`) that turns every response of status 400 or above
 /// into the crate's error page, keeping its status and headers (such as `Retry-After`) and
 /// adding the request id. Place it inside the security headers layer so the page gets the nonce.
@@ -316,15 +331,22 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Decodes a URL-encoded body into pairs, failing on any invalid UTF-8.
+/// Decodes a URL-encoded body into pairs, failing on any invalid UTF-8 and on U+0000 (no form
+/// field holds it, and PostgreSQL refuses it in text: it would fail deep in the store instead).
 pub(crate) fn decode_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
     let text = std::str::from_utf8(body).map_err(|_| AppError::BadRequest)?;
     let decode = |s: &str| -> Result<String, AppError> {
         let plus_as_space = s.replace('+', " ");
         percent_decode(plus_as_space.as_bytes())
             .decode_utf8()
-            .map(|c| c.into_owned())
             .map_err(|_| AppError::BadRequest)
+            .and_then(|c| {
+                if c.contains('\0') {
+                    Err(AppError::BadRequest)
+                } else {
+                    Ok(c.into_owned())
+                }
+            })
     };
     text.split('&')
         .filter(|segment| !segment.is_empty())

@@ -28,9 +28,10 @@
 //! 2. [`security::security_headers`]: CSP with a per-response nonce, and every other header;
 //! 3. [`errors::error_pages`]: every status ≥ 400 becomes a Japanese/English page;
 //! 4. `CatchPanicLayer`: a panic becomes a 500 page and a log line without the panic text;
-//! 5. [`session::session_layer`]: server-side sessions;
-//! 6. [`csrf::csrf_layer`]: token and `Sec-Fetch-Site`/`Origin` checks on unsafe methods;
-//! 7. `RequestBodyLimitLayer`: 413 past [`WebConfig::body_limit`];
+//! 5. [`errors::refuse_nul`]: 400 for an encoded NUL (`%00`) in the path or query;
+//! 6. [`session::session_layer`]: server-side sessions;
+//! 7. [`csrf::csrf_layer`]: token and `Sec-Fetch-Site`/`Origin` checks on unsafe methods;
+//! 8. `RequestBodyLimitLayer`: 413 past [`WebConfig::body_limit`];
 //!
 //! and the routes `POST /_mamori/csp-report` (to the [`security::CspReportSink`]),
 //! `GET /assets/{file}` (the stylesheet) and a 404 fallback.
@@ -101,8 +102,8 @@ use crate::{
     clock::{Clock, SystemClock},
     csrf::{csrf_layer, CsrfConfig},
     errors::{
-        error_pages, not_found, panic_response, strip_inbound_request_id, MakeRequestUuidV7,
-        REQUEST_ID_HEADER,
+        error_pages, not_found, panic_response, refuse_nul, strip_inbound_request_id,
+        MakeRequestUuidV7, REQUEST_ID_HEADER,
     },
     page::serve_asset,
     security::{
@@ -256,6 +257,7 @@ impl WebStack {
                     .layer(from_fn_with_state(security, security_headers))
                     .layer(from_fn(error_pages))
                     .layer(CatchPanicLayer::custom(panic_response))
+                    .layer(from_fn(refuse_nul))
                     .layer(from_fn_with_state(sessions, session_layer))
                     .layer(from_fn_with_state(csrf, csrf_layer))
                     .layer(RequestBodyLimitLayer::new(c.body_limit)),

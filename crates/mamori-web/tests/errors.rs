@@ -33,7 +33,7 @@ async fn oversize_malformed_and_unknown_bodies() {
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 
-    let cases: [(&str, Vec<u8>); 3] = [
+    let cases: [(&str, Vec<u8>); 4] = [
         (
             "percent-encoded invalid UTF-8",
             format!("_csrf={token}&message=%C3%28").into_bytes(),
@@ -43,6 +43,10 @@ async fn oversize_malformed_and_unknown_bodies() {
             format!("_csrf={token}&message=hi&admin=1").into_bytes(),
         ),
         ("missing field", format!("_csrf={token}").into_bytes()),
+        (
+            "an encoded NUL in a value (PostgreSQL refuses it in text)",
+            format!("_csrf={token}&message=a%00b").into_bytes(),
+        ),
     ];
     for (what, body) in cases {
         let r = send(&h.app, post(body)).await;
@@ -59,6 +63,27 @@ async fn oversize_malformed_and_unknown_bodies() {
     assert_eq!(
         send(&h.app, post(raw)).await.status,
         StatusCode::BAD_REQUEST
+    );
+}
+
+/// An encoded NUL anywhere in the path or query is a 400 page before any handler (a search or
+/// an identifier with one reached PostgreSQL, which refuses it, and came back as a 500).
+#[tokio::test]
+async fn an_encoded_nul_in_the_path_or_query_is_a_400() {
+    let h = harness();
+    for uri in ["/?q=a%00", "/contact?x=%00", "/product/PT%00-1", "/%00"] {
+        let r = send(&h.app, req(Method::GET, uri)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_error_page(
+            &r.body,
+            "リクエストの内容に誤りがあります",
+            "could not be understood",
+        );
+    }
+    // A percent sign followed by other digits is not a NUL.
+    assert_eq!(
+        send(&h.app, req(Method::GET, "/?q=%2500")).await.status,
+        StatusCode::OK
     );
 }
 

@@ -15,6 +15,8 @@
 //! - 000/001 the database copied: the copy holds no personal value in clear text; a mail to a
 //!   canary customer raises the alert; the incident desk's scope, 速報 draft and notices follow
 //!   (the response timeline).
+//! - 000 probed: sqlmap and wapiti, the tools such an attacker runs, against every storefront
+//!   and back-office input of a running shop (bounded in time): they must find nothing.
 //!
 //! The tests live in the module `drills`: `cargo xtask test` runs the rest of the workspace with
 //! `--skip drills::` and then these through `cargo xtask drill`, one at a time.
@@ -33,11 +35,10 @@ mod drills {
 
     use crate::common::{figure, mamori, mamori_at, run, serve, serve_with, succeed, Figure};
 
-    /// What a changed file may take to raise its alert. The issue states 1 s; each file event
-    /// makes `serve`'s guard re-hash every watched file, the binary it runs from included, and in
-    /// a debug build that is a quarter of a gigabyte through unoptimised SHA-256 (about 10-20 s
-    /// on the shared 2-core machine). The drill prints the time and fails only past this outer
-    /// limit; BENCHMARKS.md ("Drills") has the figures and the cause.
+    /// What a changed file may take to raise its alert, as an outer limit. The issue states 1 s,
+    /// which the drill meets (BENCHMARKS.md, "Drills": half a second at the worst, when the
+    /// 270 MB debug binary itself is replaced); on a shared machine a timed assertion that tight
+    /// would fail for the machine's sake, so the time is printed and only this limit asserted.
     const FILE_BOUND: Duration = Duration::from_secs(60);
     /// What an altered vendor script or a mailed canary may take (the issue's bound).
     const MINUTE_BOUND: Duration = Duration::from_secs(60);
@@ -821,5 +822,416 @@ mod drills {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn n000_database_copied_postgres() {
         drill_000(Some(&pg().await)).await;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // 000 probed: the attacker's tools against every input of a running shop.
+
+    /// Where `cargo xtask drill` puts sqlmap and wapiti (a virtual environment's `bin`); when
+    /// unset, they are looked up on `PATH`.
+    const TOOLS_VAR: &str = "MAMORI_DRILL_TOOLS";
+    /// How long one tool may run before the drill fails (an outer limit, never a figure).
+    const PROBE_BOUND: Duration = Duration::from_secs(900);
+    /// The staff accounts that sign in to give the tools back-office sessions: an owner for
+    /// sqlmap (which only sends GETs to the URLs it is given), support for wapiti (which crawls
+    /// and submits every form it finds: with an owner's session it closed the shop through the
+    /// incident switches, as an owner may).
+    const PROBE_EMAIL: &str = "owner.probe@staff.example.jp";
+    const PROBE_SUPPORT_EMAIL: &str = "support.probe@staff.example.jp";
+    const PROBE_PASSWORD: &str = "long enough staff password 2026";
+    const PROBE_UA: &str =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                            Chrome/131.0.0.0 Safari/537.36";
+
+    /// A tool of the probe: in the drill's tool directory, else on `PATH`.
+    fn tool(name: &str) -> PathBuf {
+        let dir = std::env::var_os(TOOLS_VAR).filter(|d| !d.is_empty());
+        let path = match dir {
+            Some(d) => PathBuf::from(d).join(name),
+            None => PathBuf::from(name),
+        };
+        let found = std::process::Command::new(&path)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            found,
+            "{name} not found (as {}): `cargo xtask drill` installs it into a virtual \
+             environment and sets {TOOLS_VAR}",
+            path.display()
+        );
+        path
+    }
+
+    /// Runs `cmd` to its end (its output in `log`), failing past [`PROBE_BOUND`]; the time it
+    /// took.
+    fn run_bounded(mut cmd: std::process::Command, log: &Path) -> Duration {
+        let file = std::fs::File::create(log).unwrap();
+        let start = Instant::now();
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "{cmd:?} failed ({status}); its output is in {}",
+                    log.display()
+                );
+                return start.elapsed();
+            }
+            if start.elapsed() > PROBE_BOUND {
+                let _ = child.kill();
+                panic!("{cmd:?} still running after {PROBE_BOUND:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// What sqlmap said of the targets: the parameters it tested and found nothing in, and every
+    /// line that reports an injection (none wanted).
+    struct SqlmapVerdict {
+        clean: std::collections::BTreeSet<String>,
+        findings: Vec<String>,
+        to_login: Vec<String>,
+    }
+
+    fn sqlmap_verdict(log: &str) -> SqlmapVerdict {
+        let mut clean = std::collections::BTreeSet::new();
+        let mut findings = Vec::new();
+        let mut to_login = Vec::new();
+        for line in log.lines() {
+            if let Some(rest) = line.split("parameter '").nth(1) {
+                if line.contains("does not seem to be injectable") {
+                    if let Some(name) = rest.split('\'').next() {
+                        clean.insert(name.to_owned());
+                    }
+                }
+            }
+            let positive = line.contains("identified the following injection point")
+                || line.contains("might be injectable")
+                || line.contains("is vulnerable")
+                || (line.contains("appears to be") && line.contains("injectable"));
+            if positive {
+                findings.push(line.to_owned());
+            }
+            if line.contains("redirect to") && line.contains("/login") {
+                to_login.push(line.to_owned());
+            }
+        }
+        SqlmapVerdict {
+            clean,
+            findings,
+            to_login,
+        }
+    }
+
+    /// sqlmap at `level` against `targets` (one URL a line, `*` marking a path parameter); the
+    /// verdict and the time it took.
+    fn sqlmap(
+        dir: &Path,
+        name: &str,
+        level: u8,
+        targets: &[String],
+        cookie: Option<(&str, &str)>,
+    ) -> (SqlmapVerdict, Duration) {
+        let list = dir.join(format!("{name}-targets.txt"));
+        std::fs::write(&list, targets.join("\n")).unwrap();
+        let mut cmd = std::process::Command::new(tool("sqlmap"));
+        cmd.arg("-m")
+            .arg(&list)
+            .arg(format!("--level={level}"))
+            .args([
+                "--batch",
+                "--risk=1",
+                "--skip-waf",
+                "--disable-coloring",
+                "--threads=2",
+                "--timeout=30",
+            ])
+            .arg(format!("--user-agent={PROBE_UA}"))
+            .arg(format!("--output-dir={}", dir.join(name).display()));
+        if let Some((cookie_name, value)) = cookie {
+            // The session is what lets it in; mutating it would only sign it out.
+            cmd.arg(format!("--cookie={cookie_name}={value}"))
+                .arg(format!("--skip={cookie_name}"));
+        }
+        let log = dir.join(format!("{name}.log"));
+        let took = run_bounded(cmd, &log);
+        (
+            sqlmap_verdict(&std::fs::read_to_string(&log).unwrap()),
+            took,
+        )
+    }
+
+    /// wapiti's report of a scan of `base`: the findings by category (none wanted), the pages it
+    /// crawled, and the time it took.
+    fn wapiti(
+        dir: &Path,
+        name: &str,
+        base: &str,
+        cookie: Option<(&str, &str)>,
+        exclude: &[String],
+    ) -> (Vec<String>, u64, Duration) {
+        let report = dir.join(format!("{name}.json"));
+        let mut cmd = std::process::Command::new(tool("wapiti"));
+        cmd.args(["-u", base, "--scope", "folder"])
+            // Injection (SQL, commands, files) and cross-site scripting. Not the timing-based
+            // module: on a shared machine a slow answer is not evidence.
+            .args(["-m", "sql,exec,file,xss,permanentxss"])
+            // Bounded: the crawl and each module's attack (CI runs this on both databases).
+            .args(["--max-scan-time", "120", "--max-attack-time", "15"])
+            .args(["--flush-session", "-f", "json"])
+            .args(["-A", PROBE_UA])
+            .arg("-o")
+            .arg(&report)
+            .arg("--store-session")
+            .arg(dir.join(format!("{name}-session")));
+        if let Some((cookie_name, value)) = cookie {
+            cmd.args(["-C", &format!("{cookie_name}={value}")]);
+        }
+        for url in exclude {
+            cmd.args(["-x", url]);
+        }
+        let took = run_bounded(cmd, &dir.join(format!("{name}.log")));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let mut findings = Vec::new();
+        for section in ["vulnerabilities", "anomalies"] {
+            for (category, items) in json[section].as_object().unwrap() {
+                // A slow answer under load is reported as an anomaly of its own; not evidence.
+                if category == "Resource consumption" {
+                    continue;
+                }
+                for item in items.as_array().unwrap() {
+                    findings.push(format!("{category}: {item}"));
+                }
+            }
+        }
+        let crawled = json["infos"]["crawled_pages_nbr"].as_u64().unwrap_or(0);
+        (findings, crawled, took)
+    }
+
+    async fn drill_000_probe(db: Option<&str>) {
+        let b = backend(db);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("data")).unwrap();
+        std::fs::create_dir_all(p.join("probe")).unwrap();
+        // Read budgets out of the way: the probe reads the customer list hundreds of times, and
+        // budgets that stop it would stop the probe, not show an injection.
+        std::fs::write(
+            p.join("mamori.toml"),
+            "data_dir = \"data\"\n[backoffice]\nlisten = \"127.0.0.1:0\"\n\
+             [guard]\nmonitor_secs = 0\n\
+             [guard.read_budgets.roles.owner]\nper_minute = 1000000\nper_hour = 1000000\n\
+             per_day = 1000000\n",
+        )
+        .unwrap();
+        run(p, db, &["keys", "init"]);
+        run(p, db, &["db", "migrate"]);
+        run(
+            p,
+            db,
+            &[
+                "demo",
+                "populate",
+                "--customers",
+                "30",
+                "--orders",
+                "60",
+                "--seed",
+                "7",
+            ],
+        );
+        let token = crate::common::create_owner(p, db, &[], PROBE_EMAIL);
+        let support_token = crate::common::create_staff(p, db, &[], "support", PROBE_SUPPORT_EMAIL);
+        let shop = serve(p, db);
+        let shop_base = shop.shop.trim_end_matches('/').to_owned();
+        let office = shop
+            .line("back office:")
+            .unwrap()
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        let browser = || {
+            Browser::new(Site {
+                base: &office,
+                user_agent: PROBE_UA,
+                resolve: Some(("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))),
+                csrf_pages: &["/login"],
+                session_cookie: mamori_backoffice::SESSION_COOKIE,
+            })
+        };
+        let staff = browser();
+        crate::common::enrol_and_sign_in(&staff, &office, &token, PROBE_EMAIL, PROBE_PASSWORD)
+            .await;
+        let session = staff.session_cookie().unwrap();
+        staff.get(&format!("{office}/customers")).await.expect(200);
+        let cookie = Some((mamori_backoffice::SESSION_COOKIE, session.as_str()));
+        let support = browser();
+        crate::common::enrol_and_sign_in(
+            &support,
+            &office,
+            &support_token,
+            PROBE_SUPPORT_EMAIL,
+            PROBE_PASSWORD,
+        )
+        .await;
+        let support_session = support.session_cookie().unwrap();
+        support
+            .get(&format!("{office}/customers"))
+            .await
+            .expect(200);
+        let support_cookie = Some((mamori_backoffice::SESSION_COOKIE, support_session.as_str()));
+        let out = p.join("probe");
+
+        // sqlmap: every storefront input a GET reaches, and the back office's searches and
+        // filters with a signed-in owner's session.
+        let storefront = [
+            format!("{shop_base}/search?q=tea&page=1"),
+            format!("{shop_base}/category/parts?sort=price_low&stock=1&page=1"),
+            format!("{shop_base}/product/PT-1001*"),
+        ];
+        let (v, took) = sqlmap(&out, "sqlmap-shop", 2, &storefront, None);
+        assert!(
+            v.findings.is_empty(),
+            "sqlmap on the shop: {:?}",
+            v.findings
+        );
+        for param in ["q", "page", "sort", "stock", "#1*"] {
+            assert!(
+                v.clean.contains(param),
+                "sqlmap did not test the shop's `{param}`: {:?}",
+                v.clean
+            );
+        }
+        figure(
+            "000 probe",
+            b,
+            "sqlmap, storefront: parameters tested, none injectable",
+            Figure::Count(v.clean.len() as u64),
+        );
+        figure(
+            "000 probe",
+            b,
+            "sqlmap, storefront: time",
+            Figure::Time(took),
+        );
+
+        let backoffice = [
+            format!("{office}/customers?q=tanaka&page=1"),
+            format!("{office}/orders?state=paid&number=M-1&from=2026-01-01&to=2026-12-31&page=1"),
+            format!("{office}/ledger?customer=c1&page=1"),
+            format!(
+                "{office}/staff-log?staff=s1&action=sign_in&from=2026-01-01&to=2026-12-31&page=1"
+            ),
+            format!("{office}/alerts?state=open&page=1"),
+            format!("{office}/products?page=1"),
+        ];
+        // Level 1 there: each of its requests writes ledger entries for what the page reads, and
+        // level 2 took over two minutes per database in a debug build.
+        let (v, took) = sqlmap(&out, "sqlmap-office", 1, &backoffice, cookie);
+        assert!(
+            v.findings.is_empty(),
+            "sqlmap on the back office: {:?}",
+            v.findings
+        );
+        assert!(
+            v.to_login.is_empty(),
+            "the back-office session did not hold: {:?}",
+            v.to_login
+        );
+        for param in [
+            "q", "page", "state", "number", "from", "to", "customer", "staff", "action",
+        ] {
+            assert!(
+                v.clean.contains(param),
+                "sqlmap did not test the back office's `{param}`: {:?}",
+                v.clean
+            );
+        }
+        figure(
+            "000 probe",
+            b,
+            "sqlmap, back office: parameters tested, none injectable",
+            Figure::Count(v.clean.len() as u64),
+        );
+        figure(
+            "000 probe",
+            b,
+            "sqlmap, back office: time",
+            Figure::Time(took),
+        );
+
+        // wapiti: crawls each site and attacks every form and query it finds.
+        let (findings, crawled, took) =
+            wapiti(&out, "wapiti-shop", &format!("{shop_base}/"), None, &[]);
+        assert!(findings.is_empty(), "wapiti on the shop: {findings:?}");
+        assert!(crawled >= 20, "wapiti crawled only {crawled} shop pages");
+        figure(
+            "000 probe",
+            b,
+            "wapiti, storefront: pages crawled and attacked, nothing found",
+            Figure::Count(crawled),
+        );
+        figure(
+            "000 probe",
+            b,
+            "wapiti, storefront: time",
+            Figure::Time(took),
+        );
+        let (findings, crawled, took) = wapiti(
+            &out,
+            "wapiti-office",
+            &format!("{office}/"),
+            support_cookie,
+            &[format!("{office}/logout")],
+        );
+        assert!(
+            findings.is_empty(),
+            "wapiti on the back office: {findings:?}"
+        );
+        assert!(
+            crawled >= 10,
+            "wapiti crawled only {crawled} back-office pages"
+        );
+        figure(
+            "000 probe",
+            b,
+            "wapiti, back office: pages crawled and attacked, nothing found",
+            Figure::Count(crawled),
+        );
+        figure(
+            "000 probe",
+            b,
+            "wapiti, back office: time",
+            Figure::Time(took),
+        );
+
+        // The sessions held to the end, and the shop still answers (not closed, not in
+        // maintenance).
+        staff.get(&format!("{office}/customers")).await.expect(200);
+        support
+            .get(&format!("{office}/customers"))
+            .await
+            .expect(200);
+        customer(&shop_base).get("/").await.expect(200);
+        drop(shop);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn n000_probed_for_injection_sqlite() {
+        drill_000_probe(None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn n000_probed_for_injection_postgres() {
+        drill_000_probe(Some(&pg().await)).await;
     }
 }

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{mamori, run, serve_with, Serve};
+use common::{create_owner, enrol_and_sign_in, mamori, run, serve_with, Serve};
 use mamori_testkit::web::{Browser, Site};
 
 /// How long anything may take before the test fails (never a measurement).
@@ -54,34 +54,6 @@ fn serve(dir: &Path, db: Option<&str>, config: &str) -> Serve {
     server
 }
 
-/// The TOTP code of `secret` (base32) at `unix` seconds, as an authenticator app computes it.
-fn totp_code(secret: &str, unix: i64) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
-        .to_bytes()
-        .unwrap();
-    totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        Some("mamori".into()),
-        "test".into(),
-    )
-    .unwrap()
-    .generate(u64::try_from(unix).unwrap())
-}
-
-fn unix_now() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 /// The pid part of a holder id (`host/pid/random`).
 fn holder_pid(holder: &str) -> u32 {
     holder.split('/').nth(1).unwrap().parse().unwrap()
@@ -112,29 +84,7 @@ fn two_processes(db: Option<&str>) {
     }
     run(p, db, &["--config", "a.toml", "keys", "init"]);
     run(p, db, &["--config", "a.toml", "db", "migrate"]);
-    let out = run(
-        p,
-        db,
-        &[
-            "--config",
-            "a.toml",
-            "staff",
-            "create",
-            "--role",
-            "owner",
-            "--email",
-            EMAIL,
-            "--name",
-            "店長 多拠点",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let token = stdout
-        .lines()
-        .find_map(|l| l.split("enrol?token=").nth(1))
-        .unwrap_or_else(|| panic!("no enrolment link: {stdout}"))
-        .trim()
-        .to_owned();
+    let token = create_owner(p, db, &["--config", "a.toml"], EMAIL);
 
     let a = serve(p, db, "a.toml");
     let b = serve(p, db, "b.toml");
@@ -161,50 +111,7 @@ fn two_processes(db: Option<&str>) {
     rt.block_on(async {
         let staff = browser(&public);
         // Enrolment and sign-in through A.
-        staff
-            .get(&format!("{url_a}/enrol?token={token}"))
-            .await
-            .expect(200);
-        staff
-            .post_form(&format!("{url_a}/enrol"), &[("token", &token)])
-            .await
-            .expect_redirect("/enrol/password");
-        staff
-            .post_form(
-                &format!("{url_a}/enrol/password"),
-                &[("password", PASSWORD), ("password2", PASSWORD)],
-            )
-            .await
-            .expect_redirect("/enrol/factor");
-        let factor = staff.get(&format!("{url_a}/enrol/factor")).await;
-        factor.expect(200);
-        let secret = factor.text_of("#totp-secret").unwrap();
-        let step = unix_now();
-        staff
-            .post_form(
-                &format!("{url_a}/enrol/totp"),
-                &[("code", &totp_code(&secret, step))],
-            )
-            .await
-            .expect_redirect("/enrol/done");
-        staff.get(&format!("{url_a}/enrol/done")).await.expect(200);
-        staff.get(&format!("{url_a}/login")).await.expect(200);
-        staff
-            .post_form(
-                &format!("{url_a}/login"),
-                &[("email", EMAIL), ("password", PASSWORD)],
-            )
-            .await
-            .expect_redirect("/login/factor");
-        // The next step's code (one step of skew is accepted; a used step is not).
-        staff
-            .post_form(
-                &format!("{url_a}/login/totp"),
-                &[("code", &totp_code(&secret, step + 30))],
-            )
-            .await
-            .expect_redirect("/");
-        staff.forget_csrf();
+        enrol_and_sign_in(&staff, &url_a, &token, EMAIL, PASSWORD).await;
         let signed_in = staff.session_cookie().unwrap();
         staff.get(&format!("{url_a}/account")).await.expect(200);
 

@@ -325,3 +325,121 @@ pub fn figure(drill: &str, backend: &str, step: &str, value: Figure) {
         writeln!(f, "{json}").unwrap();
     }
 }
+
+/// The TOTP code of `secret` (base32) at `unix` seconds, as an authenticator app computes it.
+pub fn totp_code(secret: &str, unix: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        Some("mamori".into()),
+        "test".into(),
+    )
+    .unwrap()
+    .generate(u64::try_from(unix).unwrap())
+}
+
+/// Seconds since the epoch now.
+pub fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// `mamori [args] staff create --role owner`: the enrolment token it prints.
+pub fn create_owner(dir: &Path, db: Option<&str>, args: &[&str], email: &str) -> String {
+    create_staff(dir, db, args, "owner", email)
+}
+
+/// `mamori [args] staff create --role ROLE`: the enrolment token it prints.
+pub fn create_staff(
+    dir: &Path,
+    db: Option<&str>,
+    args: &[&str],
+    role: &str,
+    email: &str,
+) -> String {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([
+        "staff",
+        "create",
+        "--role",
+        role,
+        "--email",
+        email,
+        "--name",
+        "試験 担当",
+    ]);
+    let out = run(dir, db, &all);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    stdout
+        .lines()
+        .find_map(|l| l.split("enrol?token=").nth(1))
+        .unwrap_or_else(|| panic!("no enrolment link: {stdout}"))
+        .trim()
+        .to_owned()
+}
+
+/// Enrols the member of staff of `token` through the back office at `base` (password, then a
+/// TOTP factor) and signs them in, as they would in a browser; `staff` keeps the session.
+pub async fn enrol_and_sign_in(
+    staff: &mamori_testkit::web::Browser,
+    base: &str,
+    token: &str,
+    email: &str,
+    password: &str,
+) {
+    staff
+        .get(&format!("{base}/enrol?token={token}"))
+        .await
+        .expect(200);
+    staff
+        .post_form(&format!("{base}/enrol"), &[("token", token)])
+        .await
+        .expect_redirect("/enrol/password");
+    staff
+        .post_form(
+            &format!("{base}/enrol/password"),
+            &[("password", password), ("password2", password)],
+        )
+        .await
+        .expect_redirect("/enrol/factor");
+    let factor = staff.get(&format!("{base}/enrol/factor")).await;
+    factor.expect(200);
+    let secret = factor.text_of("#totp-secret").unwrap();
+    let step = unix_now();
+    staff
+        .post_form(
+            &format!("{base}/enrol/totp"),
+            &[("code", &totp_code(&secret, step))],
+        )
+        .await
+        .expect_redirect("/enrol/done");
+    staff.get(&format!("{base}/enrol/done")).await.expect(200);
+    staff.get(&format!("{base}/login")).await.expect(200);
+    staff
+        .post_form(
+            &format!("{base}/login"),
+            &[("email", email), ("password", password)],
+        )
+        .await
+        .expect_redirect("/login/factor");
+    // The next step's code (one step of skew is accepted; a used step is not).
+    staff
+        .post_form(
+            &format!("{base}/login/totp"),
+            &[("code", &totp_code(&secret, step + 30))],
+        )
+        .await
+        .expect_redirect("/");
+    staff.forget_csrf();
+}
