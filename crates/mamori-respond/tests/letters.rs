@@ -15,39 +15,17 @@ use mamori_respond::notices::{verp, NoticeDraft, NoticeOptions, NOTICE_TITLE};
 use mamori_respond::report::pdf::ReportFonts;
 use mamori_respond::{Desk, IncidentKind, NewIncident};
 use mamori_store::access::AccessEvent;
-use mamori_store::gateway::{Buyer, NewOrder, NewShipment, LETTER_READ_FIELDS, NOTICE_JOB};
+use mamori_store::gateway::{
+    Buyer, NewOrder, NewShipment, LETTER_BOOK_READ_FIELDS, LETTER_READ_FIELDS, NOTICE_JOB,
+};
 use mamori_store::{Accessor, Action, Backend, Principal};
+use mamori_testkit::mail::dsn;
 use mamori_testkit::{both_backends, Env};
 
 const DOMAIN: &str = "bounce.shop.example";
 /// A name typst would read as code, maths, markup and escapes if it were markup.
 const ODD_FAMILY: &str = "#set";
 const ODD_GIVEN: &str = "$x$[*y*]\\z";
-
-fn dsn(to: &str, action: &str, status: &str) -> Vec<u8> {
-    format!(
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.jp>\r\n\
-         To: <{to}>\r\n\
-         Subject: Undelivered Mail Returned to Sender\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\
-         \r\n\
-         --b1\r\n\
-         Content-Type: text/plain; charset=us-ascii\r\n\
-         \r\n\
-         Your message could not be delivered.\r\n\
-         --b1\r\n\
-         Content-Type: message/delivery-status\r\n\
-         \r\n\
-         Reporting-MTA: dns; mx.example.jp\r\n\
-         \r\n\
-         Final-Recipient: rfc822; someone@example.jp\r\n\
-         Action: {action}\r\n\
-         Status: {status}\r\n\
-         --b1--\r\n"
-    )
-    .into_bytes()
-}
 
 fn web() -> Accessor {
     Accessor {
@@ -397,3 +375,154 @@ async fn bounced_notices_become_letters(backend: Backend) {
 }
 
 both_backends!(bounced_notices_become_letters);
+
+/// An address-book entry for person `i`: in `name`, at [`place_of`]`(i)`.
+fn book_entry(name: &PersonName, i: usize) -> Recipient {
+    let (postal, city, line1) = place_of(i);
+    Recipient {
+        name: Personal::new(name.clone()),
+        address: Personal::new(
+            Address::parse(&AddressParts {
+                postal_code: postal,
+                prefecture: "東京都".into(),
+                city,
+                line1,
+                line2: None,
+            })
+            .unwrap(),
+        ),
+        phone: Personal::new(PhoneNumber::parse("09012345678").unwrap()),
+    }
+}
+
+/// Members who never ordered: one keeps an address-book entry in their own name (after one in
+/// another person's name) and gets a letter there; one keeps only another person's address and
+/// one keeps none: no letter for them, never one to someone else's door.
+async fn a_member_who_never_ordered_gets_a_letter_at_their_own_address(backend: Backend) {
+    let env = Env::start(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let name = PersonName::parse("佐藤", &format!("花子{i}")).unwrap();
+        let profile = CustomerProfile {
+            kind: CustomerKind::Member,
+            name: Personal::new(name.clone()),
+            email: Personal::new(Email::parse(&format!("m{i}@example.jp")).unwrap()),
+            phone: None,
+            birth_date: None,
+            gender: None,
+        };
+        let id = env
+            .gw
+            .register_customer(&web(), &profile, None)
+            .await
+            .unwrap();
+        let grandmother = PersonName::parse("鈴木", "ハル").unwrap();
+        match i {
+            0 => {
+                env.gw
+                    .add_address(&web(), &id, &book_entry(&grandmother, 10))
+                    .await
+                    .unwrap();
+                env.gw
+                    .add_address(&web(), &id, &book_entry(&name, 11))
+                    .await
+                    .unwrap();
+            }
+            1 => {
+                env.gw
+                    .add_address(&web(), &id, &book_entry(&grandmother, 12))
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+        ids.push(id);
+    }
+    let desk = Desk::new(env.gw.clone());
+    let by = Principal::Staff("owner-1".into());
+    let incident = desk
+        .open(
+            &by,
+            &NewIncident {
+                kind: IncidentKind::DatabaseCopied,
+                title: "copy".into(),
+                known_at: Utc::now(),
+                window_from: None,
+                window_to: None,
+                principal: None,
+                malicious: true,
+                alert_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    desk.compute_scope(incident, &by).await.unwrap();
+    let draft = NoticeDraft {
+        overview: "データベースの複製が外部に持ち出されました。".into(),
+        cause: "管理画面の認証情報の漏えい".into(),
+        secondary_harm: "現時点で確認されていません。".into(),
+        what_to_do: "パスワードを変更してください。".into(),
+        desk: "お客様相談窓口".into(),
+    };
+    let opts = NoticeOptions {
+        bounce_domain: Some(DOMAIN.into()),
+        batch: 10,
+    };
+    desk.start_notices(incident, &by, &draft, 60, &opts)
+        .await
+        .unwrap();
+    let notices = env
+        .gw
+        .records()
+        .notices_list(incident, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 3);
+    for n in &notices {
+        let addr = verp::address(&env.gw, &n.id, DOMAIN).unwrap();
+        desk.record_bounce(&dsn(&addr, "failed", "5.1.1"), None, DOMAIN)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let before = env.store.ledger_size().await.unwrap();
+    let input = desk.letter_batch(incident, &by, 1, 10).await.unwrap();
+    assert_eq!((input.letters.len(), input.no_address), (1, 2));
+    let letter = &input.letters[0].address;
+    assert_eq!(letter.customer_id, ids[0]);
+    let (postal, city, line1) = place_of(11);
+    assert_eq!(
+        letter.postal_code.expose(),
+        &format!("{}-{}", &postal[..3], &postal[3..])
+    );
+    assert_eq!(letter.locality.expose(), &format!("東京都{city}"));
+    assert_eq!(letter.lines[0].expose(), &line1);
+    assert_eq!(letter.name.as_ref().unwrap().expose(), "佐藤 花子0");
+
+    // One read: the two members with an address book, of their names and address books.
+    let size = env.store.ledger_size().await.unwrap();
+    let events: Vec<AccessEvent> = env
+        .store
+        .ledger_entries(before, size)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| AccessEvent::from_bytes(&r.event).unwrap())
+        .filter(|e| e.purpose == LETTER_PURPOSE)
+        .collect();
+    assert_eq!(events.len(), 1);
+    let mut named = events[0].customers.clone();
+    named.sort();
+    let mut want = ids[0..2].to_vec();
+    want.sort();
+    assert_eq!(named, want);
+    assert_eq!(
+        events[0].fields,
+        LETTER_BOOK_READ_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+    );
+}
+
+both_backends!(a_member_who_never_ordered_gets_a_letter_at_their_own_address);

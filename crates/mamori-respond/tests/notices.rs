@@ -10,40 +10,11 @@ use mamori_respond::notices::bounce::BounceSink;
 use mamori_respond::notices::{verp, NoticeDraft, NoticeOptions};
 use mamori_respond::{Desk, IncidentKind, NewIncident};
 use mamori_store::{Accessor, Backend, Principal};
+use mamori_testkit::mail::dsn;
 use mamori_testkit::{both_backends, Env};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
 const DOMAIN: &str = "bounce.shop.example";
-
-fn dsn(to: &str, action: &str, status: &str) -> Vec<u8> {
-    format!(
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.jp>\r\n\
-         To: <{to}>\r\n\
-         Subject: Undelivered Mail Returned to Sender\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\
-         \r\n\
-         --b1\r\n\
-         Content-Type: text/plain; charset=us-ascii\r\n\
-         \r\n\
-         Your message could not be delivered.\r\n\
-         --b1\r\n\
-         Content-Type: message/delivery-status\r\n\
-         \r\n\
-         Reporting-MTA: dns; mx.example.jp\r\n\
-         \r\n\
-         Final-Recipient: rfc822; someone@example.jp\r\n\
-         Action: {action}\r\n\
-         Status: {status}\r\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <someone@example.jp>: user unknown\r\n\
-         --b1\r\n\
-         Content-Type: text/rfc822-headers\r\n\
-         \r\n\
-         Subject: notice\r\n\
-         --b1--\r\n"
-    )
-    .into_bytes()
-}
 
 async fn reply(r: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>) -> String {
     r.next_line().await.unwrap().unwrap()
@@ -52,7 +23,9 @@ async fn reply(r: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf
 async fn notices_resume_and_bounce(backend: Backend) {
     let env = Env::start(backend).await;
     let acc = Accessor::system("test", "test.seed");
-    for i in 0..6 {
+    // Six people to write to, and a seventh erased between the scope and the run.
+    let mut erased = String::new();
+    for i in 0..7 {
         let profile = CustomerProfile {
             kind: CustomerKind::Member,
             name: Personal::new(PersonName::parse("山田", "太郎").unwrap()),
@@ -61,7 +34,8 @@ async fn notices_resume_and_bounce(backend: Backend) {
             birth_date: None,
             gender: None,
         };
-        env.gw
+        erased = env
+            .gw
             .register_customer(&acc, &profile, None)
             .await
             .unwrap();
@@ -101,18 +75,23 @@ async fn notices_resume_and_bounce(backend: Backend) {
         .await
         .is_err());
     desk.compute_scope(id, &by).await.unwrap();
+    env.gw.erase_customer(&acc, &erased).await.unwrap();
     let r = desk
         .start_notices(id, &by, &draft, 60, &opts)
         .await
         .unwrap();
-    assert_eq!((r.total, r.queued, r.already), (6, 6, 0));
+    assert_eq!(
+        (r.total, r.queued, r.already, r.unreachable),
+        (7, 6, 0, 1),
+        "the erased person has no address to write to"
+    );
     // Again: refused as a start, a no-op as a resume.
     assert!(desk
         .start_notices(id, &by, &draft, 60, &opts)
         .await
         .is_err());
     let again = desk.resume_notices(id, &opts).await.unwrap();
-    assert_eq!((again.queued, again.already), (0, 6));
+    assert_eq!((again.queued, again.already, again.unreachable), (0, 6, 1));
     let status = desk.notice_status(id).await.unwrap().unwrap();
     assert_eq!(status.progress.queued, 6);
     assert!(status.run.completed_at.is_some());

@@ -2,7 +2,9 @@
 //! real child process killed with SIGKILL three times at different moments and resumed, then
 //! exactly 2,000 notices, each naming exactly that person's items, none twice; delivered by
 //! `mamori serve`'s mail worker to a real SMTP catcher, DKIM-signed (checked by dkimpy's
-//! `dkimverify`), each with its own VERP envelope sender. On SQLite and on PostgreSQL.
+//! `dkimverify`), each with its own VERP envelope sender. Then bounces to `mamori serve`'s
+//! listener, and `mamori incident letters` writing the print files of the notices that bounced
+//! for good. On SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -150,13 +152,19 @@ fn items_in(body: &str) -> Vec<String> {
 async fn notices_survive_kill9(db_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
+    // A free port for `mamori serve`'s bounce listener.
+    let bounce_listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let base = format!(
         "data_dir = \"data\"\n\
          [backoffice]\nlisten = \"127.0.0.1:0\"\n\
          [guard]\ncanary_domain = \"{CANARY_DOMAIN}\"\n\
          [guard.read_budgets.roles.\"job:mail-worker\"]\n\
          per_minute = 100000\nper_hour = 1000000\nper_day = 3000000\n\
-         [respond.notices]\nbounce_domain = \"{BOUNCE_DOMAIN}\"\n"
+         [respond.notices]\nbounce_domain = \"{BOUNCE_DOMAIN}\"\n\
+         bounce_listen = \"{bounce_listen}\"\n"
     );
     std::fs::write(p.join("mamori.toml"), &base).unwrap();
     std::fs::create_dir(p.join("data")).unwrap();
@@ -292,7 +300,6 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
     .unwrap();
     let server = serve(p, db_url);
     let mails = catcher.wait_for(PEOPLE as usize, BOUND).await.unwrap();
-    drop(server);
     assert_eq!(mails.len() as u64, PEOPLE, "none sent twice");
 
     let signer = mamori_mail::DkimSigner::from_key_file(
@@ -305,6 +312,7 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
     assert_eq!(rcpts.len() as u64, PEOPLE, "one address each");
     assert!(rcpts.iter().all(|r| !r.ends_with(CANARY_DOMAIN)));
     let mut seen = HashSet::new();
+    let mut verp_of = BTreeMap::new();
     for (i, m) in mails.iter().enumerate() {
         let parsed = mail_parser::MessageParser::default()
             .parse(&m.data)
@@ -327,6 +335,7 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
             local.starts_with(&format!("n{}.", id.replace('-', ""))),
             "{local}"
         );
+        verp_of.insert(id.clone(), m.mail_from.clone());
         // dkimpy on a spread sample (a Python start per message), and a tampered copy fails.
         if i % 100 == 0 {
             assert!(
@@ -344,6 +353,118 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
         &signer.dns_name(),
         &signer.dns_record()
     ));
+
+    // Bounces, through `mamori serve`'s listener: two notices to people who ordered and one
+    // to a person with neither an order nor an address book bounce for good, one more is only
+    // delayed. `mamori incident letters` then writes letters to the two with an address.
+    let with_order = db
+        .strings(
+            "SELECT id, customer_id FROM incident_notices WHERE customer_id IN \
+             (SELECT customer_id FROM orders) ORDER BY position LIMIT 3",
+        )
+        .await;
+    let without = db
+        .strings(
+            "SELECT id, customer_id FROM incident_notices WHERE customer_id NOT IN \
+             (SELECT customer_id FROM orders) AND customer_id NOT IN \
+             (SELECT customer_id FROM addresses) ORDER BY position LIMIT 1",
+        )
+        .await;
+    assert_eq!((with_order.len(), without.len()), (3, 1));
+    let bounced = [&with_order[0], &with_order[1], &without[0]];
+    for (notice, _) in bounced {
+        let reply = mamori_testkit::mail::send_smtp(
+            bounce_listen,
+            &verp_of[notice],
+            &mamori_testkit::mail::dsn(&verp_of[notice], "failed", "5.1.1"),
+        )
+        .await
+        .unwrap();
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    let delayed = &with_order[2].0;
+    let reply = mamori_testkit::mail::send_smtp(
+        bounce_listen,
+        &verp_of[delayed],
+        &mamori_testkit::mail::dsn(&verp_of[delayed], "delayed", "4.2.2"),
+    )
+    .await
+    .unwrap();
+    assert!(reply.starts_with("250"), "{reply}");
+    drop(server);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM incident_notices WHERE bounce = 'permanent'")
+            .await,
+        3
+    );
+
+    let out = run(
+        p,
+        db_url,
+        &[
+            "incident",
+            "letters",
+            "1",
+            "--out",
+            "letters",
+            "--batch-size",
+            "2",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(1 without a postal address)") || text.contains("(1 notices)"),
+        "{text}"
+    );
+    let letters = p.join("letters");
+    let mut pdfs = 0;
+    let mut referenced = BTreeSet::new();
+    for entry in std::fs::read_dir(&letters).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pdf") => {
+                assert!(bytes.starts_with(b"%PDF"));
+                pdfs += 1;
+            }
+            Some("csv") => {
+                let text = std::str::from_utf8(&bytes[3..]).unwrap();
+                // Reference numbers (the notices' ids) in the last column, after the header.
+                for line in text.lines().skip(1) {
+                    referenced.insert(line.trim().rsplit(',').next().unwrap().to_owned());
+                }
+            }
+            other => panic!("unexpected file {other:?}"),
+        }
+    }
+    assert!((1..=2).contains(&pdfs), "{pdfs} print files");
+    let want: BTreeSet<String> = with_order[..2].iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(
+        referenced, want,
+        "the letters are the two bounced notices with an address"
+    );
+    // Print files are never overwritten: a second run fails and leaves them as they were.
+    let again = mamori(p, db_url)
+        .args([
+            "incident",
+            "letters",
+            "1",
+            "--out",
+            "letters",
+            "--batch-size",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing print file is not overwritten"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

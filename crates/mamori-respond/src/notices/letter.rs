@@ -84,7 +84,8 @@ pub struct LetterBatchInput {
     pub draft: NoticeDraft,
     /// The letters, in run order.
     pub letters: Vec<LetterInput>,
-    /// Notices of the batch whose person has no postal address (erased or never ordered).
+    /// Notices of the batch whose person has no postal address (erased, or with neither an
+    /// order nor an address-book entry in their own name).
     pub no_address: usize,
     /// Canaries left out.
     pub canaries: u64,

@@ -128,6 +128,46 @@ macro_rules! impl_customer_store {
             found.truncate(usize::try_from(limit).unwrap_or(0));
             Ok(found.into_iter().map(|(id, _)| id).collect())
         }
+        async fn customers_with_keys(
+            &self,
+            ids: &[String],
+        ) -> Result<Vec<(CustomerRow, Option<CustomerKeyRow>)>> {
+            let mut out = Vec::with_capacity(ids.len());
+            // A thousand binds per statement: well under SQLite's limit of 32,766 variables.
+            for chunk in ids.chunks(1000) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "SELECT ",
+                    $crate::backend::customer_columns!(),
+                    " FROM customers WHERE id IN ("
+                ));
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                qb.push(")");
+                let rows: Vec<CustomerRow> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT customer_id, master_key_id, wrapped FROM customer_keys WHERE customer_id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                qb.push(")");
+                let keys: Vec<CustomerKeyRow> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                let mut keys: std::collections::HashMap<String, CustomerKeyRow> = keys
+                    .into_iter()
+                    .map(|k| (k.customer_id.clone(), k))
+                    .collect();
+                out.extend(rows.into_iter().map(|r| {
+                    let k = keys.remove(&r.id);
+                    (r, k)
+                }));
+            }
+            Ok(out)
+        }
         async fn customer_key(&self, customer_id: &str) -> Result<Option<CustomerKeyRow>> {
             let row = sqlx::query_as::<_, CustomerKeyRow>(
                 "SELECT customer_id, master_key_id, wrapped FROM customer_keys WHERE customer_id = $1",

@@ -56,7 +56,7 @@ pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
 pub use notices::{
     LetterAddress, LetterBatchRead, NoticeBatchReport, NoticeContact, NoticeTarget,
-    LETTER_READ_FIELDS, NOTICE_READ_FIELDS,
+    LETTER_BOOK_READ_FIELDS, LETTER_READ_FIELDS, NOTICE_READ_FIELDS,
 };
 pub use outbox::SqlOutbox;
 pub use reads::{

@@ -76,13 +76,20 @@ impl Gateway {
         if wanted.is_empty() {
             return Ok(report);
         }
-        // Sealed rows and wrapped keys are fetched first; nothing is opened before the event.
+        // Sealed rows and wrapped keys are fetched first, for the whole batch at once; nothing is
+        // opened before the event.
+        let ids: Vec<String> = wanted.iter().map(|t| t.customer_id.clone()).collect();
+        let mut found: std::collections::HashMap<String, (CustomerRow, Option<CustomerKeyRow>)> =
+            self.store
+                .customers_with_keys(&ids)
+                .await?
+                .into_iter()
+                .map(|(row, key)| (row.id.clone(), (row, key)))
+                .collect();
         let mut rows = Vec::with_capacity(wanted.len());
         for t in wanted {
-            let row = self.store.customer(&t.customer_id).await?;
-            let key = self.store.customer_key(&t.customer_id).await?;
-            match (row, key) {
-                (Some(row), Some(key)) if row.erased_at.is_none() && row.email_ct.is_some() => {
+            match found.remove(&t.customer_id) {
+                Some((row, Some(key))) if row.erased_at.is_none() && row.email_ct.is_some() => {
                     rows.push((t, row, key));
                 }
                 _ => report.unreachable += 1,
@@ -201,19 +208,36 @@ pub struct LetterAddress {
 pub struct LetterBatchRead {
     /// The people with an address, in the order given.
     pub letters: Vec<LetterAddress>,
-    /// The notices whose person has no postal address (erased, or never ordered): no letter.
+    /// The notices whose person has no postal address (erased, or with neither an order nor an
+    /// address-book entry in their own name): no letter.
     pub no_address: Vec<String>,
     /// Canary customers: left out, never read.
     pub canaries: u64,
 }
 
+/// Where a letter's address comes from.
+enum LetterSource {
+    /// The buyer address of the person's latest order (their own, as they gave it).
+    Order(OrderRow),
+    /// A member who never ordered: their address book, where an entry in their own name is
+    /// taken as their address (the other entries are destinations, often other people's).
+    Book(Vec<AddressRow>),
+}
+
+/// The fields a batch of letters opens for members without an order: the name and the address
+/// book's names and addresses (to find the entry in the member's own name).
+pub const LETTER_BOOK_READ_FIELDS: &[&str] = &[fields::NAME, "addresses.name", "addresses.address"];
+
 impl Gateway {
     /// The names and postal addresses of one print batch of letters (notices that bounced), for
     /// the print shop. Needs the reason the accessor gives (the incident and batch). Canaries
-    /// are left out unread; a person erased or without an order (so without an address of
-    /// their own) gets no letter and is not named. The others are read in ONE [`Action::Read`]
-    /// event naming them ([`LETTER_READ_FIELDS`]) before anything is opened, like the other
-    /// exports: what leaves is plaintext, for printing.
+    /// are left out unread. A person's address is the buyer address of their latest order; a
+    /// member who never ordered gets a letter at the address-book entry in their own name, if
+    /// they keep one (never at another person's: a notice is for its person alone). A person
+    /// erased, or with neither, gets no letter and is not named. The people with an order are
+    /// read in ONE [`Action::Read`] event naming them ([`LETTER_READ_FIELDS`]), the members
+    /// read from their address book in one more ([`LETTER_BOOK_READ_FIELDS`]), before anything
+    /// is opened, like the other exports: what leaves is plaintext, for printing.
     pub async fn letter_addresses(
         &self,
         acc: &Accessor,
@@ -228,7 +252,7 @@ impl Gateway {
         }
         let mut out = LetterBatchRead::default();
         let canaries = self.canary_ids().await?;
-        // Sealed rows and wrapped keys first; nothing is opened before the event.
+        // Sealed rows first; nothing is opened before the events.
         let mut rows = Vec::with_capacity(notices.len());
         for n in notices {
             if canaries.contains(&n.customer_id) {
@@ -244,32 +268,76 @@ impl Gateway {
                 Some(o) => self.store.order_row(&o.id).await?,
                 None => None,
             };
-            match latest.filter(|o| o.buyer_address_ct.is_some()) {
-                Some(order) => rows.push((n, row, order)),
-                None => out.no_address.push(n.id.clone()),
+            if let Some(order) = latest.filter(|o| o.buyer_address_ct.is_some()) {
+                rows.push((n, row, LetterSource::Order(order)));
+                continue;
+            }
+            let book = self.store.addresses(&n.customer_id).await?;
+            if book.is_empty() {
+                out.no_address.push(n.id.clone());
+            } else {
+                rows.push((n, row, LetterSource::Book(book)));
             }
         }
-        if rows.is_empty() {
-            return Ok(out);
+        let by_order: Vec<String> = rows
+            .iter()
+            .filter(|(_, _, s)| matches!(s, LetterSource::Order(_)))
+            .map(|(n, _, _)| n.customer_id.clone())
+            .collect();
+        let by_book: Vec<String> = rows
+            .iter()
+            .filter(|(_, _, s)| matches!(s, LetterSource::Book(_)))
+            .map(|(n, _, _)| n.customer_id.clone())
+            .collect();
+        if !by_order.is_empty() {
+            self.record(acc, Action::Read, by_order, LETTER_READ_FIELDS)
+                .await?;
         }
-        let ids: Vec<String> = rows.iter().map(|(n, _, _)| n.customer_id.clone()).collect();
-        self.record(acc, Action::Read, ids, LETTER_READ_FIELDS)
-            .await?;
-        for (n, row, order) in &rows {
+        if !by_book.is_empty() {
+            self.record(acc, Action::Read, by_book, LETTER_BOOK_READ_FIELDS)
+                .await?;
+        }
+        for (n, row, source) in &rows {
             let key = self.data_key(&n.customer_id).await?;
-            let Some(addr) = codec::open_address(
-                &key,
-                "orders",
-                "buyer_address",
-                &order.id,
-                &order.buyer_address_ct,
-            )?
-            else {
+            let person = codec::open_name(&key, "customers", "name", &row.id, &row.name_ct)?;
+            let addr = match source {
+                LetterSource::Order(order) => codec::open_address(
+                    &key,
+                    "orders",
+                    "buyer_address",
+                    &order.id,
+                    &order.buyer_address_ct,
+                )?,
+                LetterSource::Book(book) => {
+                    let mut own = None;
+                    if let Some(person) = &person {
+                        for entry in book {
+                            let name = codec::open_name(
+                                &key,
+                                "addresses",
+                                "name",
+                                &entry.id,
+                                &entry.name_ct,
+                            )?;
+                            if name.is_some_and(|e| e.full_name() == person.full_name()) {
+                                own = codec::open_address(
+                                    &key,
+                                    "addresses",
+                                    "address",
+                                    &entry.id,
+                                    &entry.address_ct,
+                                )?;
+                                break;
+                            }
+                        }
+                    }
+                    own
+                }
+            };
+            let Some(addr) = addr else {
                 out.no_address.push(n.id.clone());
                 continue;
             };
-            let name = codec::open_name(&key, "customers", "name", &row.id, &row.name_ct)?
-                .map(|n| Personal::new(n.full_name()));
             let mut lines = vec![Personal::new(addr.line1().to_owned())];
             if let Some(l2) = addr.line2() {
                 lines.push(Personal::new(l2.to_owned()));
@@ -277,7 +345,7 @@ impl Gateway {
             out.letters.push(LetterAddress {
                 notice_id: n.id.clone(),
                 customer_id: n.customer_id.clone(),
-                name,
+                name: person.map(|p| Personal::new(p.full_name())),
                 postal_code: Personal::new(addr.postal_code().to_string()),
                 locality: Personal::new(format!("{}{}", addr.prefecture().label_ja(), addr.city())),
                 lines,
