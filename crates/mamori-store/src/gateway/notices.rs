@@ -218,7 +218,7 @@ pub struct LetterBatchRead {
 /// Where a letter's address comes from.
 enum LetterSource {
     /// The buyer address of the person's latest order (their own, as they gave it).
-    Order(OrderRow),
+    Order(Box<OrderRow>),
     /// A member who never ordered: their address book, where an entry in their own name is
     /// taken as their address (the other entries are destinations, often other people's).
     Book(Vec<AddressRow>),
@@ -269,7 +269,7 @@ impl Gateway {
                 None => None,
             };
             if let Some(order) = latest.filter(|o| o.buyer_address_ct.is_some()) {
-                rows.push((n, row, LetterSource::Order(order)));
+                rows.push((n, row, LetterSource::Order(Box::new(order))));
                 continue;
             }
             let book = self.store.addresses(&n.customer_id).await?;
