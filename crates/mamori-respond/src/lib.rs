@@ -10,6 +10,9 @@
 //!   Japanese PDF, and the card companies' report as CSV.
 //! - [`switches`]: close the shop, stop card payment, freeze staff, rotate keys; the state in
 //!   the store, each process's [`Switchboard`] refreshed from it every 500 ms.
+//! - [`evidence`]: the evidence pack (tar + zstd): the window's ledger entries with their
+//!   proofs to the signed head, checkpoints, witness lines, alerts, staff log, observations and
+//!   file baseline, under a manifest signed with the ledger's key; and its verification.
 //! - [`notices`]: notices to individuals (本人通知) by signed mail from the scope, resumable,
 //!   at a per-incident rate, with their bounces (VERP, RFC 3464).
 //!
@@ -19,6 +22,7 @@
 
 pub mod deadlines;
 pub mod desk;
+pub mod evidence;
 pub mod kind;
 pub mod notices;
 pub mod public_notice;
