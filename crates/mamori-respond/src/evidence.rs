@@ -127,7 +127,8 @@ pub struct Manifest {
     pub created_at: i64,
     /// Window start (Unix seconds, inclusive).
     pub window_from: i64,
-    /// Window end (Unix seconds, exclusive).
+    /// Window end (Unix seconds, exclusive; the pack's time when the incident has none, and then
+    /// every entry up to the head is in the pack).
     pub window_to: i64,
     /// First leaf index of the entries (inclusive).
     pub entries_from: u64,
@@ -292,7 +293,7 @@ fn note_text(incident: i64, manifest_sha256: &str) -> String {
 }
 
 /// Builds the evidence pack of incident `id`: the ledger entries whose time falls in the
-/// incident's window (no start: from the first entry; no end: until `now`), proven against the
+/// incident's window (no start: from the first entry; no end: up to the head), proven against the
 /// newest signed checkpoint (sign one first: entries after it are not in the pack), and the
 /// records listed in the module's documentation. Signed with `signer`, the ledger's checkpoint
 /// key.
@@ -335,9 +336,12 @@ pub async fn build(
 
     // The window's range: every entry from the first in the window to the last in it (entries
     // between them are kept even if their clock says otherwise, so that the range is whole).
+    // Without an end, every entry up to the signed head (even of the current second).
     let (from_us, to_us) = (
         window_from.saturating_mul(1_000_000),
-        window_to.saturating_mul(1_000_000),
+        incident
+            .window_to
+            .map_or(i64::MAX, |t| t.saturating_mul(1_000_000)),
     );
     let mut first: Option<u64> = None;
     let mut last: Option<u64> = None;

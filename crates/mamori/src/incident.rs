@@ -7,6 +7,8 @@ use anyhow::{bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use mamori_domain::time::jst;
+use mamori_ledger::{LedgerSigner, WitnessFile};
+use mamori_respond::evidence;
 use mamori_respond::notices::letter::{LetterRenderer, LETTER_BATCH};
 use mamori_respond::report::pdf::{PdfRenderer, ReportFonts};
 use mamori_respond::{
@@ -171,6 +173,18 @@ pub enum IncidentCmd {
         #[arg(long, env = "MAMORI_REPORT_FONT_DIR")]
         font_dir: Option<std::path::PathBuf>,
     },
+    /// Write the incident's evidence pack (tar + zstd, 0600, never overwritten): the ledger
+    /// entries of the window with their proofs to the signed tree head (a checkpoint is signed
+    /// first), the checkpoints, the witness lines, the alerts, the staff log, the browser
+    /// monitor's observations and the file baseline, under a manifest signed with the ledger's
+    /// key. `mamori evidence verify FILE --public-key KEY` checks it anywhere.
+    Evidence {
+        /// The incident's number.
+        id: i64,
+        /// The file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Write the card companies' / acquirer's list of the payment attempts of the scope's
     /// window (CSV, UTF-8 with a BOM); with --timeline-out, the timeline as a second CSV.
     CardCsv {
@@ -211,7 +225,7 @@ pub async fn run(
     cmd: IncidentCmd,
     cfg: &crate::config::Config,
 ) -> Result<ExitCode> {
-    let desk = Desk::new(gateway);
+    let desk = Desk::new(gateway.clone());
     match cmd {
         IncidentCmd::Open {
             kind,
@@ -365,6 +379,7 @@ pub async fn run(
             batch_size,
             font_dir,
         } => write_letters(&desk, id, &out, batch_size, font_dir.as_deref()).await?,
+        IncidentCmd::Evidence { id, out } => write_evidence(&desk, &gateway, id, &out, cfg).await?,
         IncidentCmd::CardCsv {
             id,
             out,
@@ -463,6 +478,58 @@ async fn write_report(
         report.title_ja(),
         out.display(),
         bytes.len()
+    );
+    Ok(())
+}
+
+/// `mamori incident evidence N --out FILE`.
+async fn write_evidence(
+    desk: &Desk,
+    gateway: &Gateway,
+    id: i64,
+    out: &std::path::Path,
+    cfg: &crate::config::Config,
+) -> Result<()> {
+    if out.exists() {
+        bail!(
+            "{} exists already; an evidence pack is never overwritten",
+            out.display()
+        );
+    }
+    let signer = LedgerSigner::load_key_file(&cfg.ledger_key_file())
+        .with_context(|| format!("the ledger key {}", cfg.ledger_key_file().display()))?;
+    // Everything recorded so far (this command's own entries too) under a signed head.
+    gateway.ledger().checkpoint().await?;
+    let witness_notes = WitnessFile::open(&cfg.witness_file()).read_all()?;
+    let baseline_path = cfg.guard_baseline_file();
+    let file_baseline = match std::fs::read(&baseline_path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", baseline_path.display())),
+    };
+    let extras = evidence::Extras {
+        witness_notes,
+        file_baseline,
+    };
+    let pack = evidence::build(desk, id, &signer, &extras, Utc::now().timestamp()).await?;
+    write_private(out, &pack.bytes)?;
+    let m = &pack.manifest;
+    println!(
+        "incident {id}: evidence pack written to {} ({} bytes, {} files): ledger entries {}..{} \
+         of the window, proven to the signed tree head of {} entries (root {})",
+        out.display(),
+        pack.bytes.len(),
+        m.files.len() + 2,
+        m.entries_from,
+        m.entries_to,
+        m.tree_head.size,
+        m.tree_head.root
+    );
+    println!("ledger public key: {}", m.public_key);
+    println!(
+        "verify with: mamori evidence verify {} --public-key {}",
+        out.display(),
+        m.public_key
     );
     Ok(())
 }

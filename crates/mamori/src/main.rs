@@ -1,7 +1,7 @@
 //! `mamori`: the one program a shop owner runs.
 //!
-//! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `scan` found card
-//! data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database);
+//! Exit codes: 0 success; 1 a check found a problem (`ledger verify` found a break, `evidence
+//! verify` refused a pack, `scan` found card data); 2 the command could not run (bad input, missing key file, wrong key, unreachable database);
 //! 3 `mamori serve` did not shut down within `[server] shutdown_timeout_secs`.
 
 mod config;
@@ -12,13 +12,13 @@ mod jobs;
 mod serve;
 mod shutdown;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use mamori_ledger::LedgerSigner;
+use mamori_ledger::{LedgerSigner, LedgerVerifier};
 use mamori_store::{open_store, Accessor, Gateway, Ledger, LedgerConfig, Store};
 use mamori_vault::KeyRing;
 
@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         cmd: incident::IncidentCmd,
     },
+    /// Evidence packs of incidents (`mamori incident evidence N` writes one).
+    Evidence {
+        #[command(subcommand)]
+        cmd: EvidenceCmd,
+    },
     /// Back-office staff.
     Staff {
         #[command(subcommand)]
@@ -125,6 +130,22 @@ enum LedgerCmd {
     Prove {
         /// Leaf index (0-based) of the event.
         index: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvidenceCmd {
+    /// Check an evidence pack with nothing but the pack and the ledger's public key (as
+    /// `mamori keys show` prints it): the manifest's signature, every file's SHA-256, each
+    /// ledger entry through the proofs to the signed tree head, and the checkpoints'
+    /// signatures. Exit 0 verified, 1 it does not verify (the file, and the entry, named), 2
+    /// the pack or the key could not be read.
+    Verify {
+        /// The pack.
+        file: PathBuf,
+        /// The ledger's public key (`<name>+<key id>+<base64>`), or a file holding it.
+        #[arg(long)]
+        public_key: String,
     },
 }
 
@@ -203,6 +224,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         mamori_pay::run_sandbox(*args).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Evidence {
+        cmd: EvidenceCmd::Verify { file, public_key },
+    } = &cli.command
+    {
+        return evidence_verify(file, public_key);
+    }
     let mut cfg = Config::load(cli.config.as_deref())?;
     if let Some(d) = cli.data_dir {
         cfg.data_dir = d;
@@ -277,8 +304,53 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Staff {
             cmd: StaffCmd::Create { role, email, name },
         } => staff_create(&cfg, &role, &email, &name).await,
-        Command::Scan(_) => Ok(ExitCode::from(2)),
+        Command::Scan(_) | Command::Evidence { .. } => Ok(ExitCode::from(2)),
         Command::PspSandbox(_) => Ok(ExitCode::from(2)),
+    }
+}
+
+/// `mamori evidence verify FILE --public-key KEY`: needs no configuration, database or key file.
+fn evidence_verify(file: &Path, public_key: &str) -> Result<ExitCode> {
+    let key = match LedgerVerifier::parse(public_key.trim()) {
+        Ok(k) => k,
+        Err(parse_err) => {
+            let path = Path::new(public_key);
+            if !path.is_file() {
+                bail!("--public-key: {parse_err} (give the key as `mamori keys show` prints it, or a file holding it)");
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let text = text.trim();
+            let text = text
+                .strip_prefix("ledger public key:")
+                .unwrap_or(text)
+                .trim();
+            LedgerVerifier::parse(text)
+                .with_context(|| format!("the public key in {}", path.display()))?
+        }
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    match mamori_respond::evidence::verify(&bytes, &key) {
+        Ok(v) => {
+            let m = &v.manifest;
+            println!(
+                "evidence pack OK: incident {}, {} ledger entries ({}..{}) proven to the signed tree head of {} entries (root {}), {} files, {} checkpoint signatures",
+                m.incident,
+                v.entries,
+                m.entries_from,
+                m.entries_to,
+                m.tree_head.size,
+                m.tree_head.root,
+                m.files.len() + 2,
+                v.checkpoints
+            );
+            println!("ledger public key: {}", key.to_vkey());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("evidence pack BROKEN: {e}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -887,3 +887,124 @@ fn incident_report_and_card_csv_are_written() {
     );
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
+
+/// `mamori incident evidence` writes a pack (0600, never overwritten) that `mamori evidence
+/// verify` accepts with the public key alone (given as printed, or in a file); a copy with one
+/// byte of one ledger entry changed, or another key, is refused naming the file and the entry.
+#[test]
+fn incident_evidence_then_verify_and_a_tampered_copy_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(code(&mamori(dir.path(), &["keys", "init"])), 0);
+    assert_eq!(code(&mamori(dir.path(), &["db", "migrate"])), 0);
+    let url = format!("sqlite://{}", dir.path().join("data/mamori.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(append_events(dir.path(), &url, 30));
+    let out = mamori(
+        dir.path(),
+        &[
+            "incident",
+            "open",
+            "--kind",
+            "staff_misuse",
+            "--known-at",
+            "2027-01-08 10:00",
+            "--from",
+            "2020-01-01",
+            "--principal",
+            "staff-1",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    let pack = dir.path().join("incident-1.tar.zst");
+    let pack_arg = pack.to_str().unwrap();
+    let out = mamori(
+        dir.path(),
+        &["incident", "evidence", "1", "--out", pack_arg],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("ledger entries 0.."), "{}", text(&out));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&pack).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let out = mamori(
+        dir.path(),
+        &["incident", "evidence", "1", "--out", pack_arg],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("never overwritten"), "{}", text(&out));
+
+    let shown = text(&mamori(dir.path(), &["keys", "show"]));
+    let vkey = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("ledger public key: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Verified elsewhere: an empty directory, no configuration, no database.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = mamori(
+        elsewhere.path(),
+        &["evidence", "verify", pack_arg, "--public-key", &vkey],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("evidence pack OK: incident 1"),
+        "{}",
+        text(&out)
+    );
+    let key_file = elsewhere.path().join("ledger.pub");
+    std::fs::write(&key_file, format!("ledger public key: {vkey}\n")).unwrap();
+    let out = mamori(
+        elsewhere.path(),
+        &[
+            "evidence",
+            "verify",
+            pack_arg,
+            "--public-key",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // One byte of entry 7 (its purpose `p7` becomes `p8`).
+    use mamori_respond::evidence;
+    let mut files = evidence::unpack(&std::fs::read(&pack).unwrap()).unwrap();
+    let (_, entries) = files
+        .iter_mut()
+        .find(|(n, _)| n == evidence::ENTRIES)
+        .unwrap();
+    let needle = br#"\"purpose\":\"p7\""#;
+    let at = entries
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&entries[..600])));
+    entries[at + needle.len() - 3] = b'8';
+    let bad = elsewhere.path().join("tampered.tar.zst");
+    std::fs::write(&bad, evidence::pack(&files, 0).unwrap()).unwrap();
+    let out = mamori(
+        elsewhere.path(),
+        &[
+            "evidence",
+            "verify",
+            bad.to_str().unwrap(),
+            "--public-key",
+            &vkey,
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("BROKEN: entries.jsonl: entry 7:"),
+        "{}",
+        text(&out)
+    );
+
+    // Another key.
+    let other = LedgerSigner::generate("mamori-ledger").verifier().to_vkey();
+    let out = mamori(
+        elsewhere.path(),
+        &["evidence", "verify", pack_arg, "--public-key", &other],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(text(&out).contains("manifest.sig"), "{}", text(&out));
+}
