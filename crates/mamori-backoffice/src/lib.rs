@@ -86,6 +86,8 @@
 //!   state machine, card refund and cancel through the sandbox provider, products and images,
 //!   settings, the staff log as the auditor filters it; bad input changes nothing.
 //! - `storefront.rs`: no back-office path answers on the shop's listener.
+//! - `inquiry.rs`: the inquiry desk from the storefront's form to the incident's list and an
+//!   opening on the ledger; the limits per address and shop-wide; no value in the raw database.
 //! - `e2e.rs`: Chromium with a virtual passkey authenticator and TOTP (see the file).
 //!
 //! # Modules

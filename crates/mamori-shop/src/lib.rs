@@ -506,7 +506,7 @@ pub struct Parts {
 }
 
 /// Builds the state and stack: sessions sealed in the database, webhook replay guard in the
-/// database, rate limits on login, registration, reset and payment.
+/// database, rate limits on login, registration, reset, payment and the inquiry form.
 pub fn assemble(parts: Parts) -> Assembly {
     use mamori_web::ratelimit::{KeyKind, RateLimit, RateLimitRule, RateLimiter};
     let Parts {
