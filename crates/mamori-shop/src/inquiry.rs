@@ -127,9 +127,10 @@ fn limited(c: Ctx, id: i64, wait: Duration) -> Response {
     res
 }
 
-/// A required free text of at most `max` characters (trimmed).
+/// A required free text of at most `max` characters (trimmed; a browser's CRLF line ends
+/// counted and kept as one LF, as the textarea's own limit counts them).
 fn text(form: &mut FormState, name: &str, max: usize) -> Option<String> {
-    let v = form.value(name).trim().to_owned();
+    let v = form.value(name).replace("\r\n", "\n").trim().to_owned();
     if v.is_empty() {
         form.fail(name, "入力してください。", "Please fill in this field.");
         return None;
@@ -214,4 +215,42 @@ pub async fn submit(
         id,
         reception: receipt.reception,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mamori_web::i18n::Lang;
+
+    fn form(message: &str) -> FormState {
+        let map = HashMap::from([
+            ("name".to_owned(), "問合 太郎".to_owned()),
+            ("email".to_owned(), "taro@example.jp".to_owned()),
+            ("phone".to_owned(), String::new()),
+            ("message".to_owned(), message.to_owned()),
+        ]);
+        FormState::from_submission(Lang::Ja, map, FIELDS).unwrap()
+    }
+
+    #[test]
+    fn the_message_limit_counts_a_line_end_once() {
+        // 1,998 characters and a CRLF: 1,999 as the textarea counts them.
+        let ok = format!("{}\r\n{}", "あ".repeat(999), "い".repeat(999));
+        let mut f = form(&ok);
+        let d = draft(&mut f).unwrap();
+        assert!(!d.message.expose().contains('\r'));
+        assert!(d.phone.is_none());
+        let mut f = form(&"あ".repeat(MESSAGE_MAX_CHARS + 1));
+        assert!(draft(&mut f).is_none());
+        assert!(f.error("message").unwrap().contains("2,000"));
+        assert_eq!(f.value("message").chars().count(), MESSAGE_MAX_CHARS + 1);
+    }
+
+    #[test]
+    fn a_draft_shows_nothing_in_debug() {
+        let mut f = form("本文です");
+        let d = draft(&mut f).unwrap();
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("問合") && !shown.contains("taro@") && !shown.contains("本文"));
+    }
 }
