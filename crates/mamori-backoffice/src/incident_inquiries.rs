@@ -3,6 +3,7 @@
 //!
 //! | route | what it does | access |
 //! |---|---|---|
+//! | `GET /inquiries` | every incident with inquiries, how many and how many are open (the menu's entry: support reads no incident page) | `customers_view` |
 //! | `GET /incidents/{id}/inquiries` | the list: 受付番号, time, status, whether the sender matches a person of the incident's latest scope (by blind index: nothing opened, nothing recorded) | `customers_view` (owner, manager, support) |
 //! | `GET /incidents/{id}/inquiries/{inquiry}` | opens one inquiry's values: a ledger `Read` by the member of staff (purpose `incident.inquiry`) before decrypting; `no-store`; the reveal limit | `customers_reveal` (owner, manager, support) |
 //! | `POST /incidents/{id}/inquiries/{inquiry}/answered` | marks it answered (staff log) | `customers_reveal` |
@@ -19,6 +20,7 @@ use axum::{
     response::Response,
 };
 use http::{header, HeaderValue};
+use mamori_staff::Permission;
 use mamori_store::{gateway::InquiryHead, StoreError};
 use mamori_web::{
     errors::{AppError, SafeForm},
@@ -66,11 +68,62 @@ impl From<InquiryHead> for InquiryLine {
     }
 }
 
+/// One incident with inquiries.
+#[derive(Clone, Debug)]
+pub struct DeskLine {
+    /// The incident.
+    pub id: i64,
+    /// Its title (staff's words).
+    pub title: String,
+    /// How many inquiries.
+    pub total: i64,
+    /// How many are open.
+    pub open: i64,
+}
+
+#[derive(Template)]
+#[template(path = "incidents/inquiry_desks.html")]
+struct DesksPage {
+    c: Ctx,
+    desks: Vec<DeskLine>,
+}
+
+/// `GET /inquiries`: every incident with inquiries, with its counts.
+pub async fn desks(
+    State(state): State<Arc<BackofficeState>>,
+    c: Ctx,
+) -> Result<Response, AppError> {
+    let counts = state
+        .gateway
+        .inquiry_counts()
+        .await
+        .map_err(fail("inquiry counts"))?;
+    let mut desks = Vec::with_capacity(counts.len());
+    for (id, total, open) in counts {
+        let title = state
+            .store
+            .incident_by_id(id)
+            .await
+            .map_err(fail("incident"))?
+            .map(|r| r.title)
+            .unwrap_or_default();
+        desks.push(DeskLine {
+            id,
+            title,
+            total,
+            open,
+        });
+    }
+    Ok(render(&DesksPage { c, desks }))
+}
+
 #[derive(Template)]
 #[template(path = "incidents/inquiries.html")]
 struct ListPage {
     c: Ctx,
     id: i64,
+    /// May open the incident's own page (`incidents_view`); support may not.
+    can_incident: bool,
     lines: Vec<InquiryLine>,
     open: usize,
 }
@@ -120,7 +173,14 @@ pub async fn list(
         .map(InquiryLine::from)
         .collect();
     let open = lines.iter().filter(|l| l.status == "open").count();
-    Ok(render(&ListPage { c, id, lines, open }))
+    let can_incident = c.can(Permission::IncidentsView);
+    Ok(render(&ListPage {
+        c,
+        id,
+        can_incident,
+        lines,
+        open,
+    }))
 }
 
 /// `GET /incidents/{id}/inquiries/{inquiry}`: opens the values on the ledger.

@@ -43,7 +43,7 @@
 //! | audit | `GET /ledger` (filter by customer; never a value), `GET /staff-log` (staff, action, dates) | `ledger_view`, `staff_log_view` |
 //! | security | `GET /security` (dashboard: counts over 24 h or 7 days as SVG), `GET /security/self-check` (live evidence), `GET /canaries` (ids to owners only) | `alerts_view` |
 //! | canaries | `POST /canaries` (plant N, a reason), `POST /canaries/mail/{id}/open` (a reason; on the ledger) | `canaries_manage` (owner) + step-up |
-//! | inquiries | `GET /incidents/{id}/inquiries` (reception numbers, times, status, in the latest scope or not; nothing opened), `GET /incidents/{id}/inquiries/{inquiry}` (the values, on the ledger), `POST …/answered` ([`incident_inquiries`]) | `customers_view`, `customers_reveal` |
+//! | inquiries | `GET /inquiries` (incidents with inquiries, counts), `GET /incidents/{id}/inquiries` (reception numbers, times, status, in the latest scope or not; nothing opened), `GET /incidents/{id}/inquiries/{inquiry}` (the values, on the ledger), `POST …/answered` ([`incident_inquiries`]) | `customers_view`, `customers_reveal` |
 //!
 //! # Roles
 //!

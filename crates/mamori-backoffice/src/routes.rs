@@ -240,6 +240,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/incidents/{id}/public-notice", Perm(P::IncidentsManage), STEP, incident_public_notice::save),
     route!(Post "/incidents/{id}/public-notice/publish", Perm(P::IncidentsManage), STEP, incident_public_notice::publish),
     route!(Post "/incidents/{id}/public-notice/unpublish", Perm(P::IncidentsManage), STEP, incident_public_notice::unpublish),
+    route!(Get "/inquiries", Perm(P::CustomersView), NO, incident_inquiries::desks),
     route!(Get "/incidents/{id}/inquiries", Perm(P::CustomersView), NO, incident_inquiries::list),
     route!(Get "/incidents/{id}/inquiries/{inquiry}", Perm(P::CustomersReveal), NO, incident_inquiries::detail, limit: reveal),
     route!(Post "/incidents/{id}/inquiries/{inquiry}/answered", Perm(P::CustomersReveal), NO, incident_inquiries::answered),

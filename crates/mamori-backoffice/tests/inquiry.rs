@@ -456,6 +456,16 @@ async fn inquiry_from_storefront_to_the_desk(backend: Backend) {
 
     // Roles: support reads and opens; an auditor neither lists nor opens; no such inquiry: 404.
     let (_, support) = bo.member(Role::Support).await;
+    let desks = support.get("/inquiries").await;
+    desks.expect(200);
+    assert!(desks.has("#nav-inquiries"));
+    assert!(
+        desks.has(&format!(
+            "#desk-{id}[data-total='5'][data-open='4'] a[href='/incidents/{id}/inquiries']"
+        )),
+        "{}",
+        desks.text
+    );
     support
         .get(&format!("/incidents/{id}/inquiries"))
         .await
@@ -470,6 +480,8 @@ async fn inquiry_from_storefront_to_the_desk(backend: Backend) {
         403
     );
     assert_eq!(auditor.get(&path).await.status, 403);
+    assert_eq!(auditor.get("/inquiries").await.status, 403);
+    assert!(!auditor.get(&page).await.has("#nav-inquiries"));
     assert!(!auditor.get(&page).await.has("#inquiries-link"));
     owner
         .get(&format!(

@@ -70,6 +70,16 @@ macro_rules! impl_inquiry_store {
                 .await?)
             }
 
+            async fn inquiry_counts(&self) -> Result<Vec<(i64, i64, i64)>> {
+                Ok(sqlx::query_as::<_, (i64, i64, i64)>(
+                    "SELECT incident_id, COUNT(*), \
+                     COALESCE(SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END), 0) \
+                     FROM incident_inquiries GROUP BY incident_id ORDER BY incident_id DESC",
+                )
+                .fetch_all(self.pool())
+                .await?)
+            }
+
             async fn inquiry_mark_answered(&self, id: &str, at: i64, by: &str) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE incident_inquiries SET status = $2, answered_at = $3, answered_by = $4 \

@@ -310,6 +310,12 @@ impl Gateway {
         })
     }
 
+    /// Per incident with inquiries: (incident id, how many, how many open), newest incident
+    /// first. Counts only: nothing is opened or recorded.
+    pub async fn inquiry_counts(&self) -> Result<Vec<(i64, i64, i64)>> {
+        self.store.inquiry_counts().await
+    }
+
     /// Marks inquiry `id` of incident `incident_id` answered by `by` (`staff:<id>`) at `at`;
     /// false when it was not open. Nothing personal is read or written.
     pub async fn inquiry_mark_answered(

@@ -63,6 +63,10 @@ pub trait InquiryStore: Send + Sync {
     /// An incident's inquiries, newest first (at most `limit`).
     async fn inquiries_of(&self, incident_id: i64, limit: i64) -> Result<Vec<InquiryRow>>;
 
+    /// Per incident with inquiries: (incident id, how many, how many open), newest incident
+    /// first.
+    async fn inquiry_counts(&self) -> Result<Vec<(i64, i64, i64)>>;
+
     /// Marks an open inquiry answered; false when it is not open (or not there).
     async fn inquiry_mark_answered(&self, id: &str, at: i64, by: &str) -> Result<bool>;
 }

@@ -83,6 +83,8 @@ async fn inquiries_are_sealed_matched_by_blind_index_and_opened_on_the_ledger(ba
         "the list records nothing"
     );
 
+    assert_eq!(gw.inquiry_counts().await.unwrap(), vec![(id, 2, 2)]);
+
     // Opened: one read by the member of staff, the values as sent.
     let opened = gw.inquiry_open(&staff, id, &a.id).await.unwrap();
     assert_eq!(opened.name.expose(), "問合 花子");
@@ -135,6 +137,7 @@ async fn inquiries_are_sealed_matched_by_blind_index_and_opened_on_the_ledger(ba
         .unwrap());
     let opened = gw.inquiry_open(&staff, id, &a.id).await.unwrap();
     assert_eq!(opened.head.status, "answered");
+    assert_eq!(gw.inquiry_counts().await.unwrap(), vec![(id, 2, 1)]);
     assert_eq!(opened.answered, Some((400, "staff:staff-1".to_owned())));
 }
 both_backends!(inquiries_are_sealed_matched_by_blind_index_and_opened_on_the_ledger);
