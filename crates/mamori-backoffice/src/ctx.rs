@@ -194,6 +194,13 @@ pub const MENU: &[(Permission, &str, &str, &str, &str)] = &[
         "Incidents",
     ),
     (
+        Permission::CustomersView,
+        "inquiries",
+        "/inquiries",
+        "お問い合わせ",
+        "Inquiries",
+    ),
+    (
         Permission::OwnAccount,
         "account",
         "/account",

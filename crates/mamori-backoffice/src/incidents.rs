@@ -320,6 +320,8 @@ struct DetailPage {
     /// The published public notice's storefront address (empty when none is published): the
     /// shop switch's notice URL by default, so the maintenance page links it.
     notice_url: String,
+    /// Whether this member of staff may see the inquiry desk's list (`customers_view`).
+    can_inquiries: bool,
 }
 
 /// One switch as the detail page shows it.
@@ -442,8 +444,10 @@ pub async fn detail(
         Some(s) if s.version.is_some() => crate::incident_public_notice::public_url(&state, r.id),
         _ => String::new(),
     };
+    let can_inquiries = c.can(Permission::CustomersView);
     Ok(render(&DetailPage {
         notice_url,
+        can_inquiries,
         c,
         id: r.id,
         kind: r.kind,

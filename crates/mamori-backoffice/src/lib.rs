@@ -43,6 +43,7 @@
 //! | audit | `GET /ledger` (filter by customer; never a value), `GET /staff-log` (staff, action, dates) | `ledger_view`, `staff_log_view` |
 //! | security | `GET /security` (dashboard: counts over 24 h or 7 days as SVG), `GET /security/self-check` (live evidence), `GET /canaries` (ids to owners only) | `alerts_view` |
 //! | canaries | `POST /canaries` (plant N, a reason), `POST /canaries/mail/{id}/open` (a reason; on the ledger) | `canaries_manage` (owner) + step-up |
+//! | inquiries | `GET /inquiries` (incidents with inquiries, counts), `GET /incidents/{id}/inquiries` (reception numbers, times, status, in the latest scope or not; nothing opened), `GET /incidents/{id}/inquiries/{inquiry}` (the values, on the ledger), `POST …/answered` ([`incident_inquiries`]) | `customers_view`, `customers_reveal` |
 //!
 //! # Roles
 //!
@@ -85,6 +86,8 @@
 //!   state machine, card refund and cancel through the sandbox provider, products and images,
 //!   settings, the staff log as the auditor filters it; bad input changes nothing.
 //! - `storefront.rs`: no back-office path answers on the shop's listener.
+//! - `inquiry.rs`: the inquiry desk from the storefront's form to the incident's list and an
+//!   opening on the ledger; the limits per address and shop-wide; no value in the raw database.
 //! - `e2e.rs`: Chromium with a virtual passkey authenticator and TOTP (see the file).
 //!
 //! # Modules
@@ -124,6 +127,7 @@ pub mod dashboard;
 pub mod forms;
 pub mod guard;
 pub mod images;
+pub mod incident_inquiries;
 pub mod incident_notices;
 pub mod incident_public_notice;
 pub mod incident_reports;

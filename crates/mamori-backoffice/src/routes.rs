@@ -27,9 +27,9 @@ use mamori_web::{
 use crate::{
     account, alerts, assets, audit, auth, csp_reports,
     ctx::{keys, Ctx, CurrentStaff},
-    customers, dashboard, guard as file_guard, incident_notices, incident_public_notice,
-    incident_reports, incident_scope, incidents, orders, products, scripts, security, settings,
-    staff_admin, stafflog,
+    customers, dashboard, guard as file_guard, incident_inquiries, incident_notices,
+    incident_public_notice, incident_reports, incident_scope, incidents, orders, products, scripts,
+    security, settings, staff_admin, stafflog,
     state::BackofficeState,
 };
 
@@ -240,6 +240,10 @@ pub static ROUTES: &[RouteSpec] = &[
     route!(Post "/incidents/{id}/public-notice", Perm(P::IncidentsManage), STEP, incident_public_notice::save),
     route!(Post "/incidents/{id}/public-notice/publish", Perm(P::IncidentsManage), STEP, incident_public_notice::publish),
     route!(Post "/incidents/{id}/public-notice/unpublish", Perm(P::IncidentsManage), STEP, incident_public_notice::unpublish),
+    route!(Get "/inquiries", Perm(P::CustomersView), NO, incident_inquiries::desks),
+    route!(Get "/incidents/{id}/inquiries", Perm(P::CustomersView), NO, incident_inquiries::list),
+    route!(Get "/incidents/{id}/inquiries/{inquiry}", Perm(P::CustomersReveal), NO, incident_inquiries::detail, limit: reveal),
+    route!(Post "/incidents/{id}/inquiries/{inquiry}/answered", Perm(P::CustomersReveal), NO, incident_inquiries::answered),
     route!(Post "/incidents/{id}/report", Perm(P::IncidentsManage), NO, incident_reports::save),
     route!(Get "/incidents/{id}/report/pdf", Perm(P::IncidentsView), NO, incident_reports::pdf),
     route!(Get "/incidents/{id}/report/text", Perm(P::IncidentsView), NO, incident_reports::text),

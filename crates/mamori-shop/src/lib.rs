@@ -14,6 +14,7 @@
 //! | [`members`] | registration with mail confirmation, login, logout, password reset |
 //! | [`mypage`] | order history and detail, address book, profile, password and email change, withdrawal |
 //! | [`oshirase`] | the public notice after an incident (`/oshirase/{id}`), its banner on every page, MyPage's "was my data affected?" (`/mypage/affected`) |
+//! | [`inquiry`] | the inquiry desk's form under a published notice (`/oshirase/{id}/inquiry`), sealed through the gateway, rate-limited |
 //! | [`receipt`] | the printable 適格請求書 of a paid order, its issuer as at first issue |
 //! | [`mail`] | mail drafts sealed into the outbox, the outbox the mail worker reads |
 //! | [`adapters`] | SQL-backed session store and webhook replay guard |
@@ -30,6 +31,7 @@ pub mod checkout;
 pub mod ctx;
 pub mod forms;
 pub mod housekeeping;
+pub mod inquiry;
 pub mod mail;
 pub mod members;
 pub mod mypage;
@@ -109,6 +111,12 @@ pub fn routes(state: Arc<ShopState>) -> Router {
         .route("/privacy", get(privacy))
         .route("/terms", get(terms))
         .route("/oshirase/{id}", get(oshirase::show))
+        .route(
+            "/oshirase/{id}/inquiry",
+            get(inquiry::form)
+                .post(inquiry::submit)
+                .route_layer(private.clone().layer()),
+        )
         .route(
             "/mypage/affected",
             get(oshirase::affected).route_layer(private.clone().layer()),
@@ -430,6 +438,25 @@ impl Assembly {
         self
     }
 
+    /// Limits the inquiry form ([`inquiry`]) to `per_ip` sendings per client address and
+    /// `shop_wide` for the whole shop (by default [`inquiry::PER_IP`] and
+    /// [`inquiry::SHOP_WIDE`]).
+    pub fn with_inquiry_limits(
+        mut self,
+        per_ip: mamori_web::ratelimit::RateLimit,
+        shop_wide: mamori_web::ratelimit::RateLimit,
+    ) -> Self {
+        use mamori_web::ratelimit::{KeyKind, RateLimitRule, RateLimiter};
+        let mut state = (*self.state).clone();
+        let client_ip = state.limits.inquiry_ip.client_ip.clone();
+        state.limits.inquiry_ip =
+            RateLimitRule::new(per_ip, KeyKind::Ip, 100_000, state.clock.clone())
+                .with_client_ip(client_ip);
+        state.limits.inquiry_shop = Arc::new(RateLimiter::new(shop_wide, 2, state.clock.clone()));
+        self.state = Arc::new(state);
+        self
+    }
+
     /// The public notice's banner of this shop: refresh it (`NoticeBoard::spawn_refresh`) so
     /// that a publish or withdrawal through any process shows here.
     pub fn notices(&self) -> oshirase::NoticeBoard {
@@ -479,7 +506,7 @@ pub struct Parts {
 }
 
 /// Builds the state and stack: sessions sealed in the database, webhook replay guard in the
-/// database, rate limits on login, registration, reset and payment.
+/// database, rate limits on login, registration, reset, payment and the inquiry form.
 pub fn assemble(parts: Parts) -> Assembly {
     use mamori_web::ratelimit::{KeyKind, RateLimit, RateLimitRule, RateLimiter};
     let Parts {
@@ -504,6 +531,8 @@ pub fn assemble(parts: Parts) -> Assembly {
         reset_ip: rule(RateLimit::per_hour(10), KeyKind::Ip),
         payment_session: rule(RateLimit::per_hour(10), KeyKind::Session),
         payment_ip: rule(RateLimit::per_hour(30), KeyKind::Ip),
+        inquiry_ip: rule(inquiry::PER_IP, KeyKind::Ip),
+        inquiry_shop: Arc::new(RateLimiter::new(inquiry::SHOP_WIDE, 2, clock.clone())),
     };
     let guard = Arc::new(adapters::SqlReplayGuard::new(store.clone()));
     let webhooks = Arc::new(mamori_pay::WebhookVerifier::new(webhook_secret, guard));

@@ -4,6 +4,7 @@
 //! | route | what it does |
 //! |---|---|
 //! | `GET /oshirase/{incident}` | the published version of the incident's notice (404 when none is published) |
+//! | `GET /oshirase/{incident}/inquiry` | the inquiry desk's form ([`crate::inquiry`]), linked from the notice |
 //! | `GET /mypage/affected` | for the signed-in member: for each published notice, whether the incident's latest scope snapshot names them, with the kinds of their items |
 //!
 //! While a notice is published, every storefront page carries a banner linking it
@@ -158,6 +159,7 @@ fn jst_date(unix: i64) -> (String, String) {
 #[template(path = "oshirase.html")]
 struct NoticePage {
     c: Ctx,
+    id: i64,
     title: String,
     other_title: String,
     paragraphs: Vec<Vec<String>>,
@@ -167,7 +169,11 @@ struct NoticePage {
     updated: String,
 }
 
-async fn published(state: &ShopState, id: i64) -> Result<Option<PublishedNoticeRow>, AppError> {
+/// The published notice of incident `id`, if its notice is published.
+pub(crate) async fn published(
+    state: &ShopState,
+    id: i64,
+) -> Result<Option<PublishedNoticeRow>, AppError> {
     Ok(state
         .store
         .public_notices_published()
@@ -196,6 +202,7 @@ pub async fn show(
         published: if c.en() { first_en } else { first_ja },
         updated: if c.en() { upd_en } else { upd_ja },
         c,
+        id,
         title,
         other_title,
         paragraphs: paragraphs(&body),

@@ -79,6 +79,12 @@ pub struct Limits {
     pub payment_session: RateLimitRule,
     /// Payment attempts per client IP.
     pub payment_ip: RateLimitRule,
+    /// Inquiries sent per client IP ([`crate::inquiry`]); checked in the handler, which answers
+    /// its own 429 page.
+    pub inquiry_ip: RateLimitRule,
+    /// Inquiries sent shop-wide (one bucket for every client): against a flood from many
+    /// addresses filling the desk.
+    pub inquiry_shop: Arc<RateLimiter>,
 }
 
 /// Everything a handler may use. Cheap to clone (`Arc` inside).

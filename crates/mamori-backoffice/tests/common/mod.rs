@@ -55,6 +55,8 @@ pub struct TestBackoffice {
     pub backend: Backend,
     /// Key file, ledger key, witness, SQLite file.
     pub dir: tempfile::TempDir,
+    /// The database's URL (`sqlite://…` in `dir`, or the PostgreSQL database's).
+    pub db_url: String,
     /// What purges expired staff sessions (as `mamori serve`'s housekeeping runs it).
     pub session_purger: mamori_backoffice::sessions::StaffSessionPurger,
     server: JoinHandle<()>,
@@ -107,12 +109,23 @@ impl TestBackoffice {
         &self,
         maintenance: Option<mamori_web::maintenance::Maintenance>,
     ) -> Storefront {
-        serve_storefront(
+        self.storefront_with(maintenance, |shop| shop).await
+    }
+
+    /// [`TestBackoffice::storefront`] with `tweak` applied to the shop's assembly (e.g. other
+    /// rate limits).
+    pub async fn storefront_with(
+        &self,
+        maintenance: Option<mamori_web::maintenance::Maintenance>,
+        tweak: impl FnOnce(mamori_shop::Assembly) -> mamori_shop::Assembly,
+    ) -> Storefront {
+        serve_storefront_with(
             self.gateway().clone(),
             &self.sandbox.base_url,
             "sk_test_backoffice_harness",
             maintenance,
             None,
+            tweak,
         )
         .await
     }
@@ -133,6 +146,7 @@ impl TestBackoffice {
             dir,
             gw: gateway,
             key_file,
+            url: db_url,
             ..
         } = Env::with_demo_catalogue(backend).await;
         // As `mamori serve` does: a key rotation writes and reloads this file.
@@ -183,6 +197,7 @@ impl TestBackoffice {
             sandbox,
             backend,
             dir,
+            db_url,
             session_purger,
             server,
             _mail_worker: mail_worker,
@@ -642,6 +657,21 @@ pub async fn serve_storefront(
     maintenance: Option<mamori_web::maintenance::Maintenance>,
     keep: Option<SandboxHandle>,
 ) -> Storefront {
+    serve_storefront_with(gateway, sandbox_url, api_key, maintenance, keep, |shop| {
+        shop
+    })
+    .await
+}
+
+/// [`serve_storefront`] with `tweak` applied to the shop's assembly before it listens.
+pub async fn serve_storefront_with(
+    gateway: Gateway,
+    sandbox_url: &Url,
+    api_key: &str,
+    maintenance: Option<mamori_web::maintenance::Maintenance>,
+    keep: Option<SandboxHandle>,
+    tweak: impl FnOnce(mamori_shop::Assembly) -> mamori_shop::Assembly,
+) -> Storefront {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
@@ -672,6 +702,7 @@ pub async fn serve_storefront(
     if let Some(m) = maintenance {
         shop = shop.with_maintenance(m);
     }
+    let shop = tweak(shop);
     let notices = shop.notices();
     let app = shop
         .router()

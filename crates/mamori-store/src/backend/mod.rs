@@ -14,6 +14,7 @@ mod csp_reports;
 mod customers;
 mod fraud;
 mod incidents;
+mod inquiries;
 mod leases;
 mod ledger;
 mod notices;

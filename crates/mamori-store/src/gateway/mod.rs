@@ -35,6 +35,7 @@ mod fraud;
 mod fulfilment;
 mod gifts;
 mod incidents;
+mod inquiries;
 mod mail;
 mod notices;
 mod orders;
@@ -54,6 +55,10 @@ pub use canary_mail::{CanaryMailHead, CanaryMailOpened, CanaryMailRecorded};
 pub use fulfilment::CONTACT_FIELDS;
 pub use gifts::{noshi_text, personalisation_text, OrderLineGift, GIFT_FIELDS};
 pub use incidents::{OtherRecipients, RECIPIENT_COMPARE_FIELDS};
+pub use inquiries::{
+    InquiryDraft, InquiryHead, InquiryOpened, InquiryReceipt, INQUIRY_FIELDS, INQUIRY_KEY,
+    INQUIRY_LIST_MAX,
+};
 pub use notices::{
     LetterAddress, LetterBatchRead, NoticeBatchReport, NoticeContact, NoticeTarget,
     LETTER_BOOK_READ_FIELDS, LETTER_READ_FIELDS, NOTICE_READ_FIELDS,

@@ -16,6 +16,7 @@ mod customers;
 pub mod fraud;
 pub mod fulfilment;
 pub mod incidents;
+pub mod inquiries;
 pub mod leases;
 mod ledger;
 pub mod notices;
@@ -48,6 +49,7 @@ pub use incidents::{
     incident_state, CardAttemptRow, CardPageVisitRow, IncidentRow, IncidentStore, NewIncidentRow,
     ReportVersionRow, ScopeRow, StoredCustomerRow, StoredOrderRow, TimelineRow,
 };
+pub use inquiries::{inquiry_status, InquiryRow, InquiryStore};
 pub use leases::{JobLeaseRow, JobLeaseStore};
 pub use ledger::{LedgerReadStore, LedgerStore};
 pub use notices::{NoticeProgress, NoticeRow, NoticeRunRow, NoticeStore};
@@ -55,7 +57,7 @@ pub use observations::{observation_state, ObservationRow, ObservationStore};
 pub use orders::{OrderStore, SealedOrderStore};
 pub use outbox::MailOutboxStore;
 pub use public_notices::{
-    scope_fields_of, scope_summary, PublicNoticeStateRow, PublicNoticeStore,
+    scope_customers, scope_fields_of, scope_summary, PublicNoticeStateRow, PublicNoticeStore,
     PublicNoticeVersionRow, PublishedNoticeRow,
 };
 pub use reads::{CanaryStore, ReadBudgetStore, ReadPrincipalRow};
@@ -120,6 +122,7 @@ pub trait Store:
     + LedgerStore
     + CanaryStore
     + CanaryMailStore
+    + InquiryStore
     + 'static
 {
     /// Which backend this is.

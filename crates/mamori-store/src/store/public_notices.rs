@@ -133,6 +133,25 @@ pub fn scope_fields_of(content: &str, customer_id: &str) -> Vec<String> {
     fields.into_iter().collect()
 }
 
+/// Every customer id a scope snapshot's content (canonical JSON) names, once each: empty when
+/// the content cannot be read. The inquiry desk matches senders against it.
+pub fn scope_customers(content: &str) -> BTreeSet<String> {
+    let mut customers = BTreeSet::new();
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(content) else {
+        return customers;
+    };
+    if let Some(subjects) = v.get("subjects").and_then(|s| s.as_object()) {
+        for list in subjects.values().filter_map(|l| l.as_array()) {
+            for s in list {
+                if let Some(c) = s.get("customer_id").and_then(|c| c.as_str()) {
+                    customers.insert(c.to_owned());
+                }
+            }
+        }
+    }
+    customers
+}
+
 /// What a scope snapshot's content counts, without anyone's id: the people it names (distinct
 /// customers, plus people standing for 名入れ lines counted as the scope counts them) and the
 /// field codes concerned.
@@ -179,6 +198,11 @@ mod tests {
         );
         assert!(scope_fields_of(content, "c").is_empty());
         assert!(scope_fields_of("not json", "a").is_empty());
+        assert_eq!(
+            scope_customers(content).into_iter().collect::<Vec<_>>(),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert!(scope_customers("not json").is_empty());
         let (people, items) = scope_summary(content);
         assert_eq!(people, 2);
         assert_eq!(items, vec!["customers.name"]);

@@ -11,6 +11,7 @@ mod csp_reports;
 mod gateway;
 mod gifts;
 mod incident_reports;
+mod inquiries;
 mod ledger;
 mod multinode;
 mod observations;
