@@ -127,6 +127,16 @@ async fn each_switch_through_the_back_office(backend: Backend) {
         .await
         .unwrap();
     assert_ne!(res.status(), 503);
+    // So do the public notices with their inquiry forms (the maintenance page links one; none
+    // is published here, so they answer 404 themselves) and the stylesheet their pages use.
+    for path in [
+        "/oshirase/1".to_owned(),
+        "/oshirase/1/inquiry".to_owned(),
+        mamori_web::page::STYLESHEET_PATH.clone(),
+    ] {
+        let res = http.get(format!("{shop}{path}")).send().await.unwrap();
+        assert_ne!(res.status(), 503, "{path}");
+    }
     // The back office stays reachable.
     let page = client.get(&detail).await;
     assert_eq!(page.status, 200);

@@ -67,8 +67,11 @@ pub const WEBHOOK_PATH: &str = "/payments/webhook";
 
 /// The paths that keep working while the shop is closed for maintenance: the provider's webhook
 /// and the customer's return from the provider's page (a payment made just before the switch
-/// still settles its order).
-pub const MAINTENANCE_EXEMPT: &[&str] = &[WEBHOOK_PATH, "/checkout/return"];
+/// still settles its order), the public notices with their inquiry forms (`/oshirase/`, a
+/// prefix: the maintenance page links the notice, and people ask while the shop is closed) and
+/// the assets their pages use (the stylesheet).
+pub const MAINTENANCE_EXEMPT: &[&str] =
+    &[WEBHOOK_PATH, "/checkout/return", "/oshirase/", "/assets/"];
 
 /// Maps a store or other internal failure to the 500 page, logging what failed (a fixed text and
 /// the error's kind, never a personal value).

@@ -133,6 +133,14 @@ pub fn maintenance_page(notice: Option<String>) -> Response {
     res
 }
 
+/// Whether `path` stays open: an exempt entry is a path, or a prefix when it ends with `/`
+/// (`/oshirase/`: every public notice and its inquiry form).
+fn is_exempt(exempt: &[String], path: &str) -> bool {
+    exempt
+        .iter()
+        .any(|p| p == path || (p.ends_with('/') && path.starts_with(p.as_str())))
+}
+
 /// Middleware (`axum::middleware::from_fn_with_state` with a [`MaintenanceGate`]): while the
 /// switch is on, any request to a path not exempt gets the maintenance page.
 pub async fn maintenance_layer(
@@ -140,7 +148,7 @@ pub async fn maintenance_layer(
     req: Request,
     next: Next,
 ) -> Response {
-    if gate.switch.is_closed() && !gate.exempt.iter().any(|p| p == req.uri().path()) {
+    if gate.switch.is_closed() && !is_exempt(&gate.exempt, req.uri().path()) {
         return maintenance_page(gate.switch.notice());
     }
     next.run(req).await
@@ -149,6 +157,17 @@ pub async fn maintenance_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exempt_entry_ending_in_a_slash_is_a_prefix() {
+        let exempt = ["/payments/webhook".to_owned(), "/oshirase/".to_owned()];
+        assert!(is_exempt(&exempt, "/payments/webhook"));
+        assert!(!is_exempt(&exempt, "/payments/webhook/x"));
+        assert!(is_exempt(&exempt, "/oshirase/3"));
+        assert!(is_exempt(&exempt, "/oshirase/3/inquiry"));
+        assert!(!is_exempt(&exempt, "/oshirase"));
+        assert!(!is_exempt(&exempt, "/cart"));
+    }
 
     #[test]
     fn only_web_urls_are_linked() {
