@@ -125,6 +125,39 @@ fn window() -> (u32, u32, u32, u32) {
     (pt(23.0), pt(13.0), pt(90.0), pt(45.0))
 }
 
+/// A copied-database incident opened by `by`, its scope computed.
+async fn copied_with_scope(desk: &Desk, by: &Principal) -> i64 {
+    let incident = desk
+        .open(
+            by,
+            &NewIncident {
+                kind: IncidentKind::DatabaseCopied,
+                title: "copy".into(),
+                known_at: Utc::now(),
+                window_from: None,
+                window_to: None,
+                principal: None,
+                malicious: true,
+                alert_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    desk.compute_scope(incident, by).await.unwrap();
+    incident
+}
+
+/// The run's draft: the operator's words.
+fn draft() -> NoticeDraft {
+    NoticeDraft {
+        overview: "データベースの複製が外部に持ち出されました。".into(),
+        cause: "管理画面の認証情報の漏えい".into(),
+        secondary_harm: "現時点で確認されていません。".into(),
+        what_to_do: "パスワードを変更してください。".into(),
+        desk: "まもり商店 お客様相談窓口 電話 03-0000-0000".into(),
+    }
+}
+
 fn squeeze(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -176,30 +209,8 @@ async fn bounced_notices_become_letters(backend: Backend) {
     }
     let desk = Desk::new(env.gw.clone());
     let by = Principal::Staff("owner-1".into());
-    let incident = desk
-        .open(
-            &by,
-            &NewIncident {
-                kind: IncidentKind::DatabaseCopied,
-                title: "copy".into(),
-                known_at: Utc::now(),
-                window_from: None,
-                window_to: None,
-                principal: None,
-                malicious: true,
-                alert_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    desk.compute_scope(incident, &by).await.unwrap();
-    let draft = NoticeDraft {
-        overview: "データベースの複製が外部に持ち出されました。".into(),
-        cause: "管理画面の認証情報の漏えい".into(),
-        secondary_harm: "現時点で確認されていません。".into(),
-        what_to_do: "パスワードを変更してください。".into(),
-        desk: "まもり商店 お客様相談窓口 電話 03-0000-0000".into(),
-    };
+    let incident = copied_with_scope(&desk, &by).await;
+    let draft = draft();
     let opts = NoticeOptions {
         bounce_domain: Some(DOMAIN.into()),
         batch: 4,
@@ -440,30 +451,8 @@ async fn a_member_who_never_ordered_gets_a_letter_at_their_own_address(backend: 
     }
     let desk = Desk::new(env.gw.clone());
     let by = Principal::Staff("owner-1".into());
-    let incident = desk
-        .open(
-            &by,
-            &NewIncident {
-                kind: IncidentKind::DatabaseCopied,
-                title: "copy".into(),
-                known_at: Utc::now(),
-                window_from: None,
-                window_to: None,
-                principal: None,
-                malicious: true,
-                alert_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    desk.compute_scope(incident, &by).await.unwrap();
-    let draft = NoticeDraft {
-        overview: "データベースの複製が外部に持ち出されました。".into(),
-        cause: "管理画面の認証情報の漏えい".into(),
-        secondary_harm: "現時点で確認されていません。".into(),
-        what_to_do: "パスワードを変更してください。".into(),
-        desk: "お客様相談窓口".into(),
-    };
+    let incident = copied_with_scope(&desk, &by).await;
+    let draft = draft();
     let opts = NoticeOptions {
         bounce_domain: Some(DOMAIN.into()),
         batch: 10,

@@ -371,26 +371,20 @@ async fn notices_survive_kill9(db_url: Option<&str>) {
         )
         .await;
     assert_eq!((with_order.len(), without.len()), (3, 1));
-    let bounced = [&with_order[0], &with_order[1], &without[0]];
-    for (notice, _) in bounced {
-        let reply = mamori_testkit::mail::send_smtp(
-            bounce_listen,
-            &verp_of[notice],
-            &mamori_testkit::mail::dsn(&verp_of[notice], "failed", "5.1.1"),
-        )
-        .await
-        .unwrap();
+    let dsns = [
+        (&with_order[0].0, "failed", "5.1.1"),
+        (&with_order[1].0, "failed", "5.1.1"),
+        (&without[0].0, "failed", "5.1.1"),
+        (&with_order[2].0, "delayed", "4.2.2"),
+    ];
+    for (notice, action, status) in dsns {
+        let verp = &verp_of[notice];
+        let dsn = mamori_testkit::mail::dsn(verp, action, status);
+        let reply = mamori_testkit::mail::send_smtp(bounce_listen, verp, &dsn)
+            .await
+            .unwrap();
         assert!(reply.starts_with("250"), "{reply}");
     }
-    let delayed = &with_order[2].0;
-    let reply = mamori_testkit::mail::send_smtp(
-        bounce_listen,
-        &verp_of[delayed],
-        &mamori_testkit::mail::dsn(&verp_of[delayed], "delayed", "4.2.2"),
-    )
-    .await
-    .unwrap();
-    assert!(reply.starts_with("250"), "{reply}");
     drop(server);
     assert_eq!(
         db.count("SELECT COUNT(*) FROM incident_notices WHERE bounce = 'permanent'")
