@@ -9,7 +9,8 @@ use mamori_domain::{CustomerKind, CustomerProfile, Email, PersonName, Personal};
 use mamori_respond::notices::bounce::BounceSink;
 use mamori_respond::notices::{verp, NoticeDraft, NoticeOptions};
 use mamori_respond::{Desk, IncidentKind, NewIncident};
-use mamori_store::{Accessor, Backend, Principal};
+use mamori_store::gateway::{principal_key, NOTICE_JOB};
+use mamori_store::{Accessor, Backend, Principal, ReadBudgets, RoleBudget};
 use mamori_testkit::mail::dsn;
 use mamori_testkit::{both_backends, Env};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
@@ -226,3 +227,89 @@ async fn notices_resume_and_bounce(backend: Backend) {
 }
 
 both_backends!(notices_resume_and_bounce);
+
+/// A run larger than the notice job's per-minute read budget is paced by it, not stopped: with
+/// a budget of 4 people a minute, 8 people in batches of 4 are all queued (the second batch
+/// once the first has left the minute's window) and the job is never stopped. A batch larger
+/// than the budget is refused before anything is read.
+async fn a_run_is_paced_by_its_read_budget(backend: Backend) {
+    let env = Env::start(backend).await;
+    let acc = Accessor::system("test", "test.seed");
+    for i in 0..8 {
+        let profile = CustomerProfile {
+            kind: CustomerKind::Member,
+            name: Personal::new(PersonName::parse("山田", "花子").unwrap()),
+            email: Personal::new(Email::parse(&format!("p{i}@example.jp")).unwrap()),
+            phone: None,
+            birth_date: None,
+            gender: None,
+        };
+        env.gw
+            .register_customer(&acc, &profile, None)
+            .await
+            .unwrap();
+    }
+    let mut budgets = ReadBudgets::default();
+    budgets.roles.insert(
+        format!("job:{NOTICE_JOB}"),
+        RoleBudget::new(4, 1_000, 1_000),
+    );
+    let gw = env.gw.clone().with_read_budgets(budgets);
+    let desk = Desk::new(gw.clone());
+    let by = Principal::Staff("owner-1".into());
+    let id = desk
+        .open(
+            &by,
+            &NewIncident {
+                kind: IncidentKind::DatabaseCopied,
+                title: "copy".into(),
+                known_at: Utc::now(),
+                window_from: None,
+                window_to: None,
+                principal: None,
+                malicious: true,
+                alert_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    desk.compute_scope(id, &by).await.unwrap();
+    let draft = NoticeDraft {
+        overview: "概要".into(),
+        cause: "原因".into(),
+        secondary_harm: "なし".into(),
+        what_to_do: String::new(),
+        desk: "窓口".into(),
+    };
+    let big = NoticeOptions {
+        bounce_domain: None,
+        batch: 5,
+    };
+    assert!(desk
+        .start_notices(id, &by, &draft, 600, &big)
+        .await
+        .is_err());
+    let records = gw.records();
+    assert_eq!(records.notice_progress(id).await.unwrap().queued, 0);
+    let r = desk
+        .resume_notices(
+            id,
+            &NoticeOptions {
+                bounce_domain: None,
+                batch: 4,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.total, r.queued), (8, 8));
+    let job = records
+        .read_principal(&principal_key(&Principal::System(NOTICE_JOB.into())))
+        .await
+        .unwrap();
+    assert!(
+        job.is_none_or(|j| j.stopped_at.is_none()),
+        "the notice job was stopped"
+    );
+}
+
+both_backends!(a_run_is_paced_by_its_read_budget);

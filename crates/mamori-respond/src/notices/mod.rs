@@ -26,7 +26,7 @@ pub mod verp;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::Utc;
-use mamori_store::gateway::{NoticeTarget, NOTICE_JOB};
+use mamori_store::gateway::{principal_key, NoticeTarget, NOTICE_JOB, WINDOWS};
 use mamori_store::{Accessor, NoticeProgress, NoticeRow, NoticeRunRow, Principal};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -349,6 +349,7 @@ impl Desk {
                     (c.as_str(), items_ja(&f))
                 })
                 .collect();
+            self.pace_to_read_budget(targets.len() as i64).await?;
             let r = gw
                 .queue_notices(&acc, &targets, |contact| {
                     let mine = items.get(contact.target.customer_id.as_str())?;
@@ -382,6 +383,40 @@ impl Desk {
                 .await?;
         }
         Ok(report)
+    }
+
+    /// Waits until the notice job's read budget (`job:incident-notice`, per minute, hour and
+    /// day) has room for `n` more people in every window, so that a run larger than a window's
+    /// budget is paced by it instead of stopped by it (a stop would take an owner to lift). The
+    /// count is the store's, so processes resuming the same run share it; a lift's reset is not
+    /// subtracted, so the pace errs on the slow side. Refused when `n` alone exceeds a window.
+    async fn pace_to_read_budget(&self, n: i64) -> Result<()> {
+        let gw = self.gateway();
+        let budgets = gw.read_budgets();
+        let Some(rb) = budgets
+            .roles
+            .get(&format!("job:{NOTICE_JOB}"))
+            .copied()
+            .filter(|_| budgets.enabled)
+        else {
+            return Ok(());
+        };
+        let maxes = [rb.per_minute, rb.per_hour, rb.per_day];
+        if maxes.iter().any(|m| n > *m) {
+            return Err(RespondError::Invalid(
+                "a notice batch is larger than the notice job's read budget: make batches smaller",
+            ));
+        }
+        let key = principal_key(&Principal::System(NOTICE_JOB.into()));
+        loop {
+            let now = Utc::now().timestamp();
+            let sinces: Vec<i64> = WINDOWS.iter().map(|w| now - w).collect();
+            let used = gw.records().read_opens_counts(&key, &sinces).await?;
+            if used.iter().zip(maxes).all(|(u, m)| u + n <= m) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 
     /// The notices that bounced permanently: the letters to send.

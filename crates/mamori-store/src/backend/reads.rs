@@ -10,7 +10,7 @@ const PRINCIPAL_COLUMNS: &str = "principal, stopped_at, stop_window, stop_opened
      reset_at, approved_until, approved_by, lifted_by, lifted_at";
 
 macro_rules! impl_read_stores {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait]
         impl ReadBudgetStore for $store {
             async fn read_principal(&self, principal: &str) -> Result<Option<ReadPrincipalRow>> {
@@ -75,6 +75,30 @@ macro_rules! impl_read_stores {
                 .await?)
             }
 
+            async fn read_opens_counts(&self, principal: &str, sinces: &[i64]) -> Result<Vec<i64>> {
+                let Some(earliest) = sinces.iter().copied().min() else {
+                    return Ok(Vec::new());
+                };
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                for (i, since) in sinces.iter().enumerate() {
+                    if i > 0 {
+                        qb.push(", ");
+                    }
+                    qb.push("COUNT(CASE WHEN opened_at > ")
+                        .push_bind(*since)
+                        .push(" THEN 1 END)");
+                }
+                qb.push(" FROM read_opens WHERE principal = ")
+                    .push_bind(principal)
+                    .push(" AND opened_at > ")
+                    .push_bind(earliest);
+                use sqlx::Row as _;
+                let row = qb.build().fetch_one(self.pool()).await?;
+                (0..sinces.len())
+                    .map(|i| Ok(row.try_get::<i64, _>(i)?))
+                    .collect()
+            }
+
             async fn read_opens_prune(&self, before: i64) -> Result<u64> {
                 let done = sqlx::query("DELETE FROM read_opens WHERE opened_at <= $1")
                     .bind(before)
@@ -115,5 +139,5 @@ macro_rules! impl_read_stores {
     };
 }
 
-impl_read_stores!(SqliteStore);
-impl_read_stores!(PgStore);
+impl_read_stores!(SqliteStore, sqlx::Sqlite);
+impl_read_stores!(PgStore, sqlx::Postgres);

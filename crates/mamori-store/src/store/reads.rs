@@ -55,6 +55,10 @@ pub trait ReadBudgetStore: Send + Sync {
     /// their latest open, oldest first.
     async fn read_opens_of(&self, principal: &str, since: i64) -> Result<Vec<(String, i64)>>;
 
+    /// How many customers `principal` opened since each of `sinces` (Unix seconds, exclusive),
+    /// in one statement: what its budget's windows hold (a job paces itself by it).
+    async fn read_opens_counts(&self, principal: &str, sinces: &[i64]) -> Result<Vec<i64>>;
+
     /// Deletes opens at or before `before` (older than the longest window); how many.
     async fn read_opens_prune(&self, before: i64) -> Result<u64>;
 
