@@ -119,8 +119,13 @@ async fn public_notice_from_draft_to_unpublish(backend: Backend) {
     let (people, _) = scope_summary(&scope.content);
     assert!(people >= 1);
     assert!(body_ja.contains(&format!("{people}名")), "{body_ja}");
-    for kind in ["氏名", "メールアドレス", "フィッシング", "お問い合わせ窓口"]
-    {
+    for kind in [
+        "氏名",
+        "メールアドレス",
+        "フィッシング",
+        "お問い合わせ窓口",
+        "よくあるご質問",
+    ] {
         assert!(body_ja.contains(kind), "{kind} missing from the draft");
     }
     assert_no_personal_value(&form.text, &[&inside, &outside]);

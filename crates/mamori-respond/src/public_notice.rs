@@ -120,6 +120,65 @@ fn kind_en(kind: IncidentKind) -> &'static str {
 }
 
 /// A timeline text naming a version and the reason, within the timeline's length.
+/// Whether card numbers may have been typed into something the attacker altered (the
+/// payment page or a script on the card page): the FAQ then asks the people who paid by card
+/// in the window to check their statements; otherwise it says the shop keeps no card number.
+fn cards_exposed(kind: IncidentKind) -> bool {
+    matches!(
+        kind,
+        IncidentKind::PaymentPageAltered
+            | IncidentKind::CardScriptAltered
+            | IncidentKind::CardDataFound
+    )
+}
+
+/// The questions people ask a shop after a breach (よくあるご質問), answered for the incident's
+/// kind: part of the draft, so staff edit and version it with the rest of the notice.
+fn faq_ja(kind: IncidentKind) -> String {
+    let card = if cards_exposed(kind) {
+        "A. 対象期間中にクレジットカードでお支払いになったお客様は、カード番号が漏えいしたおそれがあります。\n\
+         カード会社に連絡し、ご利用明細に身に覚えのない請求がないかご確認ください。\n"
+    } else {
+        "A. 当店はクレジットカード番号を保存しておりません（カード番号は決済代行会社の画面でご入力いただいています）。\n\
+         今回の件でカード番号が漏えいしたことはありません。\n"
+    };
+    format!(
+        "■ よくあるご質問\n\
+         Q. 自分の情報が対象かどうかを知りたい。\n\
+         A. 対象となったお客様には個別にメールで（届かなかった場合は郵便で）お知らせしております。\n\
+         会員の方はマイページでもご確認いただけます。このページのお問い合わせフォームからもお尋ねいただけます。\n\
+         Q. クレジットカード番号は漏えいしましたか。\n\
+         {card}\
+         Q. パスワードは変更したほうがよいですか。\n\
+         A. 会員の方は念のため変更をお願いいたします。同じパスワードを他のサービスでお使いの場合は、そちらも変更してください。\n\
+         Q. 当店を名乗るメールやSMSが届きました。\n\
+         A. 当店からパスワードやカード番号の入力をお願いすることはありません。リンクを開かず、下記の窓口までご連絡ください。\n\n"
+    )
+}
+
+/// [`faq_ja`] in English.
+fn faq_en(kind: IncidentKind) -> String {
+    let card = if cards_exposed(kind) {
+        "A. If you paid by card during the period concerned, your card number may have been exposed. \
+         Please contact your card company and check your statements for charges you do not recognise.\n"
+    } else {
+        "A. We do not keep card numbers (you enter them on our payment provider's page), so no card \
+         number was exposed in this incident.\n"
+    };
+    format!(
+        "■ Frequently asked questions\n\
+         Q. How do I know whether my data was affected?\n\
+         A. We are writing to each person affected by mail (by post where mail does not arrive). \
+         Members can also check on My page, and anyone can ask us through the inquiry form on this page.\n\
+         Q. Was my card number exposed?\n\
+         {card}\
+         Q. Should I change my password?\n\
+         A. Members, please change it to be safe, and change it wherever else you use the same password.\n\
+         Q. I received mail or SMS claiming to be from the shop.\n\
+         A. We never ask you to enter a password or a card number. Do not open its links; contact our desk below.\n\n"
+    )
+}
+
 fn entry_text(what: &str, version: i64, sha: &str, reason: &str) -> String {
     let mut t = format!("公表文（お詫びとお知らせ）第{version}版を{what}（理由: {reason}）");
     if !sha.is_empty() {
@@ -208,6 +267,7 @@ impl Desk {
              メール・電話・SMS（フィッシング）が届くおそれがあります。当店からパスワードやカード番号の入力を\n\
              お願いすることはありません。不審な連絡を受けた場合は、リンクを開かず、下記の窓口までご連絡ください。\n\n",
         );
+        ja.push_str(&faq_ja(kind));
         ja.push_str(&format!("■ お問い合わせ窓口\n{desk_ja}\n"));
 
         let mut en = String::new();
@@ -263,6 +323,7 @@ impl Desk {
              numbers or passwords (phishing). We never ask you to enter a password or a card number. If \
              you receive a suspicious message, do not open its links; contact our desk below.\n\n",
         );
+        en.push_str(&faq_en(kind));
         en.push_str(&format!("■ Inquiries\n{desk_en}\n"));
 
         Ok(PublicNoticeDraft {
@@ -413,4 +474,31 @@ fn checked_reason(reason: &str) -> Result<String> {
         ));
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faq_speaks_of_cards_as_the_kind_warrants() {
+        let copied = faq_ja(IncidentKind::DatabaseCopied);
+        assert!(copied.starts_with("■ よくあるご質問"));
+        assert!(copied.contains("保存しておりません") && !copied.contains("カード会社に連絡"));
+        let skimmed = faq_ja(IncidentKind::PaymentPageAltered);
+        assert!(skimmed.contains("カード会社に連絡") && !skimmed.contains("保存しておりません"));
+        assert!(faq_en(IncidentKind::CardScriptAltered).contains("contact your card company"));
+        assert!(faq_en(IncidentKind::StaffMisuse).contains("We do not keep card numbers"));
+        for kind in [
+            IncidentKind::DatabaseCopied,
+            IncidentKind::StaffMisuse,
+            IncidentKind::PaymentPageAltered,
+            IncidentKind::CardScriptAltered,
+            IncidentKind::CardDataFound,
+            IncidentKind::Other,
+        ] {
+            assert_eq!(faq_ja(kind).matches("\nQ. ").count(), 4, "{kind:?}");
+            assert_eq!(faq_en(kind).matches("\nQ. ").count(), 4, "{kind:?}");
+        }
+    }
 }
