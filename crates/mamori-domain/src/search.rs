@@ -108,11 +108,15 @@ pub fn customer_search_keys(profile: &crate::CustomerProfile) -> Vec<String> {
     if let Some(p) = &profile.phone {
         keys.push(format!("phone:{}", p.expose().digits()));
     }
-    keys.push(format!(
-        "email:{}",
-        profile.email.expose().normalised_for_lookup()
-    ));
+    keys.push(email_search_key(profile.email.expose()));
     keys
+}
+
+/// The search key of an email (as looked up at sign-in): what a customer is stored under and
+/// what a query or an inquiry's address is matched by.
+#[must_use]
+pub fn email_search_key(email: &crate::Email) -> String {
+    format!("email:{}", email.normalised_for_lookup())
 }
 
 /// The keys a back-office search for `query` asks for: an email, a phone number (digits and
@@ -125,7 +129,7 @@ pub fn customer_query_keys(query: &str) -> Vec<String> {
     }
     if text.contains('@') {
         return crate::Email::parse(&text)
-            .map(|e| vec![format!("email:{}", e.normalised_for_lookup())])
+            .map(|e| vec![email_search_key(&e)])
             .unwrap_or_default();
     }
     let digits: String = text

@@ -257,6 +257,37 @@ macro_rules! outbox_due_sql {
 }
 pub(crate) use outbox_due_sql;
 
+/// How many customers `$principal` opened since each of `$sinces` (Unix seconds, exclusive), in
+/// one statement on `$exec` (a pool or the append's transaction): `Vec<i64>`, empty for none.
+macro_rules! read_opens_counts {
+    ($db:ty, $exec:expr, $principal:expr, $sinces:expr) => {{
+        let sinces: &[i64] = $sinces;
+        let mut counts: Vec<i64> = Vec::with_capacity(sinces.len());
+        if let Some(earliest) = sinces.iter().copied().min() {
+            let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
+            for (i, since) in sinces.iter().enumerate() {
+                if i > 0 {
+                    qb.push(", ");
+                }
+                qb.push("COUNT(CASE WHEN opened_at > ")
+                    .push_bind(*since)
+                    .push(" THEN 1 END)");
+            }
+            qb.push(" FROM read_opens WHERE principal = ")
+                .push_bind($principal)
+                .push(" AND opened_at > ")
+                .push_bind(earliest);
+            use sqlx::Row as _;
+            let row = qb.build().fetch_one($exec).await?;
+            for i in 0..sinces.len() {
+                counts.push(row.try_get::<i64, _>(i)?);
+            }
+        }
+        counts
+    }};
+}
+pub(crate) use read_opens_counts;
+
 /// Charges a read to its budget inside the ledger's append transaction: `None` when it fits (the
 /// customers' latest opens are written to `read_opens`), else the refusal (and the principal's
 /// stop is written to `read_principals` when this read set it). A principal already stopped is
@@ -309,28 +340,9 @@ macro_rules! read_budget_charge {
                     last.extend(rows);
                 }
                 // Distinct customers opened in each window, in one statement.
-                let mut counts = Vec::with_capacity(limits.len());
-                if !limits.is_empty() {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                    for (i, l) in limits.iter().enumerate() {
-                        if i > 0 {
-                            qb.push(", ");
-                        }
-                        qb.push("COUNT(CASE WHEN opened_at > ")
-                            .push_bind(since(l))
-                            .push(" THEN 1 END)");
-                    }
-                    let earliest = limits.iter().map(since).min().unwrap_or(b.at);
-                    qb.push(" FROM read_opens WHERE principal = ")
-                        .push_bind(&b.principal)
-                        .push(" AND opened_at > ")
-                        .push_bind(earliest);
-                    use sqlx::Row as _;
-                    let row = qb.build().fetch_one(&mut *conn).await?;
-                    for i in 0..limits.len() {
-                        counts.push(row.try_get::<i64, _>(i)?);
-                    }
-                }
+                let sinces: Vec<i64> = limits.iter().map(since).collect();
+                let counts =
+                    $crate::backend::read_opens_counts!($db, &mut *conn, &b.principal, &sinces);
                 let mut crossed = None;
                 for (l, count) in limits.iter().zip(&counts) {
                     let s = since(l);

@@ -76,27 +76,7 @@ macro_rules! impl_read_stores {
             }
 
             async fn read_opens_counts(&self, principal: &str, sinces: &[i64]) -> Result<Vec<i64>> {
-                let Some(earliest) = sinces.iter().copied().min() else {
-                    return Ok(Vec::new());
-                };
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                for (i, since) in sinces.iter().enumerate() {
-                    if i > 0 {
-                        qb.push(", ");
-                    }
-                    qb.push("COUNT(CASE WHEN opened_at > ")
-                        .push_bind(*since)
-                        .push(" THEN 1 END)");
-                }
-                qb.push(" FROM read_opens WHERE principal = ")
-                    .push_bind(principal)
-                    .push(" AND opened_at > ")
-                    .push_bind(earliest);
-                use sqlx::Row as _;
-                let row = qb.build().fetch_one(self.pool()).await?;
-                (0..sinces.len())
-                    .map(|i| Ok(row.try_get::<i64, _>(i)?))
-                    .collect()
+                Ok($crate::backend::read_opens_counts!($db, self.pool(), principal, sinces))
             }
 
             async fn read_opens_prune(&self, before: i64) -> Result<u64> {

@@ -141,7 +141,7 @@ impl Gateway {
             .load()
             .blind_index(
                 SEARCH_INDEX,
-                &format!("email:{}", email.normalised_for_lookup()),
+                &mamori_domain::search::email_search_key(email),
             )
             .to_vec()
     }
